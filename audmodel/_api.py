@@ -1,0 +1,769 @@
+"""The public API: each function checks its arguments and delegates.
+
+The examples run against a file-system repository holding the model
+``d4e9c65b-1.0.0`` (name ``torch``, subgroup ``audmodel.dummy.cnn``), with
+the alias ``my-model``.
+
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import os
+
+import audeer
+
+from audmodel import _ids
+from audmodel import _load
+from audmodel import _publish
+from audmodel import _store
+from audmodel import _yaml
+from audmodel._config import config
+from audmodel._repository import Repository
+
+
+URL_TYPES = ("model", "header", "meta")
+
+
+def _cache_root(cache_root: str | None) -> str:
+    return audeer.path(cache_root or default_cache_root())
+
+
+def _resolve(uid: str, cache_root: str | None) -> tuple[str, str]:
+    return _store.resolve(uid, _cache_root(cache_root))
+
+
+def aliases(
+    uid: str,
+    *,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> list[str]:
+    r"""Aliases of a model.
+
+    Args:
+        uid: model ID or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        alias names, sorted
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+
+    Examples:
+        >>> audmodel.aliases("d4e9c65b-1.0.0")
+        ['my-model']
+
+    """
+    short_id, version = _resolve(uid, cache_root)
+    repository = _store.find_header(short_id, version)
+    with _store.opened(repository) as location:
+        return sorted(_store.read_aliases(location, short_id, version))
+
+
+def author(uid: str, *, cache_root: str | None = None) -> str:
+    r"""Author of a model.
+
+    Args:
+        uid: model ID or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+
+    Returns:
+        author name
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+        filelock.Timeout: if the cache lock cannot be acquired
+
+    Examples:
+        >>> audmodel.author("d4e9c65b-1.0.0")
+        'sphinx'
+
+    """
+    return header(uid, cache_root=cache_root)["author"]
+
+
+def date(uid: str, *, cache_root: str | None = None) -> str:
+    r"""Publication date of a model.
+
+    Args:
+        uid: model ID or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+
+    Returns:
+        date as ``'YYYY-MM-DD'``
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+        filelock.Timeout: if the cache lock cannot be acquired
+
+    Examples:
+        >>> audmodel.date("d4e9c65b-1.0.0")
+        '1985-11-18'
+
+    """
+    return str(header(uid, cache_root=cache_root)["date"])
+
+
+def default_cache_root() -> str:
+    r"""Default cache folder.
+
+    ``AUDMODEL_CACHE_ROOT`` if set, else :attr:`audmodel.config.CACHE_ROOT`.
+
+    Returns:
+        cache folder
+
+    Examples:
+        >>> audmodel.default_cache_root()
+        '...'
+
+    """
+    return os.environ.get("AUDMODEL_CACHE_ROOT") or config.CACHE_ROOT
+
+
+def exists(uid: str) -> bool:
+    r"""Tell if a model exists.
+
+    Args:
+        uid: model ID or alias
+
+    Returns:
+        ``True`` if a configured repository holds the model
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+
+    Examples:
+        >>> audmodel.exists("d4e9c65b-1.0.0")
+        True
+        >>> audmodel.exists("d4e9c65b-9.9.9")
+        False
+
+    """
+    try:
+        short_id, version = _resolve(uid, None)
+        _store.find_header(short_id, version)
+    except RuntimeError:
+        return False
+    return True
+
+
+def header(
+    uid: str,
+    *,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> dict[str, object]:
+    r"""Header of a model: author, date, name, parameters, subgroup, version.
+
+    Args:
+        uid: model ID or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        header
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+        filelock.Timeout: if the cache lock cannot be acquired
+
+    Examples:
+        >>> audmodel.header("d4e9c65b-1.0.0")["name"]
+        'torch'
+
+    """
+    short_id, version = _resolve(uid, cache_root)
+    return _load.header(short_id, version, _cache_root(cache_root))
+
+
+def latest_version(uid: str) -> str:
+    r"""Latest version of a model.
+
+    Args:
+        uid: model ID or alias
+
+    Returns:
+        version
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+
+    Examples:
+        >>> audmodel.latest_version("d4e9c65b")
+        '1.0.0'
+
+    """
+    found = versions(uid)
+    if not found:
+        raise _store.model_not_found(uid, None)
+    return found[-1]
+
+
+def legacy_uid(
+    name: str,
+    params: dict[str, object],
+    version: str,
+    *,
+    subgroup: str | None = None,
+    private: bool = False,
+) -> str:
+    r"""Model ID as audmodel computed it before version 1.0.
+
+    Args:
+        name: model name
+        params: model parameters
+        version: model version
+        subgroup: subgroup
+        private: if the model was in the private legacy repository
+
+    Returns:
+        36-character ID
+
+    Examples:
+        >>> audmodel.legacy_uid("sklearn", {}, "3.1.4", subgroup="a.b.c")
+        '4756c243-4540-3577-4387-39c7529df405'
+
+    """
+    return _ids.legacy_id(name, params, version, subgroup, private)
+
+
+def load(
+    uid: str,
+    *,
+    cache_root: str | None = None,
+    timeout: float = 14400,
+    verbose: bool = False,
+) -> str:
+    r"""Download a model into the cache, unless it is there, and return its folder.
+
+    The folder appears in the cache only when complete.
+    Processes that load the same model into one cache at the same time
+    download it once.
+
+    Args:
+        uid: model ID, short ID (latest version) or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+        timeout: seconds to wait for another process loading the same model
+        verbose: show debug messages
+
+    Returns:
+        model folder
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+            or its archive is broken or refused
+        filelock.Timeout: if the cache lock is not acquired within ``timeout``
+
+    Examples:
+        >>> folder = audmodel.load("d4e9c65b-1.0.0")
+        >>> sorted(os.listdir(folder))
+        ['model.yaml']
+
+    """
+    short_id, version = _resolve(uid, cache_root)
+    return _load.model(short_id, version, _cache_root(cache_root), timeout, verbose)
+
+
+def meta(
+    uid: str,
+    *,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> dict[str, object]:
+    r"""Meta of a model.
+
+    Checked against the repository on every call,
+    so a change made elsewhere with :func:`update_meta` is seen.
+
+    Args:
+        uid: model ID or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        meta, empty if the model has none
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+        filelock.Timeout: if the cache lock cannot be acquired
+
+    Examples:
+        >>> audmodel.meta("d4e9c65b-1.0.0")
+        {'data': {'emodb': {'version': '1.1.1'}}}
+
+    """
+    short_id, version = _resolve(uid, cache_root)
+    return _load.meta(short_id, version, _cache_root(cache_root))
+
+
+def name(uid: str, *, cache_root: str | None = None, verbose: bool = False) -> str:
+    r"""Name of a model.
+
+    Args:
+        uid: model ID or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        model name
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+        filelock.Timeout: if the cache lock cannot be acquired
+
+    Examples:
+        >>> audmodel.name("d4e9c65b-1.0.0")
+        'torch'
+
+    """
+    return header(uid, cache_root=cache_root, verbose=verbose)["name"]
+
+
+def parameters(
+    uid: str,
+    *,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> dict:
+    r"""Parameters of a model.
+
+    Args:
+        uid: model ID or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        model parameters
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+        filelock.Timeout: if the cache lock cannot be acquired
+
+    Examples:
+        >>> audmodel.parameters("d4e9c65b-1.0.0")["sampling_rate"]
+        16000
+
+    """
+    return header(uid, cache_root=cache_root, verbose=verbose)["parameters"]
+
+
+def publish(
+    root: str,
+    name: str,
+    params: dict[str, object],
+    version: str,
+    *,
+    repository: Repository | None = None,
+    alias: str | None = None,
+    author: str | None = None,
+    compression: int = 1,
+    date: datetime.date | None = None,
+    meta: dict[str, object] | None = None,
+    subgroup: str | None = None,
+    tmp_root: str | None = None,
+    verbose: bool = False,
+) -> str:
+    r"""Publish the files below ``root`` as a model.
+
+    The model ID is computed from ``name``, ``params`` and ``subgroup``,
+    see :func:`uid`.
+    A published model cannot be changed, except for its meta
+    (:func:`update_meta`) and its aliases (:func:`set_alias`).
+    Either all files of the model are published, or none:
+    on an error, Ctrl+C or SIGTERM the uploaded files are removed.
+
+    Args:
+        root: folder with the model files
+        name: model name, e.g. the library that runs it
+        params: parameters that tell this model from others of the same name
+        version: semantic version ``'X.Y.Z'``, optionally with a suffix
+            starting with ``'-'``, e.g. ``'1.0.0-rc.1'``
+        repository: where to publish;
+            the first of :attr:`audmodel.config.REPOSITORIES` if ``None``
+        alias: an alias for the model, taken from another model if needed
+        author: author; the user name if ``None``
+        compression: 0 stores the files, 1-9 is the deflate level
+        date: publication date; today if ``None``
+        meta: meta
+        subgroup: dot-separated subgroup, e.g. ``'emotion.cnn'``
+        tmp_root: folder for the temporary archive
+        verbose: show debug messages
+
+    Returns:
+        model ID
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        FileNotFoundError: if ``root`` is not a folder
+        RuntimeError: if the model exists already,
+            was published by another process in the meantime,
+            or its upload failed
+        RuntimeError: if ``params`` or ``meta`` cannot be stored as YAML
+        ValueError: if ``name``, ``subgroup``, ``alias``, ``version``,
+            ``compression`` or ``params`` are not valid,
+            or no repository is configured
+        KeyboardInterrupt: if interrupted by Ctrl+C or SIGTERM
+
+    Examples:
+        >>> audmodel.publish(
+        ...     model_root,
+        ...     "onnx",
+        ...     {"model": "cnn10", "sampling_rate": 16000},
+        ...     "1.0.0",
+        ...     subgroup="emotion.cnn",
+        ... )
+        '998c5074-1.0.0'
+
+    """
+    repository = _publish_repository(repository)
+    _ids.check_name(name)
+    subgroup = _ids.check_subgroup(subgroup)
+    _ids.check_version(version)
+    if alias is not None:
+        _ids.check_alias(alias)
+    _check_compression(compression)
+    if not isinstance(params, dict):
+        raise ValueError(f"'params' must be a dict, not {type(params).__name__}.")
+    if meta is not None and not isinstance(meta, dict):
+        raise ValueError(f"'meta' must be a dict or None, not {type(meta).__name__}.")
+    root = audeer.path(root)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), root)
+    return _publish.publish(
+        root,
+        name,
+        params,
+        version,
+        _ids.short_id(name, params, subgroup),
+        repository,
+        alias=alias,
+        author=author,
+        compression=compression,
+        date=date,
+        meta=meta,
+        subgroup=subgroup,
+        tmp_root=audeer.mkdir(tmp_root) if tmp_root else None,
+    )
+
+
+def _publish_repository(repository: Repository | None) -> Repository:
+    if repository is not None:
+        return repository
+    if not config.REPOSITORIES:
+        raise ValueError(
+            "You have to provide a repository, "
+            "see audmodel.config.REPOSITORIES for an example."
+        )
+    return config.REPOSITORIES[0]
+
+
+def _check_compression(compression: int) -> None:
+    if type(compression) is not int or not 0 <= compression <= 9:
+        raise ValueError(f"'compression' has to be between 0 and 9, not {compression}.")
+
+
+def repository(uid: str, *, cache_root: str | None = None) -> Repository:
+    r"""Repository that holds a model.
+
+    Args:
+        uid: model ID or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+
+    Returns:
+        the first configured repository that holds the model
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+
+    Examples:
+        >>> audmodel.repository("d4e9c65b-1.0.0").name
+        'models'
+
+    """
+    return _store.find_header(*_resolve(uid, cache_root))
+
+
+def resolve_alias(
+    alias: str,
+    *,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> str:
+    r"""Model ID an alias points to.
+
+    Args:
+        alias: alias name
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        model ID
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the alias does not exist
+
+    Examples:
+        >>> audmodel.resolve_alias("my-model")
+        'd4e9c65b-1.0.0'
+
+    """
+    found = _store.find_alias(alias) if _ids.is_valid_alias(alias) else None
+    if found is None:
+        raise _store.alias_not_found(alias)
+    return found[1]
+
+
+def set_alias(
+    alias: str,
+    uid: str,
+    *,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> None:
+    r"""Point an alias at a model.
+
+    An alias that points to another model is moved:
+    it is removed from that model's :func:`aliases`.
+
+    Args:
+        alias: alias name, of ``[A-Za-z0-9._-]``, not like a model ID
+        uid: model ID or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+        ValueError: if ``alias`` is not an allowed alias name
+
+    Examples:
+        >>> audmodel.set_alias("production", "d4e9c65b-1.0.0")
+        >>> audmodel.resolve_alias("production")
+        'd4e9c65b-1.0.0'
+
+    """
+    _ids.check_alias(alias)
+    short_id, version = _resolve(uid, cache_root)
+    repository = _store.find_header(short_id, version)
+    _publish.set_alias(alias, short_id, version, repository)
+
+
+def subgroup(
+    uid: str,
+    *,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> str:
+    r"""Subgroup of a model.
+
+    Args:
+        uid: model ID or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        subgroup, ``''`` if the model has none
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+        filelock.Timeout: if the cache lock cannot be acquired
+
+    Examples:
+        >>> audmodel.subgroup("d4e9c65b-1.0.0")
+        'audmodel.dummy.cnn'
+
+    """
+    return header(uid, cache_root=cache_root, verbose=verbose)["subgroup"]
+
+
+def uid(
+    name: str,
+    params: dict[str, object],
+    version: str | None = None,
+    *,
+    subgroup: str | None = None,
+) -> str:
+    r"""Model ID of a name, parameters and subgroup.
+
+    The order of the top-level parameters does not change the ID.
+
+    Args:
+        name: model name
+        params: model parameters
+        version: model version; without it the short ID is returned
+        subgroup: subgroup
+
+    Returns:
+        ``'<short_id>-<version>'``, or the short ID
+
+    Examples:
+        >>> params = {
+        ...     "model": "cnn10",
+        ...     "data": "emodb",
+        ...     "feature": "melspec",
+        ...     "sampling_rate": 16000,
+        ... }
+        >>> audmodel.uid("torch", params, subgroup="audmodel.dummy.cnn")
+        'd4e9c65b'
+        >>> audmodel.uid("torch", params, "1.0.0", subgroup="audmodel.dummy.cnn")
+        'd4e9c65b-1.0.0'
+
+    """
+    short_id = _ids.short_id(name, params, subgroup)
+    return short_id if version is None else f"{short_id}-{version}"
+
+
+def update_meta(
+    uid: str,
+    meta: dict[str, object],
+    *,
+    replace: bool = False,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> dict[str, object]:
+    r"""Update the meta of a model.
+
+    Args:
+        uid: model ID or alias
+        meta: meta to merge into the current one, recursing into mappings
+        replace: replace the meta instead of merging
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        the new meta
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+        RuntimeError: if ``meta`` cannot be stored as YAML
+        ValueError: if ``meta`` is not a dict
+
+    Examples:
+        >>> new = {"data": {"emodb": {"split": "test"}}}
+        >>> audmodel.update_meta("d4e9c65b-1.0.0", new)
+        {'data': {'emodb': {'version': '1.1.1', 'split': 'test'}}}
+
+    """
+    if not isinstance(meta, dict):
+        raise ValueError(f"'meta' must be a dict, not {type(meta).__name__}.")
+    _yaml.check_plain(meta)
+    short_id, version = _resolve(uid, cache_root)
+    repository = _store.find_header(short_id, version)
+    return _publish.update_meta(
+        short_id, version, meta, replace, _cache_root(cache_root), repository
+    )
+
+
+def url(
+    uid: str,
+    *,
+    type: str = "model",
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> str:
+    r"""Where a file of a model is stored.
+
+    Args:
+        uid: model ID or alias
+        type: ``'model'`` (the archive), ``'header'``, or ``'meta'``
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        for a file-system repository the file's path on disk,
+        for others its path on the backend
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+        ValueError: if ``type`` is not valid
+
+    Examples:
+        >>> audmodel.url("d4e9c65b-1.0.0")
+        '.../models///audmodel/dummy/cnn/torch/d4e9c65b/1.0.0/d4e9c65b-1.0.0.zip'
+
+    """
+    if type not in URL_TYPES:
+        raise ValueError(
+            f"'type' has to be one of 'model', 'header', 'meta', not '{type}'"
+        )
+    short_id, version = _resolve(uid, cache_root)
+    repository = _store.find_header(short_id, version)
+    if type == "model":
+        info = _load.header(short_id, version, _cache_root(cache_root))
+        path = _store.archive_path(short_id, info["name"], info["subgroup"])
+    elif type == "header":
+        path = _store.header_path(short_id)
+    else:
+        path = _store.meta_path(short_id)
+    return _store.url(repository, path, version)
+
+
+def version(uid: str, *, cache_root: str | None = None, verbose: bool = False) -> str:
+    r"""Version of a model.
+
+    Args:
+        uid: model ID or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        version
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist
+        filelock.Timeout: if the cache lock cannot be acquired
+
+    Examples:
+        >>> audmodel.version("my-model")
+        '1.0.0'
+
+    """
+    return header(uid, cache_root=cache_root, verbose=verbose)["version"]
+
+
+def versions(uid: str, *, cache_root: str | None = None) -> list[str]:
+    r"""Versions of a model.
+
+    Args:
+        uid: model ID, short ID, or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+
+    Returns:
+        versions, sorted; empty if the model does not exist
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+
+    Examples:
+        >>> audmodel.versions("d4e9c65b")
+        ['1.0.0']
+
+    """
+    if _ids.is_short_id(uid):
+        return _store.header_versions(uid)
+    try:
+        short_id, version = _resolve(uid, cache_root)
+    except RuntimeError:
+        return []
+    if _ids.is_legacy_id(short_id):  # a legacy model has one version only
+        return [version]
+    return _store.header_versions(short_id)

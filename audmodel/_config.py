@@ -1,0 +1,121 @@
+"""Configuration: the cache root and the repositories to search.
+
+Read once at import, from the configuration shipped in the package and then
+the user's file ``~/.config/audmodel.yaml``, whose top-level entries win.
+
+"""
+
+from __future__ import annotations
+
+import os
+
+import oyaml as yaml
+
+from audmodel._repository import Repository
+
+
+PACKAGE_CONFIG_FILE = os.path.join(os.path.dirname(__file__), "etc", "audmodel.yaml")
+USER_CONFIG_FILE = "~/.config/audmodel.yaml"
+REPOSITORY_KEYS = ("name", "host", "backend")
+
+
+def read_config_file(path: str) -> dict[str, object]:
+    r"""Read and check a configuration file.
+
+    Every value is read as a string, so that a host such as ``1.2``
+    stays what the user wrote.
+
+    Args:
+        path: configuration file, need not exist
+
+    Returns:
+        its entries, empty if there is no file
+
+    Raises:
+        ValueError: naming the file and the entry that is wrong
+
+    """
+    path = os.path.expanduser(path)
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path) as fp:
+            entries = yaml.load(fp, Loader=yaml.BaseLoader)
+    except yaml.YAMLError as ex:
+        raise ValueError(
+            f"The configuration file '{path}' is not valid YAML: {ex}"
+        ) from None
+    if entries is None:
+        return {}
+    if not isinstance(entries, dict):
+        raise ValueError(f"The configuration file '{path}' must hold a mapping.")
+    if "cache_root" in entries and not isinstance(entries["cache_root"], str):
+        raise ValueError(
+            f"The entry 'cache_root' in the configuration file '{path}' "
+            f"must be a path, not {entries['cache_root']!r}."
+        )
+    if "repositories" in entries:
+        _check_repositories(entries["repositories"], path)
+    return entries
+
+
+def _check_repositories(repositories: object, path: str) -> None:
+    if not isinstance(repositories, list) or not repositories:
+        raise ValueError(
+            f"The entry 'repositories' in the configuration file '{path}' "
+            "must be a non-empty list of repositories."
+        )
+    for repository in repositories:
+        if not isinstance(repository, dict):
+            raise ValueError(
+                f"The repository {repository!r} in the configuration file "
+                f"'{path}' must be a mapping with the keys 'name', 'host', "
+                "and 'backend'."
+            )
+        for key in REPOSITORY_KEYS:
+            if not isinstance(repository.get(key), str):
+                raise ValueError(
+                    f"The repository {repository!r} in the configuration file "
+                    f"'{path}' is missing a '{key}' entry."
+                )
+
+
+def load_config() -> dict[str, object]:
+    r"""Merge the package's configuration with the user's."""
+    entries = read_config_file(PACKAGE_CONFIG_FILE)
+    entries.update(read_config_file(USER_CONFIG_FILE))
+    return entries
+
+
+class config:  # noqa: N801 - the class is a namespace named as in audmodel 1.5
+    r"""Settings of :mod:`audmodel`.
+
+    Read at import from the configuration shipped with the package
+    and the user's file :file:`~/.config/audmodel.yaml`,
+    which may set ``cache_root`` and ``repositories``
+    (a list of entries with ``name``, ``host``, and ``backend``).
+    Assign to the attributes to change them at run time.
+    The environment variable ``AUDMODEL_CACHE_ROOT``
+    takes precedence over :attr:`config.CACHE_ROOT`.
+
+    Examples:
+        >>> audmodel.config.CACHE_ROOT = "~/caches/audmodel"
+        >>> audmodel.config.CACHE_ROOT
+        '~/caches/audmodel'
+
+    """
+
+    _entries = load_config()
+
+    CACHE_ROOT: str = _entries["cache_root"]
+    r"""Default cache root."""
+
+    REPOSITORIES: list[Repository] = [  # noqa: RUF012 - users assign to it
+        Repository(r["name"], r["host"], r["backend"]) for r in _entries["repositories"]
+    ]
+    r"""Repositories, searched in this order.
+
+    A model is published to the first one
+    unless :func:`audmodel.publish` is given another.
+
+    """

@@ -1,0 +1,244 @@
+"""Model IDs, aliases and versions: how they are computed and told apart.
+
+A model is identified by a short ID (8 hex characters) hashed from its
+subgroup, name and parameters, plus a version: ``<short_id>-<version>``.
+Models published before audmodel 1.0 carry a 36-character legacy ID.
+Anything else a user passes where an ID is expected is taken as an alias.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import re
+
+import audeer
+
+
+LEGACY_REPOSITORY_PUBLIC = "models-public-local"
+LEGACY_REPOSITORY_PRIVATE = "models-private-local"
+
+UID_FOLDER = "_uid"
+ALIAS_FOLDER = "_alias"
+RESERVED_FOLDERS = (UID_FOLDER, ALIAS_FOLDER)
+
+SHORT_ID_PATTERN = re.compile(r"[0-9a-f]{8}")
+LEGACY_ID_PATTERN = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+# A version starts with a digit, so that an alias can never be read as
+# '<short_id>-<version>'; the rest are the characters a backend path allows.
+VERSION_PATTERN = re.compile(r"[0-9][A-Za-z0-9._-]*")
+UID_PATTERN = re.compile(rf"[0-9a-f]{{8}}-{VERSION_PATTERN.pattern}")
+ALIAS_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
+SUBGROUP_PART_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def short_id(
+    name: str,
+    params: Mapping[str, object],
+    subgroup: str | None,
+) -> str:
+    r"""Hash name, parameters and subgroup into an 8-character ID.
+
+    Only the top level of ``params`` is sorted by key,
+    so that the order in which a user writes the parameters
+    does not change the ID.
+
+    Args:
+        name: model name
+        params: model parameters
+        subgroup: dot-separated subgroup, or ``None``
+
+    Returns:
+        short ID
+
+    Examples:
+        >>> short_id("sklearn", {}, "a.b.c")
+        '0dbca4fd'
+
+    """
+    ordered = {key: params[key] for key in sorted(params)}
+    fingerprint = f"{subgroup or ''}.{name}" + str(ordered)
+    return audeer.uid(from_string=fingerprint, short=True)
+
+
+def legacy_id(
+    name: str,
+    params: Mapping[str, object],
+    version: str,
+    subgroup: str | None,
+    private: bool,
+) -> str:
+    r"""Hash a model the way audmodel did before version 1.0.
+
+    Args:
+        name: model name
+        params: model parameters, in the order given
+        version: model version
+        subgroup: dot-separated subgroup, or ``None``
+        private: if the model lived in the private legacy repository
+
+    Returns:
+        36-character legacy ID
+
+    Examples:
+        >>> legacy_id("sklearn", {}, "3.1.4", "a.b.c", False)
+        '4756c243-4540-3577-4387-39c7529df405'
+
+    """
+    group = "com.audeering.models"
+    group_id = f"{group}.{name}" if subgroup is None else f"{group}.{subgroup}.{name}"
+    repository = LEGACY_REPOSITORY_PRIVATE if private else LEGACY_REPOSITORY_PUBLIC
+    fingerprint = str(params) + group_id + "lookup" + version + repository
+    return audeer.uid(from_string=fingerprint)
+
+
+def is_short_id(text: str) -> bool:
+    r"""Tell if ``text`` is a short ID."""
+    return SHORT_ID_PATTERN.fullmatch(text) is not None
+
+
+def is_legacy_id(text: str) -> bool:
+    r"""Tell if ``text`` is a legacy ID."""
+    return LEGACY_ID_PATTERN.fullmatch(text) is not None
+
+
+def is_alias(text: str) -> bool:
+    r"""Tell if ``text`` is meant as an alias rather than a model ID.
+
+    Examples:
+        >>> is_alias("emotion-small")
+        True
+        >>> is_alias("3e120e8d-1.0.0")
+        False
+
+    """
+    return not (is_short_id(text) or is_legacy_id(text) or UID_PATTERN.fullmatch(text))
+
+
+def is_valid_alias(text: str) -> bool:
+    r"""Tell if ``text`` can name an alias.
+
+    Names of dots only are refused, as they would leave the alias folder.
+
+    Examples:
+        >>> is_valid_alias("emotion-small"), is_valid_alias("..")
+        (True, False)
+
+    """
+    return (
+        isinstance(text, str)
+        and ALIAS_PATTERN.fullmatch(text) is not None
+        and set(text) != {"."}
+        and is_alias(text)
+    )
+
+
+def split_uid(uid: str) -> tuple[str, str]:
+    r"""Split ``'<short_id>-<version>'`` into its two parts.
+
+    Examples:
+        >>> split_uid("8d99e4cf-1.0.0-rc.1")
+        ('8d99e4cf', '1.0.0-rc.1')
+
+    """
+    short, _, version = uid.partition("-")
+    return short, version
+
+
+def check_version(version: str) -> str:
+    r"""Return ``version`` if it is a valid model version.
+
+    Raises:
+        ValueError: if ``version`` is not a semantic version
+            that starts with a digit
+
+    """
+    if not (
+        isinstance(version, str)
+        and VERSION_PATTERN.fullmatch(version)
+        and audeer.is_semantic_version(version)
+    ):
+        raise ValueError(
+            f"'{version}' is not a valid version. "
+            "Versions have to be semantic versions 'X.Y.Z', "
+            "where X, Y, Z are integers, "
+            "optionally followed by a suffix starting with '-', "
+            "e.g. '1.0.0' or '1.0.0-prod'. "
+            "Versions may only contain letters, digits, '.', '_', and '-', "
+            "and have to start with a digit."
+        )
+    return version
+
+
+def check_alias(alias: str) -> str:
+    r"""Return ``alias`` if it can be used as an alias name.
+
+    Raises:
+        ValueError: if ``alias`` has characters outside ``[A-Za-z0-9._-]``
+            or could be confused with a model ID
+
+    """
+    if not is_valid_alias(alias):
+        raise ValueError(
+            f"'{alias}' is not an allowed alias name. "
+            "Alias names may only contain letters, numbers, "
+            "dots, underscores, hyphens, "
+            "must not consist of dots only, "
+            "and are not allowed to be confused with a model ID."
+        )
+    return alias
+
+
+def check_name(name: str) -> str:
+    r"""Return ``name`` if it can be used as a model name.
+
+    The name becomes one folder of a backend path,
+    so it must not contain a separator or consist of dots only.
+
+    Raises:
+        ValueError: if ``name`` is not a valid model name
+
+    """
+    if (
+        not isinstance(name, str)
+        or NAME_PATTERN.fullmatch(name) is None
+        or set(name) == {"."}
+    ):
+        raise ValueError(
+            f"'{name}' is not a valid model name. "
+            "Names may only contain letters, digits, '.', '_', and '-', "
+            "and must not consist of dots only."
+        )
+    return name
+
+
+def check_subgroup(subgroup: str | None) -> str:
+    r"""Return the subgroup, ``''`` for none, if it is valid.
+
+    Each dot-separated part becomes one folder of a backend path.
+
+    Raises:
+        ValueError: if a part is empty, has characters outside
+            ``[A-Za-z0-9_-]``, or the subgroup starts with
+            ``'_uid'`` or ``'_alias'``
+
+    """
+    subgroup = subgroup or ""
+    if not isinstance(subgroup, str):
+        raise ValueError(f"Subgroup must be a string, not {subgroup!r}.")
+    if not subgroup:
+        return subgroup
+    parts = subgroup.split(".")
+    if parts[0] in RESERVED_FOLDERS:
+        raise ValueError(f"It is not allowed to set subgroup to '{parts[0]}'.")
+    for part in parts:
+        if SUBGROUP_PART_PATTERN.fullmatch(part) is None:
+            raise ValueError(
+                f"'{subgroup}' is not a valid subgroup. "
+                "A subgroup consists of dot-separated parts, "
+                "each made of letters, digits, '_', and '-'."
+            )
+    return subgroup

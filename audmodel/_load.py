@@ -1,0 +1,137 @@
+"""Bringing a model and its metadata from its repository into the cache.
+
+Headers are immutable and read from the cache once there. Meta can change
+(:func:`audmodel.update_meta`), so a cached copy is used only while its MD5
+equals the checksum the repository reports. A model folder appears in the
+cache only when complete.
+
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import audeer
+
+from audmodel import _archive
+from audmodel import _cache
+from audmodel import _store
+from audmodel import _yaml
+from audmodel._repository import Repository
+
+
+def header(short_id: str, version: str, cache_root: str) -> dict[str, object]:
+    r"""The header of a model, from the cache if there.
+
+    Raises:
+        RuntimeError: if the model does not exist
+        audbackend.BackendError: if a repository cannot be reached
+
+    """
+    local = _cache.header_file(cache_root, short_id, version)
+    if not os.path.exists(local):
+        repository = _store.find_header(short_id, version)
+        with _cache.lock(local), _store.opened(repository) as location:
+            if not os.path.exists(local):
+                data = _store.read_bytes(
+                    location, _store.header_path(short_id), version
+                )
+                _yaml.loads(data, f"the header of '{short_id}-{version}'")
+                _cache.write_file(local, data)
+    return _read_cached(local, short_id, version, "header")
+
+
+def meta(
+    short_id: str,
+    version: str,
+    cache_root: str,
+    repository: Repository | None = None,
+) -> dict[str, object]:
+    r"""The meta of a model, revalidated against its repository.
+
+    Raises:
+        RuntimeError: if the model does not exist
+        audbackend.BackendError: if a repository cannot be reached
+
+    """
+    repository = repository or _store.find_header(short_id, version)
+    local = _cache.meta_file(cache_root, short_id, version)
+    with _cache.lock(local):
+        return meta_locked(short_id, version, local, repository)
+
+
+def meta_locked(
+    short_id: str,
+    version: str,
+    local: str,
+    repository: Repository,
+) -> dict[str, object]:
+    r"""Like :func:`meta`, with the lock of the cached file held."""
+    path = _store.meta_path(short_id)
+    with _store.opened(repository) as location:
+        remote_md5 = location.interface.checksum(path, version)
+        if not os.path.exists(local) or audeer.md5(local) != remote_md5:
+            data = _store.read_bytes(location, path, version)
+            _yaml.loads(data, f"the meta of '{short_id}-{version}'")
+            _cache.write_file(local, data)
+    return _read_cached(local, short_id, version, "meta") or {}
+
+
+def _read_cached(path: str, short_id: str, version: str, what: str) -> dict:
+    data = _yaml.load_file(path, f"the {what} of '{short_id}-{version}' ('{path}')")
+    if data is not None and not isinstance(data, dict):
+        raise RuntimeError(
+            f"The {what} of model '{short_id}-{version}' is not a mapping: {path}"
+        )
+    return copy.deepcopy(data)
+
+
+def model(
+    short_id: str,
+    version: str,
+    cache_root: str,
+    timeout: float,
+    verbose: bool,
+) -> str:
+    r"""The folder of a model in the cache, downloaded if not there.
+
+    Raises:
+        RuntimeError: if the model does not exist or its archive is refused
+        audbackend.BackendError: if a repository cannot be reached
+        filelock.Timeout: if the cache lock is not acquired in ``timeout``
+
+    """
+    final = _cache.model_dir(cache_root, short_id, version)
+    # A folder appears only by an atomic rename, so no lock is needed to
+    # trust one that is there.
+    if _cache.is_complete(final):
+        return final
+    with _cache.lock(final, timeout):
+        if not _cache.is_complete(final):
+            _download(short_id, version, cache_root, final, verbose)
+    return final
+
+
+def _download(
+    short_id: str,
+    version: str,
+    cache_root: str,
+    final: str,
+    verbose: bool,
+) -> None:
+    info = header(short_id, version, cache_root)
+    path = _store.archive_path(short_id, info["name"], info["subgroup"])
+    repository = _store.find_header(short_id, version)
+    with _cache.staging(final) as work, _store.opened(repository) as location:
+        archive = location.interface.get_file(
+            path, os.path.join(work, "archive.zip"), version, verbose=verbose
+        )
+        folder = audeer.mkdir(os.path.join(work, "model"))
+        try:
+            _archive.extract(archive, folder)
+        except _archive.ArchiveError as ex:
+            raise RuntimeError(
+                f"Cannot load model '{short_id}-{version}' from {repository}: {ex}"
+            ) from None
+        _cache.place(folder, final)

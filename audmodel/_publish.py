@@ -1,0 +1,300 @@
+"""Writing to repositories: publishing models, moving aliases, updating meta.
+
+A publication writes all of a model's files, or none of them.
+
+Files are uploaded in the order archive, meta, aliases, alias, header. The
+header registers the model, so until it is up nobody sees the model; if
+anything fails before, or the user presses Ctrl+C, or the process gets
+SIGTERM, every file this publication wrote is removed again and every file it
+replaced is restored. If another process registers the same model meanwhile,
+its files are left alone.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import contextlib
+import copy
+import datetime
+import getpass
+import os
+import signal
+import tempfile
+
+from audmodel import _archive
+from audmodel import _cache
+from audmodel import _load
+from audmodel import _store
+from audmodel import _yaml
+from audmodel._repository import Repository
+
+
+def publish(
+    root: str,
+    name: str,
+    params: dict[str, object],
+    version: str,
+    short_id: str,
+    repository: Repository,
+    *,
+    alias: str | None,
+    author: str | None,
+    compression: int,
+    date: datetime.date | None,
+    meta: dict[str, object] | None,
+    subgroup: str,
+    tmp_root: str | None,
+) -> str:
+    r"""Publish a model whose arguments were checked; see :func:`audmodel.publish`."""
+    uid = f"{short_id}-{version}"
+    if _store.is_published(short_id, version, repository):
+        raise RuntimeError(f"A model with ID '{uid}' exists already.")
+    header = {
+        "author": author or getpass.getuser(),
+        "date": date or datetime.date.today(),
+        "name": name,
+        "parameters": params,
+        "subgroup": subgroup,
+        "version": version,
+    }
+    # Both are written before anything is uploaded, so data that YAML cannot
+    # hold fails here.
+    header_text = _yaml.dumps(header)
+    meta_text = _yaml.dumps(meta)
+    with (
+        _sigterm_as_interrupt(),
+        tempfile.TemporaryDirectory(dir=tmp_root) as tmp,
+    ):
+        archive = os.path.join(tmp, f"{short_id}.zip")
+        _archive.create(root, archive, compression)
+        with _store.opened(repository) as location:
+            log = _UndoLog(location)
+            try:
+                _upload(
+                    log,
+                    archive,
+                    header_text,
+                    meta_text,
+                    name,
+                    subgroup,
+                    short_id,
+                    version,
+                    alias,
+                )
+            except BaseException as ex:
+                if not _store.exists(location, _store.header_path(short_id), version):
+                    log.undo()
+                if isinstance(ex, RuntimeError | KeyboardInterrupt):
+                    raise
+                raise RuntimeError(f"Could not publish model '{uid}': {ex!r}") from ex
+    return uid
+
+
+def _upload(
+    log: _UndoLog,
+    archive: str,
+    header_text: str,
+    meta_text: str,
+    name: str,
+    subgroup: str,
+    short_id: str,
+    version: str,
+    alias: str | None,
+) -> None:
+    uid = f"{short_id}-{version}"
+    log.put_file(archive, _store.archive_path(short_id, name, subgroup), version)
+    log.put_text(meta_text, _store.meta_path(short_id), version)
+    if alias:
+        log.put_text(
+            _store.aliases_text([alias]), _store.aliases_path(short_id), version
+        )
+        unlink_alias(log, alias, uid)
+        log.put_text(
+            _store.alias_text(uid), _store.alias_path(alias), _store.ALIAS_VERSION
+        )
+    if _store.exists(log.location, _store.header_path(short_id), version):
+        raise RuntimeError(
+            f"A model with ID '{uid}' was published by another process "
+            "in the meantime. Its archive, metadata, or alias files "
+            "might have been replaced by the ones of this process. "
+            "Make sure the published model is the intended one."
+        )
+    log.put_text(header_text, _store.header_path(short_id), version)
+
+
+def set_alias(alias: str, short_id: str, version: str, repository: Repository) -> None:
+    r"""Point ``alias`` at a model; see :func:`audmodel.set_alias`.
+
+    The alias is taken from the model it pointed to before.
+    If anything fails, the files are put back as they were.
+
+    """
+    uid = f"{short_id}-{version}"
+    with _store.opened(repository) as location:
+        log = _UndoLog(location)
+        try:
+            unlink_alias(log, alias, uid)
+            aliases = _store.read_aliases(location, short_id, version)
+            if alias not in aliases:
+                log.put_text(
+                    _store.aliases_text([*aliases, alias]),
+                    _store.aliases_path(short_id),
+                    version,
+                )
+            log.put_text(
+                _store.alias_text(uid), _store.alias_path(alias), _store.ALIAS_VERSION
+            )
+        except BaseException:
+            log.undo()
+            raise
+
+
+def update_meta(
+    short_id: str,
+    version: str,
+    meta: dict[str, object],
+    replace: bool,
+    cache_root: str,
+    repository: Repository,
+) -> dict[str, object]:
+    r"""Merge ``meta`` into a model's meta, or replace it.
+
+    The cache lock of the meta file is held from reading to writing,
+    so processes sharing a cache update one after the other.
+
+    """
+    text = _yaml.dumps(meta)
+    local = _cache.meta_file(cache_root, short_id, version)
+    with _cache.lock(local):
+        if replace:
+            new = meta
+        else:
+            current = _load.meta_locked(short_id, version, local, repository)
+            new = merge(current, meta)
+            text = _yaml.dumps(new)
+        with _store.opened(repository) as location:
+            _store.write_bytes(
+                location, text.encode(), _store.meta_path(short_id), version
+            )
+        _cache.write_file(local, text.encode())
+    return copy.deepcopy(new)
+
+
+def merge(base: dict, update: dict) -> dict:
+    r"""Merge ``update`` into a copy of ``base``, recursing into mappings.
+
+    Examples:
+        >>> merge({"a": {"x": 1, "y": 2}}, {"a": {"y": 3}, "b": 4})
+        {'a': {'x': 1, 'y': 3}, 'b': 4}
+
+    """
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def unlink_alias(log: _UndoLog, alias: str, new_uid: str) -> None:
+    r"""Remove ``alias`` from the model it points to now, unless ``new_uid``.
+
+    The alias file itself is left to the caller, who overwrites it.
+    If the alias lives in another repository than ``log``'s,
+    its file there is removed, so that it cannot shadow the new one.
+
+    """
+    found = _store.find_alias(alias)
+    if found is None:
+        return
+    old_repository, old_uid = found
+    if old_uid != new_uid:
+        old_short_id, old_version = old_uid.partition("-")[::2]
+        with _store.opened(old_repository) as location:
+            old = log.on(location)
+            aliases = _store.read_aliases(location, old_short_id, old_version)
+            if alias in aliases:
+                aliases.remove(alias)
+                old.put_text(
+                    _store.aliases_text(aliases),
+                    _store.aliases_path(old_short_id),
+                    old_version,
+                )
+            if old_repository != log.location.repository:
+                old.remove(_store.alias_path(alias), _store.ALIAS_VERSION)
+
+
+class _UndoLog:
+    r"""Writes files to a repository and remembers how to take them back.
+
+    Each record holds a file's repository, path, version, and its content
+    before the write (``None`` if it did not exist).
+
+    """
+
+    def __init__(self, location: _store.Location, records: list | None = None):
+        self.location = location
+        self._records: list[tuple[Repository, str, str, bytes | None]] = (
+            [] if records is None else records
+        )
+
+    def on(self, location: _store.Location) -> _UndoLog:
+        r"""A log for another repository that shares this log's records."""
+        return _UndoLog(location, self._records)
+
+    def put_file(self, src: str, path: str, version: str) -> None:
+        self._remember(path, version)
+        self.location.interface.put_file(src, path, version)
+
+    def put_text(self, text: str, path: str, version: str) -> None:
+        self._remember(path, version)
+        _store.write_bytes(self.location, text.encode(), path, version)
+
+    def remove(self, path: str, version: str) -> None:
+        self._remember(path, version)
+        _store.remove(self.location, path, version)
+
+    def _remember(self, path: str, version: str) -> None:
+        before = None
+        if _store.exists(self.location, path, version):
+            before = _store.read_bytes(self.location, path, version)
+        self._records.append((self.location.repository, path, version, before))
+
+    def undo(self) -> None:
+        r"""Take back all writes, newest first; keep going if one fails."""
+        errors = []
+        for repository, path, version, before in reversed(self._records):
+            try:
+                with _store.opened(repository) as location:
+                    if before is None:
+                        _store.remove(location, path, version)
+                    else:
+                        _store.write_bytes(location, before, path, version)
+            except Exception as ex:
+                errors.append(f"{path} ({version}) in {repository}: {ex!r}")
+        self._records.clear()
+        if errors:
+            raise RuntimeError(
+                "Could not take back all files of the failed publication: "
+                + "; ".join(errors)
+            )
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    r"""Turn SIGTERM into KeyboardInterrupt, so that the undo log runs."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt("Interrupted by SIGTERM.")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,109 @@
+"""Repositories: where models are stored, and the backend that reaches them."""
+
+from __future__ import annotations
+
+import audbackend
+
+
+HEADER_EXT = "header.yaml"
+META_EXT = "meta.yaml"
+ALIAS_EXT = "alias.yaml"
+ALIASES_EXT = "aliases.yaml"
+
+
+def _default_backends() -> dict[str, type[audbackend.backend.Base]]:
+    backends: dict[str, type[audbackend.backend.Base]] = {
+        "file-system": audbackend.backend.FileSystem,
+    }
+    minio = getattr(audbackend.backend, "Minio", None)
+    if minio is not None:  # only there when the 'minio' package is installed
+        backends["minio"] = minio
+    return backends
+
+
+class Repository:
+    r"""A repository of models.
+
+    A repository is addressed by its name,
+    the host that holds it,
+    and the name of the backend that talks to the host.
+
+    Args:
+        name: repository name, e.g. ``"models"``
+        host: host, e.g. a folder for the ``"file-system"`` backend
+        backend: backend name, a key of :attr:`Repository.backend_registry`
+
+    Examples:
+        >>> Repository("models", "/data/repositories", "file-system")
+        Repository('models', '/data/repositories', 'file-system')
+
+    """
+
+    backend_registry: dict[str, type[audbackend.backend.Base]] = _default_backends()
+    r"""Backend classes by backend name.
+
+    Add an entry with :meth:`Repository.register`.
+
+    """
+
+    def __init__(self, name: str, host: str, backend: str):
+        self.name = name
+        r"""Repository name."""
+        self.host = host
+        r"""Repository host."""
+        self.backend = backend
+        r"""Backend name."""
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __repr__(self) -> str:
+        return f"Repository('{self.name}', '{self.host}', '{self.backend}')"
+
+    def create_backend_interface(self) -> audbackend.interface.Maven:
+        r"""Create the interface to the repository's files.
+
+        The backend inside the interface is not opened yet:
+        use it in a ``with`` statement,
+        or call its ``open()`` and ``close()`` methods.
+
+        Returns:
+            Maven-style interface around a backend of the registered class
+
+        Raises:
+            ValueError: if :attr:`Repository.backend` is not registered
+
+        Examples:
+            >>> repo = Repository("models", "/data", "file-system")
+            >>> repo.create_backend_interface().backend
+            audbackend.backend.FileSystem('/data', 'models')
+
+        """
+        if self.backend not in self.backend_registry:
+            raise ValueError(f"'{self.backend}' is not a registered backend")
+        backend_class = self.backend_registry[self.backend]
+        return audbackend.interface.Maven(
+            backend_class(self.host, self.name),
+            extensions=[HEADER_EXT, META_EXT, ALIAS_EXT],
+        )
+
+    @classmethod
+    def register(
+        cls,
+        backend_name: str,
+        backend_class: type[audbackend.backend.Base],
+    ) -> None:
+        r"""Register a backend class under a name.
+
+        Args:
+            backend_name: name used in :attr:`Repository.backend`
+            backend_class: subclass of :class:`audbackend.backend.Base`
+
+        Examples:
+            >>> Repository.register("file-system", audbackend.backend.FileSystem)
+
+        """
+        cls.backend_registry[backend_name] = backend_class

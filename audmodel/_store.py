@@ -1,0 +1,303 @@
+"""The files of a model on a repository, and finding them.
+
+Where each file lies (paths given to :class:`audbackend.interface.Maven`)::
+
+    /<subgroup as folders>/<name>/<short_id>.zip   archive, model version
+    /_uid/<short_id>.header.yaml                   header, model version
+    /_uid/<short_id>.meta.yaml                     meta, model version
+    /_uid/<short_id>.aliases.yaml                  aliases, model version
+    /_alias/<alias>.alias.yaml                     alias, version 1.0.0
+
+A model exists where its header exists. Repositories are searched in the
+order of :attr:`audmodel.config.REPOSITORIES`; the first one that holds the
+header owns the model.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import contextlib
+import os
+import tempfile
+from typing import NamedTuple
+
+import audbackend
+import audeer
+
+from audmodel import _ids
+from audmodel import _yaml
+from audmodel._config import config
+from audmodel._repository import ALIAS_EXT
+from audmodel._repository import ALIASES_EXT
+from audmodel._repository import HEADER_EXT
+from audmodel._repository import META_EXT
+from audmodel._repository import Repository
+
+
+ALIAS_VERSION = "1.0.0"
+
+
+class Location(NamedTuple):
+    r"""A repository, opened."""
+
+    repository: Repository
+    interface: audbackend.interface.Maven
+
+
+def model_not_found(short_id: str, version: str | None) -> RuntimeError:
+    r"""The error users match on when a model is unknown."""
+    uid = f"{short_id}-{version}" if version else short_id
+    return RuntimeError(f"A model with ID '{uid}' does not exist.")
+
+
+def alias_not_found(alias: str) -> RuntimeError:
+    r"""The error users match on when an alias is unknown."""
+    return RuntimeError(f"An alias with name '{alias}' does not exist.")
+
+
+# --- paths ---------------------------------------------------------------
+
+
+def archive_path(short_id: str, name: str, subgroup: str) -> str:
+    r"""Path of a model's archive.
+
+    Examples:
+        >>> archive_path("3e120e8d", "onnx", "emotion.cnn")
+        '/emotion/cnn/onnx/3e120e8d.zip'
+        >>> archive_path("8d99e4cf", "torch", "")
+        '/torch/8d99e4cf.zip'
+
+    """
+    folders = [part for part in subgroup.split(".") if part]
+    return "/" + "/".join([*folders, name, f"{short_id}.zip"])
+
+
+def header_path(short_id: str) -> str:
+    r"""Path of a model's header."""
+    return f"/{_ids.UID_FOLDER}/{short_id}.{HEADER_EXT}"
+
+
+def meta_path(short_id: str) -> str:
+    r"""Path of a model's meta."""
+    return f"/{_ids.UID_FOLDER}/{short_id}.{META_EXT}"
+
+
+def aliases_path(short_id: str) -> str:
+    r"""Path of the list of a model's aliases."""
+    return f"/{_ids.UID_FOLDER}/{short_id}.{ALIASES_EXT}"
+
+
+def alias_path(alias: str) -> str:
+    r"""Path of an alias."""
+    return f"/{_ids.ALIAS_FOLDER}/{alias}.{ALIAS_EXT}"
+
+
+def versioned_path(location: Location, path: str, version: str) -> str:
+    r"""Where the backend stores ``path`` in ``version``."""
+    return location.interface._path_with_version(path, version)
+
+
+def url(repository: Repository, path: str, version: str) -> str:
+    r"""Where a file is stored: a local path for a file-system repository.
+
+    Other backends give the path on the backend.
+
+    """
+    with opened(repository) as location:
+        stored = versioned_path(location, path, version)
+        if isinstance(location.interface.backend, audbackend.backend.FileSystem):
+            # audmodel 1.5 joins the repository folder, which ends on a
+            # separator, and the stored path with '/'; scripts compare these
+            # strings, so the resulting '///' is kept.
+            folder = audeer.path(repository.host, repository.name) + os.sep
+            return "/".join([folder, stored])
+        return stored
+
+
+# --- repositories ----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def opened(repository: Repository) -> Iterator[Location]:
+    r"""Open a repository for the time of a ``with`` block.
+
+    Raises:
+        audbackend.BackendError: if the repository cannot be reached
+        ValueError: if its backend is not registered
+
+    """
+    interface = repository.create_backend_interface()
+    with interface.backend:
+        yield Location(repository, interface)
+
+
+def locations(first: Repository | None = None) -> Iterator[Location]:
+    r"""Open the configured repositories in turn, ``first`` before them."""
+    repositories = list(config.REPOSITORIES)
+    if first is not None:
+        repositories = [first] + [r for r in repositories if r != first]
+    for repository in repositories:
+        with opened(repository) as location:
+            yield location
+
+
+def find_header(short_id: str, version: str) -> Repository:
+    r"""The repository that owns a model.
+
+    Raises:
+        RuntimeError: if no repository holds the model
+        audbackend.BackendError: if a repository cannot be reached
+
+    """
+    path = header_path(short_id)
+    for location in locations():
+        if location.interface.exists(path, version):
+            return location.repository
+    raise model_not_found(short_id, version)
+
+
+def header_versions(short_id: str) -> list[str]:
+    r"""All versions of a model in all repositories, sorted."""
+    versions: set[str] = set()
+    for location in locations():
+        versions.update(
+            location.interface.versions(
+                header_path(short_id), suppress_backend_errors=True
+            )
+        )
+    return audeer.sort_versions(list(versions))
+
+
+def is_published(short_id: str, version: str, repository: Repository) -> bool:
+    r"""Tell if a model's header is in ``repository`` or a configured one."""
+    path = header_path(short_id)
+    return any(
+        location.interface.exists(path, version) for location in locations(repository)
+    )
+
+
+# --- files -------------------------------------------------------------------
+
+
+def read_yaml(location: Location, path: str, version: str) -> object:
+    r"""Download and parse a YAML file safely."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = location.interface.get_file(
+            path, os.path.join(tmp, "file.yaml"), version
+        )
+        source = f"'{versioned_path(location, path, version)}' in {location.repository}"
+        return _yaml.load_file(local, source)
+
+
+def read_bytes(location: Location, path: str, version: str) -> bytes:
+    r"""Download a small file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = location.interface.get_file(path, os.path.join(tmp, "file"), version)
+        with open(local, "rb") as fp:
+            return fp.read()
+
+
+def write_bytes(location: Location, data: bytes, path: str, version: str) -> None:
+    r"""Upload a small file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = os.path.join(tmp, os.path.basename(path))
+        with open(local, "wb") as fp:
+            fp.write(data)
+        location.interface.put_file(local, path, version)
+
+
+def exists(location: Location, path: str, version: str) -> bool:
+    r"""Tell if a file exists on a repository."""
+    return location.interface.exists(path, version)
+
+
+def remove(location: Location, path: str, version: str) -> None:
+    r"""Remove a file from a repository if it is there."""
+    if location.interface.exists(path, version):
+        location.interface.remove_file(path, version)
+
+
+# --- aliases -------------------------------------------------------------------
+
+
+def find_alias(alias: str) -> tuple[Repository, str] | None:
+    r"""The repository holding an alias and the UID it points to, or ``None``."""
+    path = alias_path(alias)
+    for location in locations():
+        if location.interface.exists(path, ALIAS_VERSION):
+            return location.repository, read_alias(location, alias)
+    return None
+
+
+def read_alias(location: Location, alias: str) -> str:
+    r"""The UID an alias file points to."""
+    data = read_yaml(location, alias_path(alias), ALIAS_VERSION)
+    uid = data.get("uid") if isinstance(data, dict) else None
+    if not isinstance(uid, str):
+        raise RuntimeError(
+            f"The file of alias '{alias}' in {location.repository} "
+            "does not name a model ('uid: <ID>')."
+        )
+    return uid
+
+
+def read_aliases(location: Location, short_id: str, version: str) -> list[str]:
+    r"""The aliases of a model, empty if it has none."""
+    path = aliases_path(short_id)
+    if not location.interface.exists(path, version):
+        return []
+    data = read_yaml(location, path, version)
+    aliases = data.get("aliases") if isinstance(data, dict) else None
+    return list(aliases or [])
+
+
+def aliases_text(aliases: list[str]) -> str:
+    r"""The aliases file of a model."""
+    return _yaml.dumps({"aliases": sorted(set(aliases))})
+
+
+def alias_text(uid: str) -> str:
+    r"""The file of an alias."""
+    return _yaml.dumps({"uid": uid})
+
+
+# --- IDs -------------------------------------------------------------------------
+
+
+def resolve(uid: str, cache_root: str) -> tuple[str, str]:
+    r"""Turn a UID, short ID, legacy ID or alias into short ID and version.
+
+    Raises:
+        RuntimeError: if the model or alias does not exist
+
+    """
+    if _ids.is_alias(uid):
+        found = find_alias(uid) if _ids.is_valid_alias(uid) else None
+        if found is None:
+            # A mistyped ID is taken as an alias, so the error speaks of a model,
+            # as in audmodel 1.5.
+            raise model_not_found(uid, None)
+        uid = found[1]
+    if _ids.is_legacy_id(uid):
+        return uid, _legacy_version(uid, cache_root)
+    if _ids.is_short_id(uid):
+        versions = header_versions(uid)
+        if not versions:
+            raise model_not_found(uid, None)
+        return uid, versions[-1]
+    return _ids.split_uid(uid)
+
+
+def _legacy_version(legacy_id: str, cache_root: str) -> str:
+    # A legacy model has exactly one version; the cache knows it for free.
+    folder = os.path.join(cache_root, legacy_id)
+    suffix = f".{HEADER_EXT}"
+    if os.path.isdir(folder):
+        for entry in sorted(os.listdir(folder)):
+            if entry.endswith(suffix) and not entry.startswith("."):
+                return entry[: -len(suffix)]
+    versions = header_versions(legacy_id)
+    if not versions:
+        raise model_not_found(legacy_id, None)
+    return versions[0]
