@@ -26,7 +26,12 @@ def doctest_repository(request, tmp_path, monkeypatch):
     audmodel.publish(
         str(model_root),
         "torch",
-        {"model": "cnn10", "data": "emodb", "feature": "melspec", "sampling_rate": 16000},
+        {
+            "model": "cnn10",
+            "data": "emodb",
+            "feature": "melspec",
+            "sampling_rate": 16000,
+        },
         "1.0.0",
         subgroup="audmodel.dummy.cnn",
         alias="my-model",

@@ -22,6 +22,8 @@ import os
 import signal
 import tempfile
 
+import audbackend
+
 from audmodel import _archive
 from audmodel import _cache
 from audmodel import _load
@@ -87,7 +89,10 @@ def publish(
                     log.undo()
                 if isinstance(ex, RuntimeError | KeyboardInterrupt):
                     raise
-                raise RuntimeError(f"Could not publish model '{uid}': {ex!r}") from ex
+                cause = ex.exception if isinstance(ex, audbackend.BackendError) else ex
+                raise RuntimeError(
+                    f"Could not publish model '{uid}': {cause!r}"
+                ) from ex
     return uid
 
 

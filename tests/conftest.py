@@ -30,7 +30,9 @@ def cache(tmp_path) -> str:
     return str(tmp_path / "cache")
 
 
-def make_file_system_repository(tmp_path: pathlib.Path, name: str) -> audmodel.Repository:
+def make_file_system_repository(
+    tmp_path: pathlib.Path, name: str
+) -> audmodel.Repository:
     host = tmp_path / f"host-{name}"
     (host / name).mkdir(parents=True)
     return audmodel.Repository(name, str(host), "file-system")
@@ -81,7 +83,9 @@ def model_root(tmp_path) -> str:
 @pytest.fixture
 def reference_repository(monkeypatch) -> audmodel.Repository:
     """The read-only repository written by audmodel 1.5.3, configured."""
-    repo = audmodel.Repository("models", str(COMPAT / "reference-repository"), "file-system")
+    repo = audmodel.Repository(
+        "models", str(COMPAT / "reference-repository"), "file-system"
+    )
     monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repo])
     return repo
 

@@ -50,7 +50,14 @@ def test_reference_models_answer_as_in_audmodel(reference_repository, uid):
     expected = EXPECTED["models"][uid]
     header = audmodel.header(uid)
     assert {**header, "date": str(header["date"])} == expected["header"]
-    assert list(header) == ["author", "date", "name", "parameters", "subgroup", "version"]
+    assert list(header) == [
+        "author",
+        "date",
+        "name",
+        "parameters",
+        "subgroup",
+        "version",
+    ]
     assert audmodel.meta(uid) == expected["meta"]
     assert audmodel.aliases(uid) == expected["aliases"]
     assert audmodel.versions(uid) == expected["versions"]
@@ -86,8 +93,9 @@ def test_short_id_means_latest_version(reference_repository):
 @pytest.mark.parametrize("vector", EXPECTED["uid_vectors"], ids=lambda v: v["uid"])
 def test_uid_vectors(vector):
     args = (vector["name"], vector["params"])
-    assert audmodel.uid(*args, vector["version"], subgroup=vector["subgroup"]) == (
-        vector["uid"]
+    assert (
+        audmodel.uid(*args, vector["version"], subgroup=vector["subgroup"])
+        == (vector["uid"])
     )
     assert audmodel.uid(*args, subgroup=vector["subgroup"]) == vector["short_uid"]
 
@@ -111,7 +119,12 @@ def test_legacy_uid_vectors(vector):
 def publish_reference_models(repository: audmodel.Repository) -> None:
     """Repeat what audmodel 1.5.3 did to write the reference repository."""
     models = EXPECTED["models"]
-    for uid in ["3e120e8d-1.0.0", "3e120e8d-2.0.0", "8d99e4cf-1.0.0-rc.1", "0dbca4fd-3.1.4"]:
+    for uid in [
+        "3e120e8d-1.0.0",
+        "3e120e8d-2.0.0",
+        "8d99e4cf-1.0.0-rc.1",
+        "0dbca4fd-3.1.4",
+    ]:
         header = models[uid]["header"]
         source = "onnx_v2" if uid == "3e120e8d-2.0.0" else "onnx_v1"
         published = audmodel.publish(
@@ -158,7 +171,9 @@ def test_published_archives_have_entries_as_in_audmodel(repository, tmp_path):
             assert ours.read(info) == theirs.read(info.filename)
 
 
-def test_cache_written_by_audmodel_is_used_without_repository(reference_repository, cache):
+def test_cache_written_by_audmodel_is_used_without_repository(
+    reference_repository, cache
+):
     # audmodel 1.5 leaves exactly this layout in a cache.
     folder = pathlib.Path(cache, "3e120e8d", "1.0.0")
     folder.mkdir(parents=True)

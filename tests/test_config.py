@@ -1,0 +1,101 @@
+"""Configuration read at import from the package and ~/.config/audmodel.yaml."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+
+def import_config(home, env=None) -> subprocess.CompletedProcess:
+    """Import audmodel in a fresh interpreter with the given home folder."""
+    code = (
+        "import json, audmodel\n"
+        "print(json.dumps({'cache_root': audmodel.config.CACHE_ROOT,"
+        " 'default': audmodel.default_cache_root(),"
+        " 'repositories': [repr(r) for r in audmodel.config.REPOSITORIES]}))"
+    )
+    environment = {**os.environ, "HOME": str(home), **(env or {})}
+    environment.pop("AUDMODEL_CACHE_ROOT", None)
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment
+    )
+
+
+def write_user_config(home, text: str) -> str:
+    path = home / ".config" / "audmodel.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    return str(path)
+
+
+def test_defaults_without_user_file(tmp_path):
+    result = import_config(tmp_path)
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert config["cache_root"] == "~/audmodel"
+    assert config["repositories"] == [
+        "Repository('audmodel-public', 's3.dualstack.eu-north-1.amazonaws.com', 's3')"
+    ]
+
+
+def test_user_file_overrides_defaults(tmp_path):
+    write_user_config(
+        tmp_path,
+        "cache_root: /data/cache\n"
+        "repositories:\n"
+        "  - name: models\n    host: /data/repos\n    backend: file-system\n"
+        "  - name: more\n    host: 1.5\n    backend: file-system\n",
+    )
+    config = json.loads(import_config(tmp_path).stdout)
+    assert config["cache_root"] == "/data/cache"
+    assert config["repositories"] == [
+        "Repository('models', '/data/repos', 'file-system')",
+        "Repository('more', '1.5', 'file-system')",
+    ]
+
+
+def test_user_file_with_cache_root_only_keeps_default_repositories(tmp_path):
+    write_user_config(tmp_path, "cache_root: ~/elsewhere\n")
+    config = json.loads(import_config(tmp_path).stdout)
+    assert config["cache_root"] == "~/elsewhere"
+    assert len(config["repositories"]) == 1
+
+
+def test_environment_variable_wins_over_config(tmp_path):
+    write_user_config(tmp_path, "cache_root: /data/cache\n")
+    config = json.loads(
+        import_config(tmp_path, {"AUDMODEL_CACHE_ROOT": "/from/env"}).stdout
+    )
+    assert config["cache_root"] == "/data/cache"
+    assert config["default"] == "/from/env"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("repositories: [\n", "is not valid YAML"),
+        ("repositories: []\n", "'repositories' .* must be a non-empty list"),
+        ("repositories:\n  - name: x\n    host: y\n", "missing a 'backend' entry"),
+        ("repositories:\n  - just-a-name\n", "must be a mapping"),
+        ("- a\n- b\n", "must hold a mapping"),
+        ("cache_root: [a, b]\n", "'cache_root' .* must be a path"),
+    ],
+)
+def test_broken_user_file_names_file_and_entry(tmp_path, text, message):
+    path = write_user_config(tmp_path, text)
+    result = import_config(tmp_path)
+    assert result.returncode != 0
+    error = result.stderr[result.stderr.index("ValueError:") :]
+    assert path in error
+    assert re.search(message, error), error
+
+
+def test_empty_user_file_is_ignored(tmp_path):
+    write_user_config(tmp_path, "")
+    assert import_config(tmp_path).returncode == 0

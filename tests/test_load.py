@@ -1,0 +1,237 @@
+"""Loading into the cache: complete folders only, one download, safe archives."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import audbackend
+import filelock
+import pytest
+
+import audmodel
+from audmodel import _archive
+from conftest import files_below
+from conftest import publish
+
+
+def archive_on_backend(repository: audmodel.Repository, uid: str) -> pathlib.Path:
+    url = audmodel.url(uid)
+    return pathlib.Path(url)
+
+
+def test_cached_model_loads_without_repository(repository, model_root, cache):
+    uid = publish(model_root)
+    folder = audmodel.load(uid)
+    shutil.rmtree(repository.host)
+    assert audmodel.load(uid) == folder
+    assert audmodel.header(uid)["name"] == "torch"
+
+
+def test_failed_extraction_leaves_no_model_in_cache(
+    repository, model_root, cache, monkeypatch
+):
+    uid = publish(model_root)
+    short_id, version = uid.split("-", 1)
+
+    def broken_extract(src, dst):
+        pathlib.Path(dst, "half-written").write_bytes(b"x")
+        raise OSError("disk gone")
+
+    original = _archive.extract
+    monkeypatch.setattr(_archive, "extract", broken_extract)
+    with pytest.raises(OSError, match="disk gone"):
+        audmodel.load(uid)
+    entries = os.listdir(os.path.join(cache, short_id))
+    assert version not in entries
+    assert not [e for e in entries if not e.startswith(".") and "yaml" not in e]
+    assert not [e for e in entries if e.startswith(".staging")]
+    monkeypatch.setattr(_archive, "extract", original)
+    assert files_below(audmodel.load(uid)) == files_below(model_root)
+
+
+def test_leftovers_of_killed_load_are_removed(repository, model_root, cache):
+    uid = publish(model_root)
+    short_id, version = uid.split("-", 1)
+    parent = pathlib.Path(cache, short_id)
+    (parent / f".staging-{version}-dead").mkdir(parents=True)
+    (parent / f".staging-{version}-dead" / "partial").write_bytes(b"x")
+    (parent / f"{version}~").mkdir()  # what audmodel 1.5 leaves
+    (parent / version).mkdir()  # an empty folder is not a model
+    folder = audmodel.load(uid)
+    assert files_below(folder) == files_below(model_root)
+    assert (
+        sorted(p.name for p in parent.iterdir() if "staging" in p.name or "~" in p.name)
+        == []
+    )
+
+
+def test_load_waits_for_lock_and_times_out(repository, model_root, cache):
+    uid = publish(model_root)
+    short_id, version = uid.split("-", 1)
+    lock = filelock.FileLock(os.path.join(cache, short_id, f".{version}.lock"))
+    with lock, pytest.warns(UserWarning, match="Waiting"):
+        with pytest.raises(filelock.Timeout):
+            audmodel.load(uid, timeout=0.2)
+    assert audmodel.load(uid)
+
+
+def test_processes_loading_one_model_download_it_once(repository, model_root, tmp_path):
+    uid = publish(model_root)
+    log = tmp_path / "downloads.log"
+    script = tmp_path / "load.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys, time
+            import audbackend, audmodel
+
+            original = audbackend.backend.FileSystem._get_file
+
+            def counting_get_file(self, src_path, dst_path, num_workers, verbose):
+                if src_path.endswith(".zip"):
+                    with open(sys.argv[3], "a") as fp:
+                        fp.write("download\\n")
+                    time.sleep(0.5)  # let the others pile up on the lock
+                return original(self, src_path, dst_path, num_workers, verbose)
+
+            audbackend.backend.FileSystem._get_file = counting_get_file
+            audmodel.config.REPOSITORIES = [
+                audmodel.Repository(sys.argv[2], sys.argv[1], "file-system")
+            ]
+            print(audmodel.load(sys.argv[4], cache_root=sys.argv[5]))
+            """
+        )
+    )
+    shared_cache = str(tmp_path / "shared-cache")
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(script),
+                repository.host,
+                repository.name,
+                str(log),
+                uid,
+                shared_cache,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    folders = {p.communicate(timeout=120)[0].strip() for p in processes}
+    assert all(p.returncode == 0 for p in processes)
+    assert len(folders) == 1
+    assert log.read_text() == "download\n"
+    assert files_below(folders.pop()) == files_below(model_root)
+
+
+def test_broken_archive_raises_and_caches_nothing(repository, model_root, cache):
+    uid = publish(model_root)
+    archive = archive_on_backend(repository, uid)
+    archive.write_bytes(b"this is not a zip file")
+    with pytest.raises(RuntimeError, match=f"Cannot load model '{uid}'.*broken"):
+        audmodel.load(uid)
+    short_id, version = uid.split("-", 1)
+    assert not os.path.exists(os.path.join(cache, short_id, version))
+
+
+def test_archive_with_wrong_crc_raises(repository, model_root, cache):
+    uid = publish(model_root, compression=0)
+    archive = archive_on_backend(repository, uid)
+    data = bytearray(archive.read_bytes())
+    index = data.index(b"layers: 10")  # stored, so the bytes are there
+    data[index] = ord("L")
+    archive.write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match=f"Cannot load model '{uid}'.*CRC"):
+        audmodel.load(uid)
+    short_id, version = uid.split("-", 1)
+    assert not os.path.exists(os.path.join(cache, short_id, version))
+
+
+@pytest.mark.parametrize(
+    "entry, reason",
+    [
+        ("../evil.txt", "'..' part"),
+        ("a/../../evil.txt", "'..' part"),
+        ("/tmp/evil.txt", "not a relative path"),
+        ("C:/evil.txt", "not a relative path"),
+        ("a\\..\\evil.txt", "backslash"),
+        ("a//b.txt", "empty"),
+    ],
+)
+def test_hostile_archive_entry_is_refused(
+    repository, model_root, cache, tmp_path, entry, reason
+):
+    uid = publish(model_root)
+    archive = archive_on_backend(repository, uid)
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("model.yaml", "ok")
+        zf.writestr(entry, "evil")
+    with pytest.raises(RuntimeError, match=f"Refusing archive entry.*{reason}"):
+        audmodel.load(uid)
+    assert not any(p.name == "evil.txt" for p in tmp_path.rglob("*"))
+    short_id, version = uid.split("-", 1)
+    assert not os.path.exists(os.path.join(cache, short_id, version))
+
+
+def test_archive_with_symlink_or_duplicate_is_refused(repository, model_root, cache):
+    uid = publish(model_root)
+    archive = archive_on_backend(repository, uid)
+    link = zipfile.ZipInfo("link")
+    link.external_attr = 0o120777 << 16
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(link, "/etc/passwd")
+    with pytest.raises(RuntimeError, match="symbolic link"):
+        audmodel.load(uid)
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("model.yaml", "a")
+        with pytest.warns(UserWarning, match="Duplicate"):
+            zf.writestr("model.yaml", "b")
+    with pytest.raises(RuntimeError, match="occurs twice"):
+        audmodel.load(uid)
+
+
+def test_archive_larger_than_free_space_is_refused(
+    repository, model_root, cache, monkeypatch
+):
+    uid = publish(model_root)
+    usage = shutil.disk_usage(os.path.dirname(cache) or ".")
+    monkeypatch.setattr(
+        _archive.shutil, "disk_usage", lambda path: usage._replace(free=100)
+    )
+    with pytest.raises(RuntimeError, match="only 100 bytes are free"):
+        audmodel.load(uid)
+
+
+def test_archive_with_folder_entries_loads(repository, model_root):
+    """Archives made by other tools may list folders; they are created."""
+    uid = publish(model_root)
+    archive = archive_on_backend(repository, uid)
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("sub/", "")
+        zf.writestr("sub/file.txt", "content")
+    assert files_below(audmodel.load(uid)) == {"sub/file.txt": b"content"}
+
+
+def test_verbose_load_works(repository, model_root):
+    uid = publish(model_root, verbose=True)
+    assert audmodel.load(uid, verbose=True)
+
+
+def test_repository_removed_after_header_cached(
+    repository, model_root, monkeypatch, tmp_path
+):
+    uid = publish(model_root)
+    audmodel.header(uid)
+    missing = audmodel.Repository("models", str(tmp_path / "nowhere"), "file-system")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [missing])
+    with pytest.raises(audbackend.BackendError):
+        audmodel.load(uid)

@@ -1,0 +1,205 @@
+"""Publishing all or nothing: faults injected into the backend's uploads."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import audbackend
+import pytest
+
+import audmodel
+from conftest import publish
+
+
+def backend_files(repository: audmodel.Repository) -> list[str]:
+    with repository.create_backend_interface().backend as backend:
+        return backend.ls("/")
+
+
+@pytest.fixture
+def fail_upload(monkeypatch):
+    """Make the upload of files whose path contains a marker raise."""
+
+    def install(marker: str, exception: BaseException) -> None:
+        original = audbackend.backend.FileSystem._put_file
+
+        def put_file(self, src_path, dst_path, checksum, verbose):
+            if marker in dst_path:
+                raise exception
+            return original(self, src_path, dst_path, checksum, verbose)
+
+        monkeypatch.setattr(audbackend.backend.FileSystem, "_put_file", put_file)
+
+    return install
+
+
+@pytest.mark.parametrize(
+    "marker", [".zip", ".meta.yaml", ".aliases", ".alias.yaml", ".header.yaml"]
+)
+def test_failed_upload_removes_everything(repository, model_root, fail_upload, marker):
+    fail_upload(marker, OSError("disk full"))
+    with pytest.raises(RuntimeError, match=r"Could not publish model '.*disk full"):
+        publish(model_root, alias="best")
+    assert backend_files(repository) == []
+    assert not audmodel.exists("best")
+
+
+@pytest.mark.parametrize("marker", [".zip", ".meta.yaml", ".header.yaml"])
+def test_ctrl_c_during_upload_removes_everything(
+    repository, model_root, fail_upload, marker
+):
+    fail_upload(marker, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        publish(model_root)
+    assert backend_files(repository) == []
+
+
+def test_failed_publication_restores_taken_alias(repository, model_root, fail_upload):
+    first = publish(model_root, "1.0.0", alias="best")
+    before = backend_files(repository)
+    fail_upload("2.0.0.header.yaml", OSError("connection lost"))
+    with pytest.raises(RuntimeError, match="Could not publish"):
+        publish(model_root, "2.0.0", alias="best")
+    assert backend_files(repository) == before
+    assert audmodel.resolve_alias("best") == first
+    assert audmodel.aliases(first) == ["best"]
+
+
+def test_failed_set_alias_restores_alias(repository, model_root, fail_upload):
+    first = publish(model_root, "1.0.0", alias="best")
+    second = publish(model_root, "2.0.0")
+    fail_upload(".alias.yaml", OSError("connection lost"))
+    with pytest.raises(audbackend.BackendError):
+        audmodel.set_alias("best", second)
+    assert audmodel.resolve_alias("best") == first
+    assert audmodel.aliases(first) == ["best"]
+    assert audmodel.aliases(second) == []
+
+
+def test_publication_by_another_process_meanwhile_is_detected(
+    repository, model_root, monkeypatch
+):
+    """Another process registers the same model while ours uploads."""
+    original = audbackend.backend.FileSystem._put_file
+    other_header = b"author: other\n"
+
+    def put_file(self, src_path, dst_path, checksum, verbose):
+        original(self, src_path, dst_path, checksum, verbose)
+        if dst_path.endswith(".meta.yaml"):
+            header = dst_path.replace(".meta.yaml", ".header.yaml")
+            path = os.path.join(self._root, header.lstrip("/"))
+            with open(path, "wb") as fp:
+                fp.write(other_header)
+
+    monkeypatch.setattr(audbackend.backend.FileSystem, "_put_file", put_file)
+    with pytest.raises(RuntimeError, match="was published by another process"):
+        publish(model_root)
+    monkeypatch.setattr(audbackend.backend.FileSystem, "_put_file", original)
+    # The other publication's header stays, and with it the model.
+    files = backend_files(repository)
+    headers = [f for f in files if f.endswith(".header.yaml")]
+    assert len(headers) == 1
+    path = os.path.join(repository.host, repository.name, headers[0].lstrip("/"))
+    with open(path, "rb") as fp:
+        assert fp.read() == other_header
+    assert any(f.endswith(".zip") for f in files)
+
+
+SLOW_PUBLISH = textwrap.dedent(
+    """
+    import sys, time
+    import audbackend, audmodel
+
+    original = audbackend.backend.FileSystem._put_file
+
+    def slow_put_file(self, src_path, dst_path, checksum, verbose):
+        original(self, src_path, dst_path, checksum, verbose)
+        if dst_path.endswith(".zip"):
+            print("archive uploaded", flush=True)
+            time.sleep(60)
+
+    audbackend.backend.FileSystem._put_file = slow_put_file
+    repository = audmodel.Repository(sys.argv[2], sys.argv[1], "file-system")
+    audmodel.config.REPOSITORIES = [repository]
+    try:
+        audmodel.publish(sys.argv[3], "torch", {}, "1.0.0")
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.exit(3)
+    """
+)
+
+
+def test_sigterm_during_upload_removes_everything(repository, model_root, tmp_path):
+    script = tmp_path / "publish.py"
+    script.write_text(SLOW_PUBLISH)
+    process = subprocess.Popen(
+        [sys.executable, str(script), repository.host, repository.name, model_root],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline().strip() == "archive uploaded"
+        assert any(f.endswith(".zip") for f in backend_files(repository))
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert out.strip() == "interrupted"
+    assert process.returncode == 3
+    assert backend_files(repository) == []
+
+
+def test_sigterm_handler_is_restored_after_publish(repository, model_root):
+    before = signal.getsignal(signal.SIGTERM)
+    publish(model_root)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_publish_from_thread_works(repository, model_root):
+    """Signal handlers can only be set in the main thread; publish still works."""
+    import threading
+
+    result = []
+    thread = threading.Thread(target=lambda: result.append(publish(model_root)))
+    thread.start()
+    thread.join(timeout=60)
+    assert result and audmodel.exists(result[0])
+
+
+def test_concurrent_publications_of_one_uid(repository, model_root, tmp_path):
+    """Processes publishing the same UID at once: none leaves a broken model."""
+    script = tmp_path / "publish.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys, audmodel
+            repository = audmodel.Repository(sys.argv[2], sys.argv[1], "file-system")
+            audmodel.config.REPOSITORIES = [repository]
+            try:
+                print(audmodel.publish(sys.argv[3], "torch", {}, "1.0.0"))
+            except RuntimeError as ex:
+                print("refused:", ex)
+            """
+        )
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(script), repository.host, repository.name, model_root],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=120)[0].strip() for p in processes]
+    published = [o for o in outputs if not o.startswith("refused:")]
+    assert len(published) >= 1, outputs
+    uid = audmodel.uid("torch", {}, "1.0.0")
+    assert audmodel.exists(uid)
+    # Whatever the interleaving, the model that exists is complete.
+    folder = audmodel.load(uid)
+    assert sorted(os.listdir(folder)) == sorted(os.listdir(model_root))
