@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 
+import audbackend
 import audeer
 
 from audmodel import _archive
@@ -19,6 +20,7 @@ from audmodel import _cache
 from audmodel import _store
 from audmodel import _yaml
 from audmodel._repository import Repository
+from audmodel.backend._common import ChecksumError
 
 
 def header(short_id: str, version: str, cache_root: str) -> dict[str, object]:
@@ -124,14 +126,17 @@ def _download(
     path = _store.archive_path(short_id, info["name"], info["subgroup"])
     repository = _store.find_header(short_id, version)
     with _cache.staging(final) as work, _store.opened(repository) as location:
-        archive = location.interface.get_file(
-            path, os.path.join(work, "archive.zip"), version, verbose=verbose
-        )
-        folder = audeer.mkdir(os.path.join(work, "model"))
         try:
+            archive = location.interface.get_file(
+                path, os.path.join(work, "archive.zip"), version, verbose=verbose
+            )
+            folder = audeer.mkdir(os.path.join(work, "model"))
             _archive.extract(archive, folder)
-        except _archive.ArchiveError as ex:
+        except (_archive.ArchiveError, audbackend.BackendError) as ex:
+            cause = getattr(ex, "exception", ex)
+            if not isinstance(cause, _archive.ArchiveError | ChecksumError):
+                raise
             raise RuntimeError(
-                f"Cannot load model '{short_id}-{version}' from {repository}: {ex}"
+                f"Cannot load model '{short_id}-{version}' from {repository}: {cause}"
             ) from None
         _cache.place(folder, final)

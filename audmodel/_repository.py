@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import audbackend
 
+from audmodel import backend
+
 
 HEADER_EXT = "header.yaml"
 META_EXT = "meta.yaml"
@@ -12,13 +14,11 @@ ALIASES_EXT = "aliases.yaml"
 
 
 def _default_backends() -> dict[str, type[audbackend.backend.Base]]:
-    backends: dict[str, type[audbackend.backend.Base]] = {
+    return {
         "file-system": audbackend.backend.FileSystem,
+        "minio": backend.Minio,
+        "s3": backend.S3,
     }
-    minio = getattr(audbackend.backend, "Minio", None)
-    if minio is not None:  # only there when the 'minio' package is installed
-        backends["minio"] = minio
-    return backends
 
 
 class Repository:

@@ -128,8 +128,23 @@ def opened(repository: Repository) -> Iterator[Location]:
 
     """
     interface = repository.create_backend_interface()
-    with interface.backend:
+    try:
+        interface.backend.open()
+    except audbackend.BackendError as ex:
+        raise _named_error(ex, repository) from ex.exception
+    try:
         yield Location(repository, interface)
+    finally:
+        interface.backend.close()
+
+
+def _named_error(
+    error: audbackend.BackendError, repository: Repository
+) -> audbackend.BackendError:
+    # audbackend's message says only 'see stack trace'; name the repository.
+    named = audbackend.BackendError(error.exception)
+    named.args = (f"Cannot open {repository}: {error.exception}",)
+    return named
 
 
 def locations(first: Repository | None = None) -> Iterator[Location]:

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import functools
+import itertools
 import os
 import pathlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
 
+import boto3
 import pytest
 
 import audmodel
@@ -14,6 +23,76 @@ import audmodel
 COMPAT = pathlib.Path(__file__).parent / "compat"
 SOURCES = COMPAT / "reference-sources"
 DATE = datetime.date(1985, 11, 18)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_environment(tmp_path_factory):
+    """Credentials for the local S3 server only; nothing from the user's files.
+
+    The instance metadata lookup of boto3's credential chain is switched off,
+    so that no request leaves this machine.
+    """
+    home = tmp_path_factory.mktemp("home")
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "MINIO_", "ARTIFACTORY_")):
+            del os.environ[name]
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "test-access-key",
+            "AWS_SECRET_ACCESS_KEY": "test-secret-key",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
+            "AWS_CONFIG_FILE": str(home / "aws-config"),
+            "MINIO_ACCESS_KEY": "test-access-key",
+            "MINIO_SECRET_KEY": "test-secret-key",
+            "MINIO_CONFIG_FILE": str(home / "minio.cfg"),
+        }
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Server exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"Server did not listen on port {port} in {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> str:
+    """A real S3-compatible server (moto's server mode) on 127.0.0.1."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@functools.cache
+def raw_client(endpoint: str):
+    """A plain boto3 client of the test server."""
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+def create_bucket(endpoint: str, name: str) -> None:
+    raw_client(endpoint).create_bucket(Bucket=name)
 
 
 @pytest.fixture(autouse=True)
@@ -30,18 +109,28 @@ def cache(tmp_path) -> str:
     return str(tmp_path / "cache")
 
 
-def make_file_system_repository(
-    tmp_path: pathlib.Path, name: str
-) -> audmodel.Repository:
+def make_file_system_repository(request, tmp_path, name) -> audmodel.Repository:
     host = tmp_path / f"host-{name}"
     (host / name).mkdir(parents=True)
     return audmodel.Repository(name, str(host), "file-system")
 
 
+def make_bucket_repository(backend: str):
+    def make(request, tmp_path, name) -> audmodel.Repository:
+        endpoint = request.getfixturevalue("s3_endpoint")
+        bucket = f"{name}-{uuid.uuid4().hex[:12]}"  # buckets outlive a test
+        create_bucket(endpoint, bucket)
+        return audmodel.Repository(bucket, endpoint, backend)
+
+    return make
+
+
 # Backends the API suite runs against. Each maker creates a fresh, empty
-# repository; further backends add an entry here.
+# repository; a further backend adds an entry here.
 REPOSITORY_MAKERS = {
     "file-system": make_file_system_repository,
+    "minio": make_bucket_repository("minio"),
+    "s3": make_bucket_repository("s3"),
 }
 
 
@@ -53,10 +142,11 @@ def backend_name(request) -> str:
 @pytest.fixture
 def make_repository(backend_name, tmp_path, request):
     """Make fresh, empty repositories of the backend under test."""
-    count = iter(range(1000))
+    count = itertools.count()
 
     def make(name: str | None = None) -> audmodel.Repository:
-        return REPOSITORY_MAKERS[backend_name](tmp_path, name or f"models{next(count)}")
+        maker = REPOSITORY_MAKERS[backend_name]
+        return maker(request, tmp_path, name or f"models{next(count)}")
 
     return make
 
@@ -109,3 +199,36 @@ def files_below(root: str) -> dict[str, bytes]:
             with open(path, "rb") as fp:
                 found[rel] = fp.read()
     return found
+
+
+def backend_files(repository: audmodel.Repository) -> list[str]:
+    """All stored paths of a repository."""
+    with repository.create_backend_interface().backend as backend:
+        return backend.ls("/")
+
+
+def read_stored(repository: audmodel.Repository, path: str) -> bytes:
+    """Content of a stored file, by its path on the backend."""
+    with repository.create_backend_interface().backend as backend:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = backend.get_file(path, os.path.join(tmp, "file"))
+            return pathlib.Path(local).read_bytes()
+
+
+def write_stored(repository: audmodel.Repository, path: str, data: bytes) -> None:
+    """Replace a stored file, by its path on the backend."""
+    with repository.create_backend_interface().backend as backend:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = pathlib.Path(tmp, os.path.basename(path))
+            local.write_bytes(data)
+            backend.put_file(str(local), path)
+
+
+def stored_path(uid: str, kind: str = "model") -> str:
+    """A model file's path on the backend (not the file-system URL)."""
+    url = audmodel.url(uid, type=kind)
+    return "/" + url.split("///", 1)[1] if "///" in url else url
+
+
+def backend_class(repository: audmodel.Repository) -> type:
+    return audmodel.Repository.backend_registry[repository.backend]

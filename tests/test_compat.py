@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import io
 import json
 import os
 import pathlib
@@ -14,22 +15,13 @@ import audmodel
 from conftest import COMPAT
 from conftest import DATE
 from conftest import SOURCES
+from conftest import backend_files
 from conftest import files_below
+from conftest import read_stored
 
 
 EXPECTED = json.loads((COMPAT / "expected.json").read_text())
 SHARED = pathlib.Path(__file__).parents[2] / "shared" / "compat"
-
-
-def backend_files(repository: audmodel.Repository) -> list[str]:
-    with repository.create_backend_interface().backend as backend:
-        return backend.ls("/")
-
-
-def backend_bytes(repository: audmodel.Repository, path: str) -> bytes:
-    if repository.backend == "file-system":
-        return pathlib.Path(repository.host, repository.name, path[1:]).read_bytes()
-    raise NotImplementedError(repository.backend)
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="no shared reference data beside")
@@ -153,7 +145,7 @@ def test_published_layout_equals_audmodel(repository):
     assert backend_files(repository) == backend_files(reference)
     yaml_files = [path for path in backend_files(reference) if path.endswith(".yaml")]
     for path in yaml_files:
-        assert backend_bytes(repository, path) == backend_bytes(reference, path), path
+        assert read_stored(repository, path) == read_stored(reference, path), path
 
 
 def test_published_archives_have_entries_as_in_audmodel(repository, tmp_path):
@@ -162,7 +154,7 @@ def test_published_archives_have_entries_as_in_audmodel(repository, tmp_path):
     for path in backend_files(repository):
         if not path.endswith(".zip"):
             continue
-        ours = zipfile.ZipFile(pathlib.Path(repository.host, repository.name, path[1:]))
+        ours = zipfile.ZipFile(io.BytesIO(read_stored(repository, path)))
         theirs = zipfile.ZipFile(reference / path[1:])
         assert sorted(ours.namelist()) == sorted(theirs.namelist())
         for info in ours.infolist():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pathlib
 import shutil
@@ -18,17 +19,27 @@ import audmodel
 from audmodel import _archive
 from conftest import files_below
 from conftest import publish
+from conftest import read_stored
+from conftest import stored_path
+from conftest import write_stored
 
 
-def archive_on_backend(repository: audmodel.Repository, uid: str) -> pathlib.Path:
-    url = audmodel.url(uid)
-    return pathlib.Path(url)
+def zip_bytes(entries: dict) -> bytes:
+    """A ZIP archive with the given entries (name or ZipInfo -> content)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, content in entries.items():
+            zf.writestr(name, content)
+    return buffer.getvalue()
 
 
-def test_cached_model_loads_without_repository(repository, model_root, cache):
+def test_cached_model_loads_without_repository(
+    repository, model_root, cache, monkeypatch, tmp_path
+):
     uid = publish(model_root)
     folder = audmodel.load(uid)
-    shutil.rmtree(repository.host)
+    gone = audmodel.Repository("models", str(tmp_path / "nowhere"), "file-system")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [gone])
     assert audmodel.load(uid) == folder
     assert audmodel.header(uid)["name"] == "torch"
 
@@ -89,9 +100,11 @@ def test_processes_loading_one_model_download_it_once(repository, model_root, tm
         textwrap.dedent(
             """
             import sys, time
-            import audbackend, audmodel
+            import audmodel
 
-            original = audbackend.backend.FileSystem._get_file
+            repository = audmodel.Repository(sys.argv[2], sys.argv[1], sys.argv[6])
+            cls = audmodel.Repository.backend_registry[repository.backend]
+            original = cls._get_file
 
             def counting_get_file(self, src_path, dst_path, num_workers, verbose):
                 if src_path.endswith(".zip"):
@@ -100,10 +113,8 @@ def test_processes_loading_one_model_download_it_once(repository, model_root, tm
                     time.sleep(0.5)  # let the others pile up on the lock
                 return original(self, src_path, dst_path, num_workers, verbose)
 
-            audbackend.backend.FileSystem._get_file = counting_get_file
-            audmodel.config.REPOSITORIES = [
-                audmodel.Repository(sys.argv[2], sys.argv[1], "file-system")
-            ]
+            cls._get_file = counting_get_file
+            audmodel.config.REPOSITORIES = [repository]
             print(audmodel.load(sys.argv[4], cache_root=sys.argv[5]))
             """
         )
@@ -119,6 +130,7 @@ def test_processes_loading_one_model_download_it_once(repository, model_root, tm
                 str(log),
                 uid,
                 shared_cache,
+                repository.backend,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -135,8 +147,7 @@ def test_processes_loading_one_model_download_it_once(repository, model_root, tm
 
 def test_broken_archive_raises_and_caches_nothing(repository, model_root, cache):
     uid = publish(model_root)
-    archive = archive_on_backend(repository, uid)
-    archive.write_bytes(b"this is not a zip file")
+    write_stored(repository, stored_path(uid), b"this is not a zip file")
     with pytest.raises(RuntimeError, match=f"Cannot load model '{uid}'.*broken"):
         audmodel.load(uid)
     short_id, version = uid.split("-", 1)
@@ -145,11 +156,10 @@ def test_broken_archive_raises_and_caches_nothing(repository, model_root, cache)
 
 def test_archive_with_wrong_crc_raises(repository, model_root, cache):
     uid = publish(model_root, compression=0)
-    archive = archive_on_backend(repository, uid)
-    data = bytearray(archive.read_bytes())
+    data = bytearray(read_stored(repository, stored_path(uid)))
     index = data.index(b"layers: 10")  # stored, so the bytes are there
     data[index] = ord("L")
-    archive.write_bytes(bytes(data))
+    write_stored(repository, stored_path(uid), bytes(data))
     with pytest.raises(RuntimeError, match=f"Cannot load model '{uid}'.*CRC"):
         audmodel.load(uid)
     short_id, version = uid.split("-", 1)
@@ -171,10 +181,9 @@ def test_hostile_archive_entry_is_refused(
     repository, model_root, cache, tmp_path, entry, reason
 ):
     uid = publish(model_root)
-    archive = archive_on_backend(repository, uid)
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("model.yaml", "ok")
-        zf.writestr(entry, "evil")
+    write_stored(
+        repository, stored_path(uid), zip_bytes({"model.yaml": "ok", entry: "evil"})
+    )
     with pytest.raises(RuntimeError, match=f"Refusing archive entry.*{reason}"):
         audmodel.load(uid)
     assert not any(p.name == "evil.txt" for p in tmp_path.rglob("*"))
@@ -184,17 +193,17 @@ def test_hostile_archive_entry_is_refused(
 
 def test_archive_with_symlink_or_duplicate_is_refused(repository, model_root, cache):
     uid = publish(model_root)
-    archive = archive_on_backend(repository, uid)
     link = zipfile.ZipInfo("link")
     link.external_attr = 0o120777 << 16
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr(link, "/etc/passwd")
+    write_stored(repository, stored_path(uid), zip_bytes({link: "/etc/passwd"}))
     with pytest.raises(RuntimeError, match="symbolic link"):
         audmodel.load(uid)
-    with zipfile.ZipFile(archive, "w") as zf:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr("model.yaml", "a")
         with pytest.warns(UserWarning, match="Duplicate"):
             zf.writestr("model.yaml", "b")
+    write_stored(repository, stored_path(uid), buffer.getvalue())
     with pytest.raises(RuntimeError, match="occurs twice"):
         audmodel.load(uid)
 
@@ -214,10 +223,8 @@ def test_archive_larger_than_free_space_is_refused(
 def test_archive_with_folder_entries_loads(repository, model_root):
     """Archives made by other tools may list folders; they are created."""
     uid = publish(model_root)
-    archive = archive_on_backend(repository, uid)
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("sub/", "")
-        zf.writestr("sub/file.txt", "content")
+    entries = {"sub/": "", "sub/file.txt": "content"}
+    write_stored(repository, stored_path(uid), zip_bytes(entries))
     assert files_below(audmodel.load(uid)) == {"sub/file.txt": b"content"}
 
 

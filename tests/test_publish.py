@@ -12,27 +12,26 @@ import audbackend
 import pytest
 
 import audmodel
+from conftest import backend_class
+from conftest import backend_files
 from conftest import publish
-
-
-def backend_files(repository: audmodel.Repository) -> list[str]:
-    with repository.create_backend_interface().backend as backend:
-        return backend.ls("/")
+from conftest import read_stored
 
 
 @pytest.fixture
-def fail_upload(monkeypatch):
+def fail_upload(repository, monkeypatch):
     """Make the upload of files whose path contains a marker raise."""
+    cls = backend_class(repository)
 
     def install(marker: str, exception: BaseException) -> None:
-        original = audbackend.backend.FileSystem._put_file
+        original = cls._put_file
 
         def put_file(self, src_path, dst_path, checksum, verbose):
             if marker in dst_path:
                 raise exception
             return original(self, src_path, dst_path, checksum, verbose)
 
-        monkeypatch.setattr(audbackend.backend.FileSystem, "_put_file", put_file)
+        monkeypatch.setattr(cls, "_put_file", put_file)
 
     return install
 
@@ -81,31 +80,29 @@ def test_failed_set_alias_restores_alias(repository, model_root, fail_upload):
 
 
 def test_publication_by_another_process_meanwhile_is_detected(
-    repository, model_root, monkeypatch
+    repository, model_root, monkeypatch, tmp_path
 ):
     """Another process registers the same model while ours uploads."""
-    original = audbackend.backend.FileSystem._put_file
-    other_header = b"author: other\n"
+    cls = backend_class(repository)
+    original = cls._put_file
+    other_header = tmp_path / "other-header.yaml"
+    other_header.write_bytes(b"author: other\n")
 
     def put_file(self, src_path, dst_path, checksum, verbose):
         original(self, src_path, dst_path, checksum, verbose)
         if dst_path.endswith(".meta.yaml"):
             header = dst_path.replace(".meta.yaml", ".header.yaml")
-            path = os.path.join(self._root, header.lstrip("/"))
-            with open(path, "wb") as fp:
-                fp.write(other_header)
+            original(self, str(other_header), header, "", verbose)
 
-    monkeypatch.setattr(audbackend.backend.FileSystem, "_put_file", put_file)
+    monkeypatch.setattr(cls, "_put_file", put_file)
     with pytest.raises(RuntimeError, match="was published by another process"):
         publish(model_root)
-    monkeypatch.setattr(audbackend.backend.FileSystem, "_put_file", original)
+    monkeypatch.setattr(cls, "_put_file", original)
     # The other publication's header stays, and with it the model.
     files = backend_files(repository)
     headers = [f for f in files if f.endswith(".header.yaml")]
     assert len(headers) == 1
-    path = os.path.join(repository.host, repository.name, headers[0].lstrip("/"))
-    with open(path, "rb") as fp:
-        assert fp.read() == other_header
+    assert read_stored(repository, headers[0]) == other_header.read_bytes()
     assert any(f.endswith(".zip") for f in files)
 
 
@@ -114,7 +111,9 @@ SLOW_PUBLISH = textwrap.dedent(
     import sys, time
     import audbackend, audmodel
 
-    original = audbackend.backend.FileSystem._put_file
+    repository = audmodel.Repository(sys.argv[2], sys.argv[1], sys.argv[4])
+    cls = audmodel.Repository.backend_registry[repository.backend]
+    original = cls._put_file
 
     def slow_put_file(self, src_path, dst_path, checksum, verbose):
         original(self, src_path, dst_path, checksum, verbose)
@@ -122,8 +121,7 @@ SLOW_PUBLISH = textwrap.dedent(
             print("archive uploaded", flush=True)
             time.sleep(60)
 
-    audbackend.backend.FileSystem._put_file = slow_put_file
-    repository = audmodel.Repository(sys.argv[2], sys.argv[1], "file-system")
+    cls._put_file = slow_put_file
     audmodel.config.REPOSITORIES = [repository]
     try:
         audmodel.publish(sys.argv[3], "torch", {}, "1.0.0")
@@ -138,7 +136,14 @@ def test_sigterm_during_upload_removes_everything(repository, model_root, tmp_pa
     script = tmp_path / "publish.py"
     script.write_text(SLOW_PUBLISH)
     process = subprocess.Popen(
-        [sys.executable, str(script), repository.host, repository.name, model_root],
+        [
+            sys.executable,
+            str(script),
+            repository.host,
+            repository.name,
+            model_root,
+            repository.backend,
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -178,7 +183,7 @@ def test_concurrent_publications_of_one_uid(repository, model_root, tmp_path):
         textwrap.dedent(
             """
             import sys, audmodel
-            repository = audmodel.Repository(sys.argv[2], sys.argv[1], "file-system")
+            repository = audmodel.Repository(sys.argv[2], sys.argv[1], sys.argv[4])
             audmodel.config.REPOSITORIES = [repository]
             try:
                 print(audmodel.publish(sys.argv[3], "torch", {}, "1.0.0"))
@@ -189,7 +194,14 @@ def test_concurrent_publications_of_one_uid(repository, model_root, tmp_path):
     )
     processes = [
         subprocess.Popen(
-            [sys.executable, str(script), repository.host, repository.name, model_root],
+            [
+                sys.executable,
+                str(script),
+                repository.host,
+                repository.name,
+                model_root,
+                repository.backend,
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )

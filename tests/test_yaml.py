@@ -9,10 +9,11 @@ import pytest
 import audmodel
 from audmodel import _yaml
 from conftest import publish
+from conftest import stored_path
+from conftest import write_stored
 
 
-def stored_path(uid: str, kind: str) -> pathlib.Path:
-    return pathlib.Path(audmodel.url(uid, type=kind))
+ALIAS_FILE = "/_alias/best/1.0.0/best-1.0.0.alias.yaml"
 
 
 def exploit(marker: pathlib.Path) -> str:
@@ -26,7 +27,7 @@ def test_python_tags_in_repository_files_run_nothing(
     uid = publish(model_root)
     marker = tmp_path / "executed"
     path = stored_path(uid, kind)  # resolved before the header is broken
-    path.write_text(exploit(marker))
+    write_stored(repository, path, exploit(marker).encode())
     with pytest.raises(RuntimeError, match=r"Refusing to read .*not plain data"):
         audmodel.header(uid) if kind == "header" else audmodel.meta(uid)
     assert not marker.exists()
@@ -35,8 +36,7 @@ def test_python_tags_in_repository_files_run_nothing(
 def test_python_tags_in_alias_file_run_nothing(repository, model_root, tmp_path):
     publish(model_root, alias="best")
     marker = tmp_path / "executed"
-    alias_file = next(pathlib.Path(repository.host).rglob("best-1.0.0.alias.yaml"))
-    alias_file.write_text(exploit(marker))
+    write_stored(repository, ALIAS_FILE, exploit(marker).encode())
     with pytest.raises(RuntimeError, match="Refusing to read"):
         audmodel.resolve_alias("best")
     assert not marker.exists()
@@ -45,8 +45,9 @@ def test_python_tags_in_alias_file_run_nothing(repository, model_root, tmp_path)
 def test_python_tags_in_aliases_list_run_nothing(repository, model_root, tmp_path):
     uid = publish(model_root, alias="best")
     marker = tmp_path / "executed"
-    aliases_file = next(pathlib.Path(repository.host).rglob("*.aliases-1.0.0.yaml"))
-    aliases_file.write_text(exploit(marker))
+    short_id = uid.split("-")[0]
+    path = f"/_uid/{short_id}.aliases/1.0.0/{short_id}.aliases-1.0.0.yaml"
+    write_stored(repository, path, exploit(marker).encode())
     with pytest.raises(RuntimeError, match="Refusing to read"):
         audmodel.aliases(uid)
     assert not marker.exists()
@@ -54,7 +55,7 @@ def test_python_tags_in_aliases_list_run_nothing(repository, model_root, tmp_pat
 
 def test_invalid_yaml_in_meta_is_a_clear_error(repository, model_root):
     uid = publish(model_root)
-    stored_path(uid, "meta").write_text("a: [unclosed\n")
+    write_stored(repository, stored_path(uid, "meta"), b"a: [unclosed\n")
     with pytest.raises(
         RuntimeError, match=r"Cannot read the meta of .* not valid YAML"
     ):
@@ -63,8 +64,7 @@ def test_invalid_yaml_in_meta_is_a_clear_error(repository, model_root):
 
 def test_alias_file_without_uid_is_a_clear_error(repository, model_root):
     publish(model_root, alias="best")
-    alias_file = next(pathlib.Path(repository.host).rglob("best-1.0.0.alias.yaml"))
-    alias_file.write_text("something: else\n")
+    write_stored(repository, ALIAS_FILE, b"something: else\n")
     with pytest.raises(RuntimeError, match="does not name a model"):
         audmodel.resolve_alias("best")
 

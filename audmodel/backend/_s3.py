@@ -1,0 +1,458 @@
+"""S3 backend on boto3, for AWS S3, MinIO and other S3-compatible stores.
+
+Objects are stored as audbackend's MinIO backend stores them, so that
+repositories written by audmodel 1.5 are shared: bucket = repository name,
+key = path without the leading ``/``, user metadata ``checksum`` (MD5 hex of
+the file) and ``owner``.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterator
+import configparser
+import errno
+import getpass
+import mimetypes
+import os
+import re
+import urllib.parse
+
+import audbackend
+import audeer
+import boto3
+import boto3.s3.transfer
+import botocore
+import botocore.config
+import botocore.exceptions
+
+from audmodel.backend._common import check_download
+from audmodel.backend._common import progress
+
+
+CONFIG_FILE = "~/.config/audbackend/minio.cfg"
+MIB = 1024 * 1024
+_CLIENTS: dict[tuple, object] = {}
+_SESSIONS: dict[tuple, boto3.session.Session] = {}
+_CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+)
+
+
+class S3(audbackend.backend.Base):
+    r"""Backend for S3 and S3-compatible object stores.
+
+    The repository is a bucket on the host.
+    A host given as a bare name, e.g. ``s3.eu-north-1.amazonaws.com``,
+    is reached by HTTPS;
+    a URL, e.g. ``http://127.0.0.1:9000``, is used as the endpoint as given.
+
+    Credentials are looked up in this order:
+    the standard chain of boto3
+    (environment variables such as ``AWS_ACCESS_KEY_ID``,
+    the shared credentials and config files, ``AWS_PROFILE``, ...);
+    the variables ``MINIO_ACCESS_KEY_<HOST>`` / ``MINIO_SECRET_KEY_<HOST>``
+    (``<HOST>`` being the host's network location in capitals,
+    other characters than letters and digits replaced by ``_``),
+    then ``MINIO_ACCESS_KEY`` / ``MINIO_SECRET_KEY``;
+    the section named after the host's network location
+    in audbackend's file :file:`~/.config/audbackend/minio.cfg`
+    (or ``MINIO_CONFIG_FILE``),
+    with entries ``access_key`` and ``secret_key``.
+    Without credentials, requests are sent unsigned,
+    which is how public buckets are read.
+
+    The same section may set ``connect_timeout``, ``read_timeout``,
+    ``max_attempts`` (tries per request), ``max_concurrency``
+    (threads per transfer), and ``multipart_chunksize`` (bytes per part).
+
+    Args:
+        host: host name or endpoint URL
+        repository: bucket name
+        authentication: access key and secret key;
+            looked up as described above if ``None``
+
+    Examples:
+        >>> S3("http://127.0.0.1:9000", "models")
+        audmodel.backend.S3('http://127.0.0.1:9000', 'models')
+
+    """
+
+    connect_timeout: float = 4.0
+    r"""Seconds to wait for a connection."""
+
+    read_timeout: float = 60.0
+    r"""Seconds to wait for data on an open connection."""
+
+    max_attempts: int = 3
+    r"""Tries per request, including the first."""
+
+    max_concurrency: int = 8
+    r"""Threads per multipart transfer."""
+
+    multipart_threshold: int = 16 * MIB
+    r"""Files from this size on are transferred in parts."""
+
+    multipart_chunksize: int = 16 * MIB
+    r"""Size of a part."""
+
+    def __init__(
+        self,
+        host: str,
+        repository: str,
+        *,
+        authentication: tuple[str, str] | None = None,
+    ):
+        super().__init__(host, repository, authentication=authentication)
+        # boto3 ignores credentials in a URL but would repeat them in errors.
+        self.endpoint = _without_userinfo(endpoint_url(host))
+        r"""Endpoint URL."""
+        self._settings = host_config(host)
+        self._client = None
+
+    def __repr__(self) -> str:
+        host = _without_userinfo(self.host)
+        return f"audmodel.backend.S3('{host}', '{self.repository}')"
+
+    def _setting(self, name: str, cast: Callable[[str], object]) -> object:
+        value = self._settings.get(name)
+        return getattr(self, name) if value in (None, "") else cast(value)
+
+    def _make_client(self) -> object:
+        session = _session()
+        access_key, secret_key = self.authentication or (None, None)
+        signed = access_key is not None or session.get_credentials() is not None
+        if not signed:
+            access_key, secret_key = minio_credentials(self.host, self._settings)
+            signed = access_key is not None
+        # Building a client loads service models and takes about 0.1 s,
+        # so clients are shared; they are thread-safe but not fork-safe.
+        key = (
+            os.getpid(),
+            self.endpoint,
+            access_key,
+            secret_key,
+            signed,
+            tuple(sorted(self._settings.items())),
+            self.connect_timeout,
+            self.read_timeout,
+            self.max_attempts,
+            self.max_concurrency,
+        )
+        if key not in _CLIENTS:
+            _CLIENTS[key] = self._new_client(session, access_key, secret_key, signed)
+        return _CLIENTS[key]
+
+    def _new_client(
+        self,
+        session: boto3.session.Session,
+        access_key: str | None,
+        secret_key: str | None,
+        signed: bool,
+    ) -> object:
+        config = botocore.config.Config(
+            connect_timeout=self._setting("connect_timeout", float),
+            read_timeout=self._setting("read_timeout", float),
+            retries={
+                "max_attempts": self._setting("max_attempts", int),
+                "mode": "standard",
+            },
+            max_pool_connections=max(10, self._setting("max_concurrency", int) + 2),
+            s3={"addressing_style": "auto" if _is_aws(self.endpoint) else "path"},
+            signature_version=None if signed else botocore.UNSIGNED,
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        return session.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=_region(self.endpoint),
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            config=config,
+        )
+
+    @property
+    def client(self) -> object:
+        r"""The boto3 client, created on first use."""
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    def _transfer_config(
+        self, num_workers: int = 1
+    ) -> boto3.s3.transfer.TransferConfig:
+        concurrency = max(num_workers, self._setting("max_concurrency", int))
+        chunk = self._setting("multipart_chunksize", int)
+        return boto3.s3.transfer.TransferConfig(
+            multipart_threshold=max(self.multipart_threshold, chunk),
+            multipart_chunksize=chunk,
+            max_concurrency=concurrency,
+            use_threads=concurrency > 1,
+        )
+
+    def _key(self, path: str) -> str:
+        return path.removeprefix("/")
+
+    def _head(self, path: str) -> dict:
+        try:
+            return self.client.head_object(Bucket=self.repository, Key=self._key(path))
+        except botocore.exceptions.ClientError as ex:
+            if _status(ex) == 404:
+                raise FileNotFoundError(
+                    errno.ENOENT, os.strerror(errno.ENOENT), path
+                ) from None
+            raise
+
+    # --- audbackend's backend methods ------------------------------------
+
+    def open(self) -> None:
+        r"""Check that the bucket can be reached.
+
+        Unlike other calls it is not retried by audbackend,
+        so an unreachable host fails within one connect timeout
+        per botocore attempt.
+
+        Raises:
+            BackendError: naming host and bucket,
+                if the host cannot be reached or the bucket does not exist
+
+        """
+        if self.opened:
+            return
+        try:
+            self._open()
+        except Exception as ex:
+            error = audbackend.BackendError(ex)
+            error.args = (str(ex),)  # audbackend's own text says only 'see trace'
+            raise error from ex
+        self.opened = True
+
+    def _open(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.repository)
+        except botocore.exceptions.ClientError as ex:
+            status = _status(ex)
+            reason = {
+                404: "the bucket does not exist",
+                403: "access to the bucket is denied",
+            }.get(status, f"the server answered {status}")
+            raise ConnectionError(
+                f"Cannot open bucket '{self.repository}' on '{self.endpoint}': "
+                f"{reason}."
+            ) from None
+        except botocore.exceptions.BotoCoreError as ex:
+            raise ConnectionError(
+                f"Cannot reach '{self.endpoint}' (bucket '{self.repository}'): {ex}"
+            ) from None
+
+    def _close(self) -> None:
+        pass
+
+    def _checksum(self, path: str) -> str:
+        return self._head(path).get("Metadata", {}).get("checksum", "")
+
+    def _copy_file(self, src_path: str, dst_path: str, num_workers: int, verbose: bool):
+        self.client.copy(
+            {"Bucket": self.repository, "Key": self._key(src_path)},
+            self.repository,
+            self._key(dst_path),
+            Config=self._transfer_config(num_workers),
+        )
+
+    def _create(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.repository)
+        except botocore.exceptions.ClientError as ex:
+            if _status(ex) != 404:
+                raise
+            self.client.create_bucket(Bucket=self.repository)
+            return
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), self.repository)
+
+    def _date(self, path: str) -> str:
+        return self._head(path)["LastModified"].strftime("%Y-%m-%d")
+
+    def _delete(self) -> None:
+        for key in self._keys(""):
+            self.client.delete_object(Bucket=self.repository, Key=key)
+        self.client.delete_bucket(Bucket=self.repository)
+
+    def _exists(self, path: str) -> bool:
+        try:
+            self._head(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _get_file(self, src_path: str, dst_path: str, num_workers: int, verbose: bool):
+        head = self._head(src_path)
+        with progress(
+            head["ContentLength"], f"Download {os.path.basename(src_path)}", verbose
+        ) as update:
+            self.client.download_file(
+                self.repository,
+                self._key(src_path),
+                dst_path,
+                Config=self._transfer_config(num_workers),
+                Callback=update,
+            )
+        check_download(
+            dst_path,
+            head.get("Metadata", {}).get("checksum"),
+            f"'{src_path}' from bucket '{self.repository}'",
+        )
+
+    def _get_file_stream(self, src_path: str) -> Iterator[bytes]:
+        response = self.client.get_object(
+            Bucket=self.repository, Key=self._key(src_path)
+        )
+        yield from response["Body"].iter_chunks(MIB)
+
+    def _keys(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.repository, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
+    def _ls(self, path: str) -> list[str]:
+        return [f"/{key}" for key in self._keys(self._key(path))]
+
+    def _ls_dirs(self, path: str) -> list[str]:
+        prefix = self._key(path)
+        paginator = self.client.get_paginator("list_objects_v2")
+        dirs, found = [], False
+        for page in paginator.paginate(
+            Bucket=self.repository, Prefix=prefix, Delimiter="/"
+        ):
+            found = found or page.get("KeyCount", 0) > 0
+            dirs += [
+                p["Prefix"][len(prefix) :].rstrip("/")
+                for p in page.get("CommonPrefixes", [])
+            ]
+        if not found and path != "/":
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        return dirs
+
+    def _move_file(self, src_path: str, dst_path: str, num_workers: int, verbose: bool):
+        self._copy_file(src_path, dst_path, num_workers, verbose)
+        self._remove_file(src_path)
+
+    def _owner(self, path: str) -> str:
+        return self._head(path).get("Metadata", {}).get("owner", "")
+
+    def _put_file(self, src_path: str, dst_path: str, checksum: str, verbose: bool):
+        content_type = mimetypes.guess_type(src_path)[0] or "application/octet-stream"
+        with progress(
+            os.path.getsize(src_path), f"Upload {os.path.basename(dst_path)}", verbose
+        ) as update:
+            self.client.upload_file(
+                src_path,
+                self.repository,
+                self._key(dst_path),
+                ExtraArgs={
+                    "ContentType": content_type,
+                    "Metadata": {"checksum": checksum, "owner": getpass.getuser()},
+                },
+                Config=self._transfer_config(),
+                Callback=update,
+            )
+
+    def _remove_file(self, path: str) -> None:
+        self._head(path)  # a missing file is an error, as for other backends
+        self.client.delete_object(Bucket=self.repository, Key=self._key(path))
+
+    def _size(self, path: str) -> int:
+        return self._head(path)["ContentLength"]
+
+
+def _session() -> boto3.session.Session:
+    # A session resolves credentials once, so one is kept per process and
+    # per state of the variables that choose the credentials.
+    key = (os.getpid(), *(os.environ.get(name) for name in _CREDENTIAL_VARIABLES))
+    if key not in _SESSIONS:
+        _SESSIONS[key] = boto3.session.Session()
+    return _SESSIONS[key]
+
+
+def endpoint_url(host: str) -> str:
+    r"""The endpoint URL of a host: a URL as given, else HTTPS.
+
+    Examples:
+        >>> endpoint_url("s3.dualstack.eu-north-1.amazonaws.com")
+        'https://s3.dualstack.eu-north-1.amazonaws.com'
+        >>> endpoint_url("http://127.0.0.1:9000")
+        'http://127.0.0.1:9000'
+
+    """
+    return host if "://" in host else f"https://{host}"
+
+
+def network_location(host: str) -> str:
+    r"""Host and port of a host name or URL, as audbackend's MinIO names hosts.
+
+    Examples:
+        >>> network_location("http://127.0.0.1:9000/")
+        '127.0.0.1:9000'
+
+    """
+    return urllib.parse.urlsplit(endpoint_url(host)).netloc.rpartition("@")[2]
+
+
+def host_config(host: str) -> dict[str, str]:
+    r"""The section of audbackend's MinIO configuration file for a host."""
+    path = audeer.path(os.environ.get("MINIO_CONFIG_FILE", CONFIG_FILE))
+    if not os.path.exists(path):
+        return {}
+    parser = configparser.ConfigParser(allow_no_value=True)
+    parser.read(path)
+    for section in (network_location(host), host):
+        if parser.has_section(section):
+            return {
+                key: (value or "").strip("'\"") for key, value in parser.items(section)
+            }
+    return {}
+
+
+def minio_credentials(
+    host: str, settings: dict[str, str]
+) -> tuple[str | None, str | None]:
+    r"""Access and secret key from audbackend's MinIO variables or file."""
+    suffix = re.sub(r"[^A-Za-z0-9]", "_", network_location(host)).upper()
+    access_key = os.environ.get(
+        f"MINIO_ACCESS_KEY_{suffix}",
+        os.environ.get("MINIO_ACCESS_KEY", settings.get("access_key")),
+    )
+    secret_key = os.environ.get(
+        f"MINIO_SECRET_KEY_{suffix}",
+        os.environ.get("MINIO_SECRET_KEY", settings.get("secret_key")),
+    )
+    return access_key or None, secret_key or None
+
+
+def _is_aws(endpoint: str) -> bool:
+    return urllib.parse.urlsplit(endpoint).hostname.endswith(".amazonaws.com")
+
+
+def _region(endpoint: str) -> str:
+    # AWS endpoints name their region, e.g. s3.dualstack.eu-north-1.amazonaws.com;
+    # others accept any region in the signature.
+    match = re.search(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com$", endpoint)
+    return match.group(1) if match else "us-east-1"
+
+
+def _status(ex: botocore.exceptions.ClientError) -> int:
+    return int(ex.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()

@@ -1,0 +1,317 @@
+"""The S3 backend against a real S3-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+
+import audbackend
+import botocore
+import pytest
+
+import audmodel
+from audmodel.backend import S3
+from audmodel.backend._s3 import endpoint_url
+from conftest import create_bucket
+from conftest import files_below
+from conftest import publish
+from conftest import raw_client
+from conftest import stored_path
+
+
+@pytest.fixture
+def bucket(s3_endpoint, request) -> str:
+    name = f"bucket-{abs(hash(request.node.nodeid)) % 10**10}-{time.monotonic_ns()}"
+    create_bucket(s3_endpoint, name)
+    return name
+
+
+@pytest.mark.parametrize("writer, reader", [("minio", "s3"), ("s3", "minio")])
+def test_repository_is_shared_by_s3_and_minio_backends(
+    s3_endpoint, bucket, model_root, monkeypatch, writer, reader
+):
+    monkeypatch.setattr(
+        audmodel.config,
+        "REPOSITORIES",
+        [audmodel.Repository(bucket, s3_endpoint, writer)],
+    )
+    uid = publish(model_root, alias="best", meta={"a": 1})
+    monkeypatch.setattr(
+        audmodel.config,
+        "REPOSITORIES",
+        [audmodel.Repository(bucket, s3_endpoint, reader)],
+    )
+    audmodel.config.CACHE_ROOT += "-reader"
+    assert audmodel.resolve_alias("best") == uid
+    assert audmodel.meta(uid) == {"a": 1}
+    assert files_below(audmodel.load(uid)) == files_below(model_root)
+    assert audmodel.update_meta(uid, {"b": 2}) == {"a": 1, "b": 2}
+
+
+def test_objects_have_keys_and_metadata_of_audbackends_minio(
+    s3_endpoint, bucket, model_root, monkeypatch
+):
+    repository = audmodel.Repository(bucket, s3_endpoint, "s3")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    uid = publish(model_root, subgroup="emotion.cnn")
+    short_id = uid.split("-")[0]
+    key = f"emotion/cnn/torch/{short_id}/1.0.0/{uid}.zip"
+    client = raw_client(s3_endpoint)
+    head = client.head_object(Bucket=bucket, Key=key)
+    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert head["Metadata"] == {
+        "checksum": hashlib.md5(body).hexdigest(),
+        "owner": getpass.getuser(),
+    }
+    assert head["ContentType"] == "application/zip"
+    assert audmodel.url(uid) == "/" + key
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert f"_uid/{short_id}/1.0.0/{uid}.header.yaml" in keys
+
+
+def test_large_files_are_transferred_in_parts(
+    s3_endpoint, bucket, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(S3, "multipart_threshold", 5 * 1024 * 1024)
+    monkeypatch.setattr(S3, "multipart_chunksize", 5 * 1024 * 1024)
+    root = tmp_path / "big"
+    root.mkdir()
+    (root / "weights.bin").write_bytes(os.urandom(12 * 1024 * 1024))
+    repository = audmodel.Repository(bucket, s3_endpoint, "s3")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    uid = publish(str(root), compression=0)
+    head = raw_client(s3_endpoint).head_object(Bucket=bucket, Key=stored_path(uid)[1:])
+    assert head["ETag"].strip('"').endswith("-3")  # three parts
+    assert files_below(audmodel.load(uid)) == files_below(str(root))
+
+
+def test_download_not_matching_stored_checksum_is_refused(
+    s3_endpoint, bucket, model_root, monkeypatch, cache
+):
+    repository = audmodel.Repository(bucket, s3_endpoint, "s3")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    uid = publish(model_root)
+    key = stored_path(uid)[1:]
+    client = raw_client(s3_endpoint)
+    metadata = client.head_object(Bucket=bucket, Key=key)["Metadata"]
+    client.put_object(Bucket=bucket, Key=key, Body=b"tampered", Metadata=metadata)
+    with pytest.raises(RuntimeError, match=f"Cannot load model '{uid}'.*stored MD5"):
+        audmodel.load(uid)
+    short_id, version = uid.split("-", 1)
+    assert not os.path.exists(os.path.join(cache, short_id, version))
+
+
+def test_progress_is_shown_only_when_verbose(
+    s3_endpoint, bucket, model_root, monkeypatch, capfd
+):
+    repository = audmodel.Repository(bucket, s3_endpoint, "s3")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    uid = publish(model_root)
+    capfd.readouterr()
+    audmodel.load(uid)
+    assert capfd.readouterr().err == ""
+    audmodel.load(uid, cache_root=audmodel.config.CACHE_ROOT + "-2", verbose=True)
+    assert "Download" in capfd.readouterr().err
+
+
+# --- credentials ----------------------------------------------------------------
+
+
+def credentials_of(backend: S3) -> tuple[str | None, bool]:
+    client = backend.client
+    signed = client.meta.config.signature_version is not botocore.UNSIGNED
+    credentials = client._request_signer._credentials
+    return (credentials.access_key if credentials else None), signed
+
+
+def without_aws_variables(monkeypatch) -> None:
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "MINIO_ACCESS_KEY",
+        "MINIO_SECRET_KEY",
+    ]:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_credentials_from_aws_environment(s3_endpoint):
+    assert credentials_of(S3(s3_endpoint, "x")) == ("test-access-key", True)
+
+
+def test_credentials_from_minio_variables(s3_endpoint, monkeypatch):
+    without_aws_variables(monkeypatch)
+    monkeypatch.setenv("MINIO_ACCESS_KEY", "generic")
+    monkeypatch.setenv("MINIO_SECRET_KEY", "generic-secret")
+    assert credentials_of(S3(s3_endpoint, "x")) == ("generic", True)
+    port = s3_endpoint.rsplit(":", 1)[1]
+    monkeypatch.setenv(f"MINIO_ACCESS_KEY_127_0_0_1_{port}", "host-specific")
+    monkeypatch.setenv(f"MINIO_SECRET_KEY_127_0_0_1_{port}", "host-secret")
+    assert credentials_of(S3(s3_endpoint, "x")) == ("host-specific", True)
+
+
+def test_credentials_from_audbackend_config_file(s3_endpoint, monkeypatch, tmp_path):
+    without_aws_variables(monkeypatch)
+    config = tmp_path / "minio.cfg"
+    location = s3_endpoint.split("://")[1]
+    config.write_text(f"[{location}]\naccess_key = from-file\nsecret_key = s\n")
+    monkeypatch.setenv("MINIO_CONFIG_FILE", str(config))
+    assert credentials_of(S3(s3_endpoint, "x")) == ("from-file", True)
+
+
+def test_without_credentials_requests_are_unsigned_and_public_data_is_read(
+    s3_endpoint, bucket, model_root, monkeypatch
+):
+    repository = audmodel.Repository(bucket, s3_endpoint, "s3")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    uid = publish(model_root)
+    public_read = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            }
+        ],
+    }
+    client = raw_client(s3_endpoint)
+    client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_read))
+    # The test server also wants each object readable for anonymous HEAD.
+    for item in client.list_objects_v2(Bucket=bucket)["Contents"]:
+        client.put_object_acl(Bucket=bucket, Key=item["Key"], ACL="public-read")
+    without_aws_variables(monkeypatch)
+    assert credentials_of(S3(s3_endpoint, bucket)) == (None, False)
+    audmodel.config.CACHE_ROOT += "-anonymous"
+    assert files_below(audmodel.load(uid)) == files_below(model_root)
+
+
+def test_credentials_are_never_shown(tmp_path):
+    secret = "VERY-SECRET-KEY"
+    backend = S3(
+        "http://user:pass@127.0.0.1:1", "models", authentication=("id", secret)
+    )
+    assert secret not in repr(backend) and "pass" not in repr(backend)
+    with pytest.raises(audbackend.BackendError) as error:
+        backend.open()
+    shown = str(error.value) + repr(error.value.exception)
+    assert secret not in shown and "pass@" not in shown
+
+
+# --- faults -----------------------------------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nothing listens once the socket is closed
+
+
+def test_unreachable_endpoint_fails_fast_naming_host_and_bucket(monkeypatch):
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    repository = audmodel.Repository("models", endpoint, "s3")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    start = time.monotonic()
+    with pytest.raises(audbackend.BackendError) as error:
+        audmodel.exists("00000000-1.0.0")
+    assert time.monotonic() - start < 30
+    assert endpoint in str(error.value)
+    assert "'models'" in str(error.value)
+
+
+def test_silent_server_times_out(monkeypatch, tmp_path):
+    """A server that accepts connections but never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    location = f"127.0.0.1:{server.getsockname()[1]}"
+    config = tmp_path / "minio.cfg"
+    config.write_text(f"[{location}]\nread_timeout = 1\nmax_attempts = 1\n")
+    monkeypatch.setenv("MINIO_CONFIG_FILE", str(config))
+    try:
+        start = time.monotonic()
+        with pytest.raises(audbackend.BackendError, match="Read timeout"):
+            S3(f"http://{location}", "models").open()
+        assert time.monotonic() - start < 10
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        server.close()
+
+
+def test_missing_bucket_is_named(s3_endpoint):
+    with pytest.raises(audbackend.BackendError) as error:
+        S3(s3_endpoint, "no-such-bucket").open()
+    message = repr(error.value.exception)
+    assert "'no-such-bucket'" in message and "does not exist" in message
+
+
+def test_create_and_delete_bucket(s3_endpoint):
+    name = f"created-{time.monotonic_ns()}"
+    S3.create(s3_endpoint, name)
+    with pytest.raises(audbackend.BackendError):
+        S3.create(s3_endpoint, name)
+    with S3(s3_endpoint, name) as backend:
+        assert backend.ls("/") == []
+    S3.delete(s3_endpoint, name)
+    with pytest.raises(audbackend.BackendError):
+        S3(s3_endpoint, name).open()
+
+
+def test_backend_file_operations(s3_endpoint, bucket, tmp_path):
+    local = tmp_path / "file.txt"
+    local.write_text("content")
+    with S3(s3_endpoint, bucket) as backend:
+        backend.put_file(str(local), "/sub/file.txt")
+        assert backend.exists("/sub/file.txt")
+        assert backend.checksum("/sub/file.txt") == hashlib.md5(b"content").hexdigest()
+        assert backend.owner("/sub/file.txt") == getpass.getuser()
+        assert len(backend.date("/sub/file.txt")) == 10
+        assert backend.ls("/") == ["/sub/file.txt"]
+        assert backend.ls_dirs("/") == ["sub"]
+        backend.copy_file("/sub/file.txt", "/copy.txt")
+        backend.move_file("/copy.txt", "/moved.txt")
+        assert backend.ls("/") == ["/moved.txt", "/sub/file.txt"]
+        assert backend.checksum("/moved.txt") == backend.checksum("/sub/file.txt")
+        assert backend.get_file("/moved.txt", str(tmp_path / "back.txt"))
+        assert (tmp_path / "back.txt").read_text() == "content"
+        backend.remove_file("/moved.txt")
+        with pytest.raises(audbackend.BackendError):
+            backend.remove_file("/moved.txt")
+        with pytest.raises(audbackend.BackendError):
+            backend.ls_dirs("/missing/")
+
+
+@pytest.mark.parametrize(
+    "host, endpoint",
+    [
+        (
+            "s3.dualstack.eu-north-1.amazonaws.com",
+            "https://s3.dualstack.eu-north-1.amazonaws.com",
+        ),
+        ("https://minio.example.org", "https://minio.example.org"),
+        ("http://127.0.0.1:9000", "http://127.0.0.1:9000"),
+    ],
+)
+def test_hosts_and_endpoints(host, endpoint):
+    assert endpoint_url(host) == endpoint
