@@ -99,14 +99,19 @@ def versioned_path(location: Location, path: str, version: str) -> str:
 
 
 def url(repository: Repository, path: str, version: str) -> str:
-    r"""Where a file is stored: a local path for a file-system repository.
+    r"""Where a file is stored.
 
-    Other backends give the path on the backend.
+    A local path for a file-system repository,
+    the URL for a backend that tells it (Artifactory),
+    else the path on the backend, as audmodel 1.5 returns it.
 
     """
     with opened(repository) as location:
         stored = versioned_path(location, path, version)
-        if isinstance(location.interface.backend, audbackend.backend.FileSystem):
+        backend = location.interface.backend
+        if hasattr(backend, "url"):
+            return backend.url(stored)
+        if isinstance(backend, audbackend.backend.FileSystem):
             # audmodel 1.5 joins the repository folder, which ends on a
             # separator, and the stored path with '/'; scripts compare these
             # strings, so the resulting '///' is kept.

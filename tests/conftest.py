@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 
+from artifactory_emulator import Emulator
 import boto3
 import pytest
 
@@ -46,6 +47,9 @@ def test_environment(tmp_path_factory):
             "MINIO_ACCESS_KEY": "test-access-key",
             "MINIO_SECRET_KEY": "test-secret-key",
             "MINIO_CONFIG_FILE": str(home / "minio.cfg"),
+            "ARTIFACTORY_USERNAME": ARTIFACTORY_USER,
+            "ARTIFACTORY_API_KEY": ARTIFACTORY_KEY,
+            "DOHQ_ARTIFACTORY_PYTHON_CFG": str(home / "artifactory_python.cfg"),
         }
     )
 
@@ -95,6 +99,23 @@ def create_bucket(endpoint: str, name: str) -> None:
     raw_client(endpoint).create_bucket(Bucket=name)
 
 
+ARTIFACTORY_USER = "tester"
+ARTIFACTORY_KEY = "test-api-key"
+
+
+@pytest.fixture(scope="session")
+def artifactory_server() -> Emulator:
+    """The Artifactory emulator on 127.0.0.1; credentials are required."""
+    server = Emulator(
+        users={
+            ARTIFACTORY_USER: (ARTIFACTORY_KEY, "write"),
+            "reader": ("r-key", "read"),
+        }
+    ).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """Point the cache into the test's folder and configure no repository."""
@@ -125,9 +146,17 @@ def make_bucket_repository(backend: str):
     return make
 
 
+def make_artifactory_repository(request, tmp_path, name) -> audmodel.Repository:
+    server = request.getfixturevalue("artifactory_server")
+    repository = f"{name}-{uuid.uuid4().hex[:12]}"
+    server.create_repository(repository)
+    return audmodel.Repository(repository, server.url, "artifactory")
+
+
 # Backends the API suite runs against. Each maker creates a fresh, empty
 # repository; a further backend adds an entry here.
 REPOSITORY_MAKERS = {
+    "artifactory": make_artifactory_repository,
     "file-system": make_file_system_repository,
     "minio": make_bucket_repository("minio"),
     "s3": make_bucket_repository("s3"),
@@ -225,9 +254,12 @@ def write_stored(repository: audmodel.Repository, path: str, data: bytes) -> Non
 
 
 def stored_path(uid: str, kind: str = "model") -> str:
-    """A model file's path on the backend (not the file-system URL)."""
+    """A model file's path on the backend, whatever form url() gives it."""
     url = audmodel.url(uid, type=kind)
-    return "/" + url.split("///", 1)[1] if "///" in url else url
+    if "///" in url:  # file system: '<host>/<name>/' + '/' + path
+        return "/" + url.split("///", 1)[1]
+    repository = audmodel.repository(uid)
+    return url.removeprefix(f"{repository.host}/{repository.name}")
 
 
 def backend_class(repository: audmodel.Repository) -> type:

@@ -480,6 +480,8 @@ def test_url_of_each_type(repository, model_root):
     folder = str(pathlib.Path(repository.host, repository.name)) + os.sep
     if repository.backend == "file-system":
         prefix = folder + "//"
+    elif repository.backend == "artifactory":
+        prefix = f"{repository.host}/{repository.name}/"
     else:
         prefix = "/"
     assert audmodel.url(uid) == f"{prefix}a/b/torch/{short_id}/1.0.0/{uid}.zip"

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import contextlib
 import os
 
+import audbackend
 import audeer
 
 
@@ -40,3 +41,30 @@ def check_download(path: str, expected: str | None, source: str) -> None:
         raise ChecksumError(
             f"The download of {source} does not match its stored MD5 {expected}."
         )
+
+
+class OpenOnce:
+    r"""Mixin: open a remote backend with one try and a telling error.
+
+    audbackend retries every call three times; for ``open()`` that would
+    triple the wait for an unreachable host, whose client already retries.
+
+    """
+
+    def open(self) -> None:
+        r"""Check that the repository can be reached.
+
+        Raises:
+            BackendError: with a message that names host and repository,
+                if the host cannot be reached or the repository is missing
+
+        """
+        if self.opened:
+            return
+        try:
+            self._open()
+        except Exception as ex:
+            error = audbackend.BackendError(ex)
+            error.args = (str(ex),)  # audbackend's own text says only 'see trace'
+            raise error from ex
+        self.opened = True

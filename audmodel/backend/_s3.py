@@ -27,6 +27,7 @@ import botocore
 import botocore.config
 import botocore.exceptions
 
+from audmodel.backend._common import OpenOnce
 from audmodel.backend._common import check_download
 from audmodel.backend._common import progress
 
@@ -45,7 +46,7 @@ _CREDENTIAL_VARIABLES = (
 )
 
 
-class S3(audbackend.backend.Base):
+class S3(OpenOnce, audbackend.backend.Base):
     r"""Backend for S3 and S3-compatible object stores.
 
     The repository is a bucket on the host.
@@ -211,28 +212,6 @@ class S3(audbackend.backend.Base):
             raise
 
     # --- audbackend's backend methods ------------------------------------
-
-    def open(self) -> None:
-        r"""Check that the bucket can be reached.
-
-        Unlike other calls it is not retried by audbackend,
-        so an unreachable host fails within one connect timeout
-        per botocore attempt.
-
-        Raises:
-            BackendError: naming host and bucket,
-                if the host cannot be reached or the bucket does not exist
-
-        """
-        if self.opened:
-            return
-        try:
-            self._open()
-        except Exception as ex:
-            error = audbackend.BackendError(ex)
-            error.args = (str(ex),)  # audbackend's own text says only 'see trace'
-            raise error from ex
-        self.opened = True
 
     def _open(self) -> None:
         try:

@@ -1,0 +1,341 @@
+"""Artifactory backend on dohq-artifactory, in the layout of audbackend 2.x.
+
+A file ``/<path>`` of repository ``<repository>`` is stored at
+``<host>/<repository>/<path>``, where the host is Artifactory's base URL,
+e.g. ``https://artifactory.example.com/artifactory``.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterator
+import configparser
+import errno
+import hashlib
+import os
+from typing import BinaryIO
+from typing import TypeVar
+
+import artifactory
+import audbackend
+import requests
+import requests.adapters
+import urllib3
+
+from audmodel.backend._common import OpenOnce
+from audmodel.backend._common import check_download
+from audmodel.backend._common import progress
+
+
+CHUNK = 1024 * 1024
+T = TypeVar("T")
+_SESSIONS: dict[tuple, requests.Session] = {}
+
+
+class Artifactory(OpenOnce, audbackend.backend.Base):
+    r"""Backend for JFrog Artifactory.
+
+    Credentials are looked up in this order:
+    the variables ``ARTIFACTORY_USERNAME`` and ``ARTIFACTORY_API_KEY``;
+    the entry for the host in dohq-artifactory's configuration file
+    :file:`~/.artifactory_python.cfg`
+    (or the file named by ``DOHQ_ARTIFACTORY_PYTHON_CFG``),
+    with ``username`` and ``password``;
+    none, for anonymous access.
+    They are sent as HTTP basic authentication,
+    which Artifactory accepts with an API key or an access token as password.
+
+    Args:
+        host: Artifactory's base URL,
+            e.g. ``https://artifactory.example.com/artifactory``
+        repository: repository name
+        authentication: user name and API key;
+            looked up as described above if ``None``
+
+    Examples:
+        >>> Artifactory("http://127.0.0.1:8081/artifactory", "models")
+        audmodel.backend.Artifactory('http://127.0.0.1:8081/artifactory', 'models')
+
+    """
+
+    connect_timeout: float = 4.0
+    r"""Seconds to wait for a connection."""
+
+    read_timeout: float = 60.0
+    r"""Seconds to wait for data on an open connection."""
+
+    max_attempts: int = 3
+    r"""Tries per request that failed to connect or was refused by a proxy."""
+
+    def __init__(
+        self,
+        host: str,
+        repository: str,
+        *,
+        authentication: tuple[str, str] | None = None,
+    ):
+        super().__init__(host.rstrip("/"), repository, authentication=authentication)
+        if authentication is None:
+            self.authentication = credentials(self.host)
+        self._root = artifactory.ArtifactoryPath(
+            f"{self.host}/{repository}",
+            session=self._session(),
+            timeout=(self.connect_timeout, self.read_timeout),
+        )
+
+    def __repr__(self) -> str:
+        return f"audmodel.backend.Artifactory('{self.host}', '{self.repository}')"
+
+    def _session(self) -> requests.Session:
+        # Sessions keep connections open; they are shared per process.
+        key = (os.getpid(), self.host, self.authentication, self.max_attempts)
+        if key not in _SESSIONS:
+            session = requests.Session()
+            session.auth = self.authentication
+            retries = urllib3.Retry(
+                total=self.max_attempts - 1,
+                read=0,
+                status_forcelist=(502, 503, 504),
+                backoff_factor=0.2,
+                allowed_methods=None,
+                raise_on_status=False,
+            )
+            adapter = requests.adapters.HTTPAdapter(max_retries=retries)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            _SESSIONS[key] = session
+        return _SESSIONS[key]
+
+    def _path(self, path: str) -> artifactory.ArtifactoryPath:
+        return self._root / path.removeprefix("/") if path.strip("/") else self._root
+
+    def url(self, path: str) -> str:
+        r"""The URL of a file on Artifactory."""
+        return str(self._path(path))
+
+    def _stat_json(self, path: str) -> dict:
+        r"""Artifactory's storage information of a file or folder.
+
+        Raises:
+            FileNotFoundError: if there is nothing at ``path``
+            PermissionError: if the credentials are wrong or not enough
+            ConnectionError: if the server cannot be reached
+
+        """
+        target = self._path(path)
+        try:
+            return target.stat_json()
+        except OSError as ex:
+            if ex.errno == errno.ENOENT:
+                raise FileNotFoundError(
+                    errno.ENOENT, os.strerror(errno.ENOENT), path
+                ) from None
+            raise self._explain(ex) from None
+        except Exception as ex:
+            raise self._explain(ex) from None
+
+    def _explain(self, ex: Exception) -> Exception:
+        where = f"repository '{self.repository}' on '{self.host}'"
+        status = _status(ex)
+        if status == 401:
+            return PermissionError(f"Artifactory refused the credentials for {where}.")
+        if status == 403:
+            return PermissionError(f"Artifactory denied access to {where}.")
+        if isinstance(ex, requests.ConnectionError | requests.Timeout) or isinstance(
+            ex.__cause__, requests.ConnectionError | requests.Timeout
+        ):
+            return ConnectionError(f"Cannot reach Artifactory for {where}: {ex}")
+        return ex
+
+    def _call(self, function: Callable[..., T], *args: object, **kwargs: object) -> T:
+        try:
+            return function(*args, **kwargs)
+        except (FileNotFoundError, PermissionError, ConnectionError):
+            raise
+        except Exception as ex:
+            raise self._explain(ex) from None
+
+    # --- audbackend's backend methods --------------------------------------
+
+    def _open(self) -> None:
+        try:
+            info = self._stat_json("/")
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                errno.ENOENT,
+                f"Artifactory has no repository '{self.repository}' at '{self.host}'",
+            ) from None
+        if "children" not in info:
+            raise NotADirectoryError(f"'{self.repository}' is not a repository")
+
+    def _checksum(self, path: str) -> str:
+        return self._file_json(path).get("checksums", {}).get("md5", "")
+
+    def _file_json(self, path: str) -> dict:
+        info = self._stat_json(path)
+        if "size" not in info:  # a folder
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        return info
+
+    def _create(self) -> None:
+        admin = artifactory.ArtifactoryPath(self.host, session=self._session())
+        repository = artifactory.RepositoryLocal(admin, self.repository)
+        if self._call(repository.read):
+            raise FileExistsError(
+                errno.EEXIST, os.strerror(errno.EEXIST), self.repository
+            )
+        self._call(repository.create)
+
+    def _date(self, path: str) -> str:
+        return self._file_json(path)["lastModified"][:10]
+
+    def _delete(self) -> None:
+        admin = artifactory.ArtifactoryPath(self.host, session=self._session())
+        repository = artifactory.RepositoryLocal(admin, self.repository)
+        self._call(repository.read)
+        self._call(repository.delete)
+
+    def _exists(self, path: str) -> bool:
+        try:
+            self._file_json(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _get_file(self, src_path: str, dst_path: str, num_workers: int, verbose: bool):
+        info = self._file_json(src_path)
+        description = f"Download {os.path.basename(src_path)}"
+        response = self._call(self._path(src_path).open)
+        try:
+            with (
+                progress(int(info["size"]), description, verbose) as update,
+                open(dst_path, "wb") as fp,
+            ):
+                while chunk := response.read(CHUNK):
+                    fp.write(chunk)
+                    update(len(chunk))
+        finally:
+            response.close()
+        check_download(
+            dst_path,
+            info.get("checksums", {}).get("md5"),
+            f"'{src_path}' from Artifactory repository '{self.repository}'",
+        )
+
+    def _get_file_stream(self, src_path: str) -> Iterator[bytes]:
+        response = self._call(self._path(src_path).open)
+        try:
+            while chunk := response.read(CHUNK):
+                yield chunk
+        finally:
+            response.close()
+
+    def _ls(self, path: str) -> list[str]:
+        prefix = path if path.endswith("/") else f"{path}/"
+        try:
+            info = self._stat_json(prefix)
+        except FileNotFoundError:
+            return []
+        if "children" not in info:
+            return [path.rstrip("/")]
+        files = []
+        for child in info["children"]:
+            child_path = prefix + child["uri"].lstrip("/")
+            if child["folder"]:
+                files += self._ls(child_path + "/")
+            else:
+                files.append(child_path)
+        return files
+
+    def _ls_dirs(self, path: str) -> list[str]:
+        try:
+            info = self._stat_json(path)
+        except FileNotFoundError:
+            if path == "/":
+                return []
+            raise
+        return [c["uri"].lstrip("/") for c in info.get("children", []) if c["folder"]]
+
+    def _owner(self, path: str) -> str:
+        info = self._file_json(path)
+        return info.get("modifiedBy") or info.get("createdBy") or ""
+
+    def _put_file(self, src_path: str, dst_path: str, checksum: str, verbose: bool):
+        sha1, sha256 = _sha1_and_sha256(src_path)
+        size = os.path.getsize(src_path)
+        description = f"Upload {os.path.basename(dst_path)}"
+        with progress(size, description, verbose) as update, open(src_path, "rb") as fp:
+            self._call(
+                self._path(dst_path).deploy,
+                _CountingReader(fp, size, update),
+                md5=checksum,
+                sha1=sha1,
+                sha256=sha256,
+            )
+
+    def _remove_file(self, path: str) -> None:
+        self._file_json(path)  # a missing file or a folder is an error
+        self._call(self._path(path).unlink)
+
+    def _size(self, path: str) -> int:
+        return int(self._file_json(path)["size"])
+
+
+class _CountingReader:
+    r"""A file reader that reports progress and tells requests its length."""
+
+    def __init__(self, fp: BinaryIO, size: int, update: Callable[[int], object]):
+        self._fp, self._size, self._update = fp, size, update
+
+    def __len__(self) -> int:
+        return self._size
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._fp.read(size)
+        self._update(len(chunk))
+        return chunk
+
+
+def credentials(host: str) -> tuple[str, str] | None:
+    r"""User name and API key for a host, or ``None`` for anonymous access."""
+    username = os.environ.get("ARTIFACTORY_USERNAME")
+    api_key = os.environ.get("ARTIFACTORY_API_KEY")
+    if username is None or api_key is None:
+        entry = _config_entry(host)
+        username = username if username is not None else entry.get("username")
+        api_key = api_key if api_key is not None else entry.get("password")
+    if not username:
+        return None
+    return username, api_key or ""
+
+
+def _config_entry(host: str) -> dict[str, str]:
+    path = os.path.expanduser(
+        os.environ.get("DOHQ_ARTIFACTORY_PYTHON_CFG", "~/.artifactory_python.cfg")
+    )
+    parser = configparser.ConfigParser()
+    if not parser.read(path):
+        return {}
+    bare = host.split("://", 1)[-1].rstrip("/")
+    for section in parser.sections():
+        if section.split("://", 1)[-1].rstrip("/") == bare:
+            return dict(parser.items(section))
+    return {}
+
+
+def _sha1_and_sha256(path: str) -> tuple[str, str]:
+    sha1, sha256 = hashlib.sha1(), hashlib.sha256()
+    with open(path, "rb") as fp:
+        while chunk := fp.read(CHUNK):
+            sha1.update(chunk)
+            sha256.update(chunk)
+    return sha1.hexdigest(), sha256.hexdigest()
+
+
+def _status(ex: BaseException) -> int | None:
+    for error in (ex, ex.__cause__):
+        response = getattr(error, "response", None)
+        if response is not None:
+            return response.status_code
+    return None
