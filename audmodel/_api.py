@@ -14,6 +14,7 @@ import os
 
 import audeer
 
+from audmodel import _archive
 from audmodel import _ids
 from audmodel import _load
 from audmodel import _publish
@@ -369,7 +370,7 @@ def publish(
     repository: Repository | None = None,
     alias: str | None = None,
     author: str | None = None,
-    compression: int = 1,
+    compression: int | str = "auto",
     date: datetime.date | None = None,
     meta: dict[str, object] | None = None,
     subgroup: str | None = None,
@@ -395,7 +396,10 @@ def publish(
             the first of :attr:`audmodel.config.REPOSITORIES` if ``None``
         alias: an alias for the model, taken from another model if needed
         author: author; the user name if ``None``
-        compression: 0 stores the files, 1-9 is the deflate level
+        compression: ``"auto"`` stores files that deflate would shrink by
+            less than 8 %, such as float weights, and deflates the others
+            at level 1; 0 stores every file; 1-9 deflates every file
+            at that level
         date: publication date; today if ``None``
         meta: meta
         subgroup: dot-separated subgroup, e.g. ``'emotion.cnn'``
@@ -434,7 +438,7 @@ def publish(
     _ids.check_version(version)
     if alias is not None:
         _ids.check_alias(alias)
-    _check_compression(compression)
+    _archive.check_compression(compression)
     if not isinstance(params, dict):
         raise ValueError(f"'params' must be a dict, not {type(params).__name__}.")
     if meta is not None and not isinstance(meta, dict):
@@ -468,11 +472,6 @@ def _publish_repository(repository: Repository | None) -> Repository:
             "see audmodel.config.REPOSITORIES for an example."
         )
     return config.REPOSITORIES[0]
-
-
-def _check_compression(compression: int) -> None:
-    if type(compression) is not int or not 0 <= compression <= 9:
-        raise ValueError(f"'compression' has to be between 0 and 9, not {compression}.")
 
 
 def repository(uid: str, *, cache_root: str | None = None) -> Repository:

@@ -127,9 +127,7 @@ def _download(
     repository = _store.find_header(short_id, version)
     with _cache.staging(final) as work, _store.opened(repository) as location:
         try:
-            archive = location.interface.get_file(
-                path, os.path.join(work, "archive.zip"), version, verbose=verbose
-            )
+            archive = _fetch(location, path, version, work, verbose)
             folder = audeer.mkdir(os.path.join(work, "model"))
             _archive.extract(archive, folder)
         except (_archive.ArchiveError, audbackend.BackendError) as ex:
@@ -140,3 +138,17 @@ def _download(
                 f"Cannot load model '{short_id}-{version}' from {repository}: {cause}"
             ) from None
         _cache.place(folder, final)
+
+
+def _fetch(
+    location: _store.Location, path: str, version: str, work: str, verbose: bool
+) -> str:
+    r"""A local archive: where it lies, if the backend can tell, else downloaded."""
+    backend = location.interface.backend
+    if hasattr(backend, "local_path"):
+        local = backend.local_path(_store.versioned_path(location, path, version))
+        if os.path.isfile(local):
+            return local
+    return location.interface.get_file(
+        path, os.path.join(work, "archive.zip"), version, verbose=verbose
+    )

@@ -30,6 +30,8 @@ from audmodel import _load
 from audmodel import _store
 from audmodel import _yaml
 from audmodel._repository import Repository
+from audmodel.backend._common import forget_md5
+from audmodel.backend._common import remember_md5
 
 
 def publish(
@@ -42,7 +44,7 @@ def publish(
     *,
     alias: str | None,
     author: str | None,
-    compression: int,
+    compression: int | str,
     date: datetime.date | None,
     meta: dict[str, object] | None,
     subgroup: str,
@@ -69,8 +71,13 @@ def publish(
         tempfile.TemporaryDirectory(dir=tmp_root) as tmp,
     ):
         archive = os.path.join(tmp, f"{short_id}.zip")
-        _archive.create(root, archive, compression)
-        with _store.opened(repository) as location:
+        backend_class = repository.backend_registry.get(repository.backend)
+        md5 = _archive.create(
+            root, archive, compression, md5=getattr(backend_class, "stores_md5", True)
+        )
+        if md5 is not None:
+            remember_md5(archive, md5)
+        with _store.opened(repository) as location, _forgotten(archive):
             log = _UndoLog(location)
             try:
                 _upload(
@@ -285,6 +292,15 @@ class _UndoLog:
                 "Could not take back all files of the failed publication: "
                 + "; ".join(errors)
             )
+
+
+@contextlib.contextmanager
+def _forgotten(archive: str) -> Iterator[None]:
+    r"""Drop the archive's recorded MD5 when done with it."""
+    try:
+        yield
+    finally:
+        forget_md5(archive)
 
 
 @contextlib.contextmanager

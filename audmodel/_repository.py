@@ -16,7 +16,7 @@ ALIASES_EXT = "aliases.yaml"
 def _default_backends() -> dict[str, type[audbackend.backend.Base]]:
     return {
         "artifactory": backend.Artifactory,
-        "file-system": audbackend.backend.FileSystem,
+        "file-system": backend.FileSystem,
         "minio": backend.Minio,
         "s3": backend.S3,
     }

@@ -17,8 +17,9 @@ from conftest import publish
 
 
 # Signatures of audmodel 1.5.3, which user code is written against: names,
-# kinds and defaults. Only publish's 'repository' gained a default (the first
-# configured repository).
+# kinds and defaults. publish's 'repository' gained a default (the first
+# configured repository), and 'compression' defaults to "auto" (levels 0-9
+# keep their meaning).
 SIGNATURES = {
     "aliases": "(uid, *, cache_root=None, verbose=False)",
     "author": "(uid, *, cache_root=None)",
@@ -34,7 +35,7 @@ SIGNATURES = {
     "parameters": "(uid, *, cache_root=None, verbose=False)",
     "publish": (
         "(root, name, params, version, *, repository=None, alias=None, "
-        "author=None, compression=1, date=None, meta=None, subgroup=None, "
+        "author=None, compression='auto', date=None, meta=None, subgroup=None, "
         "tmp_root=None, verbose=False)"
     ),
     "repository": "(uid, *, cache_root=None)",
@@ -209,6 +210,8 @@ def test_publish_tmp_root_is_used_and_left_empty(repository, model_root, tmp_pat
         ({"alias": ".."}, ValueError, "is not an allowed alias name"),
         ({"compression": 10}, ValueError, "'compression' has to be between 0 and 9"),
         ({"compression": -1}, ValueError, "has to be between 0 and 9"),
+        ({"compression": "fast"}, ValueError, "between 0 and 9 or 'auto'"),
+        ({"compression": 1.0}, ValueError, "between 0 and 9 or 'auto'"),
         ({"params": ["a"]}, ValueError, "'params' must be a dict"),
         ({"meta": "text"}, ValueError, "'meta' must be a dict or None"),
         (

@@ -101,19 +101,19 @@ def test_processes_loading_one_model_download_it_once(repository, model_root, tm
             """
             import sys, time
             import audmodel
+            from audmodel import _archive
 
             repository = audmodel.Repository(sys.argv[2], sys.argv[1], sys.argv[6])
-            cls = audmodel.Repository.backend_registry[repository.backend]
-            original = cls._get_file
+            original = _archive.extract
 
-            def counting_get_file(self, src_path, dst_path, num_workers, verbose):
-                if src_path.endswith(".zip"):
-                    with open(sys.argv[3], "a") as fp:
-                        fp.write("download\\n")
-                    time.sleep(0.5)  # let the others pile up on the lock
-                return original(self, src_path, dst_path, num_workers, verbose)
+            def counting_extract(src_path, dst_root):
+                # Every fresh load fetches and unpacks the archive once.
+                with open(sys.argv[3], "a") as fp:
+                    fp.write("download\\n")
+                time.sleep(0.5)  # let the others pile up on the lock
+                return original(src_path, dst_root)
 
-            cls._get_file = counting_get_file
+            _archive.extract = counting_extract
             audmodel.config.REPOSITORIES = [repository]
             print(audmodel.load(sys.argv[4], cache_root=sys.argv[5]))
             """

@@ -6,8 +6,9 @@ and registered in :attr:`audmodel.Repository.backend_registry`.
 """
 
 from audmodel.backend._artifactory import Artifactory
+from audmodel.backend._filesystem import FileSystem
 from audmodel.backend._minio import Minio
 from audmodel.backend._s3 import S3
 
 
-__all__ = ["Artifactory", "Minio", "S3"]
+__all__ = ["Artifactory", "FileSystem", "Minio", "S3"]

@@ -24,6 +24,7 @@ import requests.adapters
 import urllib3
 
 from audmodel.backend._common import OpenOnce
+from audmodel.backend._common import PutWithKnownMD5
 from audmodel.backend._common import check_download
 from audmodel.backend._common import progress
 
@@ -33,7 +34,7 @@ T = TypeVar("T")
 _SESSIONS: dict[tuple, requests.Session] = {}
 
 
-class Artifactory(OpenOnce, audbackend.backend.Base):
+class Artifactory(OpenOnce, PutWithKnownMD5, audbackend.backend.Base):
     r"""Backend for JFrog Artifactory.
 
     Credentials are looked up in this order:

@@ -68,3 +68,55 @@ class OpenOnce:
             error.args = (str(ex),)  # audbackend's own text says only 'see trace'
             raise error from ex
         self.opened = True
+
+
+# MD5s computed while writing a file, by (path, size, modification time),
+# so that an upload does not read the file again to compute it.
+_KNOWN_MD5: dict[tuple[str, int, int], str] = {}
+
+
+def _identity(path: str) -> tuple[str, int, int]:
+    info = os.stat(path)
+    return os.path.realpath(path), info.st_size, info.st_mtime_ns
+
+
+def remember_md5(path: str, md5: str) -> None:
+    r"""Record the MD5 of a file that was just written."""
+    _KNOWN_MD5[_identity(path)] = md5
+
+
+def forget_md5(path: str) -> None:
+    r"""Drop the record of a file that is about to go."""
+    with contextlib.suppress(FileNotFoundError):
+        _KNOWN_MD5.pop(_identity(path), None)
+
+
+def md5_of(path: str) -> str:
+    r"""MD5 of a local file, from the record if it is unchanged since."""
+    return _KNOWN_MD5.get(_identity(path)) or audeer.md5(path)
+
+
+class PutWithKnownMD5:
+    r"""Mixin: an upload takes a recorded MD5 instead of reading the file."""
+
+    def put_file(
+        self,
+        src_path: str,
+        dst_path: str,
+        *,
+        validate: bool = False,
+        verbose: bool = False,
+    ) -> None:
+        r"""Put a file on the backend, see :meth:`audbackend.backend.Base.put_file`."""
+        if validate or not os.path.isfile(src_path):
+            return super().put_file(
+                src_path, dst_path, validate=validate, verbose=verbose
+            )
+        checksum = md5_of(src_path)
+        if self.exists(dst_path) and self.checksum(dst_path) == checksum:
+            return None  # the same file is there already, as audbackend skips it
+        try:
+            self._put_file(src_path, dst_path, checksum, verbose)
+        except Exception as ex:
+            raise audbackend.BackendError(ex) from ex
+        return None

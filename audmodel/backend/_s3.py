@@ -28,6 +28,7 @@ import botocore.config
 import botocore.exceptions
 
 from audmodel.backend._common import OpenOnce
+from audmodel.backend._common import PutWithKnownMD5
 from audmodel.backend._common import check_download
 from audmodel.backend._common import progress
 
@@ -46,7 +47,7 @@ _CREDENTIAL_VARIABLES = (
 )
 
 
-class S3(OpenOnce, audbackend.backend.Base):
+class S3(OpenOnce, PutWithKnownMD5, audbackend.backend.Base):
     r"""Backend for S3 and S3-compatible object stores.
 
     The repository is a bucket on the host.

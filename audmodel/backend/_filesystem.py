@@ -1,0 +1,77 @@
+"""audbackend's file-system backend, with faster and atomic uploads."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+
+import audbackend
+
+
+class FileSystem(audbackend.backend.FileSystem):
+    r"""Backend for a folder: audbackend's, stored the same way.
+
+    It differs in speed and safety only:
+    a new file is uploaded without computing its MD5
+    (nothing stores it, and nothing is there to compare with),
+    it is hard-linked into place when on the same file system
+    and copied by the kernel otherwise,
+    and it appears under its name only when complete.
+    :meth:`local_path` lets a reader use a stored file where it lies.
+
+    Args:
+        host: folder that holds the repository
+        repository: repository name, a folder below ``host``
+
+    """
+
+    stores_md5 = False
+    r"""The backend keeps no MD5 of its own, so none need be computed."""
+
+    def put_file(
+        self,
+        src_path: str,
+        dst_path: str,
+        *,
+        validate: bool = False,
+        verbose: bool = False,
+    ) -> None:
+        r"""Put a file on the backend, see :meth:`audbackend.backend.Base.put_file`."""
+        if validate or not os.path.isfile(src_path) or self.exists(dst_path):
+            # audbackend's way: compare checksums, skip an identical file.
+            return super().put_file(
+                src_path, dst_path, validate=validate, verbose=verbose
+            )
+        try:
+            self._put_file(src_path, dst_path, "", verbose)
+        except Exception as ex:
+            raise audbackend.BackendError(ex) from ex
+
+    def _put_file(self, src_path: str, dst_path: str, checksum: str, verbose: bool):
+        target = self.local_path(dst_path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        staging = f"{target}.{uuid.uuid4().hex}~"
+        try:
+            try:
+                os.link(src_path, staging)
+            except OSError:  # another file system, or links not allowed
+                shutil.copyfile(src_path, staging)
+            os.replace(staging, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(staging)
+            raise
+
+    def local_path(self, path: str) -> str:
+        r"""Where a file of the backend lies on disk.
+
+        Args:
+            path: path on the backend, e.g. ``'/sub/file.zip'``
+
+        Returns:
+            local path
+
+        """
+        return self._expand(path)

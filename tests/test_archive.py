@@ -1,0 +1,182 @@
+"""The ZIP files audmodel writes are plain ZIP, and extraction is strict."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+import random
+import shutil
+import struct
+import subprocess
+import zipfile
+
+import audeer
+import pytest
+
+from audmodel import _archive
+from conftest import files_below
+
+
+def make_folder(root: pathlib.Path, large: bool = True) -> str:
+    rng = random.Random(1)
+    (root / "sub" / "deeper").mkdir(parents=True)
+    (root / "config.yaml").write_text("layers: 10\n" * 100)
+    (root / "sub" / "noise.bin").write_bytes(rng.randbytes(10_000))
+    (root / "sub" / "deeper" / "empty.txt").write_bytes(b"")
+    (root / "ümlaut.txt").write_text("non-ASCII name")
+    if large:
+        size = _archive.LARGE + 123_457
+        (root / "weights.bin").write_bytes(rng.randbytes(size))
+        text = "".join(f"{i} {rng.random()}\n" for i in range(size // 20))
+        (root / "log.txt").write_text(text)
+    return str(root)
+
+
+@pytest.mark.parametrize("compression", ["auto", 0, 1, 9])
+def test_archive_round_trips_through_zipfile_unzip_and_audeer(tmp_path, compression):
+    root = make_folder(tmp_path / "model")
+    archive = str(tmp_path / "model.zip")
+    _archive.create(root, archive, compression)
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.testzip() is None
+        assert sorted(zf.namelist()) == _archive.list_files(root)
+        assert not any(info.is_dir() for info in zf.infolist())
+    # audmodel 1.5 unpacks with audeer, which uses zipfile
+    audeer.extract_archive(archive, str(tmp_path / "audeer"))
+    assert files_below(str(tmp_path / "audeer")) == files_below(root)
+    if shutil.which("unzip"):
+        result = subprocess.run(["unzip", "-tq", archive], capture_output=True)
+        assert result.returncode == 0, result.stdout
+    _archive.extract(archive, str(tmp_path / "ours"))
+    assert files_below(str(tmp_path / "ours")) == files_below(root)
+
+
+def test_auto_stores_incompressible_and_deflates_the_rest(tmp_path):
+    root = make_folder(tmp_path / "model")
+    archive = str(tmp_path / "model.zip")
+    _archive.create(root, archive)
+    methods = {i.filename: i.compress_type for i in zipfile.ZipFile(archive).infolist()}
+    assert methods["weights.bin"] == zipfile.ZIP_STORED
+    assert methods["sub/noise.bin"] == zipfile.ZIP_STORED
+    assert methods["log.txt"] == zipfile.ZIP_DEFLATED
+    assert methods["config.yaml"] == zipfile.ZIP_DEFLATED
+
+
+@pytest.mark.parametrize("compression, method", [(0, 0), (1, 8), (9, 8)])
+def test_explicit_levels_keep_their_meaning(tmp_path, compression, method):
+    root = make_folder(tmp_path / "model")
+    archive = str(tmp_path / "model.zip")
+    _archive.create(root, archive, compression)
+    assert {i.compress_type for i in zipfile.ZipFile(archive).infolist()} == {method}
+
+
+def test_md5_is_computed_while_writing(tmp_path):
+    root = make_folder(tmp_path / "model")
+    archive = str(tmp_path / "model.zip")
+    md5 = _archive.create(root, archive, md5=True)
+    assert md5 == hashlib.md5(pathlib.Path(archive).read_bytes()).hexdigest()
+    assert _archive.create(root, str(tmp_path / "again.zip")) is None
+
+
+def test_zip64_records_are_written_beyond_the_limit(tmp_path, monkeypatch):
+    """Files and offsets beyond 4 GiB take ZIP64 fields; the limit is lowered."""
+    monkeypatch.setattr(_archive, "ZIP64_LIMIT", 5000)
+    root = make_folder(tmp_path / "model")
+    archive = str(tmp_path / "model.zip")
+    _archive.create(root, archive, 0)
+    data = pathlib.Path(archive).read_bytes()
+    assert b"PK\x06\x06" in data and b"PK\x06\x07" in data  # ZIP64 end records
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.testzip() is None
+    _archive.extract(archive, str(tmp_path / "ours"))
+    assert files_below(str(tmp_path / "ours")) == files_below(root)
+
+
+def test_large_text_is_deflated_in_parallel_chunks_into_one_stream(tmp_path):
+    root = tmp_path / "model"
+    root.mkdir()
+    text = "".join(f"line {i}\n" for i in range(2_000_000))  # ~17 MiB
+    (root / "big.txt").write_text(text)
+    archive = str(tmp_path / "model.zip")
+    _archive.create(str(root), archive, 6)
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo("big.txt")
+        assert info.compress_type == zipfile.ZIP_DEFLATED
+        assert info.compress_size < info.file_size / 3
+        assert zf.read("big.txt") == text.encode()
+
+
+def test_empty_folder_gives_empty_archive(tmp_path):
+    (tmp_path / "empty").mkdir()
+    archive = str(tmp_path / "empty.zip")
+    _archive.create(str(tmp_path / "empty"), archive)
+    assert zipfile.ZipFile(archive).namelist() == []
+
+
+def test_corrupted_large_stored_entry_is_refused(tmp_path):
+    root = make_folder(tmp_path / "model")
+    archive = tmp_path / "model.zip"
+    _archive.create(root, str(archive), 0)
+    info = zipfile.ZipFile(archive).getinfo("weights.bin")
+    data = bytearray(archive.read_bytes())
+    data[info.header_offset + 200] ^= 0xFF  # inside the stored data
+    archive.write_bytes(bytes(data))
+    with pytest.raises(
+        _archive.ArchiveError, match=r"Bad CRC-32 for file 'weights\.bin'"
+    ):
+        _archive.extract(str(archive), str(tmp_path / "out"))
+
+
+def test_local_header_with_other_name_is_refused(tmp_path):
+    root = make_folder(tmp_path / "model")
+    archive = tmp_path / "model.zip"
+    _archive.create(root, str(archive), 0)
+    info = zipfile.ZipFile(archive).getinfo("weights.bin")
+    data = bytearray(archive.read_bytes())
+    start = info.header_offset + 30
+    data[start : start + len("weights.bin")] = b"../evil.bin"
+    archive.write_bytes(bytes(data))
+    with pytest.raises(_archive.ArchiveError, match="another name in its local header"):
+        _archive.extract(str(archive), str(tmp_path / "out"))
+    assert not (tmp_path / "evil.bin").exists()
+
+
+def test_symbolic_links_in_the_folder(tmp_path):
+    root = tmp_path / "model"
+    root.mkdir()
+    (root / "real.txt").write_text("real")
+    outside = tmp_path / "outside"
+    (outside / "secret").mkdir(parents=True)
+    (outside / "secret" / "s.txt").write_text("secret")
+    os.symlink(root / "real.txt", root / "link.txt")
+    os.symlink(outside / "secret", root / "linked-folder")
+    assert _archive.list_files(str(root)) == ["link.txt", "real.txt"]
+
+
+def test_invalid_compression_is_refused():
+    for bad in [10, -1, "fast", 1.5, None]:
+        with pytest.raises(ValueError, match="between 0 and 9 or 'auto'"):
+            _archive.check_compression(bad)
+
+
+def test_dos_dates_before_1980_are_clamped(tmp_path):
+    root = tmp_path / "model"
+    root.mkdir()
+    (root / "old.txt").write_text("old")
+    os.utime(root / "old.txt", (0, 0))
+    archive = str(tmp_path / "model.zip")
+    _archive.create(str(root), archive)
+    assert zipfile.ZipFile(archive).getinfo("old.txt").date_time[0] == 1980
+
+
+def test_descriptor_sizes_match_central_directory(tmp_path):
+    root = make_folder(tmp_path / "model")
+    archive = tmp_path / "model.zip"
+    _archive.create(root, str(archive), 0)
+    data = archive.read_bytes()
+    info = zipfile.ZipFile(archive).getinfo("weights.bin")
+    assert info.flag_bits & 0x08
+    start = data.index(b"PK\x07\x08", info.header_offset)
+    _, crc, csize, size = struct.unpack("<IIII", data[start : start + 16])
+    assert (crc, csize, size) == (info.CRC, info.compress_size, info.file_size)
