@@ -53,7 +53,12 @@ WINDOW = 32 * 1024
 ZIP64_LIMIT = 0xFFFFFFFF  # from this size or offset on, ZIP64 fields are used
 _MARKER = 0xFFFFFFFF  # a 32-bit field whose value is in the ZIP64 fields
 WORKERS = max(2, min(8, os.cpu_count() or 2))
+BATCH = 64  # small files per task
 COPY_BUFFER = 1024 * 1024
+# Deflate cannot shrink data more than about 1032:1, so an entry that claims
+# more is lying about its size: the mark of a ZIP bomb.
+MAX_RATIO = 1100
+MAX_ENTRIES = 1_000_000
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -63,6 +68,8 @@ _LOCATOR64 = struct.Struct("<IIQI")
 _DESCRIPTOR = struct.Struct("<IIII")
 _DESCRIPTOR64 = struct.Struct("<IIQQ")
 _FLAG_DESCRIPTOR = 0x08
+ALIGNMENT = 4096
+_ALIGNMENT_EXTRA = 0xD935  # zipalign's extra field: alignment, then padding
 _FLAG_UTF8 = 0x800
 
 
@@ -145,14 +152,14 @@ def create(
         concurrent.futures.ThreadPoolExecutor(WORKERS) as pool,
     ):
         writer = _Writer(out, hashlib.md5() if md5 else None)
-        for file, prepared in _prepare_small(root, files, compression, pool):
+        for file, info, prepared in _prepare_small(root, files, compression, pool):
             path = os.path.join(root, *file.split("/"))
             if prepared is not None:
-                writer.add_small(file, path, *prepared)
+                writer.add_small(file, info, *prepared)
             elif _choose_level(path, compression) == 0:
-                writer.add_large_stored(file, path, pool)
+                writer.add_large_stored(file, path, info, pool)
             else:
-                writer.add_large_deflated(file, path, _level(compression), pool)
+                writer.add_large_deflated(file, path, info, _level(compression), pool)
         writer.finish()
     return writer.md5.hexdigest() if md5 else None
 
@@ -181,38 +188,55 @@ def _prepare_small(
     files: list[str],
     compression: int | str,
     pool: concurrent.futures.Executor,
-) -> Iterator[tuple[str, tuple[int, int, int, bytes] | None]]:
-    r"""Yield files in order with (method, CRC, size, data) for small ones.
+) -> Iterator[tuple[str, os.stat_result, _Prepared | None]]:
+    r"""Yield files in order with their stat and, for small ones, their entry data.
 
-    Small files are read and compressed in the pool, a bounded number ahead,
-    so memory stays bounded; large files yield ``None``.
+    Small files are read and compressed in the pool, in batches, a bounded
+    number ahead, so memory stays bounded; large files yield ``None``.
 
     """
+
+    def prepare(batch: list[str]) -> list[tuple[os.stat_result, _Prepared | None]]:
+        return [
+            _prepare_file(os.path.join(root, *f.split("/")), compression) for f in batch
+        ]
+
+    batches = [files[i : i + BATCH] for i in range(0, len(files), BATCH)]
     pending: deque = deque()
-
-    def prepare(file: str) -> tuple[int, int, int, bytes] | None:
-        path = os.path.join(root, *file.split("/"))
-        if os.path.getsize(path) >= LARGE:
-            return None
-        with open(path, "rb") as fp:
-            data = fp.read()
-        crc = zlib.crc32(data)
-        if compression == 0:
-            return zipfile.ZIP_STORED, crc, len(data), data
-        compressor = zlib.compressobj(_level(compression), zlib.DEFLATED, -15)
-        packed = compressor.compress(data) + compressor.flush()
-        if compression == AUTO and len(packed) > STORE_RATIO * len(data):
-            return zipfile.ZIP_STORED, crc, len(data), data
-        return zipfile.ZIP_DEFLATED, crc, len(data), packed
-
-    for file in files:
-        pending.append((file, pool.submit(prepare, file)))
-        if len(pending) >= 4 * WORKERS:
-            done, future = pending.popleft()
-            yield done, future.result()
+    for batch in batches:
+        pending.append((batch, pool.submit(prepare, batch)))
+        if len(pending) >= 2 * WORKERS:
+            yield from _unbatch(*pending.popleft())
     while pending:
-        done, future = pending.popleft()
-        yield done, future.result()
+        yield from _unbatch(*pending.popleft())
+
+
+def _unbatch(
+    batch: list[str], future: concurrent.futures.Future
+) -> Iterator[tuple[str, os.stat_result, _Prepared | None]]:
+    for file, (info, prepared) in zip(batch, future.result(), strict=True):
+        yield file, info, prepared
+
+
+_Prepared = tuple[int, int, int, bytes]  # method, CRC, size, entry data
+
+
+def _prepare_file(
+    path: str, compression: int | str
+) -> tuple[os.stat_result, _Prepared | None]:
+    info = os.stat(path)
+    if info.st_size >= LARGE:
+        return info, None
+    with open(path, "rb") as fp:
+        data = fp.read()
+    crc = zlib.crc32(data)
+    if compression == 0:
+        return info, (zipfile.ZIP_STORED, crc, len(data), data)
+    compressor = zlib.compressobj(_level(compression), zlib.DEFLATED, -15)
+    packed = compressor.compress(data) + compressor.flush()
+    if compression == AUTO and len(packed) > STORE_RATIO * len(data):
+        return info, (zipfile.ZIP_STORED, crc, len(data), data)
+    return info, (zipfile.ZIP_DEFLATED, crc, len(data), packed)
 
 
 @dataclasses.dataclass
@@ -244,8 +268,9 @@ class _Writer:
         if self.md5 is not None:
             self.md5.update(data)
 
-    def _entry(self, name: str, path: str, method: int, flags: int) -> _Entry:
-        info = os.stat(path)
+    def _entry(
+        self, name: str, info: os.stat_result, method: int, flags: int
+    ) -> _Entry:
         year, month, day, hour, minute, second = time.localtime(info.st_mtime)[:6]
         year = min(max(year, 1980), 2107)
         encoded = name.encode("utf-8")
@@ -263,8 +288,15 @@ class _Writer:
         self.entries.append(entry)
         return entry
 
-    def _local_header(self, entry: _Entry, zip64: bool) -> None:
+    def _local_header(self, entry: _Entry, zip64: bool, align: bool = False) -> None:
         extra = struct.pack("<HHQQ", 1, 16, entry.size, entry.csize) if zip64 else b""
+        if align:
+            # Data on a block boundary is copied faster by the kernel, here
+            # and when unpacking; readers skip the unknown extra field.
+            start = self.position + _LOCAL.size + len(entry.name) + len(extra) + 6
+            padding = -start % ALIGNMENT
+            extra += struct.pack("<HHH", _ALIGNMENT_EXTRA, 2 + padding, ALIGNMENT)
+            extra += bytes(padding)
         sizes = (_MARKER, _MARKER) if zip64 else (entry.csize, entry.size)
         self._write(
             _LOCAL.pack(
@@ -284,18 +316,30 @@ class _Writer:
         )
 
     def add_small(
-        self, name: str, path: str, method: int, crc: int, size: int, data: bytes
+        self,
+        name: str,
+        info: os.stat_result,
+        method: int,
+        crc: int,
+        size: int,
+        data: bytes,
     ) -> None:
-        entry = self._entry(name, path, method, 0)
+        entry = self._entry(name, info, method, 0)
         entry.crc, entry.size, entry.csize = crc, size, len(data)
         self._local_header(entry, zip64=False)
         self._write(data)
 
-    def add_large_stored(self, name: str, path: str, pool: concurrent.futures.Executor):
-        entry = self._entry(name, path, zipfile.ZIP_STORED, _FLAG_DESCRIPTOR)
-        entry.size = entry.csize = os.path.getsize(path)
+    def add_large_stored(
+        self,
+        name: str,
+        path: str,
+        info: os.stat_result,
+        pool: concurrent.futures.Executor,
+    ) -> None:
+        entry = self._entry(name, info, zipfile.ZIP_STORED, _FLAG_DESCRIPTOR)
+        entry.size = entry.csize = info.st_size
         zip64 = entry.size >= ZIP64_LIMIT
-        self._local_header(entry, zip64)
+        self._local_header(entry, zip64, align=True)
         self.out.flush()
         with open(path, "rb") as src:
             copy = pool.submit(
@@ -315,10 +359,15 @@ class _Writer:
         self._descriptor(entry, zip64)
 
     def add_large_deflated(
-        self, name: str, path: str, level: int, pool: concurrent.futures.Executor
-    ):
-        entry = self._entry(name, path, zipfile.ZIP_DEFLATED, _FLAG_DESCRIPTOR)
-        entry.size = os.path.getsize(path)
+        self,
+        name: str,
+        path: str,
+        info: os.stat_result,
+        level: int,
+        pool: concurrent.futures.Executor,
+    ) -> None:
+        entry = self._entry(name, info, zipfile.ZIP_DEFLATED, _FLAG_DESCRIPTOR)
+        entry.size = info.st_size
         zip64 = entry.size >= ZIP64_LIMIT - DEFLATE_CHUNK
         self._local_header(entry, zip64)
         start = self.position
@@ -510,12 +559,16 @@ def extract(src_path: str, dst_root: str) -> list[str]:
                 concurrent.futures.ThreadPoolExecutor(WORKERS) as pool,
                 concurrent.futures.ThreadPoolExecutor(WORKERS) as copiers,
             ):
+                fd = raw.fileno()
+                small = [e for e in entries if not e.is_dir() and e.file_size < LARGE]
+                large = [e for e in entries if not e.is_dir() and e.file_size >= LARGE]
                 jobs = [
-                    pool.submit(
-                        _extract_entry, archive, raw.fileno(), entry, dst_root, copiers
-                    )
-                    for entry in entries
-                    if not entry.is_dir()
+                    pool.submit(_extract_small, fd, small[i : i + BATCH], dst_root)
+                    for i in range(0, len(small), BATCH)
+                ]
+                jobs += [
+                    pool.submit(_extract_large, archive, fd, entry, dst_root, copiers)
+                    for entry in large
                 ]
                 for job in jobs:
                     job.result()
@@ -530,7 +583,10 @@ def check_entries(entries: list[zipfile.ZipInfo]) -> list[str]:
     r"""Refuse entries that could write outside the destination.
 
     Refused are absolute paths, drive letters, backslashes, ``.`` and
-    ``..`` parts, empty parts, symbolic links, and names given twice.
+    ``..`` parts, empty parts, symbolic links, names given twice,
+    compression methods other than stored and deflated,
+    sizes that deflate cannot reach (more than 1100:1),
+    and more than a million entries.
 
     Args:
         entries: the archive's entries
@@ -542,11 +598,13 @@ def check_entries(entries: list[zipfile.ZipInfo]) -> list[str]:
         ArchiveError: naming the first refused entry
 
     """
+    if len(entries) > MAX_ENTRIES:
+        raise ArchiveError(f"Refusing an archive of {len(entries)} entries.")
     seen = set()
     files = []
     for entry in entries:
         name = entry.filename
-        reason = _unsafe_name_reason(name)
+        reason = _unsafe_name_reason(name) or _unsafe_size_reason(entry)
         if reason is None and stat.S_ISLNK(entry.external_attr >> 16):
             reason = "it is a symbolic link"
         if reason is None and name.rstrip("/") in seen:
@@ -570,6 +628,20 @@ def _unsafe_name_reason(name: str) -> str | None:
     return None
 
 
+def _unsafe_size_reason(entry: zipfile.ZipInfo) -> str | None:
+    if entry.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return f"compression method {entry.compress_type} is not supported"
+    if entry.compress_type == zipfile.ZIP_STORED:
+        if entry.compress_size != entry.file_size:
+            return "it is stored, but its sizes differ"
+    elif entry.file_size > MAX_RATIO * max(entry.compress_size, 1):
+        return (
+            f"it claims to unpack {entry.compress_size} bytes to {entry.file_size}, "
+            "more than deflate can (a ZIP bomb)"
+        )
+    return None
+
+
 def _check_space(entries: list[zipfile.ZipInfo], dst_root: str) -> None:
     # Sizes are declared by the archive; no entry is ever written beyond its
     # declared size, so this bound holds for a ZIP bomb too.
@@ -582,7 +654,39 @@ def _check_space(entries: list[zipfile.ZipInfo], dst_root: str) -> None:
         )
 
 
-def _extract_entry(
+def _extract_small(fd: int, entries: list[zipfile.ZipInfo], dst_root: str) -> None:
+    r"""Unpack small entries by reading their bytes directly.
+
+    The output is bounded by the declared size and its CRC-32 checked.
+
+    """
+    for entry in entries:
+        offset = _data_offset(fd, entry)
+        data = os.pread(fd, entry.compress_size, offset)
+        if len(data) != entry.compress_size:
+            raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
+        if entry.compress_type == zipfile.ZIP_DEFLATED:
+            inflater = zlib.decompressobj(-15)
+            try:
+                data = inflater.decompress(data, entry.file_size + 1)
+            except zlib.error as ex:
+                raise ArchiveError(
+                    f"Entry '{entry.filename}' is broken: {ex}"
+                ) from None
+        if len(data) != entry.file_size or zlib.crc32(data) != entry.CRC:
+            raise ArchiveError(f"Bad CRC-32 for file '{entry.filename}'")
+        target = os.path.join(dst_root, *entry.filename.split("/"))
+        # O_EXCL refuses to follow or replace anything already at the target.
+        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(out, view) :]
+        finally:
+            os.close(out)
+
+
+def _extract_large(
     archive: zipfile.ZipFile,
     src: int,
     entry: zipfile.ZipInfo,
@@ -592,7 +696,7 @@ def _extract_entry(
     target = os.path.join(dst_root, *entry.filename.split("/"))
     # 'x' refuses to follow or replace anything already at the target.
     with open(target, "xb") as dst:
-        if entry.compress_type == zipfile.ZIP_STORED and entry.file_size >= LARGE:
+        if entry.compress_type == zipfile.ZIP_STORED:
             _extract_stored(src, _data_offset(src, entry), entry, dst.fileno(), pool)
         else:
             # zipfile never reads past the declared size and checks the CRC.

@@ -101,24 +101,32 @@ def is_complete(folder: str) -> bool:
 
 
 @contextlib.contextmanager
-def staging(final: str) -> Iterator[str]:
-    r"""Yield a fresh folder beside ``final``, removed if not placed.
+def staging(final: str) -> Iterator[tuple[str, str]]:
+    r"""Yield a fresh folder and a free file name beside ``final``.
 
+    The folder is built up and then renamed to ``final`` with :func:`place`,
+    so nothing is left to remove on success
+    (removing a folder can wait for the disk to write what was extracted).
+    The file is for a download; it is removed afterwards.
     Call it with the lock of ``final`` held.
-    Staging folders left by a killed process, and the ``<version>~`` folder
+    Staging entries left by a killed process, and the ``<version>~`` folder
     that audmodel 1.5 leaves in that case, are removed first.
 
     """
     os.makedirs(os.path.dirname(final), exist_ok=True)
     remove_leftovers(final)
     folder = _staging_name(final)
+    file = _staging_name(final)
     # Not tempfile.mkdtemp: its mode 0o700 would hide a shared cache's
     # models from the group; os.mkdir applies the user's umask instead.
     os.mkdir(folder)
     try:
-        yield folder
+        yield folder, file
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if os.path.exists(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(file)
 
 
 def remove_leftovers(final: str) -> None:

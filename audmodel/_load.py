@@ -125,10 +125,12 @@ def _download(
     info = header(short_id, version, cache_root)
     path = _store.archive_path(short_id, info["name"], info["subgroup"])
     repository = _store.find_header(short_id, version)
-    with _cache.staging(final) as work, _store.opened(repository) as location:
+    with (
+        _cache.staging(final) as (folder, download),
+        _store.opened(repository) as location,
+    ):
         try:
-            archive = _fetch(location, path, version, work, verbose)
-            folder = audeer.mkdir(os.path.join(work, "model"))
+            archive = _fetch(location, path, version, download, verbose)
             _archive.extract(archive, folder)
         except (_archive.ArchiveError, audbackend.BackendError) as ex:
             cause = getattr(ex, "exception", ex)
@@ -141,7 +143,7 @@ def _download(
 
 
 def _fetch(
-    location: _store.Location, path: str, version: str, work: str, verbose: bool
+    location: _store.Location, path: str, version: str, download: str, verbose: bool
 ) -> str:
     r"""A local archive: where it lies, if the backend can tell, else downloaded."""
     backend = location.interface.backend
@@ -149,6 +151,4 @@ def _fetch(
         local = backend.local_path(_store.versioned_path(location, path, version))
         if os.path.isfile(local):
             return local
-    return location.interface.get_file(
-        path, os.path.join(work, "archive.zip"), version, verbose=verbose
-    )
+    return location.interface.get_file(path, download, version, verbose=verbose)

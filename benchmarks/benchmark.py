@@ -1,0 +1,470 @@
+"""Speed and memory of publish and load, as ratios to a plain copy.
+
+Usage::
+
+    .venv/bin/pip install -e '.[benchmark]'
+    .venv/bin/python benchmarks/benchmark.py [--rounds 3] [--reference]
+
+Workloads (deterministic):
+
+(a) 2 x 256 MiB float32 normal weights + 50 small YAML files
+(b) 5,000 files of 4 KiB, half text, half random
+(c) one 512 MiB float32 file
+
+Each runs on a file-system repository and on S3 (a moto server on
+127.0.0.1). Figures are medians of the rounds, taken in one run, next to a
+plain copy of the folder (``cp -r``) and, for S3, a bare boto3 upload and
+download of the same archive. ``--reference`` installs audmodel 1.5.3 into
+a separate virtual environment and times its ``meta`` and ``exists`` on the
+same repository. Peak memory is measured in child processes publishing and
+loading a 1 GiB file.
+
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import boto3
+import numpy as np
+
+import audmodel
+from audmodel import _archive
+
+
+MIB = 1024 * 1024
+results: list[tuple[str, bool]] = []
+
+
+# --- workloads ---------------------------------------------------------------
+
+
+def float_file(path: str, mib: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    with open(path, "wb") as fp:
+        for _ in range(mib // 64):
+            fp.write(rng.standard_normal(16 * MIB, dtype=np.float32).tobytes())
+
+
+def workload_a(root: str) -> None:
+    os.makedirs(f"{root}/config")
+    for i in range(2):
+        float_file(f"{root}/weights-{i}.bin", 256, seed=i)
+    for i in range(50):
+        lines = [
+            f"layer_{j}:\n  units: {64 * (j + 1)}\n  dropout: 0.{j}\n"
+            for j in range(20)
+        ]
+        with open(f"{root}/config/file-{i:02d}.yaml", "w") as fp:
+            fp.write(f"name: block-{i}\n" + "".join(lines))
+
+
+def workload_b(root: str) -> None:
+    rng = np.random.default_rng(2)
+    words = ["model", "layer", "weight", "bias", "train", "loss", "epoch", "data"]
+    for i in range(5000):
+        folder = f"{root}/part-{i // 100:02d}"
+        os.makedirs(folder, exist_ok=True)
+        if i % 2:
+            data = rng.bytes(4096)
+        else:
+            picks = rng.integers(0, len(words), 1000)
+            data = " ".join(words[p] for p in picks).encode()[:4096].ljust(4096, b".")
+        with open(f"{folder}/file-{i:04d}.bin", "wb") as fp:
+            fp.write(data)
+
+
+def workload_c(root: str) -> None:
+    os.makedirs(root)
+    float_file(f"{root}/weights.bin", 512, seed=3)
+
+
+WORKLOADS = {
+    "a": ("2 x 256 MiB float32 + 50 YAML", workload_a),
+    "b": ("5,000 files of 4 KiB", workload_b),
+    "c": ("one 512 MiB float32 file", workload_c),
+}
+TARGETS = {  # publish and cold load, as ratio to the copy
+    "a": (2.0, 1.5),
+    "b": (3.0, 3.0),
+    "c": (2.0, None),
+}
+
+
+# --- measuring ---------------------------------------------------------------
+
+
+def median_time(
+    function: Callable[[int], object],
+    rounds: int,
+    before: Callable[[int], object] | None = None,
+) -> float:
+    times = []
+    for round_ in range(rounds):
+        if before is not None:
+            before(round_)
+        # Each round starts with nothing left to write back, so that one
+        # round's writes do not slow down the next measurement.
+        os.sync()
+        start = time.perf_counter()
+        function(round_)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def per_call(function: Callable[[], object], calls: int) -> float:
+    function()  # warm up
+    start = time.perf_counter()
+    for _ in range(calls):
+        function()
+    return (time.perf_counter() - start) / calls
+
+
+def report(label: str, value: str, target: str = "", met: bool | None = None) -> None:
+    verdict = "" if met is None else ("met" if met else "NOT MET")
+    print(f"  {label:<26} {value:<38} {target:<22} {verdict}")
+    if met is not None:
+        results.append((label, met))
+
+
+def copy_time(src: str, work: str, rounds: int) -> float:
+    dst = os.path.join(work, "copy")
+
+    def copy(_: int) -> None:
+        subprocess.run(["cp", "-r", src, dst], check=True)
+
+    return median_time(copy, rounds, before=lambda _: shutil.rmtree(dst, True))
+
+
+# --- S3 server ---------------------------------------------------------------
+
+
+def start_s3() -> tuple[subprocess.Popen, str]:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    return process, f"http://127.0.0.1:{port}"
+
+
+# --- one workload on one repository ------------------------------------------
+
+
+def run(
+    key: str,
+    src: str,
+    repository: audmodel.Repository,
+    work: str,
+    rounds: int,
+    copy: float,
+    s3: str | None,
+) -> str:
+    audmodel.config.REPOSITORIES = [repository]
+    uids: dict[int, str] = {}
+
+    def publish(round_: int) -> None:
+        uids[round_] = audmodel.publish(
+            src,
+            "bench",
+            {"workload": key, "round": round_},
+            "1.0.0",
+            repository=repository,
+        )
+
+    publish_time = median_time(publish, rounds)
+    caches = [
+        os.path.join(work, f"cache-{repository.backend}-{i}") for i in range(rounds)
+    ]
+    load_time = median_time(
+        lambda i: audmodel.load(uids[i], cache_root=caches[i]), rounds
+    )
+    uid = uids[0]
+    cached = per_call(lambda: audmodel.load(uid, cache_root=caches[0]), 2000)
+    meta = per_call(lambda: audmodel.meta(uid, cache_root=caches[0]), 30)
+    exists = per_call(lambda: audmodel.exists(uid), 30)
+
+    publish_target, load_target = TARGETS[key]
+    if s3 is None:
+        report(
+            "publish",
+            f"{publish_time:.3f} s = {publish_time / copy:.2f} x copy",
+            f"target <= {publish_target} x",
+            publish_time / copy <= publish_target,
+        )
+        met = None if load_target is None else load_time / copy <= load_target
+        report(
+            "cold load",
+            f"{load_time:.3f} s = {load_time / copy:.2f} x copy",
+            f"target <= {load_target} x" if load_target else "",
+            met,
+        )
+    else:
+        upload, download = bare_boto3(s3, repository.name, uid, work, rounds)
+        report(
+            "publish",
+            f"{publish_time:.3f} s = {publish_time / upload:.2f} x boto3 up",
+            "target <= 1.3 x",
+            publish_time / upload <= 1.3,
+        )
+        report(
+            "cold load",
+            f"{load_time:.3f} s = {load_time / download:.2f} x boto3 down",
+            "target <= 1.3 x",
+            load_time / download <= 1.3,
+        )
+        report("bare boto3", f"up {upload:.3f} s, down {download:.3f} s")
+    report(
+        "cached load", f"{cached * 1000:.3f} ms", "target <= 0.2 ms", cached <= 0.0002
+    )
+    report("meta", f"{meta * 1000:.2f} ms")
+    report("exists", f"{exists * 1000:.2f} ms")
+    return uid
+
+
+def bare_boto3(
+    endpoint: str, bucket: str, uid: str, work: str, rounds: int
+) -> tuple[float, float]:
+    """Upload and download the model's archive with boto3's defaults."""
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    key = audmodel.url(uid).lstrip("/")
+    archive = os.path.join(work, "bare.zip")
+    client.download_file(bucket, key, archive)
+    upload = median_time(
+        lambda i: client.upload_file(archive, bucket, f"bare/{i}.zip"), rounds
+    )
+    download = median_time(
+        lambda i: client.download_file(bucket, f"bare/{i}.zip", f"{archive}.{i}"),
+        rounds,
+    )
+    return upload, download
+
+
+def archive_sizes(src: str, work: str) -> None:
+    ours = os.path.join(work, "auto.zip")
+    deflate1 = os.path.join(work, "deflate1.zip")
+    _archive.create(src, ours)
+    _archive.create(src, deflate1, 1)
+    ratio = os.path.getsize(ours) / os.path.getsize(deflate1)
+    report(
+        "archive size",
+        f"{os.path.getsize(ours) / MIB:.0f} MiB = {ratio:.3f} x deflate-1",
+        "target <= 1.10 x",
+        ratio <= 1.10,
+    )
+    os.remove(ours)
+    os.remove(deflate1)
+
+
+# --- audmodel 1.5.3 for comparison -------------------------------------------
+
+
+REFERENCE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time, audmodel
+    host, name, uid, cache = sys.argv[1:5]
+    audmodel.config.REPOSITORIES = [audmodel.Repository(name, host, "file-system")]
+    def per_call(f, n=30):
+        f()
+        start = time.perf_counter()
+        for _ in range(n):
+            f()
+        return (time.perf_counter() - start) / n
+    print(json.dumps({
+        "meta": per_call(lambda: audmodel.meta(uid, cache_root=cache)),
+        "exists": per_call(lambda: audmodel.exists(uid)),
+    }))
+    """
+)
+
+
+def reference_python(work: str) -> str:
+    venv = os.path.join(work, "audmodel-1.5.3")
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run(
+            [python, "-m", "pip", "install", "-q", "audmodel==1.5.3"], check=True
+        )
+    return python
+
+
+def compare_with_reference(
+    python: str, repository: audmodel.Repository, uid: str, work: str
+) -> None:
+    cache = os.path.join(work, "cache-file-system-0")
+    ours = {
+        "meta": per_call(lambda: audmodel.meta(uid, cache_root=cache), 30),
+        "exists": per_call(lambda: audmodel.exists(uid), 30),
+    }
+    script = os.path.join(work, "reference.py")
+    with open(script, "w") as fp:
+        fp.write(REFERENCE_SCRIPT)
+    cache = os.path.join(work, "reference-cache")
+    output = subprocess.run(
+        [python, script, repository.host, repository.name, uid, cache],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    theirs = json.loads(output.strip().splitlines()[-1])
+    for name in ("meta", "exists"):
+        report(
+            f"{name} vs audmodel 1.5.3",
+            f"{ours[name] * 1000:.2f} ms vs {theirs[name] * 1000:.2f} ms",
+            "target <= 1.0 x",
+            ours[name] <= theirs[name] * 1.05,  # within noise
+        )
+
+
+# --- memory ------------------------------------------------------------------
+
+
+MEMORY_SCRIPT = textwrap.dedent(
+    """
+    import sys, audmodel
+    action, host, name, backend, root = sys.argv[1:6]
+    repository = audmodel.Repository(name, host, backend)
+    audmodel.config.REPOSITORIES = [repository]
+    uid = audmodel.uid("memory", {}, "1.0.0")
+    if action == "publish":
+        audmodel.publish(root, "memory", {}, "1.0.0", repository=repository)
+    else:
+        audmodel.load(uid, cache_root=root)
+    # VmHWM is the peak of this process image; ru_maxrss would include the
+    # parent's peak from before exec.
+    with open("/proc/self/status") as fp:
+        peak = [line for line in fp if line.startswith("VmHWM:")][0]
+    print(int(peak.split()[1]) // 1024)
+    """
+)
+
+
+def peak_memory(work: str, repositories: list[audmodel.Repository]) -> None:
+    src = os.path.join(work, "memory-model")
+    os.makedirs(src)
+    float_file(os.path.join(src, "weights.bin"), 1024, seed=4)
+    script = os.path.join(work, "memory.py")
+    with open(script, "w") as fp:
+        fp.write(MEMORY_SCRIPT)
+    for repository in repositories:
+        for action, root in [
+            ("publish", src),
+            ("load", os.path.join(work, "mem-cache")),
+        ]:
+            output = subprocess.run(
+                [
+                    sys.executable,
+                    script,
+                    action,
+                    repository.host,
+                    repository.name,
+                    repository.backend,
+                    root,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            peak = int(output.strip().splitlines()[-1])
+            report(
+                f"peak memory {action}",
+                f"{peak} MiB (1 GiB file, {repository.backend})",
+                "target < 200 MiB",
+                peak < 200,
+            )
+        shutil.rmtree(os.path.join(work, "mem-cache"), ignore_errors=True)
+    shutil.rmtree(src)
+
+
+# --- main --------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workloads", default="abc")
+    parser.add_argument("--no-s3", action="store_true")
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="compare meta and exists with audmodel 1.5.3",
+    )
+    parser.add_argument("--work", help="folder for the data (default: a temporary one)")
+    args = parser.parse_args()
+
+    work = tempfile.mkdtemp(prefix="audmodel-bench-", dir=args.work)
+    server = None
+    try:
+        host = os.path.join(work, "repositories")
+        os.makedirs(os.path.join(host, "models"))
+        file_system = audmodel.Repository("models", host, "file-system")
+        repositories = [file_system]
+        s3 = None
+        if not args.no_s3:
+            server, s3 = start_s3()
+            boto3.client("s3", endpoint_url=s3, region_name="us-east-1").create_bucket(
+                Bucket="models"
+            )
+            repositories.append(audmodel.Repository("models", s3, "s3"))
+        reference = reference_python(work) if args.reference else None
+        print(
+            f"audmodel {audmodel.__version__}, {os.cpu_count()} cores, "
+            f"{args.rounds} rounds, medians\n"
+        )
+        for key in args.workloads:
+            title, build = WORKLOADS[key]
+            src = os.path.join(work, f"workload-{key}")
+            build(src)
+            copy = copy_time(src, work, args.rounds)
+            print(f"({key}) {title}: cp -r takes {copy:.3f} s")
+            archive_sizes(src, work)
+            for repository in repositories:
+                print(f" {repository.backend} repository")
+                endpoint = s3 if repository.backend == "s3" else None
+                uid = run(key, src, repository, work, args.rounds, copy, endpoint)
+                if reference is not None and repository.backend == "file-system":
+                    compare_with_reference(reference, repository, uid, work)
+            shutil.rmtree(src)
+            for entry in os.listdir(work):
+                if entry.startswith("cache-"):
+                    shutil.rmtree(os.path.join(work, entry))
+            print()
+        print("memory")
+        peak_memory(work, repositories)
+    finally:
+        if server is not None:
+            server.terminate()
+        shutil.rmtree(work, ignore_errors=True)
+
+    failed = [label for label, met in results if not met]
+    print()
+    print("all targets met" if not failed else f"targets not met: {len(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
