@@ -43,6 +43,8 @@ def aliases(
 ) -> list[str]:
     r"""Aliases of a model.
 
+    Only aliases that point to the model are listed.
+
     Args:
         uid: model ID or alias
         cache_root: cache folder, see :func:`default_cache_root`
@@ -63,7 +65,15 @@ def aliases(
     short_id, version = _resolve(uid, cache_root)
     repository = _store.find_header(short_id, version)
     with _store.opened(repository) as location:
-        return sorted(_store.read_aliases(location, short_id, version))
+        listed = _store.read_aliases(location, short_id, version)
+    # The alias files are the truth; a model's list can lag behind them when
+    # processes move an alias at the same time.
+    model = f"{short_id}-{version}"
+    return sorted(
+        alias
+        for alias in listed
+        if (_store.find_alias(alias) or (None, None))[1] == model
+    )
 
 
 def author(uid: str, *, cache_root: str | None = None) -> str:

@@ -1,0 +1,130 @@
+"""An HTTP proxy on 127.0.0.1 that injects faults between a client and a server.
+
+It forwards requests to an upstream server and relays the answers, except
+for requests matched by a rule: those get a 500 error in S3's XML shape, or
+the upstream answer cut off half-way through its body, with the connection
+closed (a dropped connection).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import http.server
+import threading
+
+
+@dataclasses.dataclass
+class Rule:
+    action: str  # "500" or "drop"
+    times: int  # how many matching requests; -1 for all
+    method: str | None
+    path: str | None  # a part of the request path
+
+
+class FaultProxy:
+    def __init__(self, upstream: str):
+        host, port = upstream.split("://", 1)[1].split(":")
+        self.upstream = (host, int(port))
+        self.rules: list[Rule] = []
+        self.faults = 0
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.proxy = proxy
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def inject(
+        self,
+        action: str,
+        times: int = 1,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        with self.lock:
+            self.rules.append(Rule(action, times, method, path))
+
+    def clear(self) -> None:
+        with self.lock:
+            self.rules.clear()
+
+    def match(self, method: str, path: str) -> str | None:
+        with self.lock:
+            for rule in self.rules:
+                if rule.times == 0:
+                    continue
+                if rule.method not in (None, method):
+                    continue
+                if rule.path is not None and rule.path not in path:
+                    continue
+                if rule.times > 0:
+                    rule.times -= 1
+                self.faults += 1
+                return rule.action
+        return None
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    wbufsize = -1
+    disable_nagle_algorithm = True
+    proxy: FaultProxy
+
+    def log_message(self, format, *args) -> None:
+        pass
+
+    def _relay(self) -> None:
+        length = int(self.headers.get("Content-Length", 0) or 0)
+        body = self.rfile.read(length) if length else None
+        action = self.proxy.match(self.command, self.path)
+        if action == "500":
+            payload = (
+                b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError'
+                b"</Code><Message>Injected fault</Message></Error>"
+            )
+            self.send_response(500)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        upstream = http.client.HTTPConnection(*self.proxy.upstream, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+        upstream.request(self.command, self.path, body=body, headers=headers)
+        response = upstream.getresponse()
+        data = response.read()
+        upstream.close()
+        self.send_response(response.status)
+        for name, value in response.getheaders():
+            if name.lower() not in (
+                "connection",
+                "transfer-encoding",
+                "content-length",
+            ):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if action == "drop" and data:
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _relay  # noqa: N815

@@ -1,0 +1,267 @@
+"""Faults injected, hostile input given, processes racing: nothing is lost."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+
+import audbackend
+from fault_proxy import FaultProxy
+import pytest
+
+import audmodel
+from conftest import create_bucket
+from conftest import files_below
+from conftest import publish
+from conftest import read_stored
+from conftest import stored_path
+from conftest import write_stored
+
+
+def cache_entries(cache: str, uid: str) -> list[str]:
+    short_id = uid.split("-")[0]
+    folder = os.path.join(cache, short_id)
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+# --- a load killed at any point ------------------------------------------------
+
+KILLED_LOAD = textwrap.dedent(
+    """
+    import sys, time
+    import audmodel
+    from audmodel import _archive
+
+    host, name, backend, uid, cache, phase = sys.argv[1:7]
+    repository = audmodel.Repository(name, host, backend)
+    audmodel.config.REPOSITORIES = [repository]
+    cls = audmodel.Repository.backend_registry[backend]
+
+    def stall(message):
+        print(message, flush=True)
+        time.sleep(120)
+
+    if phase == "download":
+        original = cls._get_file
+
+        def get_file(self, src_path, dst_path, num_workers, verbose):
+            if src_path.endswith(".zip"):
+                with open(dst_path, "wb") as fp:
+                    fp.write(b"PK half an archive")
+                stall("downloading")
+            return original(self, src_path, dst_path, num_workers, verbose)
+
+        cls._get_file = get_file
+    else:
+        original = _archive.extract
+
+        def extract(src_path, dst_root):
+            files = original(src_path, dst_root)
+            stall("extracting")  # all files written, not yet in place
+            return files
+
+        _archive.extract = extract
+    audmodel.load(uid, cache_root=cache)
+    """
+)
+
+
+@pytest.mark.parametrize("phase", ["download", "extraction"])
+def test_load_killed_leaves_nothing_taken_as_complete(
+    repository, model_root, cache, tmp_path, phase
+):
+    if phase == "download" and repository.backend == "file-system":
+        pytest.skip("file-system archives are read where they lie, not downloaded")
+    uid = publish(model_root)
+    script = tmp_path / "load.py"
+    script.write_text(KILLED_LOAD)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(script),
+            repository.host,
+            repository.name,
+            repository.backend,
+            uid,
+            cache,
+            phase,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline().strip() in ("downloading", "extracting")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    version = uid.split("-", 1)[1]
+    entries = cache_entries(cache, uid)
+    assert version not in entries  # no folder that looks complete
+    assert any(e.startswith(".staging-") for e in entries)  # what the kill left
+    folder = audmodel.load(uid)
+    assert files_below(folder) == files_below(model_root)
+    assert not any(e.startswith(".staging-") for e in cache_entries(cache, uid))
+
+
+# --- integrity -------------------------------------------------------------------
+
+
+def test_broken_archive_fails_and_repaired_archive_loads(repository, model_root, cache):
+    uid = publish(model_root)
+    good = read_stored(repository, stored_path(uid))
+    write_stored(repository, stored_path(uid), good[: len(good) // 2])
+    with pytest.raises(RuntimeError, match=f"Cannot load model '{uid}'"):
+        audmodel.load(uid)
+    assert uid.split("-", 1)[1] not in cache_entries(cache, uid)
+    write_stored(repository, stored_path(uid), good)
+    assert files_below(audmodel.load(uid)) == files_below(model_root)
+
+
+def zip_with_entry_sizes(file_size: int, method: int | None = None) -> bytes:
+    """A ZIP whose only entry claims another size (and method) than it has."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros.bin", bytes(100_000))
+    data = bytearray(buffer.getvalue())
+    for signature, size_at, method_at in [
+        (b"PK\x03\x04", 22, 8),
+        (b"PK\x01\x02", 24, 10),
+    ]:
+        start = data.index(signature)
+        struct.pack_into("<I", data, start + size_at, file_size)
+        if method is not None:
+            struct.pack_into("<H", data, start + method_at, method)
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "archive, reason",
+    [
+        (zip_with_entry_sizes(4_000_000_000), "more than deflate can"),
+        (zip_with_entry_sizes(100_000, method=12), "compression method 12"),
+    ],
+    ids=["zip-bomb", "bzip2"],
+)
+def test_zip_bombs_and_unknown_methods_are_refused_before_writing(
+    repository, model_root, cache, archive, reason
+):
+    uid = publish(model_root)
+    write_stored(repository, stored_path(uid), archive)
+    with pytest.raises(RuntimeError, match=reason):
+        audmodel.load(uid)
+    assert uid.split("-", 1)[1] not in cache_entries(cache, uid)
+
+
+# --- backend faults ------------------------------------------------------------------
+
+
+@pytest.fixture
+def flaky_s3(s3_endpoint, monkeypatch):
+    """An S3 repository reached through a proxy that injects faults."""
+    proxy = FaultProxy(s3_endpoint)
+    bucket = f"flaky-{time.monotonic_ns()}"
+    create_bucket(s3_endpoint, bucket)
+    repository = audmodel.Repository(bucket, proxy.url, "s3")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    yield proxy, repository
+    proxy.stop()
+
+
+def test_s3_transient_faults_are_retried(flaky_s3, model_root):
+    proxy, _ = flaky_s3
+    proxy.inject("500", times=2, method="PUT", path=".zip")
+    uid = publish(model_root)
+    proxy.inject("drop", times=1, method="GET", path=".zip")
+    proxy.inject("500", times=1, method="HEAD")
+    assert files_below(audmodel.load(uid)) == files_below(model_root)
+    assert proxy.faults == 4
+
+
+def test_s3_persistent_download_fault_raises_and_caches_nothing(
+    flaky_s3, model_root, cache
+):
+    proxy, _ = flaky_s3
+    uid = publish(model_root)
+    proxy.inject("500", times=-1, method="GET", path=".zip")
+    start = time.monotonic()
+    with pytest.raises(audbackend.BackendError):
+        audmodel.load(uid)
+    assert time.monotonic() - start < 60
+    # header and meta may be cached, but no model folder and no staging
+    entries = cache_entries(cache, uid)
+    left = [e for e in entries if not e.endswith((".yaml", ".lock"))]
+    assert left == []
+    proxy.clear()
+    assert files_below(audmodel.load(uid)) == files_below(model_root)
+
+
+def test_s3_persistent_upload_fault_leaves_nothing(flaky_s3, model_root):
+    proxy, repository = flaky_s3
+    proxy.inject("500", times=-1, method="PUT", path=".header.yaml")
+    with pytest.raises(RuntimeError, match="Could not publish"):
+        publish(model_root, alias="best")
+    proxy.clear()
+    with repository.create_backend_interface().backend as backend:
+        assert backend.ls("/") == []
+
+
+# --- processes writing at once ----------------------------------------------
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    import audmodel
+
+    host, name, backend, cache, worker, first, second = sys.argv[1:8]
+    audmodel.config.REPOSITORIES = [audmodel.Repository(name, host, backend)]
+    for i in range(8):
+        audmodel.update_meta(first, {f"worker-{worker}": i}, cache_root=cache)
+        audmodel.set_alias("contested", second if i % 2 else first, cache_root=cache)
+    """
+)
+
+
+def test_concurrent_meta_and_alias_writers_leave_valid_files(
+    repository, model_root, tmp_path
+):
+    first = publish(model_root, "1.0.0", meta={"start": True})
+    second = publish(model_root, "2.0.0")
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(script),
+                repository.host,
+                repository.name,
+                repository.backend,
+                str(tmp_path / f"cache-{worker}"),
+                str(worker),
+                first,
+                second,
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for worker in range(4)
+    ]
+    for process in processes:
+        _, error = process.communicate(timeout=300)
+        assert process.returncode == 0, error
+    meta = audmodel.meta(first)  # parses: no torn or mixed file
+    assert meta["start"] is True
+    assert set(meta) <= {"start", "worker-0", "worker-1", "worker-2", "worker-3"}
+    target = audmodel.resolve_alias("contested")
+    assert target in (first, second)
+    # Each model lists the alias only if it points there.
+    assert ("contested" in audmodel.aliases(first)) == (target == first)
+    assert ("contested" in audmodel.aliases(second)) == (target == second)
