@@ -20,6 +20,7 @@ import datetime
 import getpass
 import os
 import signal
+import socket
 import tempfile
 
 import audbackend
@@ -77,7 +78,11 @@ def publish(
         )
         if md5 is not None:
             remember_md5(archive, md5)
-        with _store.opened(repository) as location, _forgotten(archive):
+        with (
+            _store.opened(repository) as location,
+            _forgotten(archive),
+            _claimed(location, short_id, version),
+        ):
             log = _UndoLog(location)
             try:
                 _upload(
@@ -292,6 +297,80 @@ class _UndoLog:
                 "Could not take back all files of the failed publication: "
                 + "; ".join(errors)
             )
+
+
+@contextlib.contextmanager
+def _claimed(location: _store.Location, short_id: str, version: str) -> Iterator[None]:
+    r"""Hold the claim on a model ID for the time of its publication.
+
+    The claim is a file created only if absent, atomically where the backend
+    allows (file system, S3), so that of several processes publishing the
+    same model at once exactly one goes on. A claim left by a killed process
+    on this machine is taken over.
+
+    """
+    uid = f"{short_id}-{version}"
+    path = _store.claim_path(short_id)
+    claim = {
+        "owner": getpass.getuser(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+    }
+    data = _yaml.dumps(claim).encode()
+    if not _store.create_exclusive(location, data, path, version):
+        holder = _read_claim(location, path, version)
+        if not _is_stale(holder):
+            raise RuntimeError(
+                f"A model with ID '{uid}' is being published by another process "
+                f"({_describe(holder)}). If no publication is running, remove "
+                f"'{_store.versioned_path(location, path, version)}' "
+                f"from {location.repository} and publish again."
+            )
+        _store.remove(location, path, version)
+        if not _store.create_exclusive(location, data, path, version):
+            raise RuntimeError(
+                f"A model with ID '{uid}' is being published by another process."
+            )
+    if _store.exists(location, _store.header_path(short_id), version):
+        _store.remove(location, path, version)
+        raise RuntimeError(f"A model with ID '{uid}' exists already.")
+    try:
+        yield
+    finally:
+        _store.remove(location, path, version)
+
+
+def _read_claim(location: _store.Location, path: str, version: str) -> dict:
+    try:
+        holder = _store.read_yaml(location, path, version)
+    except Exception:
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def _is_stale(holder: dict) -> bool:
+    r"""Tell if a claim's process has died on this machine."""
+    if holder.get("host") != socket.gethostname() or not isinstance(
+        holder.get("pid"), int
+    ):
+        return False
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def _describe(holder: dict) -> str:
+    if not holder:
+        return "unknown"
+    return (
+        f"{holder.get('owner')}@{holder.get('host')}, process {holder.get('pid')}, "
+        f"since {holder.get('started')}"
+    )
 
 
 @contextlib.contextmanager

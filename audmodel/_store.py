@@ -88,6 +88,11 @@ def aliases_path(short_id: str) -> str:
     return f"/{_ids.UID_FOLDER}/{short_id}.{ALIASES_EXT}"
 
 
+def claim_path(short_id: str) -> str:
+    r"""Path of the claim a publication in progress holds on a model ID."""
+    return f"/{_ids.UID_FOLDER}/{short_id}.publishing.yaml"
+
+
 def alias_path(alias: str) -> str:
     r"""Path of an alias."""
     return f"/{_ids.ALIAS_FOLDER}/{alias}.{ALIAS_EXT}"
@@ -225,6 +230,34 @@ def write_bytes(location: Location, data: bytes, path: str, version: str) -> Non
         with open(local, "wb") as fp:
             fp.write(data)
         location.interface.put_file(local, path, version)
+
+
+def create_exclusive(location: Location, data: bytes, path: str, version: str) -> bool:
+    r"""Write a small file unless it exists; tell if it was written.
+
+    Atomic on backends that offer it (``put_file_exclusive``),
+    check-then-write on others.
+
+    """
+    backend = location.interface.backend
+    with tempfile.TemporaryDirectory() as tmp:
+        local = os.path.join(tmp, os.path.basename(path))
+        with open(local, "wb") as fp:
+            fp.write(data)
+        if hasattr(backend, "put_file_exclusive"):
+            try:
+                backend.put_file_exclusive(
+                    local, versioned_path(location, path, version)
+                )
+            except FileExistsError:
+                return False
+            except Exception as ex:
+                raise audbackend.BackendError(ex) from ex
+            return True
+        if location.interface.exists(path, version):
+            return False
+        location.interface.put_file(local, path, version)
+        return True
 
 
 def exists(location: Location, path: str, version: str) -> bool:

@@ -136,7 +136,7 @@ def test_processes_loading_one_model_download_it_once(repository, model_root, tm
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        for _ in range(4)
+        for _ in range(8)
     ]
     folders = {p.communicate(timeout=120)[0].strip() for p in processes}
     assert all(p.returncode == 0 for p in processes)

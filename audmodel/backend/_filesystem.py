@@ -64,6 +64,26 @@ class FileSystem(audbackend.backend.FileSystem):
                 os.remove(staging)
             raise
 
+    def put_file_exclusive(self, src_path: str, dst_path: str) -> None:
+        r"""Put a file on the backend unless one is there, atomically.
+
+        Args:
+            src_path: local file
+            dst_path: path on the backend
+
+        Raises:
+            FileExistsError: if ``dst_path`` exists
+
+        """
+        target = self.local_path(dst_path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        staging = f"{target}.{uuid.uuid4().hex}~"
+        shutil.copyfile(src_path, staging)
+        try:
+            os.link(staging, target)  # fails if the target exists
+        finally:
+            os.remove(staging)
+
     def local_path(self, path: str) -> str:
         r"""Where a file of the backend lies on disk.
 

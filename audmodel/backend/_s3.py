@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import configparser
 import errno
 import getpass
+import hashlib
 import mimetypes
 import os
 import re
@@ -343,6 +344,39 @@ class S3(OpenOnce, PutWithKnownMD5, audbackend.backend.Base):
                 Config=self._transfer_config(),
                 Callback=update,
             )
+
+    def put_file_exclusive(self, src_path: str, dst_path: str) -> None:
+        r"""Put a small file on the backend unless one is there, atomically.
+
+        Uses a conditional write (``If-None-Match: *``).
+
+        Args:
+            src_path: local file
+            dst_path: path on the backend
+
+        Raises:
+            FileExistsError: if ``dst_path`` exists
+
+        """
+        with open(src_path, "rb") as fp:
+            data = fp.read()
+        try:
+            self.client.put_object(
+                Bucket=self.repository,
+                Key=self._key(dst_path),
+                Body=data,
+                Metadata={
+                    "checksum": hashlib.md5(data).hexdigest(),
+                    "owner": getpass.getuser(),
+                },
+                IfNoneMatch="*",
+            )
+        except botocore.exceptions.ClientError as ex:
+            if _status(ex) in (409, 412):
+                raise FileExistsError(
+                    errno.EEXIST, os.strerror(errno.EEXIST), dst_path
+                ) from None
+            raise
 
     def _remove_file(self, path: str) -> None:
         self._head(path)  # a missing file is an error, as for other backends
