@@ -78,29 +78,30 @@ def publish(
         )
         if md5 is not None:
             remember_md5(archive, md5)
-        with (
-            _store.opened(repository) as location,
-            _forgotten(archive),
-            _claimed(location, short_id, version),
-        ):
+        with _store.opened(repository) as location, _forgotten(archive):
             log = _UndoLog(location)
             try:
-                _upload(
-                    log,
-                    archive,
-                    header_text,
-                    meta_text,
-                    name,
-                    subgroup,
-                    short_id,
-                    version,
-                    alias,
-                )
-            except BaseException as ex:
-                if not _store.exists(location, _store.header_path(short_id), version):
-                    log.undo()
-                if isinstance(ex, RuntimeError | KeyboardInterrupt):
-                    raise
+                with _claimed(location, short_id, version):
+                    try:
+                        _upload(
+                            log,
+                            archive,
+                            header_text,
+                            meta_text,
+                            name,
+                            subgroup,
+                            short_id,
+                            version,
+                            alias,
+                        )
+                    except BaseException:
+                        header = _store.header_path(short_id)
+                        if not _store.exists(location, header, version):
+                            log.undo()
+                        raise
+            except (RuntimeError, KeyboardInterrupt):
+                raise
+            except Exception as ex:
                 cause = ex.exception if isinstance(ex, audbackend.BackendError) else ex
                 raise RuntimeError(
                     f"Could not publish model '{uid}': {cause!r}"

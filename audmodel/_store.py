@@ -266,9 +266,18 @@ def exists(location: Location, path: str, version: str) -> bool:
 
 
 def remove(location: Location, path: str, version: str) -> None:
-    r"""Remove a file from a repository if it is there."""
-    if location.interface.exists(path, version):
+    r"""Remove a file from a repository if it is there.
+
+    Another process may remove it first; that is no error.
+
+    """
+    if not location.interface.exists(path, version):
+        return
+    try:
         location.interface.remove_file(path, version)
+    except audbackend.BackendError:
+        if location.interface.exists(path, version):
+            raise
 
 
 # --- aliases -------------------------------------------------------------------
