@@ -1,0 +1,270 @@
+"""Many processes on one repository and one cache, then a consistency check.
+
+Usage::
+
+    .venv/bin/pip install -e '.[benchmark]'
+    .venv/bin/python benchmarks/stress.py [--seconds 60] [--processes 6]
+
+For each of a file-system repository and an S3 endpoint (a moto server on
+127.0.0.1), worker processes run publish, load, update_meta, set_alias and
+versions at random for a bounded time. They share one cache and publish
+colliding model IDs on purpose. Afterwards the repository and the cache are
+checked: every model has its archive and readable meta, no claim is left,
+every alias points to a model that lists it, every cached model folder holds
+exactly its archive's files, and no staging entry is left. Printed are the
+operations done, the errors by kind (expected ones: losing a race to publish
+an ID), and the inconsistencies found.
+
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+import zipfile
+
+import audmodel
+
+
+NAMES = ["alpha", "beta", "gamma"]
+ALIASES = ["stable", "latest", "candidate"]
+EXPECTED = ("exists already", "being published", "in the meantime")
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Run random operations until the deadline; print counts as JSON."""
+    # Waiting for another process's lock is what this test provokes.
+    warnings.simplefilter("ignore", UserWarning)
+    repository = audmodel.Repository(args.name, args.host, args.backend)
+    audmodel.config.REPOSITORIES = [repository]
+    rng = random.Random(args.worker)
+    model = os.path.join(args.work, f"model-{args.worker}")
+    os.makedirs(model, exist_ok=True)
+    with open(os.path.join(model, "weights.bin"), "wb") as fp:
+        fp.write(rng.randbytes(rng.randint(1, 300_000)))
+    done: collections.Counter = collections.Counter()
+    errors: collections.Counter = collections.Counter()
+    deadline = time.monotonic() + args.seconds
+    while time.monotonic() < deadline:
+        operation = rng.choice(["publish", "load", "load", "meta", "alias", "versions"])
+        name = rng.choice(NAMES)
+        short_id = audmodel.uid(name, {})
+        try:
+            if operation == "publish":
+                # Few versions, so that workers collide on model IDs.
+                version = f"1.0.{rng.randint(0, 30)}"
+                audmodel.publish(model, name, {}, version, meta={"by": args.worker})
+            else:
+                versions = audmodel.versions(short_id)
+                if not versions:
+                    continue
+                uid = f"{short_id}-{rng.choice(versions)}"
+                if operation == "load":
+                    audmodel.load(rng.choice([uid, short_id]), cache_root=args.cache)
+                elif operation == "meta":
+                    key = f"worker-{args.worker}"
+                    audmodel.update_meta(
+                        uid, {key: done["meta"]}, cache_root=args.cache
+                    )
+                elif operation == "alias":
+                    audmodel.set_alias(rng.choice(ALIASES), uid, cache_root=args.cache)
+            done[operation] += 1
+        except Exception as ex:
+            kind = next((e for e in EXPECTED if e in str(ex)), type(ex).__name__)
+            errors[f"{operation}: {kind}"] += 1
+    print(json.dumps({"done": done, "errors": errors}))
+
+
+def check(repository: audmodel.Repository, cache: str) -> list[str]:
+    """Inconsistencies of a repository and a cache."""
+    audmodel.config.REPOSITORIES = [repository]
+    problems = []
+    with repository.create_backend_interface().backend as backend:
+        files = set(backend.ls("/"))
+    problems += [f"claim left: {f}" for f in files if ".publishing" in f]
+    headers = [f for f in files if f.endswith(".header.yaml")]
+    for header in headers:
+        short_id, version = os.path.basename(header)[: -len(".header.yaml")].split(
+            "-", 1
+        )
+        uid = f"{short_id}-{version}"
+        try:
+            info = audmodel.header(uid, cache_root=cache)
+            audmodel.meta(uid, cache_root=cache)
+            folders = [part for part in info["subgroup"].split(".") if part]
+            archive = "/".join(["", *folders, info["name"], short_id, version])
+            if f"{archive}/{uid}.zip" not in files:
+                problems.append(f"{uid}: archive missing")
+            if info["version"] != version:
+                problems.append(f"{uid}: header names version {info['version']}")
+        except Exception as ex:
+            problems.append(f"{uid}: {ex!r}")
+    for alias in ALIASES:
+        try:
+            uid = audmodel.resolve_alias(alias)
+        except RuntimeError:
+            continue
+        if not audmodel.exists(uid):
+            problems.append(f"alias {alias} points to missing {uid}")
+        elif alias not in audmodel.aliases(uid):
+            problems.append(f"alias {alias} not listed by {uid}")
+    problems += check_cache(cache)
+    return problems
+
+
+def check_cache(cache: str) -> list[str]:
+    problems = []
+    for short_id in os.listdir(cache) if os.path.isdir(cache) else []:
+        folder = os.path.join(cache, short_id)
+        for entry in os.listdir(folder):
+            path = os.path.join(folder, entry)
+            if entry.startswith(".staging-") or entry.endswith("~"):
+                problems.append(f"staging entry left: {path}")
+            elif os.path.isdir(path):
+                uid = f"{short_id}-{entry}"
+                with zipfile.ZipFile(local_archive(uid)) as archive:
+                    expected = {i.filename: i.file_size for i in archive.infolist()}
+                found = {
+                    os.path.relpath(os.path.join(base, name), path): os.path.getsize(
+                        os.path.join(base, name)
+                    )
+                    for base, _, names in os.walk(path)
+                    for name in names
+                }
+                if found != expected:
+                    problems.append(f"cached {uid} differs from its archive")
+    return problems
+
+
+def local_archive(uid: str) -> str:
+    url = audmodel.url(uid)
+    if os.path.exists(url):
+        return url
+    repository = audmodel.repository(uid)
+    with repository.create_backend_interface().backend as backend:
+        target = os.path.join(tempfile.mkdtemp(), "archive.zip")
+        return backend.get_file(url, target)
+
+
+def start_s3() -> tuple[subprocess.Popen, str]:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def run(repository: audmodel.Repository, work: str, args: argparse.Namespace) -> bool:
+    cache = os.path.join(work, f"cache-{repository.backend}")
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                str(i),
+                "--seconds",
+                str(args.seconds),
+                "--host",
+                repository.host,
+                "--name",
+                repository.name,
+                "--backend",
+                repository.backend,
+                "--cache",
+                cache,
+                "--work",
+                work,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(args.processes)
+    ]
+    done: collections.Counter = collections.Counter()
+    errors: collections.Counter = collections.Counter()
+    crashed = 0
+    for process in processes:
+        out, _ = process.communicate(timeout=args.seconds + 600)
+        if process.returncode != 0 or not out.strip():
+            crashed += 1
+            continue
+        result = json.loads(out.strip().splitlines()[-1])
+        done.update(result["done"])
+        errors.update(result["errors"])
+    problems = check(repository, cache)
+    print(f"{repository.backend}: {args.processes} processes, {args.seconds} s")
+    print(f"  operations done: {sum(done.values())} {dict(sorted(done.items()))}")
+    expected = {k: v for k, v in errors.items() if any(e in k for e in EXPECTED)}
+    other = {k: v for k, v in errors.items() if k not in expected}
+    print(f"  expected errors (lost races): {sum(expected.values())} {expected}")
+    print(f"  other errors: {sum(other.values())} {other}")
+    print(f"  crashed workers: {crashed}")
+    print(f"  inconsistencies: {len(problems)}")
+    for problem in problems[:20]:
+        print(f"    {problem}")
+    return not problems and not other and not crashed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--processes", type=int, default=6)
+    parser.add_argument("--no-s3", action="store_true")
+    for name in ["--worker", "--host", "--name", "--backend", "--cache", "--work"]:
+        parser.add_argument(name, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker is not None:
+        worker(args)
+        return 0
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "stress")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "stress")
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    work = tempfile.mkdtemp(prefix="audmodel-stress-")
+    server = None
+    clean = True
+    try:
+        host = os.path.join(work, "repositories")
+        os.makedirs(os.path.join(host, "models"))
+        repositories = [audmodel.Repository("models", host, "file-system")]
+        if not args.no_s3:
+            import boto3
+
+            server, endpoint = start_s3()
+            boto3.client(
+                "s3", endpoint_url=endpoint, region_name="us-east-1"
+            ).create_bucket(Bucket="models")
+            repositories.append(audmodel.Repository("models", endpoint, "s3"))
+        for repository in repositories:
+            clean = run(repository, work, args) and clean
+    finally:
+        if server is not None:
+            server.terminate()
+        shutil.rmtree(work, ignore_errors=True)
+    print("clean" if clean else "NOT CLEAN")
+    return 0 if clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
