@@ -61,3 +61,13 @@ def test_docs_build_without_warnings(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "html" / "api.html").read_text().count("audmodel.publish")
+
+
+def test_guarantees_page_names_existing_tests():
+    text = (ROOT / "docs" / "guarantees.rst").read_text()
+    references = re.findall(r"``(test_\w+\.py)(?:::(test_\w+))?``", text)
+    assert len(references) > 15
+    for module, name in references:
+        source = (ROOT / "tests" / module).read_text()
+        if name:
+            assert f"def {name}(" in source, f"{module}::{name}"
