@@ -36,6 +36,7 @@ import textwrap
 import time
 
 import boto3
+from local_s3 import start_s3
 import numpy as np
 
 import audmodel
@@ -144,31 +145,6 @@ def copy_time(src: str, work: str, rounds: int) -> float:
         subprocess.run(["cp", "-r", src, dst], check=True)
 
     return median_time(copy, rounds, before=lambda _: shutil.rmtree(dst, True))
-
-
-# --- S3 server ---------------------------------------------------------------
-
-
-def start_s3() -> tuple[subprocess.Popen, str]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
-    return process, f"http://127.0.0.1:{port}"
 
 
 # --- one workload on one repository ------------------------------------------

@@ -32,6 +32,8 @@ import time
 import warnings
 import zipfile
 
+from local_s3 import start_s3
+
 import audmodel
 
 
@@ -155,25 +157,6 @@ def local_archive(uid: str) -> str:
         return backend.get_file(url, target)
 
 
-def start_s3() -> tuple[subprocess.Popen, str]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    return process, f"http://127.0.0.1:{port}"
-
-
 def run(repository: audmodel.Repository, work: str, args: argparse.Namespace) -> bool:
     cache = os.path.join(work, f"cache-{repository.backend}")
     processes = [
@@ -238,9 +221,6 @@ def main() -> int:
         worker(args)
         return 0
 
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "stress")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "stress")
-    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     work = tempfile.mkdtemp(prefix="audmodel-stress-")
     server = None
     clean = True

@@ -23,8 +23,8 @@ import requests
 import requests.adapters
 import urllib3
 
-from audmodel.backend._common import OpenOnce
 from audmodel.backend._common import PutWithKnownMD5
+from audmodel.backend._common import Remote
 from audmodel.backend._common import check_download
 from audmodel.backend._common import progress
 
@@ -34,7 +34,7 @@ T = TypeVar("T")
 _SESSIONS: dict[tuple, requests.Session] = {}
 
 
-class Artifactory(OpenOnce, PutWithKnownMD5, audbackend.backend.Base):
+class Artifactory(Remote, PutWithKnownMD5, audbackend.backend.Base):
     r"""Backend for JFrog Artifactory.
 
     Credentials are looked up in this order:
@@ -59,15 +59,6 @@ class Artifactory(OpenOnce, PutWithKnownMD5, audbackend.backend.Base):
         audmodel.backend.Artifactory('http://127.0.0.1:8081/artifactory', 'models')
 
     """
-
-    connect_timeout: float = 4.0
-    r"""Seconds to wait for a connection."""
-
-    read_timeout: float = 60.0
-    r"""Seconds to wait for data on an open connection."""
-
-    max_attempts: int = 3
-    r"""Tries per request that failed to connect or was refused by a proxy."""
 
     def __init__(
         self,

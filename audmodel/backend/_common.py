@@ -43,13 +43,24 @@ def check_download(path: str, expected: str | None, source: str) -> None:
         )
 
 
-class OpenOnce:
-    r"""Mixin: open a remote backend with one try and a telling error.
+class Remote:
+    r"""Mixin for backends that talk to a server.
 
-    audbackend retries every call three times; for ``open()`` that would
-    triple the wait for an unreachable host, whose client already retries.
+    It holds the timeouts and tries, and opens the backend with one try and
+    a telling error: audbackend retries every call three times, which for
+    ``open()`` would triple the wait for an unreachable host, whose client
+    already retries.
 
     """
+
+    connect_timeout: float = 4.0
+    r"""Seconds to wait for a connection."""
+
+    read_timeout: float = 60.0
+    r"""Seconds to wait for data on an open connection."""
+
+    max_attempts: int = 3
+    r"""Tries per request, including the first."""
 
     def open(self) -> None:
         r"""Check that the repository can be reached.

@@ -28,8 +28,8 @@ import botocore
 import botocore.config
 import botocore.exceptions
 
-from audmodel.backend._common import OpenOnce
 from audmodel.backend._common import PutWithKnownMD5
+from audmodel.backend._common import Remote
 from audmodel.backend._common import check_download
 from audmodel.backend._common import progress
 
@@ -48,7 +48,7 @@ _CREDENTIAL_VARIABLES = (
 )
 
 
-class S3(OpenOnce, PutWithKnownMD5, audbackend.backend.Base):
+class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
     r"""Backend for S3 and S3-compatible object stores.
 
     The repository is a bucket on the host.
@@ -86,15 +86,6 @@ class S3(OpenOnce, PutWithKnownMD5, audbackend.backend.Base):
         audmodel.backend.S3('http://127.0.0.1:9000', 'models')
 
     """
-
-    connect_timeout: float = 4.0
-    r"""Seconds to wait for a connection."""
-
-    read_timeout: float = 60.0
-    r"""Seconds to wait for data on an open connection."""
-
-    max_attempts: int = 3
-    r"""Tries per request, including the first."""
 
     max_concurrency: int = 8
     r"""Threads per multipart transfer."""
