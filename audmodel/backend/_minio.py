@@ -6,6 +6,8 @@ import urllib.parse
 
 import audbackend
 
+from audmodel.backend._s3 import S3
+
 
 class Minio(audbackend.backend.Minio):
     r"""audbackend's MinIO backend, for existing audbackend configurations.
@@ -45,6 +47,23 @@ class Minio(audbackend.backend.Minio):
             endpoint, repository, authentication=authentication, secure=secure, **kwargs
         )
         self.host = host
+        # audbackend may have taken 'secure' from its configuration file.
+        scheme = "https" if self._client._base_url.is_https else "http"
+        self._endpoint_url = f"{scheme}://{endpoint}"
+
+    def put_file_exclusive(self, src_path: str, dst_path: str) -> None:
+        r"""Put a small file on the backend unless one is there, atomically.
+
+        minio's client cannot send the conditional header,
+        so the write goes through :class:`audmodel.backend.S3`
+        with the same endpoint and credentials.
+
+        Raises:
+            FileExistsError: if ``dst_path`` exists
+
+        """
+        s3 = S3(self._endpoint_url, self.repository, authentication=self.authentication)
+        s3.put_file_exclusive(src_path, dst_path)
 
     def __repr__(self) -> str:
         return f"audmodel.backend.Minio('{self.host}', '{self.repository}')"
