@@ -716,7 +716,7 @@ def url(
     short_id, version = _resolve(uid, cache_root)
     repository = _store.find_header(short_id, version)
     if type == "model":
-        info = _load.header(short_id, version, _cache_root(cache_root))
+        info = _load.header(short_id, version, _cache_root(cache_root), repository)
         path = _store.archive_path(short_id, info["name"], info["subgroup"])
     elif type == "header":
         path = _store.header_path(short_id)

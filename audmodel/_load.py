@@ -23,8 +23,15 @@ from audmodel._repository import Repository
 from audmodel.backend._common import ChecksumError
 
 
-def header(short_id: str, version: str, cache_root: str) -> dict[str, object]:
+def header(
+    short_id: str,
+    version: str,
+    cache_root: str,
+    repository: Repository | None = None,
+) -> dict[str, object]:
     r"""The header of a model, from the cache if there.
+
+    ``repository``, if the caller knows it, saves looking it up.
 
     Raises:
         RuntimeError: if the model does not exist
@@ -33,7 +40,7 @@ def header(short_id: str, version: str, cache_root: str) -> dict[str, object]:
     """
     local = _cache.header_file(cache_root, short_id, version)
     if not os.path.exists(local):
-        repository = _store.find_header(short_id, version)
+        repository = repository or _store.find_header(short_id, version)
         with _cache.lock(local), _store.opened(repository) as location:
             if not os.path.exists(local):
                 data = _store.read_bytes(
@@ -122,9 +129,9 @@ def _download(
     final: str,
     verbose: bool,
 ) -> None:
-    info = header(short_id, version, cache_root)
-    path = _store.archive_path(short_id, info["name"], info["subgroup"])
     repository = _store.find_header(short_id, version)
+    info = header(short_id, version, cache_root, repository)
+    path = _store.archive_path(short_id, info["name"], info["subgroup"])
     with (
         _cache.staging(final) as (folder, download),
         _store.opened(repository) as location,

@@ -305,7 +305,7 @@ def _claimed(location: _store.Location, short_id: str, version: str) -> Iterator
     r"""Hold the claim on a model ID for the time of its publication.
 
     The claim is a file created only if absent, atomically where the backend
-    allows (file system, S3), so that of several processes publishing the
+    allows (file system, S3, MinIO), so that of several processes publishing the
     same model at once exactly one goes on. A claim left by a killed process
     on this machine is taken over.
 

@@ -223,12 +223,19 @@ def read_bytes(location: Location, path: str, version: str) -> bytes:
             return fp.read()
 
 
-def write_bytes(location: Location, data: bytes, path: str, version: str) -> None:
-    r"""Upload a small file."""
+@contextlib.contextmanager
+def _staged(data: bytes, path: str) -> Iterator[str]:
+    r"""Yield a temporary local file holding ``data``, named like ``path``."""
     with tempfile.TemporaryDirectory() as tmp:
         local = os.path.join(tmp, os.path.basename(path))
         with open(local, "wb") as fp:
             fp.write(data)
+        yield local
+
+
+def write_bytes(location: Location, data: bytes, path: str, version: str) -> None:
+    r"""Upload a small file."""
+    with _staged(data, path) as local:
         location.interface.put_file(local, path, version)
 
 
@@ -240,10 +247,7 @@ def create_exclusive(location: Location, data: bytes, path: str, version: str) -
 
     """
     backend = location.interface.backend
-    with tempfile.TemporaryDirectory() as tmp:
-        local = os.path.join(tmp, os.path.basename(path))
-        with open(local, "wb") as fp:
-            fp.write(data)
+    with _staged(data, path) as local:
         if hasattr(backend, "put_file_exclusive"):
             try:
                 backend.put_file_exclusive(

@@ -224,9 +224,6 @@ class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
                 f"Cannot reach '{self.endpoint}' (bucket '{self.repository}'): {ex}"
             ) from None
 
-    def _close(self) -> None:
-        pass
-
     def _checksum(self, path: str) -> str:
         return self._head(path).get("Metadata", {}).get("checksum", "")
 
