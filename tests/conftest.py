@@ -262,5 +262,23 @@ def stored_path(uid: str, kind: str = "model") -> str:
     return url.removeprefix(f"{repository.host}/{repository.name}")
 
 
+def start_script(
+    source: str,
+    folder: pathlib.Path,
+    repository: audmodel.Repository,
+    *args: object,
+    **kwargs: object,
+) -> subprocess.Popen:
+    """Run Python source in a new process, as a user's script would run.
+
+    Its arguments are the repository's host, name and backend, then ``args``.
+    """
+    script = folder / f"script-{uuid.uuid4().hex}.py"
+    script.write_text(source)
+    command = [sys.executable, str(script), repository.host, repository.name]
+    command += [repository.backend, *map(str, args)]
+    return subprocess.Popen(command, text=True, **kwargs)
+
+
 def backend_class(repository: audmodel.Repository) -> type:
     return audmodel.Repository.backend_registry[repository.backend]

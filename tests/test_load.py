@@ -7,7 +7,6 @@ import os
 import pathlib
 import shutil
 import subprocess
-import sys
 import textwrap
 import zipfile
 
@@ -20,6 +19,7 @@ from audmodel import _archive
 from conftest import files_below
 from conftest import publish
 from conftest import read_stored
+from conftest import start_script
 from conftest import stored_path
 from conftest import write_stored
 
@@ -95,46 +95,38 @@ def test_load_waits_for_lock_and_times_out(repository, model_root, cache):
 def test_processes_loading_one_model_download_it_once(repository, model_root, tmp_path):
     uid = publish(model_root)
     log = tmp_path / "downloads.log"
-    script = tmp_path / "load.py"
-    script.write_text(
-        textwrap.dedent(
-            """
+    source = textwrap.dedent(
+        """
             import sys, time
             import audmodel
             from audmodel import _archive
 
-            repository = audmodel.Repository(sys.argv[2], sys.argv[1], sys.argv[6])
+            repository = audmodel.Repository(sys.argv[2], sys.argv[1], sys.argv[3])
             original = _archive.extract
 
             def counting_extract(src_path, dst_root):
                 # Every fresh load fetches and unpacks the archive once.
-                with open(sys.argv[3], "a") as fp:
+                with open(sys.argv[4], "a") as fp:
                     fp.write("download\\n")
                 time.sleep(0.5)  # let the others pile up on the lock
                 return original(src_path, dst_root)
 
             _archive.extract = counting_extract
             audmodel.config.REPOSITORIES = [repository]
-            print(audmodel.load(sys.argv[4], cache_root=sys.argv[5]))
+            print(audmodel.load(sys.argv[5], cache_root=sys.argv[6]))
             """
-        )
     )
     shared_cache = str(tmp_path / "shared-cache")
     processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                str(script),
-                repository.host,
-                repository.name,
-                str(log),
-                uid,
-                shared_cache,
-                repository.backend,
-            ],
+        start_script(
+            source,
+            tmp_path,
+            repository,
+            log,
+            uid,
+            shared_cache,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            text=True,
         )
         for _ in range(8)
     ]

@@ -17,6 +17,7 @@ from conftest import backend_class
 from conftest import backend_files
 from conftest import publish
 from conftest import read_stored
+from conftest import start_script
 from conftest import write_stored
 
 
@@ -113,7 +114,7 @@ SLOW_PUBLISH = textwrap.dedent(
     import sys, time
     import audbackend, audmodel
 
-    repository = audmodel.Repository(sys.argv[2], sys.argv[1], sys.argv[4])
+    repository = audmodel.Repository(sys.argv[2], sys.argv[1], sys.argv[3])
     cls = audmodel.Repository.backend_registry[repository.backend]
     original = cls._put_file
 
@@ -126,7 +127,7 @@ SLOW_PUBLISH = textwrap.dedent(
     cls._put_file = slow_put_file
     audmodel.config.REPOSITORIES = [repository]
     try:
-        audmodel.publish(sys.argv[3], "torch", {}, "1.0.0")
+        audmodel.publish(sys.argv[4], "torch", {}, "1.0.0")
     except KeyboardInterrupt:
         print("interrupted", flush=True)
         sys.exit(3)
@@ -135,19 +136,8 @@ SLOW_PUBLISH = textwrap.dedent(
 
 
 def test_sigterm_during_upload_removes_everything(repository, model_root, tmp_path):
-    script = tmp_path / "publish.py"
-    script.write_text(SLOW_PUBLISH)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(script),
-            repository.host,
-            repository.name,
-            model_root,
-            repository.backend,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    process = start_script(
+        SLOW_PUBLISH, tmp_path, repository, model_root, stdout=subprocess.PIPE
     )
     try:
         assert process.stdout.readline().strip() == "archive uploaded"
@@ -180,33 +170,19 @@ def test_publish_from_thread_works(repository, model_root):
 
 def test_concurrent_publications_of_one_uid(repository, model_root, tmp_path):
     """Processes publishing the same UID at once: none leaves a broken model."""
-    script = tmp_path / "publish.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import sys, audmodel
-            repository = audmodel.Repository(sys.argv[2], sys.argv[1], sys.argv[4])
-            audmodel.config.REPOSITORIES = [repository]
-            try:
-                print(audmodel.publish(sys.argv[3], "torch", {}, "1.0.0"))
-            except RuntimeError as ex:
-                print("refused:", ex)
-            """
-        )
+    source = textwrap.dedent(
+        """
+        import sys, audmodel
+        repository = audmodel.Repository(sys.argv[2], sys.argv[1], sys.argv[3])
+        audmodel.config.REPOSITORIES = [repository]
+        try:
+            print(audmodel.publish(sys.argv[4], "torch", {}, "1.0.0"))
+        except RuntimeError as ex:
+            print("refused:", ex)
+        """
     )
     processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                str(script),
-                repository.host,
-                repository.name,
-                model_root,
-                repository.backend,
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        start_script(source, tmp_path, repository, model_root, stdout=subprocess.PIPE)
         for _ in range(4)
     ]
     outputs = [p.communicate(timeout=120)[0].strip() for p in processes]

@@ -7,7 +7,6 @@ import os
 import signal
 import struct
 import subprocess
-import sys
 import textwrap
 import time
 import zipfile
@@ -21,6 +20,7 @@ from conftest import create_bucket
 from conftest import files_below
 from conftest import publish
 from conftest import read_stored
+from conftest import start_script
 from conftest import stored_path
 from conftest import write_stored
 
@@ -80,21 +80,8 @@ def test_load_killed_leaves_nothing_taken_as_complete(
     if phase == "download" and repository.backend == "file-system":
         pytest.skip("file-system archives are read where they lie, not downloaded")
     uid = publish(model_root)
-    script = tmp_path / "load.py"
-    script.write_text(KILLED_LOAD)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(script),
-            repository.host,
-            repository.name,
-            repository.backend,
-            uid,
-            cache,
-            phase,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    process = start_script(
+        KILLED_LOAD, tmp_path, repository, uid, cache, phase, stdout=subprocess.PIPE
     )
     try:
         assert process.stdout.readline().strip() in ("downloading", "extracting")
@@ -234,23 +221,16 @@ def test_concurrent_meta_and_alias_writers_leave_valid_files(
 ):
     first = publish(model_root, "1.0.0", meta={"start": True})
     second = publish(model_root, "2.0.0")
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER)
     processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                str(script),
-                repository.host,
-                repository.name,
-                repository.backend,
-                str(tmp_path / f"cache-{worker}"),
-                str(worker),
-                first,
-                second,
-            ],
+        start_script(
+            WRITER,
+            tmp_path,
+            repository,
+            tmp_path / f"cache-{worker}",
+            worker,
+            first,
+            second,
             stderr=subprocess.PIPE,
-            text=True,
         )
         for worker in range(4)
     ]
