@@ -304,10 +304,10 @@ class _UndoLog:
 def _claimed(location: _store.Location, short_id: str, version: str) -> Iterator[None]:
     r"""Hold the claim on a model ID for the time of its publication.
 
-    The claim is a file created only if absent, atomically where the backend
-    allows (file system, S3, MinIO), so that of several processes publishing the
-    same model at once exactly one goes on. A claim left by a killed process
-    on this machine is taken over.
+    The claim is a file created only if absent
+    (:func:`audmodel._store.create_exclusive`), so that of several processes
+    publishing the same model at once exactly one goes on. A claim left by a
+    killed process on this machine is taken over.
 
     """
     uid = f"{short_id}-{version}"

@@ -26,6 +26,7 @@ import audbackend
 import audeer
 
 from audmodel import _ids
+from audmodel import _tickets
 from audmodel import _yaml
 from audmodel._config import config
 from audmodel._repository import ALIAS_EXT
@@ -242,25 +243,23 @@ def write_bytes(location: Location, data: bytes, path: str, version: str) -> Non
 def create_exclusive(location: Location, data: bytes, path: str, version: str) -> bool:
     r"""Write a small file unless it exists; tell if it was written.
 
-    Atomic on backends that offer it (``put_file_exclusive``),
-    check-then-write on others.
+    Of several processes creating the same file at once, exactly one
+    writes it: by the backend's own conditional write where it has one
+    (``put_file_exclusive``: file system, S3, MinIO), else by taking
+    tickets (:mod:`audmodel._tickets`, e.g. on Artifactory).
 
     """
     backend = location.interface.backend
+    target = versioned_path(location, path, version)
     with _staged(data, path) as local:
-        if hasattr(backend, "put_file_exclusive"):
-            try:
-                backend.put_file_exclusive(
-                    local, versioned_path(location, path, version)
-                )
-            except FileExistsError:
-                return False
-            except Exception as ex:
-                raise audbackend.BackendError(ex) from ex
-            return True
-        if location.interface.exists(path, version):
+        if not hasattr(backend, "put_file_exclusive"):
+            return _tickets.put_file_exclusive(backend, local, target)
+        try:
+            backend.put_file_exclusive(local, target)
+        except FileExistsError:
             return False
-        location.interface.put_file(local, path, version)
+        except Exception as ex:
+            raise audbackend.BackendError(ex) from ex
         return True
 
 

@@ -188,10 +188,7 @@ def test_concurrent_publications_of_one_uid(repository, model_root, tmp_path):
     outputs = [p.communicate(timeout=120)[0].strip() for p in processes]
     published = [o for o in outputs if not o.startswith("refused:")]
     uid = audmodel.uid("torch", {}, "1.0.0")
-    if hasattr(backend_class(repository), "put_file_exclusive"):
-        assert published == [uid], outputs  # exactly one goes on
-    else:  # no atomic creation on this backend: detected as far as possible
-        assert len(published) >= 1, outputs
+    assert published == [uid], outputs  # exactly one goes on
     assert all(
         "exists already" in o or "being published" in o or "in the meantime" in o
         for o in outputs

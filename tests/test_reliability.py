@@ -16,6 +16,7 @@ from fault_proxy import FaultProxy
 import pytest
 
 import audmodel
+from conftest import backend_files
 from conftest import create_bucket
 from conftest import files_below
 from conftest import publish
@@ -245,3 +246,71 @@ def test_concurrent_meta_and_alias_writers_leave_valid_files(
     # Each model lists the alias only if it points there.
     assert ("contested" in audmodel.aliases(first)) == (target == first)
     assert ("contested" in audmodel.aliases(second)) == (target == second)
+
+
+# --- creating a file only if absent -------------------------------------------
+
+
+def race_to_create(location, path: str, contenders: int) -> list[tuple[int, bool]]:
+    """Let threads create one file at the same moment; who wrote it?"""
+    import threading
+
+    from audmodel import _store
+
+    start = threading.Barrier(contenders)
+    results = []
+
+    def contend(worker: int) -> None:
+        start.wait()
+        data = f"worker: {worker}\n".encode()
+        won = _store.create_exclusive(location, data, path, "1.0.0")
+        results.append((worker, won))
+
+    threads = [threading.Thread(target=contend, args=(w,)) for w in range(contenders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def test_racing_exclusive_creations_have_one_winner(repository):
+    """Threads creating one file at the same moment: exactly one writes it.
+
+    On Artifactory, which has no conditional write, this holds only through
+    the tickets; a check followed by a write lets every thread win.
+    """
+    from audmodel import _store
+
+    with _store.opened(repository) as location:
+        for round_ in range(4):
+            path = f"/race/round-{round_}.yaml"
+            results = race_to_create(location, path, contenders=8)
+            winners = [worker for worker, won in results if won]
+            assert len(results) == 8
+            assert len(winners) == 1, results
+            stored = _store.read_bytes(location, path, "1.0.0")
+            assert stored == f"worker: {winners[0]}\n".encode()
+    assert not [f for f in backend_files(repository) if f.endswith(".ticket")]
+
+
+def test_stale_ticket_does_not_block_creation(repository, monkeypatch):
+    """A ticket left by a killed process is ignored once it is old."""
+    from audmodel import _store
+    from audmodel import _tickets
+
+    with _store.opened(repository) as location:
+        backend = location.interface.backend
+        target = _store.versioned_path(location, "/race/claim.yaml", "1.0.0")
+        old = time.time_ns() - int(2 * _tickets.STALE_AFTER * 1e9)
+        write_stored(repository, f"{target}.{old:x}-dead.ticket", b"killed")
+        fresh = f"{target}.{time.time_ns():x}-live.ticket"
+        write_stored(repository, fresh, b"running")
+        monkeypatch.setattr(_tickets, "ATTEMPTS", 3)
+        monkeypatch.setattr(_tickets, "FIRST_WAIT", 0.01)
+        # A live ticket keeps everybody waiting, and the error says what to do.
+        with pytest.raises(RuntimeError, match=r"remove the files .*\.ticket"):
+            _tickets.put_file_exclusive(backend, __file__, target)
+        backend.remove_file(fresh)
+        assert _tickets.put_file_exclusive(backend, __file__, target)
+        assert not [f for f in backend_files(repository) if f.endswith(".ticket")]
