@@ -261,12 +261,21 @@ class _Writer:
         self.md5 = md5
         self.position = 0
         self.entries: list[_Entry] = []
+        # Headers and small files are gathered, so that writing and hashing
+        # take one call per megabyte rather than several per file.
+        self._pending = bytearray()
 
     def _write(self, data: bytes) -> None:
-        self.out.write(data)
+        self._pending += data
         self.position += len(data)
+        if len(self._pending) >= CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.out.write(self._pending)
         if self.md5 is not None:
-            self.md5.update(data)
+            self.md5.update(self._pending)
+        self._pending.clear()
 
     def _entry(
         self, name: str, info: os.stat_result, method: int, flags: int
@@ -340,6 +349,7 @@ class _Writer:
         entry.size = entry.csize = info.st_size
         zip64 = entry.size >= ZIP64_LIMIT
         self._local_header(entry, zip64, align=True)
+        self._flush()
         self.out.flush()
         with open(path, "rb") as src:
             copy = pool.submit(
@@ -350,10 +360,13 @@ class _Writer:
                 self.position,
                 entry.size,
             )
-            # The CRC thread also feeds the MD5, in file order, while the
-            # kernel copies the same bytes into the archive.
-            entry.crc = _checksum_range(src.fileno(), 0, entry.size, self.md5)
+            # Kernel copy, CRC-32 and MD5 each take a thread, so the slowest
+            # of them (the MD5) sets the pace; the MD5 stays in file order.
+            crc = pool.submit(_crc_of_range, src.fileno(), 0, entry.size)
+            if self.md5 is not None:
+                _read_range(src.fileno(), 0, entry.size, self.md5.update)
             copy.result()
+            entry.crc = crc.result()
         self.position += entry.size
         self.out.seek(self.position)
         self._descriptor(entry, zip64)
@@ -371,11 +384,12 @@ class _Writer:
         zip64 = entry.size >= ZIP64_LIMIT - DEFLATE_CHUNK
         self._local_header(entry, zip64)
         start = self.position
-        for chunk in _deflate_parallel(path, level, pool):
-            self._write(chunk)
-        entry.csize = self.position - start
         with open(path, "rb") as src:
-            entry.crc = _checksum_range(src.fileno(), 0, entry.size, None)
+            crc = pool.submit(_crc_of_range, src.fileno(), 0, entry.size)
+            for chunk in _deflate_parallel(path, level, pool):
+                self._write(chunk)
+            entry.crc = crc.result()
+        entry.csize = self.position - start
         self._descriptor(entry, zip64)
 
     def _descriptor(self, entry: _Entry, zip64: bool) -> None:
@@ -396,6 +410,7 @@ class _Writer:
             self._write(_LOCATOR64.pack(0x07064B50, 0, end64, 1))
             count, size, start = 0xFFFF, _MARKER, _MARKER
         self._write(_END.pack(0x06054B50, 0, 0, count, count, size, start, 0))
+        self._flush()
 
     def _central_header(self, entry: _Entry) -> None:
         values = []
@@ -476,10 +491,10 @@ def _deflate_parallel(
         yield pending.popleft().result()
 
 
-def _checksum_range(
-    fd: int, offset: int, size: int, md5: object | None, crc: int = 0
-) -> int:
-    r"""CRC-32 of a byte range of a file, feeding ``md5`` on the way."""
+def _read_range(
+    fd: int, offset: int, size: int, consume: Callable[[memoryview], object]
+) -> None:
+    r"""Pass a byte range of a file to ``consume``, chunk by chunk, in order."""
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
     end = offset + size
@@ -487,10 +502,19 @@ def _checksum_range(
         count = os.preadv(fd, [view[: min(CHUNK, end - offset)]], offset)
         if count <= 0:
             raise ArchiveError("The file ended early.")
-        crc = zlib.crc32(view[:count], crc)
-        if md5 is not None:
-            md5.update(view[:count])
+        consume(view[:count])
         offset += count
+
+
+def _crc_of_range(fd: int, offset: int, size: int) -> int:
+    r"""CRC-32 of a byte range of a file."""
+    crc = 0
+
+    def update(chunk: memoryview) -> None:
+        nonlocal crc
+        crc = zlib.crc32(chunk, crc)
+
+    _read_range(fd, offset, size, update)
     return crc
 
 
@@ -714,7 +738,7 @@ def _extract_stored(
     if entry.compress_size != entry.file_size:
         raise ArchiveError(f"Entry '{entry.filename}' is stored with a wrong size.")
     copy = pool.submit(_copy_range, src, offset, dst, 0, entry.file_size)
-    crc = _checksum_range(src, offset, entry.file_size, None)
+    crc = _crc_of_range(src, offset, entry.file_size)
     copy.result()
     if crc != entry.CRC:
         raise ArchiveError(f"Bad CRC-32 for file '{entry.filename}'")

@@ -6,6 +6,7 @@ import getpass
 import hashlib
 import json
 import os
+import pathlib
 import socket
 import threading
 import time
@@ -161,6 +162,28 @@ def test_credentials_from_audbackend_config_file(s3_endpoint, monkeypatch, tmp_p
     config.write_text(f"[{location}]\naccess_key = from-file\nsecret_key = s\n")
     monkeypatch.setenv("MINIO_CONFIG_FILE", str(config))
     assert credentials_of(S3(s3_endpoint, "x")) == ("from-file", True)
+
+
+@pytest.mark.parametrize("setting", ["when_supported", "when_required"])
+def test_checksum_settings_from_config_file(
+    s3_endpoint, bucket, monkeypatch, tmp_path, setting
+):
+    """Stores that refuse boto3's upload checksums can be served."""
+    config = tmp_path / "minio.cfg"
+    location = s3_endpoint.split("://")[1]
+    config.write_text(
+        f"[{location}]\nrequest_checksum_calculation = {setting}\n"
+        f"response_checksum_validation = {setting}\n"
+    )
+    monkeypatch.setenv("MINIO_CONFIG_FILE", str(config))
+    local = tmp_path / "large.bin"
+    local.write_bytes(os.urandom(3 * 1024 * 1024) * 7)  # several parts
+    with S3(s3_endpoint, bucket) as backend:
+        assert backend.client.meta.config.request_checksum_calculation == setting
+        assert backend.client.meta.config.response_checksum_validation == setting
+        backend.put_file(str(local), "/large.bin")
+        copy = backend.get_file("/large.bin", str(tmp_path / "copy.bin"))
+    assert pathlib.Path(copy).read_bytes() == local.read_bytes()
 
 
 def test_without_credentials_requests_are_unsigned_and_public_data_is_read(

@@ -73,7 +73,10 @@ class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
 
     The same section may set ``connect_timeout``, ``read_timeout``,
     ``max_attempts`` (tries per request), ``max_concurrency``
-    (threads per transfer), and ``multipart_chunksize`` (bytes per part).
+    (threads per transfer), ``multipart_chunksize`` (bytes per part),
+    and ``request_checksum_calculation`` / ``response_checksum_validation``
+    (boto3's settings of the same names; ``when_required`` for stores that
+    refuse the checksums boto3 sends by default).
 
     Args:
         host: host name or endpoint URL
@@ -95,6 +98,12 @@ class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
 
     multipart_chunksize: int = 16 * MIB
     r"""Size of a part."""
+
+    request_checksum_calculation: str = "when_supported"
+    r"""When boto3 sends checksums of uploads (``"when_required"`` or not)."""
+
+    response_checksum_validation: str = "when_supported"
+    r"""When boto3 checks checksums of downloads (``"when_required"`` or not)."""
 
     def __init__(
         self,
@@ -160,8 +169,16 @@ class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
             max_pool_connections=max(10, self._setting("max_concurrency", int) + 2),
             s3={"addressing_style": "auto" if _is_aws(self.endpoint) else "path"},
             signature_version=None if signed else botocore.UNSIGNED,
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
+            # boto3's default sends a CRC-32 after the body of each upload;
+            # without one, requests over plain HTTP are signed with the
+            # SHA-256 of their body, which costs a core at transfer speed.
+            # Stores that refuse such trailers take "when_required".
+            request_checksum_calculation=self._setting(
+                "request_checksum_calculation", str
+            ),
+            response_checksum_validation=self._setting(
+                "response_checksum_validation", str
+            ),
         )
         return session.client(
             "s3",
