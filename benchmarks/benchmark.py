@@ -109,22 +109,33 @@ def median_times(
     function: Callable[[int], object],
     rounds: int,
     baseline: Callable[[], float] | None = None,
+    warm: Callable[[int], object] | None = None,
 ) -> tuple[float, float]:
     """Median time of ``function`` and of ``baseline``, interleaved by round.
 
     Each round starts with nothing left to write back, so that one round's
     writes do not slow down the next; interleaving gives the operation and
     its baseline the same conditions of this shared, noisy machine.
+    ``warm`` reads the round's input first, as the baseline's input was
+    just read: the kernel may have paged out files written minutes ago.
     """
     times, baselines = [], []
     for round_ in range(rounds):
         if baseline is not None:
             baselines.append(baseline())
+        if warm is not None:
+            warm(round_)
         os.sync()
         start = time.perf_counter()
         function(round_)
         times.append(time.perf_counter() - start)
     return statistics.median(times), statistics.median(baselines or [0.0])
+
+
+def read_file(path: str) -> None:
+    with open(path, "rb") as fp:
+        while fp.read(16 * MIB):
+            pass
 
 
 def per_call(function: Callable[[], object], calls: int) -> float:
@@ -190,7 +201,10 @@ def run(
         os.path.join(work, f"cache-{repository.backend}-{i}") for i in range(rounds)
     ]
     load_time, load_base = median_times(
-        lambda i: audmodel.load(uids[i], cache_root=caches[i]), rounds, download
+        lambda i: audmodel.load(uids[i], cache_root=caches[i]),
+        rounds,
+        download,
+        None if s3 else lambda i: read_file(audmodel.url(uids[i])),
     )
     uid = uids[0]
     cached = per_call(lambda: audmodel.load(uid, cache_root=caches[0]), 2000)
@@ -307,7 +321,13 @@ REFERENCE_SCRIPT = textwrap.dedent(
     import json, sys, time, audmodel
     host, name, uid, cache = sys.argv[1:5]
     audmodel.config.REPOSITORIES = [audmodel.Repository(name, host, "file-system")]
-    def per_call(f, n=30):
+    def read_file(path: str) -> None:
+    with open(path, "rb") as fp:
+        while fp.read(16 * MIB):
+            pass
+
+
+def per_call(f, n=30):
         f()
         start = time.perf_counter()
         for _ in range(n):
