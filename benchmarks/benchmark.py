@@ -321,13 +321,7 @@ REFERENCE_SCRIPT = textwrap.dedent(
     import json, sys, time, audmodel
     host, name, uid, cache = sys.argv[1:5]
     audmodel.config.REPOSITORIES = [audmodel.Repository(name, host, "file-system")]
-    def read_file(path: str) -> None:
-    with open(path, "rb") as fp:
-        while fp.read(16 * MIB):
-            pass
-
-
-def per_call(f, n=30):
+    def per_call(f, n=30):
         f()
         start = time.perf_counter()
         for _ in range(n):
