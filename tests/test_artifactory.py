@@ -88,15 +88,6 @@ def test_corrupted_download_is_refused(
     assert files_below(audmodel.load(uid)) == files_below(model_root)
 
 
-def test_progress_is_shown_only_when_verbose(repository, model_root, capfd):
-    uid = publish(model_root)
-    capfd.readouterr()
-    audmodel.load(uid)
-    assert capfd.readouterr().err == ""
-    audmodel.load(uid, cache_root=audmodel.config.CACHE_ROOT + "-2", verbose=True)
-    assert "Download" in capfd.readouterr().err
-
-
 # --- authentication ---------------------------------------------------------------
 
 

@@ -234,3 +234,14 @@ def test_repository_removed_after_header_cached(
     monkeypatch.setattr(audmodel.config, "REPOSITORIES", [missing])
     with pytest.raises(audbackend.BackendError):
         audmodel.load(uid)
+
+
+# Backends that download (a file-system repository is read where it lies).
+@pytest.mark.parametrize("backend_name", ["artifactory", "s3"])
+def test_download_progress_is_shown_only_when_verbose(repository, model_root, capfd):
+    uid = publish(model_root)
+    capfd.readouterr()
+    audmodel.load(uid)
+    assert capfd.readouterr().err == ""
+    audmodel.load(uid, cache_root=audmodel.config.CACHE_ROOT + "-2", verbose=True)
+    assert "Download" in capfd.readouterr().err

@@ -107,19 +107,6 @@ def test_download_not_matching_stored_checksum_is_refused(
     assert not os.path.exists(os.path.join(cache, short_id, version))
 
 
-def test_progress_is_shown_only_when_verbose(
-    s3_endpoint, bucket, model_root, monkeypatch, capfd
-):
-    repository = audmodel.Repository(bucket, s3_endpoint, "s3")
-    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
-    uid = publish(model_root)
-    capfd.readouterr()
-    audmodel.load(uid)
-    assert capfd.readouterr().err == ""
-    audmodel.load(uid, cache_root=audmodel.config.CACHE_ROOT + "-2", verbose=True)
-    assert "Download" in capfd.readouterr().err
-
-
 # --- credentials ----------------------------------------------------------------
 
 
