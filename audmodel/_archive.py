@@ -569,12 +569,14 @@ def extract(src_path: str, dst_root: str) -> list[str]:
             entries = archive.infolist()
             files = check_entries(entries)
             _check_space(entries, dst_root)
-            for entry in entries:
-                folder = (
-                    entry.filename
-                    if entry.is_dir()
-                    else posixpath.dirname(entry.filename)
-                )
+            # Many files share a folder; each folder is made once.
+            folders = {
+                entry.filename.rstrip("/")
+                if entry.is_dir()
+                else posixpath.dirname(entry.filename)
+                for entry in entries
+            }
+            for folder in sorted(folders - {""}):
                 os.makedirs(os.path.join(dst_root, *folder.split("/")), exist_ok=True)
             # Entry tasks wait for copies; copies wait for nothing. Two pools,
             # so that waiting entry tasks can never hold every worker.
