@@ -1,0 +1,318 @@
+"""The command line: ``audmodel COMMAND ...``, one command per API function.
+
+Every command calls the function of the same name and prints its answer:
+a model ID, a folder or a URL as one line, a list one item a line,
+a header or meta as YAML. Errors a user can mend (a missing model,
+a bad name, an unreachable repository) print one line starting with
+``audmodel: error:`` and exit with status 1; ``exists`` exits with 1 if the
+model is not there.
+
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from collections.abc import Sequence
+import datetime
+import inspect
+import sys
+
+import audbackend
+
+import audmodel
+from audmodel import _yaml
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    r"""Run the command line.
+
+    Args:
+        argv: arguments without the program name; ``sys.argv[1:]`` if ``None``
+
+    Returns:
+        exit status: 0 on success, 1 on an error or a missing model,
+        2 on wrong usage, 130 on Ctrl+C
+
+    Examples:
+        >>> main(["uid", "onnx", "1.0.0", "-p", "sampling_rate=16000"])
+        7a704d69-1.0.0
+        0
+
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.repository:
+        audmodel.config.REPOSITORIES = [
+            audmodel.Repository(name, host, backend)
+            for name, host, backend in args.repository
+        ]
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("audmodel: interrupted", file=sys.stderr)
+        return 130
+    except (audbackend.BackendError, OSError, RuntimeError, ValueError) as ex:
+        print(f"audmodel: error: {ex}", file=sys.stderr)
+        return 1
+
+
+# --- commands ----------------------------------------------------------------
+
+
+def _call(function: Callable, *args: object, **options: object) -> object:
+    r"""Call an API function with those of ``options`` it takes."""
+    accepted = inspect.signature(function).parameters
+    return function(*args, **{k: v for k, v in options.items() if k in accepted})
+
+
+def _options(args: argparse.Namespace) -> dict[str, object]:
+    return {"cache_root": args.cache_root, "verbose": args.verbose}
+
+
+def _publish(args: argparse.Namespace) -> int:
+    uid = audmodel.publish(
+        args.root,
+        args.name,
+        _params(args),
+        args.model_version,
+        alias=args.alias,
+        author=args.author,
+        compression=args.compression,
+        date=args.date,
+        meta=_mapping_file(args.meta, "meta") if args.meta else None,
+        subgroup=args.subgroup,
+        verbose=args.verbose,
+    )
+    print(uid)
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    print(audmodel.load(args.id, timeout=args.timeout, **_options(args)))
+    return 0
+
+
+def _exists(args: argparse.Namespace) -> int:
+    found = audmodel.exists(args.id)
+    print("true" if found else "false")
+    return 0 if found else 1
+
+
+def _uid(args: argparse.Namespace) -> int:
+    params = _params(args)
+    print(audmodel.uid(args.name, params, args.model_version, subgroup=args.subgroup))
+    return 0
+
+
+def _update_meta(args: argparse.Namespace) -> int:
+    meta = _mapping_file(args.file, "meta")
+    new = audmodel.update_meta(args.id, meta, replace=args.replace, **_options(args))
+    print(_yaml.dumps(new), end="")
+    return 0
+
+
+def _set_alias(args: argparse.Namespace) -> int:
+    audmodel.set_alias(args.alias, args.id, **_options(args))
+    return 0
+
+
+def _url(args: argparse.Namespace) -> int:
+    print(audmodel.url(args.id, type=args.type, **_options(args)))
+    return 0
+
+
+def _repository(args: argparse.Namespace) -> int:
+    found = audmodel.repository(args.id, cache_root=args.cache_root)
+    entry = {"name": found.name, "host": found.host, "backend": found.backend}
+    print(_yaml.dumps(entry), end="")
+    return 0
+
+
+def _lookup(function: Callable, show: Callable[[object], str]) -> Callable:
+    r"""A command that prints one thing about a model."""
+
+    def run(args: argparse.Namespace) -> int:
+        print(show(_call(function, args.id, **_options(args))), end="")
+        return 0
+
+    return run
+
+
+def _line(value: object) -> str:
+    return f"{value}\n"
+
+
+def _lines(values: list) -> str:
+    return "".join(f"{value}\n" for value in values)
+
+
+LOOKUPS = {
+    "header": (audmodel.header, _yaml.dumps, "header of a model, as YAML"),
+    "meta": (audmodel.meta, _yaml.dumps, "meta of a model, as YAML"),
+    "parameters": (audmodel.parameters, _yaml.dumps, "parameters, as YAML"),
+    "name": (audmodel.name, _line, "name of a model"),
+    "subgroup": (audmodel.subgroup, _line, "subgroup of a model"),
+    "author": (audmodel.author, _line, "author of a model"),
+    "date": (audmodel.date, _line, "publication date of a model"),
+    "version": (audmodel.version, _line, "version of a model"),
+    "versions": (audmodel.versions, _lines, "versions of a model, oldest first"),
+    "latest-version": (audmodel.latest_version, _line, "latest version of a model"),
+    "aliases": (audmodel.aliases, _lines, "aliases of a model"),
+    "resolve-alias": (audmodel.resolve_alias, _line, "model ID an alias stands for"),
+}
+
+
+# --- arguments ---------------------------------------------------------------
+
+
+def _params(args: argparse.Namespace) -> dict[str, object]:
+    r"""Parameters from ``--params FILE``, updated by each ``-p KEY=VALUE``."""
+    params = _mapping_file(args.params, "params") if args.params else {}
+    for item in args.param:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise ValueError(f"A parameter must be given as KEY=VALUE, not '{item}'.")
+        params[key] = _yaml.loads(value, f"the value of parameter '{key}'")
+    return params
+
+
+def _mapping_file(path: str, what: str) -> dict[str, object]:
+    r"""A YAML file holding a mapping, read safely."""
+    data = _yaml.load_file(path, f"the {what} file '{path}'")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"The {what} file '{path}' must hold a YAML mapping.")
+    return data
+
+
+def _compression(text: str) -> int | str:
+    if text == "auto":
+        return text
+    if text.isdigit() and int(text) <= 9:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"'{text}' is neither 'auto' nor 0-9")
+
+
+def _date(text: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a date of the form YYYY-MM-DD"
+        ) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="audmodel",
+        description="Publish, version and load machine-learning models.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"audmodel {audmodel.__version__}"
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-r",
+        "--repository",
+        nargs=3,
+        action="append",
+        metavar=("NAME", "HOST", "BACKEND"),
+        help="repository to use instead of the configured ones; "
+        "repeat for several, searched in the given order",
+    )
+    common.add_argument(
+        "--cache-root", help="cache folder (default: audmodel.default_cache_root())"
+    )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", help="show progress bars"
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    commands.required = True
+
+    def command(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help, description=help)
+        sub.set_defaults(run=run)
+        return sub
+
+    sub = command("publish", _publish, "publish a model folder; prints its ID")
+    sub.add_argument("root", metavar="ROOT", help="folder with the model files")
+    sub.add_argument("name", metavar="NAME", help="model name")
+    sub.add_argument("model_version", metavar="VERSION", help="e.g. 1.0.0")
+    _add_params(sub)
+    sub.add_argument("--alias", help="alias for the model")
+    sub.add_argument("--author", help="author (default: the user name)")
+    sub.add_argument(
+        "--compression",
+        type=_compression,
+        default="auto",
+        metavar="{auto,0-9}",
+        help="'auto' (default), 0 to store, 1-9 to deflate every file",
+    )
+    sub.add_argument("--date", type=_date, help="publication date, YYYY-MM-DD")
+    sub.add_argument("--meta", metavar="FILE", help="YAML file with the meta")
+
+    sub = command("load", _load, "load a model into the cache; prints its folder")
+    sub.add_argument("id", metavar="ID", help="model ID or alias")
+    sub.add_argument(
+        "--timeout",
+        type=float,
+        default=14400,
+        help="seconds to wait for the cache lock",
+    )
+
+    sub = command("exists", _exists, "tell if a model exists; exit 1 if not")
+    sub.add_argument("id", metavar="ID", help="model ID or alias")
+
+    sub = command("uid", _uid, "model ID of a name and parameters")
+    sub.add_argument("name", metavar="NAME", help="model name")
+    _add_params(sub)
+    sub.add_argument(
+        "model_version",
+        metavar="VERSION",
+        nargs="?",
+        help="model version (default: the short ID alone)",
+    )
+
+    for name, (function, printer, help) in LOOKUPS.items():
+        sub = command(name, _lookup(function, printer), help)
+        if name == "resolve-alias":
+            sub.add_argument("id", metavar="ALIAS", help="alias")
+        else:
+            sub.add_argument("id", metavar="ID", help="model ID or alias")
+
+    sub = command("update-meta", _update_meta, "merge a YAML file into the meta")
+    sub.add_argument("id", metavar="ID", help="model ID or alias")
+    sub.add_argument("file", metavar="FILE", help="YAML file with the meta")
+    sub.add_argument(
+        "--replace", action="store_true", help="replace the meta instead of merging"
+    )
+
+    sub = command("set-alias", _set_alias, "point an alias at a model")
+    sub.add_argument("alias", metavar="ALIAS", help="alias")
+    sub.add_argument("id", metavar="ID", help="model ID")
+
+    sub = command("url", _url, "where a file of a model is stored")
+    sub.add_argument("id", metavar="ID", help="model ID or alias")
+    sub.add_argument("--type", choices=["model", "header", "meta"], default="model")
+
+    sub = command("repository", _repository, "repository of a model, as YAML")
+    sub.add_argument("id", metavar="ID", help="model ID or alias")
+    return parser
+
+
+def _add_params(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter; the value is read as YAML "
+        "(16000 is a number, '\"16000\"' a string); repeat for several",
+    )
+    parser.add_argument(
+        "--params", metavar="FILE", help="YAML file with the parameters"
+    )
+    parser.add_argument("--subgroup", help="dot-separated subgroup, e.g. emotion.cnn")

@@ -1,0 +1,279 @@
+import datetime
+import doctest
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import audmodel
+from audmodel import _yaml
+from audmodel._cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def repository_args(repository: audmodel.Repository) -> list[str]:
+    return ["-r", repository.name, repository.host, repository.backend]
+
+
+def test_publish_and_load_print_id_and_folder(capsys, make_repository, model_root):
+    repository = make_repository()
+    status, out, _ = run(
+        capsys,
+        "publish",
+        model_root,
+        "onnx",
+        "1.0.0",
+        "-p",
+        "sampling_rate=16000",
+        "-p",
+        "model=cnn10",
+        "--subgroup",
+        "emotion.cnn",
+        "--alias",
+        "emotion-production",
+        *repository_args(repository),
+    )
+    assert status == 0
+    uid = out.strip()
+    params = {"sampling_rate": 16000, "model": "cnn10"}
+    assert uid == audmodel.uid("onnx", params, "1.0.0", subgroup="emotion.cnn")
+
+    argv = ["load", "emotion-production", *repository_args(repository)]
+    status, out, _ = run(capsys, *argv)
+    assert status == 0
+    folder = out.strip()
+    assert folder == audmodel.load(uid)
+    with open(os.path.join(folder, "log", "eval.yaml")) as fp:
+        assert fp.read() == "uar: 0.5\n"
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("16000", 16000),
+        ('"16000"', "16000"),
+        ("0.5", 0.5),
+        ("cnn10", "cnn10"),
+        ("[emodb, msppodcast]", ["emodb", "msppodcast"]),
+        ("", None),
+    ],
+)
+def test_parameter_values_are_read_as_yaml(capsys, value, expected):
+    status, out, _ = run(capsys, "uid", "onnx", "1.0.0", "-p", f"key={value}")
+    assert status == 0
+    assert out.strip() == audmodel.uid("onnx", {"key": expected}, "1.0.0")
+
+
+def test_parameters_from_a_file_are_updated_by_options(capsys, tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("model: cnn10\nsampling_rate: 8000\n")
+    status, out, _ = run(
+        capsys, "uid", "onnx", "--params", str(path), "-p", "sampling_rate=16000"
+    )
+    assert status == 0
+    expected = audmodel.uid("onnx", {"model": "cnn10", "sampling_rate": 16000})
+    assert out.strip() == expected
+
+
+def test_lookups_print_what_the_api_returns(capsys, reference_repository):
+    uid = "3e120e8d-2.0.0"
+    status, out, _ = run(capsys, "header", uid)
+    assert status == 0
+    assert _yaml.loads(out, "output") == audmodel.header(uid)
+    assert run(capsys, "meta", uid)[1] == _yaml.dumps(audmodel.meta(uid))
+    assert run(capsys, "versions", "3e120e8d")[1] == "1.0.0\n2.0.0\n"
+    assert run(capsys, "latest-version", "3e120e8d")[1] == "2.0.0\n"
+    assert run(capsys, "aliases", uid)[1] == "emotion-production\nemotion-small\n"
+    assert run(capsys, "resolve-alias", "emotion-small")[1] == f"{uid}\n"
+    assert run(capsys, "name", uid)[1] == "onnx\n"
+    assert run(capsys, "date", uid)[1] == "1985-11-18\n"
+    assert run(capsys, "url", uid, "--type", "header")[1].strip() == audmodel.url(
+        uid, type="header"
+    )
+    out = run(capsys, "repository", uid)[1]
+    assert _yaml.loads(out, "output") == {
+        "name": reference_repository.name,
+        "host": reference_repository.host,
+        "backend": "file-system",
+    }
+
+
+def test_exists_answers_by_exit_status(capsys, reference_repository):
+    assert run(capsys, "exists", "3e120e8d-2.0.0") == (0, "true\n", "")
+    assert run(capsys, "exists", "3e120e8d-9.0.0") == (1, "false\n", "")
+
+
+def test_update_meta_merges_a_file_or_replaces(
+    capsys, repository, model_root, tmp_path
+):
+    uid = audmodel.publish(
+        model_root, "onnx", {}, "1.0.0", meta={"data": {"emodb": {"version": "1"}}}
+    )
+    update = tmp_path / "meta.yaml"
+    update.write_text("data:\n  emodb:\n    split: test\n")
+    status, out, _ = run(capsys, "update-meta", uid, str(update))
+    assert status == 0
+    merged = {"data": {"emodb": {"version": "1", "split": "test"}}}
+    assert _yaml.loads(out, "output") == merged
+    assert audmodel.meta(uid) == merged
+
+    status, out, _ = run(capsys, "update-meta", uid, str(update), "--replace")
+    assert status == 0
+    assert audmodel.meta(uid) == {"data": {"emodb": {"split": "test"}}}
+
+
+def test_set_alias_moves_the_alias(capsys, repository, model_root):
+    first = audmodel.publish(model_root, "onnx", {}, "1.0.0", alias="production")
+    second = audmodel.publish(model_root, "onnx", {}, "2.0.0")
+    assert run(capsys, "set-alias", "production", second) == (0, "", "")
+    assert audmodel.resolve_alias("production") == second
+    assert audmodel.aliases(first) == []
+
+
+def test_publish_takes_author_date_meta_and_compression(
+    capsys, repository, model_root, tmp_path
+):
+    meta = tmp_path / "meta.yaml"
+    meta.write_text("data: emodb\n")
+    status, out, _ = run(
+        capsys,
+        "publish",
+        model_root,
+        "onnx",
+        "1.0.0",
+        "--author",
+        "tester",
+        "--date",
+        "1985-11-18",
+        "--meta",
+        str(meta),
+        "--compression",
+        "0",
+    )
+    assert status == 0
+    uid = out.strip()
+    assert audmodel.author(uid) == "tester"
+    assert audmodel.date(uid) == str(datetime.date(1985, 11, 18))
+    assert audmodel.meta(uid) == {"data": "emodb"}
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["load", "3e120e8d-9.0.0"], "3e120e8d-9.0.0"),
+        (["uid", "onnx", "-p", "sampling_rate"], "KEY=VALUE, not 'sampling_rate'"),
+        (["uid", "onnx", "-p", "key=[1,"], "parameter 'key'"),
+        (["publish", "missing-folder", "onnx", "1.0.0"], "missing-folder"),
+        (["publish", ".", "onnx", "one"], "one"),
+    ],
+)
+def test_errors_are_one_line_naming_the_problem(
+    capsys, reference_repository, argv, message
+):
+    status, out, err = run(capsys, *argv)
+    assert status == 1
+    assert out == ""
+    assert err.startswith("audmodel: error: ")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_params_file_must_hold_a_mapping(capsys, tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("- a list\n")
+    status, _, err = run(capsys, "uid", "onnx", "--params", str(path))
+    assert status == 1
+    assert f"The params file '{path}' must hold a YAML mapping." in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["publish", ".", "onnx", "1.0.0", "--compression", "fast"],
+        ["publish", ".", "onnx", "1.0.0", "--date", "18.11.1985"],
+        ["url", "3e120e8d-2.0.0", "--type", "archive"],
+        [],
+    ],
+)
+def test_wrong_usage_exits_with_status_2(capsys, argv):
+    with pytest.raises(SystemExit) as raised:
+        main(argv)
+    assert raised.value.code == 2
+    assert "usage: audmodel" in capsys.readouterr().err
+
+
+def test_repositories_given_are_searched_in_order(capsys, make_repository, model_root):
+    first, second = make_repository(), make_repository()
+    uid = audmodel.publish(model_root, "onnx", {}, "1.0.0", repository=second)
+    argv = ["repository", uid, *repository_args(first), *repository_args(second)]
+    status, out, _ = run(capsys, *argv)
+    assert status == 0
+    assert _yaml.loads(out, "output")["name"] == second.name
+
+
+def test_module_runs_as_a_program(reference_repository, tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "audmodel",
+            "resolve-alias",
+            "emotion-small",
+            *repository_args(reference_repository),
+            "--cache-root",
+            str(tmp_path / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert (result.returncode, result.stdout) == (0, "3e120e8d-2.0.0\n")
+
+
+def console_examples(path: pathlib.Path) -> list[tuple[str, str]]:
+    """Commands of a page's console blocks, each with the output shown."""
+    examples: list[tuple[str, str]] = []
+    pattern = r"\.\. code-block:: console\n\n((?:    .*\n|\n)+)"
+    blocks = re.findall(pattern, path.read_text())
+    for block in blocks:
+        for line in textwrap.dedent(block).strip().splitlines():
+            if line.startswith("$ "):
+                examples.append((line[2:], ""))
+            else:
+                command, output = examples[-1]
+                examples[-1] = (command, output + line + "\n")
+    return examples
+
+
+def test_command_line_page_runs_as_shown(tmp_path):
+    page = pathlib.Path(__file__).parents[1] / "docs" / "cli.rst"
+    examples = console_examples(page)
+    assert len(examples) >= 10
+    (tmp_path / "my-model").mkdir()
+    (tmp_path / "my-model" / "model.onnx").write_bytes(b"weights")
+    (tmp_path / "repositories" / "models").mkdir(parents=True)
+    env = {**os.environ, "HOME": str(tmp_path)}
+    program = f"{shlex.quote(sys.executable)} -m audmodel"
+    checker = doctest.OutputChecker()
+    for command, expected in examples:
+        result = subprocess.run(
+            re.sub(r"^audmodel ", f"{program} ", command),
+            shell=True,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        output = result.stdout + result.stderr
+        assert checker.check_output(expected, output, doctest.ELLIPSIS), (
+            f"$ {command}\nexpected:\n{expected}got:\n{output}"
+        )
