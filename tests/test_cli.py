@@ -27,22 +27,10 @@ def repository_args(repository: audmodel.Repository) -> list[str]:
 
 def test_publish_and_load_print_id_and_folder(capsys, make_repository, model_root):
     repository = make_repository()
-    status, out, _ = run(
-        capsys,
-        "publish",
-        model_root,
-        "onnx",
-        "1.0.0",
-        "-p",
-        "sampling_rate=16000",
-        "-p",
-        "model=cnn10",
-        "--subgroup",
-        "emotion.cnn",
-        "--alias",
-        "emotion-production",
-        *repository_args(repository),
-    )
+    options = "-p sampling_rate=16000 -p model=cnn10 --subgroup emotion.cnn"
+    options += " --alias emotion-production"
+    argv = ["publish", model_root, "onnx", "1.0.0", *options.split()]
+    status, out, _ = run(capsys, *argv, *repository_args(repository))
     assert status == 0
     uid = out.strip()
     params = {"sampling_rate": 16000, "model": "cnn10"}
@@ -145,21 +133,9 @@ def test_publish_takes_author_date_meta_and_compression(
 ):
     meta = tmp_path / "meta.yaml"
     meta.write_text("data: emodb\n")
-    status, out, _ = run(
-        capsys,
-        "publish",
-        model_root,
-        "onnx",
-        "1.0.0",
-        "--author",
-        "tester",
-        "--date",
-        "1985-11-18",
-        "--meta",
-        str(meta),
-        "--compression",
-        "0",
-    )
+    options = "--author tester --date 1985-11-18 --compression 0"
+    argv = ["publish", model_root, "onnx", "1.0.0", *options.split()]
+    status, out, _ = run(capsys, *argv, "--meta", str(meta))
     assert status == 0
     uid = out.strip()
     assert audmodel.author(uid) == "tester"
