@@ -737,8 +737,7 @@ def _extract_stored(
     dst: int,
     pool: concurrent.futures.Executor,
 ) -> None:
-    if entry.compress_size != entry.file_size:
-        raise ArchiveError(f"Entry '{entry.filename}' is stored with a wrong size.")
+    # check_entries has refused stored entries whose two sizes differ.
     copy = pool.submit(_copy_range, src, offset, dst, 0, entry.file_size)
     crc = _crc_of_range(src, offset, entry.file_size)
     copy.result()

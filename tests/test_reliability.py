@@ -135,8 +135,9 @@ def zip_with_entry_sizes(file_size: int, method: int | None = None) -> bytes:
     [
         (zip_with_entry_sizes(4_000_000_000), "more than deflate can"),
         (zip_with_entry_sizes(100_000, method=12), "compression method 12"),
+        (zip_with_entry_sizes(100_000, method=0), "stored, but its sizes differ"),
     ],
-    ids=["zip-bomb", "bzip2"],
+    ids=["zip-bomb", "bzip2", "stored-sizes-differ"],
 )
 def test_zip_bombs_and_unknown_methods_are_refused_before_writing(
     repository, model_root, cache, archive, reason
