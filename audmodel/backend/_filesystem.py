@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import contextlib
 import os
 import shutil
@@ -50,19 +51,8 @@ class FileSystem(audbackend.backend.FileSystem):
             raise audbackend.BackendError(ex) from ex
 
     def _put_file(self, src_path: str, dst_path: str, checksum: str, verbose: bool):
-        target = self.local_path(dst_path)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        staging = f"{target}.{uuid.uuid4().hex}~"
-        try:
-            try:
-                os.link(src_path, staging)
-            except OSError:  # another file system, or links not allowed
-                shutil.copyfile(src_path, staging)
+        with self._staged(src_path, dst_path) as (staging, target):
             os.replace(staging, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(staging)
-            raise
 
     def put_file_exclusive(self, src_path: str, dst_path: str) -> None:
         r"""Put a file on the backend unless one is there, atomically.
@@ -75,14 +65,29 @@ class FileSystem(audbackend.backend.FileSystem):
             FileExistsError: if ``dst_path`` exists
 
         """
+        with self._staged(src_path, dst_path) as (staging, target):
+            os.link(staging, target)  # fails if the target exists
+
+    @contextlib.contextmanager
+    def _staged(self, src_path: str, dst_path: str) -> Iterator[tuple[str, str]]:
+        r"""Yield a complete copy of ``src_path`` beside the target, and the target.
+
+        The copy is a hard link where the file system allows, and is gone
+        afterwards, so that the target only ever appears complete.
+
+        """
         target = self.local_path(dst_path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         staging = f"{target}.{uuid.uuid4().hex}~"
-        shutil.copyfile(src_path, staging)
         try:
-            os.link(staging, target)  # fails if the target exists
+            try:
+                os.link(src_path, staging)
+            except OSError:  # another file system, or links not allowed
+                shutil.copyfile(src_path, staging)
+            yield staging, target
         finally:
-            os.remove(staging)
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(staging)
 
     def local_path(self, path: str) -> str:
         r"""Where a file of the backend lies on disk.
