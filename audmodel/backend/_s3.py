@@ -348,7 +348,7 @@ class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
                 self._key(dst_path),
                 ExtraArgs={
                     "ContentType": content_type,
-                    "Metadata": {"checksum": checksum, "owner": getpass.getuser()},
+                    "Metadata": _metadata(checksum),
                 },
                 Config=self._transfer_config(),
                 Callback=update,
@@ -374,10 +374,7 @@ class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
                 Bucket=self.repository,
                 Key=self._key(dst_path),
                 Body=data,
-                Metadata={
-                    "checksum": hashlib.md5(data).hexdigest(),
-                    "owner": getpass.getuser(),
-                },
+                Metadata=_metadata(hashlib.md5(data).hexdigest()),
                 IfNoneMatch="*",
             )
         except botocore.exceptions.ClientError as ex:
@@ -393,6 +390,11 @@ class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
 
     def _size(self, path: str) -> int:
         return self._head(path)["ContentLength"]
+
+
+def _metadata(checksum: str) -> dict[str, str]:
+    # The user metadata audbackend's MinIO backend stores with every object.
+    return {"checksum": checksum, "owner": getpass.getuser()}
 
 
 def _session() -> boto3.session.Session:
