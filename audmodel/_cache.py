@@ -123,8 +123,7 @@ def staging(final: str) -> Iterator[tuple[str, str]]:
     try:
         yield folder, file
     finally:
-        if os.path.exists(folder):
-            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)  # gone if it was placed
         with contextlib.suppress(FileNotFoundError):
             os.remove(file)
 
