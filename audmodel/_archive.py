@@ -113,7 +113,8 @@ def check_compression(compression: int | str) -> int | str:
         type(compression) is not int or not 0 <= compression <= 9
     ):
         raise ValueError(
-            f"'compression' has to be between 0 and 9 or 'auto', not {compression!r}."
+            f"'compression' has to be between 0 and 9, not {compression!r}. "
+            "It may also be 'auto'."
         )
     return compression
 

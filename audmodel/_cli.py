@@ -22,6 +22,7 @@ import audbackend
 
 import audmodel
 from audmodel import _yaml
+from audmodel.backend._common import backend_error_detail
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,7 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("audmodel: interrupted", file=sys.stderr)
         return 130
-    except (audbackend.BackendError, OSError, RuntimeError, ValueError) as ex:
+    except audbackend.BackendError as ex:
+        print(f"audmodel: error: {backend_error_detail(ex)}", file=sys.stderr)
+        return 1
+    except (OSError, RuntimeError, ValueError) as ex:
         print(f"audmodel: error: {ex}", file=sys.stderr)
         return 1
 

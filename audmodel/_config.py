@@ -16,7 +16,9 @@ from audmodel._repository import Repository
 
 PACKAGE_CONFIG_FILE = os.path.join(os.path.dirname(__file__), "etc", "audmodel.yaml")
 USER_CONFIG_FILE = "~/.config/audmodel.yaml"
-REPOSITORY_KEYS = ("name", "host", "backend")
+# In the order audmodel 1.5 checks them, so a file missing several keys
+# gets the same first complaint.
+REPOSITORY_KEYS = ("host", "backend", "name")
 
 
 def read_config_file(path: str) -> dict[str, object]:
@@ -60,10 +62,15 @@ def read_config_file(path: str) -> dict[str, object]:
 
 
 def _check_repositories(repositories: object, path: str) -> None:
-    if not isinstance(repositories, list) or not repositories:
+    if not repositories:
+        raise ValueError(
+            "You cannot specify an empty 'repositories:' section "
+            f"in the configuration file '{path}'."
+        )
+    if not isinstance(repositories, list):
         raise ValueError(
             f"The entry 'repositories' in the configuration file '{path}' "
-            "must be a non-empty list of repositories."
+            "must be a list of repositories."
         )
     for repository in repositories:
         if not isinstance(repository, dict):
@@ -75,8 +82,8 @@ def _check_repositories(repositories: object, path: str) -> None:
         for key in REPOSITORY_KEYS:
             if not isinstance(repository.get(key), str):
                 raise ValueError(
-                    f"The repository {repository!r} in the configuration file "
-                    f"'{path}' is missing a '{key}' entry."
+                    f"Your repository is missing a '{key}' entry: '{repository}'. "
+                    f"It is in the configuration file '{path}'."
                 )
 
 

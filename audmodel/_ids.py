@@ -184,10 +184,9 @@ def check_alias(alias: str) -> str:
     if not is_valid_alias(alias):
         raise ValueError(
             f"'{alias}' is not an allowed alias name. "
-            "Alias names may only contain letters, numbers, "
-            "dots, underscores, hyphens, "
-            "must not consist of dots only, "
-            "and are not allowed to be confused with a model ID."
+            "Alias names may only contain letters, numbers, underscores, hyphens, "
+            "and are not allowed to be confused with a model ID. "
+            "Dots are allowed too, but not dots alone."
         )
     return alias
 

@@ -224,14 +224,21 @@ def unlink_alias(log: _UndoLog, alias: str, new_uid: str) -> None:
     its file there is removed, so that it cannot shadow the new one.
 
     """
-    found = _store.find_alias(alias)
-    if found is None:
+    old_repository = _store.alias_repository(alias)
+    if old_repository is None:
         return
-    old_repository, old_uid = found
-    if old_uid != new_uid:
-        old_short_id, old_version = old_uid.partition("-")[::2]
-        with _store.opened(old_repository) as location:
-            old = log.on(location)
+    with _store.opened(old_repository) as location:
+        try:
+            old_uid = _store.read_alias(location, alias)
+        except _store.AliasFileError:
+            # A broken alias file is replaced, as audmodel 1.5 does:
+            # setting the alias again is how a user mends it.
+            old_uid = None
+        if old_uid == new_uid:
+            return
+        old = log.on(location)
+        if old_uid is not None:
+            old_short_id, old_version = old_uid.partition("-")[::2]
             aliases = _store.read_aliases(location, old_short_id, old_version)
             if alias in aliases:
                 aliases.remove(alias)
@@ -240,8 +247,8 @@ def unlink_alias(log: _UndoLog, alias: str, new_uid: str) -> None:
                     _store.aliases_path(old_short_id),
                     old_version,
                 )
-            if old_repository != log.location.repository:
-                old.remove(_store.alias_path(alias), _store.ALIAS_VERSION)
+        if old_repository != log.location.repository:
+            old.remove(_store.alias_path(alias), _store.ALIAS_VERSION)
 
 
 class _UndoLog:

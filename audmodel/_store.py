@@ -34,6 +34,7 @@ from audmodel._repository import ALIASES_EXT
 from audmodel._repository import HEADER_EXT
 from audmodel._repository import META_EXT
 from audmodel._repository import Repository
+from audmodel.backend._common import backend_error
 
 
 ALIAS_VERSION = "1.0.0"
@@ -142,20 +143,12 @@ def opened(repository: Repository) -> Iterator[Location]:
     try:
         interface.backend.open()
     except audbackend.BackendError as ex:
-        raise _named_error(ex, repository) from ex.exception
+        cause = ex.exception
+        raise backend_error(cause, f"Cannot open {repository}: {cause}") from cause
     try:
         yield Location(repository, interface)
     finally:
         interface.backend.close()
-
-
-def _named_error(
-    error: audbackend.BackendError, repository: Repository
-) -> audbackend.BackendError:
-    # audbackend's message says only 'see stack trace'; name the repository.
-    named = audbackend.BackendError(error.exception)
-    named.args = (f"Cannot open {repository}: {error.exception}",)
-    return named
 
 
 def locations(first: Repository | None = None) -> Iterator[Location]:
@@ -286,23 +279,58 @@ def remove(location: Location, path: str, version: str) -> None:
 # --- aliases -------------------------------------------------------------------
 
 
+class AliasFileError(RuntimeError):
+    r"""An alias file that cannot be read.
+
+    Its message starts as audmodel 1.5's does, which scripts match.
+
+    """
+
+
 def find_alias(alias: str) -> tuple[Repository, str] | None:
-    r"""The repository holding an alias and the UID it points to, or ``None``."""
+    r"""The repository holding an alias and the UID it points to, or ``None``.
+
+    Raises:
+        AliasFileError: if the alias file cannot be parsed
+
+    """
+    repository = alias_repository(alias)
+    if repository is None:
+        return None
+    with opened(repository) as location:
+        return repository, read_alias(location, alias)
+
+
+def alias_repository(alias: str) -> Repository | None:
+    r"""The first repository that holds an alias, or ``None``."""
     path = alias_path(alias)
     for location in locations():
         if location.interface.exists(path, ALIAS_VERSION):
-            return location.repository, read_alias(location, alias)
+            return location.repository
     return None
 
 
 def read_alias(location: Location, alias: str) -> str:
-    r"""The UID an alias file points to."""
-    data = read_yaml(location, alias_path(alias), ALIAS_VERSION)
+    r"""The UID an alias file points to.
+
+    Raises:
+        AliasFileError: if the file is not YAML or names no model
+
+    """
+    path = alias_path(alias)
+    stored = versioned_path(location, path, ALIAS_VERSION)
+    where = f"'{stored}' in {location.repository}"
+    try:
+        data = _yaml.loads(read_bytes(location, path, ALIAS_VERSION), where)
+    except _yaml.YAMLError as ex:
+        raise AliasFileError(
+            f"Failed to parse alias file: {ex.reason} ({where})"
+        ) from None
     uid = data.get("uid") if isinstance(data, dict) else None
     if not isinstance(uid, str):
-        raise RuntimeError(
-            f"The file of alias '{alias}' in {location.repository} "
-            "does not name a model ('uid: <ID>')."
+        raise AliasFileError(
+            f"Failed to parse alias file: it does not name a model ('uid: <ID>') "
+            f"({where})"
         )
     return uid
 
@@ -338,10 +366,15 @@ def resolve(uid: str, cache_root: str) -> tuple[str, str]:
 
     """
     if _ids.is_alias(uid):
-        found = find_alias(uid) if _ids.is_valid_alias(uid) else None
+        # A mistyped ID is taken as an alias, so the errors speak of a model,
+        # as in audmodel 1.5.
+        try:
+            found = find_alias(uid) if _ids.is_valid_alias(uid) else None
+        except AliasFileError as ex:
+            error = model_not_found(uid, None)
+            error.args = (f"{error} {ex}",)
+            raise error from None
         if found is None:
-            # A mistyped ID is taken as an alias, so the error speaks of a model,
-            # as in audmodel 1.5.
             raise model_not_found(uid, None)
         uid = found[1]
     if _ids.is_legacy_id(uid):

@@ -49,7 +49,18 @@ _Dumper.add_representer(tuple, _represent_tuple)
 
 
 class YAMLError(RuntimeError):
-    r"""A repository or cache file is not valid, safe YAML."""
+    r"""A repository or cache file is not valid, safe YAML.
+
+    Args:
+        message: what went wrong, naming the file
+        reason: the parser's own words
+
+    """
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+        r"""The parser's own words, without the file's name."""
 
 
 def check_plain(obj: object) -> None:
@@ -145,12 +156,16 @@ def loads(text: str | bytes, source: str) -> object:
     try:
         return yaml.load(text, Loader=_Loader)
     except yaml.constructor.ConstructorError as ex:
+        reason = ex.problem.strip() if ex.problem else str(ex)
         raise YAMLError(
             f"Refusing to read {source}: it uses a YAML tag that is not plain "
-            f"data ({ex.problem.strip() if ex.problem else ex})."
+            f"data ({reason}).",
+            reason,
         ) from None
     except yaml.YAMLError as ex:
-        raise YAMLError(f"Cannot read {source}: it is not valid YAML ({ex}).") from None
+        raise YAMLError(
+            f"Cannot read {source}: it is not valid YAML ({ex}).", str(ex)
+        ) from None
 
 
 def load_file(path: str, source: str | None = None) -> object:

@@ -210,8 +210,8 @@ def test_publish_tmp_root_is_used_and_left_empty(repository, model_root, tmp_pat
         ({"alias": ".."}, ValueError, "is not an allowed alias name"),
         ({"compression": 10}, ValueError, "'compression' has to be between 0 and 9"),
         ({"compression": -1}, ValueError, "has to be between 0 and 9"),
-        ({"compression": "fast"}, ValueError, "between 0 and 9 or 'auto'"),
-        ({"compression": 1.0}, ValueError, "between 0 and 9 or 'auto'"),
+        ({"compression": "fast"}, ValueError, "not 'fast'. It may also be 'auto'"),
+        ({"compression": 1.0}, ValueError, "not 1.0. It may also be 'auto'"),
         ({"params": ["a"]}, ValueError, "'params' must be a dict"),
         ({"meta": "text"}, ValueError, "'meta' must be a dict or None"),
         (

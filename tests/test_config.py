@@ -80,7 +80,7 @@ def test_environment_variable_wins_over_config(tmp_path):
     "text, message",
     [
         ("repositories: [\n", "is not valid YAML"),
-        ("repositories: []\n", "'repositories' .* must be a non-empty list"),
+        ("repositories: []\n", "You cannot specify an empty 'repositories:' section"),
         ("repositories:\n  - name: x\n    host: y\n", "missing a 'backend' entry"),
         ("repositories:\n  - just-a-name\n", "must be a mapping"),
         ("- a\n- b\n", "must hold a mapping"),

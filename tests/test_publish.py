@@ -98,7 +98,11 @@ def test_publication_by_another_process_meanwhile_is_detected(
             original(self, str(other_header), header, "", verbose)
 
     monkeypatch.setattr(cls, "_put_file", put_file)
-    with pytest.raises(RuntimeError, match="was published by another process"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"^A model with ID '[0-9a-f]{8}-1\.0\.0' was published by another "
+        r"process in the meantime\. ",
+    ):
         publish(model_root)
     monkeypatch.setattr(cls, "_put_file", original)
     # The other publication's header stays, and with it the model.

@@ -37,7 +37,10 @@ def test_python_tags_in_alias_file_run_nothing(repository, model_root, tmp_path)
     publish(model_root, alias="best")
     marker = tmp_path / "executed"
     write_stored(repository, ALIAS_FILE, exploit(marker).encode())
-    with pytest.raises(RuntimeError, match="Refusing to read"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"^Failed to parse alias file: could not determine a constructor",
+    ):
         audmodel.resolve_alias("best")
     assert not marker.exists()
 

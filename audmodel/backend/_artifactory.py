@@ -209,9 +209,12 @@ class Artifactory(Remote, PutWithKnownMD5, audbackend.backend.Base):
                     update(len(chunk))
         finally:
             response.close()
+        # The checksum sent with the content belongs to exactly these bytes;
+        # the one asked for before may be of a file replaced meanwhile.
+        expected = response.headers.get("X-Checksum-Md5")
         check_download(
             dst_path,
-            info.get("checksums", {}).get("md5"),
+            expected or info.get("checksums", {}).get("md5"),
             f"'{src_path}' from Artifactory repository '{self.repository}'",
         )
 

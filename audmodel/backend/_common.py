@@ -75,10 +75,46 @@ class Remote:
         try:
             self._open()
         except Exception as ex:
-            error = audbackend.BackendError(ex)
-            error.args = (str(ex),)  # audbackend's own text says only 'see trace'
-            raise error from ex
+            raise backend_error(ex, str(ex)) from ex
         self.opened = True
+
+
+def backend_error(exception: Exception, detail: str) -> audbackend.BackendError:
+    r"""A :class:`audbackend.BackendError` that tells what went wrong.
+
+    audbackend's own sentence stays first, as scripts match it;
+    the detail follows it.
+
+    Args:
+        exception: the error the backend raised
+        detail: what a reader needs to know, e.g. which host failed
+
+    Returns:
+        error wrapping ``exception``
+
+    Examples:
+        >>> str(backend_error(OSError("gone"), "Cannot open the bucket: gone."))
+        'An exception was raised by the backend, please see stack trace for further information. Cannot open the bucket: gone.'
+
+    """  # noqa: E501
+    error = audbackend.BackendError(exception)
+    error.args = (f"{error} {detail}",)
+    return error
+
+
+def backend_error_detail(error: audbackend.BackendError) -> str:
+    r"""The detail of a backend error, without audbackend's first sentence.
+
+    Examples:
+        >>> backend_error_detail(backend_error(OSError("gone"), "It is gone."))
+        'It is gone.'
+        >>> backend_error_detail(audbackend.BackendError(OSError("gone")))
+        'gone'
+
+    """
+    plain = str(audbackend.BackendError(error.exception))
+    detail = str(error).removeprefix(plain).strip()
+    return detail or str(error.exception)
 
 
 # MD5s computed while writing a file, by (path, size, modification time),
