@@ -7,13 +7,16 @@ either library are read by the other.
 
 from audmodel._api import aliases
 from audmodel._api import author
+from audmodel._api import available
 from audmodel._api import date
 from audmodel._api import default_cache_root
 from audmodel._api import exists
+from audmodel._api import files
 from audmodel._api import header
 from audmodel._api import latest_version
 from audmodel._api import legacy_uid
 from audmodel._api import load
+from audmodel._api import lookup_table
 from audmodel._api import meta
 from audmodel._api import name
 from audmodel._api import parameters

@@ -11,17 +11,24 @@ from __future__ import annotations
 import datetime
 import errno
 import os
+from typing import TYPE_CHECKING
 
 import audeer
 
 from audmodel import _archive
+from audmodel import _catalog
 from audmodel import _ids
 from audmodel import _load
 from audmodel import _publish
 from audmodel import _store
+from audmodel import _tables
 from audmodel import _yaml
 from audmodel._config import config
 from audmodel._repository import Repository
+
+
+if TYPE_CHECKING:  # imported where a table is made
+    import pandas
 
 
 URL_TYPES = ("model", "header", "meta")
@@ -99,6 +106,76 @@ def author(uid: str, *, cache_root: str | None = None) -> str:
     return header(uid, cache_root=cache_root)["author"]
 
 
+def available(
+    *,
+    name: str | None = None,
+    subgroup: str | None = None,
+    version: str | None = None,
+    params: dict[str, object] | None = None,
+    repository: Repository | None = None,
+    latest: bool = False,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> pandas.DataFrame:
+    r"""Models in the repositories, found by name, subgroup and parameters.
+
+    One listing per repository tells which models exist;
+    their headers are read once, in parallel,
+    and kept in the cache for the next call.
+    A model in several repositories is listed once,
+    from the first repository, as :func:`load` would take it.
+    A model whose header cannot be read is left out with a warning.
+
+    Args:
+        name: keep models of this name
+        subgroup: keep models of this subgroup or one below it:
+            ``'emotion'`` matches ``'emotion'`` and ``'emotion.cnn'``,
+            not ``'emotions'``
+        version: keep models of this version
+        params: keep models whose parameters hold all these items
+        repository: look in this repository only;
+            all of :attr:`audmodel.config.REPOSITORIES` if ``None``
+        latest: keep only the latest version of each model
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        table indexed by model ID (``uid``),
+        with the columns
+        ``name``, ``subgroup``, ``version``, ``author``,
+        ``date`` (``'YYYY-MM-DD'``), ``repository`` (its name)
+        and ``parameters`` (a dictionary);
+        empty, with these columns, if no model matches
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+
+    Examples:
+        >>> df = audmodel.available(params={"model": "cnn10"})
+        >>> df[["name", "subgroup", "version", "repository"]]
+                         name            subgroup version repository
+        uid
+        d4e9c65b-1.0.0  torch  audmodel.dummy.cnn   1.0.0     models
+        >>> df.loc["d4e9c65b-1.0.0", "parameters"]["sampling_rate"]
+        16000
+        >>> len(audmodel.available(subgroup="audmodel.dummy.rnn"))
+        0
+
+    """
+    if params is not None and not isinstance(params, dict):
+        raise ValueError(f"'params' must be a dict, not {type(params).__name__}.")
+    found = _catalog.models(_cache_root(cache_root), repository, verbose)
+    chosen = _catalog.select(
+        found,
+        name=name,
+        subgroup=subgroup,
+        version=version,
+        params=params,
+        latest=latest,
+    )
+    return _tables.available(chosen)
+
+
 def date(uid: str, *, cache_root: str | None = None) -> str:
     r"""Publication date of a model.
 
@@ -163,6 +240,56 @@ def exists(uid: str) -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def files(
+    uid: str,
+    *,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> pandas.DataFrame:
+    r"""Files of a model, without downloading it.
+
+    The list is read from the central directory at the end of the model's
+    archive: one or two small reads on S3 and Artifactory,
+    a read of the archive's end on a file system.
+
+    Args:
+        uid: model ID or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        table indexed by the files' relative paths (``path``),
+        with the columns ``size`` (bytes), ``modified`` (time stamp
+        stored in the archive) and ``crc32``
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist,
+            or its archive is broken
+
+    Examples:
+        >>> audmodel.files("my-model")[["size"]]
+                    size
+        path
+        model.yaml    11
+
+    """
+    short_id, version = _resolve(uid, cache_root)
+    root = _cache_root(cache_root)
+    repository = _store.find_header(short_id, version)
+    info = _load.header(short_id, version, root, repository)
+    path = _store.archive_path(short_id, info["name"], info["subgroup"])
+    with _store.opened(repository) as location:
+        try:
+            entries = _store.archive_entries(location, path, version)
+        except _archive.ArchiveError as ex:
+            raise RuntimeError(
+                f"Cannot list the files of model '{short_id}-{version}' "
+                f"in {repository}: {ex}"
+            ) from None
+    return _tables.files(entries)
 
 
 def header(
@@ -283,6 +410,47 @@ def load(
     """
     short_id, version = _resolve(uid, cache_root)
     return _load.model(short_id, version, _cache_root(cache_root), timeout, verbose)
+
+
+def lookup_table(
+    name: str,
+    *,
+    subgroup: str | None = None,
+    version: str | None = None,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> pandas.DataFrame:
+    r"""Parameters of the models of one name, side by side.
+
+    As the lookup tables of audmodel's first versions:
+    one row per model, one column per parameter.
+
+    Args:
+        name: model name
+        subgroup: keep models of this subgroup or one below it
+        version: keep models of this version
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        table indexed by model ID (``uid``),
+        with one column per parameter that any of the models has,
+        sorted by name;
+        a model without a parameter has ``None`` there
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+
+    Examples:
+        >>> audmodel.lookup_table("torch")
+                        data  feature  model  sampling_rate
+        uid
+        d4e9c65b-1.0.0  emodb  melspec  cnn10          16000
+
+    """
+    found = _catalog.models(_cache_root(cache_root), verbose=verbose)
+    chosen = _catalog.select(found, name=name, subgroup=subgroup, version=version)
+    return _tables.lookup_table(chosen)
 
 
 def meta(
@@ -470,6 +638,7 @@ def publish(
         meta=meta,
         subgroup=subgroup,
         tmp_root=audeer.mkdir(tmp_root) if tmp_root else None,
+        verbose=verbose,
     )
 
 

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 import concurrent.futures
 import dataclasses
 import hashlib
+import io
 import os
 import posixpath
 import shutil
@@ -759,3 +760,97 @@ def _data_offset(fd: int, entry: zipfile.ZipInfo) -> int:
             f"Entry '{entry.filename}' has another name in its local header."
         )
     return entry.header_offset + _LOCAL.size + fields[9] + fields[10]
+
+
+# --- the files of an archive, from its central directory ---------------------
+
+# The end-of-central-directory record and the largest comment it may carry;
+# ZIP64 adds a locator (20 bytes) and its own record (56 bytes) before it.
+TAIL = _END.size + 0xFFFF + 20 + 56
+
+
+def read_entries(
+    read_tail: Callable[[int], tuple[bytes, int]],
+    read_range: Callable[[int, int], bytes],
+) -> list[zipfile.ZipInfo]:
+    r"""The entries of an archive, read from its end only.
+
+    A ZIP file lists its entries in the central directory at its end,
+    so two reads tell them without the data: the last bytes (the end
+    record and, for most archives, the directory itself) and, if the
+    directory is longer, the directory.
+
+    Args:
+        read_tail: gives the last ``n`` bytes of the archive and its size
+        read_range: gives bytes ``start`` to ``end`` of the archive
+
+    Returns:
+        entries in the order of the directory, checked as :func:`extract`
+        checks them
+
+    Raises:
+        ArchiveError: if the archive is broken or its entries unsafe
+
+    Examples:
+        >>> import io
+        >>> buffer = io.BytesIO()
+        >>> with zipfile.ZipFile(buffer, "w") as zf:
+        ...     zf.writestr("model.yaml", "layers: 10\n")
+        >>> data = buffer.getvalue()
+        >>> entries = read_entries(
+        ...     lambda n: (data[-n:], len(data)),
+        ...     lambda start, end: data[start:end],
+        ... )
+        >>> [(e.filename, e.file_size) for e in entries]
+        [('model.yaml', 11)]
+
+    """
+    tail, size = read_tail(TAIL)
+    reader = _TailReader(tail, size, read_range)
+    try:
+        with zipfile.ZipFile(reader) as archive:
+            entries = archive.infolist()
+    except zipfile.BadZipFile as ex:
+        raise ArchiveError(f"The archive is broken: {ex}.") from None
+    check_entries(entries)
+    return entries
+
+
+class _TailReader(io.RawIOBase):
+    r"""A read-only file of which only the end is at hand.
+
+    Reads within the end are served from it; others are fetched,
+    which for a ZIP file is the central directory alone.
+
+    """
+
+    def __init__(self, tail: bytes, size: int, read_range: Callable[[int, int], bytes]):
+        self._tail, self._size, self._fetch = tail, size, read_range
+        self._tail_start = size - len(tail)
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self._size}
+        self._position = max(0, base[whence] + offset)
+        return self._position
+
+    def read(self, count: int = -1) -> bytes:
+        start = self._position
+        end = self._size if count < 0 else min(self._size, start + count)
+        if end <= start:
+            return b""
+        if start >= self._tail_start:
+            data = self._tail[start - self._tail_start : end - self._tail_start]
+        else:
+            data = self._fetch(start, end)
+        self._position = start + len(data)
+        return data

@@ -50,6 +50,7 @@ def publish(
     meta: dict[str, object] | None,
     subgroup: str,
     tmp_root: str | None,
+    verbose: bool = False,
 ) -> str:
     r"""Publish a model whose arguments were checked; see :func:`audmodel.publish`."""
     uid = f"{short_id}-{version}"
@@ -81,7 +82,7 @@ def publish(
         with _store.opened(repository) as location, _forgotten(archive):
             log = _UndoLog(location)
             try:
-                with _claimed(location, short_id, version):
+                with _claimed(location, short_id, version, verbose):
                     try:
                         _upload(
                             log,
@@ -308,7 +309,9 @@ class _UndoLog:
 
 
 @contextlib.contextmanager
-def _claimed(location: _store.Location, short_id: str, version: str) -> Iterator[None]:
+def _claimed(
+    location: _store.Location, short_id: str, version: str, verbose: bool
+) -> Iterator[None]:
     r"""Hold the claim on a model ID for the time of its publication.
 
     The claim is a file created only if absent
@@ -326,7 +329,7 @@ def _claimed(location: _store.Location, short_id: str, version: str) -> Iterator
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
     }
     data = _yaml.dumps(claim).encode()
-    if not _store.create_exclusive(location, data, path, version):
+    if not _store.create_exclusive(location, data, path, version, verbose):
         holder = _read_claim(location, path, version)
         if not _is_stale(holder):
             raise RuntimeError(
@@ -336,7 +339,7 @@ def _claimed(location: _store.Location, short_id: str, version: str) -> Iterator
                 f"from {location.repository} and publish again."
             )
         _store.remove(location, path, version)
-        if not _store.create_exclusive(location, data, path, version):
+        if not _store.create_exclusive(location, data, path, version, verbose):
             raise RuntimeError(
                 f"A model with ID '{uid}' is being published by another process."
             )

@@ -19,12 +19,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 import contextlib
 import os
+import sys
 import tempfile
 from typing import NamedTuple
+import zipfile
 
 import audbackend
 import audeer
 
+from audmodel import _archive
 from audmodel import _ids
 from audmodel import _tickets
 from audmodel import _yaml
@@ -34,6 +37,7 @@ from audmodel._repository import ALIASES_EXT
 from audmodel._repository import HEADER_EXT
 from audmodel._repository import META_EXT
 from audmodel._repository import Repository
+from audmodel.backend._common import RangedReads
 from audmodel.backend._common import backend_error
 
 
@@ -211,10 +215,47 @@ def read_yaml(location: Location, path: str, version: str) -> object:
 
 def read_bytes(location: Location, path: str, version: str) -> bytes:
     r"""Download a small file."""
+    backend = location.interface.backend
+    if isinstance(backend, RangedReads):  # one request, no local file
+        return backend.read_range(versioned_path(location, path, version))
     with tempfile.TemporaryDirectory() as tmp:
         local = location.interface.get_file(path, os.path.join(tmp, "file"), version)
         with open(local, "rb") as fp:
             return fp.read()
+
+
+def archive_entries(
+    location: Location, path: str, version: str
+) -> list[zipfile.ZipInfo]:
+    r"""The entries of a stored archive, read from its central directory.
+
+    Where the backend reads parts of files (all of this package's
+    backends), only the end of the archive is read;
+    elsewhere the archive is downloaded to a temporary file.
+
+    Raises:
+        audbackend.BackendError: if the archive cannot be read
+        RuntimeError: if the archive is broken or unsafe
+
+    """
+    backend = location.interface.backend
+    if isinstance(backend, RangedReads):
+        stored = versioned_path(location, path, version)
+        return _archive.read_entries(
+            lambda count: backend.read_tail(stored, count),
+            lambda start, end: backend.read_range(stored, start, end),
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        local = location.interface.get_file(path, os.path.join(tmp, "a.zip"), version)
+        with open(local, "rb") as fp:
+            size = os.fstat(fp.fileno()).st_size
+            return _archive.read_entries(
+                lambda count: (
+                    os.pread(fp.fileno(), count, max(0, size - count)),
+                    size,
+                ),
+                lambda start, end: os.pread(fp.fileno(), end - start, start),
+            )
 
 
 @contextlib.contextmanager
@@ -233,27 +274,41 @@ def write_bytes(location: Location, data: bytes, path: str, version: str) -> Non
         location.interface.put_file(local, path, version)
 
 
-def create_exclusive(location: Location, data: bytes, path: str, version: str) -> bool:
+def create_exclusive(
+    location: Location, data: bytes, path: str, version: str, verbose: bool = False
+) -> bool:
     r"""Write a small file unless it exists; tell if it was written.
 
     Of several processes creating the same file at once, exactly one
     writes it: by the backend's own conditional write where it has one
-    (``put_file_exclusive``: file system, S3, MinIO), else by taking
+    (``put_file_exclusive``: file system, S3, MinIO; on S3 stores that
+    ignore conditional writes by tickets), else by taking
     tickets (:mod:`audmodel._tickets`, e.g. on Artifactory).
+    With ``verbose``, a line on standard error tells which.
 
     """
     backend = location.interface.backend
     target = versioned_path(location, path, version)
     with _staged(data, path) as local:
         if not hasattr(backend, "put_file_exclusive"):
+            _debug(verbose, f"Creating '{target}' by tickets.")
             return _tickets.put_file_exclusive(backend, local, target)
         try:
+            method = getattr(backend, "exclusive_creation", "a conditional write")
+            _debug(verbose, f"Creating '{target}' by {method}.")
             backend.put_file_exclusive(local, target)
         except FileExistsError:
             return False
+        except audbackend.BackendError:
+            raise
         except Exception as ex:
             raise audbackend.BackendError(ex) from ex
         return True
+
+
+def _debug(verbose: bool, message: str) -> None:
+    if verbose:
+        print(message, file=sys.stderr)
 
 
 def exists(location: Location, path: str, version: str) -> bool:

@@ -5,15 +5,16 @@ Usage::
     .venv/bin/pip install -e '.[benchmark]'
     .venv/bin/python benchmarks/stress.py [--seconds 60] [--processes 6]
 
-For each of a file-system repository and an S3 endpoint (a moto server on
-127.0.0.1), worker processes run publish, load, update_meta, set_alias and
-versions at random for a bounded time. They share one cache and publish
-colliding model IDs on purpose. Afterwards the repository and the cache are
-checked: every model has its archive and readable meta, no claim is left,
-every alias points to a model that lists it, every cached model folder holds
-exactly its archive's files, and no staging entry is left. Printed are the
-operations done, the errors by kind (expected ones: losing a race to publish
-an ID), and the inconsistencies found.
+For each of a file-system repository and S3 endpoints (a moto server and
+s3rver, both on 127.0.0.1), worker processes run publish, load,
+update_meta, set_alias and versions at random for a bounded time. They
+share one cache and publish colliding model IDs on purpose. Afterwards the
+repository and the cache are checked: every model has its archive and
+readable meta, exactly one process succeeded in publishing each model ID,
+no claim is left, every alias points to a model that lists it, every cached
+model folder holds exactly its archive's files, and no staging entry is
+left. Printed are the operations done, the errors by kind (expected ones:
+losing a race to publish an ID), and the inconsistencies found.
 
 """
 
@@ -32,6 +33,7 @@ import time
 import warnings
 import zipfile
 
+from local_s3 import SERVERS
 from local_s3 import start_s3
 
 import audmodel
@@ -55,6 +57,7 @@ def worker(args: argparse.Namespace) -> None:
         fp.write(rng.randbytes(rng.randint(1, 300_000)))
     done: collections.Counter = collections.Counter()
     errors: collections.Counter = collections.Counter()
+    published: list[str] = []
     deadline = time.monotonic() + args.seconds
     while time.monotonic() < deadline:
         operation = rng.choice(["publish", "load", "load", "meta", "alias", "versions"])
@@ -64,7 +67,10 @@ def worker(args: argparse.Namespace) -> None:
             if operation == "publish":
                 # Few versions, so that workers collide on model IDs.
                 version = f"1.0.{rng.randint(0, 30)}"
-                audmodel.publish(model, name, {}, version, meta={"by": args.worker})
+                uid = audmodel.publish(
+                    model, name, {}, version, meta={"by": args.worker}
+                )
+                published.append(uid)
             else:
                 versions = audmodel.versions(short_id)
                 if not versions:
@@ -83,7 +89,7 @@ def worker(args: argparse.Namespace) -> None:
         except Exception as ex:
             kind = next((e for e in EXPECTED if e in str(ex)), type(ex).__name__)
             errors[f"{operation}: {kind}"] += 1
-    print(json.dumps({"done": done, "errors": errors}))
+    print(json.dumps({"done": done, "errors": errors, "published": published}))
 
 
 def check(repository: audmodel.Repository, cache: str) -> list[str]:
@@ -157,8 +163,10 @@ def local_archive(uid: str) -> str:
         return backend.get_file(url, target)
 
 
-def run(repository: audmodel.Repository, work: str, args: argparse.Namespace) -> bool:
-    cache = os.path.join(work, f"cache-{repository.backend}")
+def run(
+    label: str, repository: audmodel.Repository, work: str, args: argparse.Namespace
+) -> bool:
+    cache = os.path.join(work, f"cache-{label}")
     processes = [
         subprocess.Popen(
             [
@@ -186,6 +194,7 @@ def run(repository: audmodel.Repository, work: str, args: argparse.Namespace) ->
     ]
     done: collections.Counter = collections.Counter()
     errors: collections.Counter = collections.Counter()
+    winners: collections.Counter = collections.Counter()
     crashed = 0
     for process in processes:
         out, _ = process.communicate(timeout=args.seconds + 600)
@@ -195,8 +204,15 @@ def run(repository: audmodel.Repository, work: str, args: argparse.Namespace) ->
         result = json.loads(out.strip().splitlines()[-1])
         done.update(result["done"])
         errors.update(result["errors"])
+        winners.update(result["published"])
     problems = check(repository, cache)
-    print(f"{repository.backend}: {args.processes} processes, {args.seconds} s")
+    # Of the processes that published one ID, exactly one may have succeeded.
+    problems += [
+        f"{uid}: published by {n} processes" for uid, n in winners.items() if n > 1
+    ]
+    contested = sum(errors[k] for k in errors if k.startswith("publish: "))
+    print(f"{label}: {args.processes} processes, {args.seconds} s")
+    print(f"  IDs published: {len(winners)}, lost races to publish: {contested}")
     print(f"  operations done: {sum(done.values())} {dict(sorted(done.items()))}")
     expected = {k: v for k, v in errors.items() if any(e in k for e in EXPECTED)}
     other = {k: v for k, v in errors.items() if k not in expected}
@@ -213,7 +229,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--processes", type=int, default=6)
-    parser.add_argument("--no-s3", action="store_true")
+    parser.add_argument("--no-s3", action="store_true", help="file system only")
+    parser.add_argument(
+        "--s3-servers",
+        nargs="+",
+        choices=SERVERS,
+        default=list(SERVERS),
+        help="S3-compatible servers to run against (default: all)",
+    )
     for name in ["--worker", "--host", "--name", "--backend", "--cache", "--work"]:
         parser.add_argument(name, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -222,24 +245,29 @@ def main() -> int:
         return 0
 
     work = tempfile.mkdtemp(prefix="audmodel-stress-")
-    server = None
+    servers = []
     clean = True
     try:
         host = os.path.join(work, "repositories")
         os.makedirs(os.path.join(host, "models"))
-        repositories = [audmodel.Repository("models", host, "file-system")]
-        if not args.no_s3:
+        repositories = {
+            "file-system": audmodel.Repository("models", host, "file-system")
+        }
+        for name in [] if args.no_s3 else args.s3_servers:
             import boto3
 
-            server, endpoint = start_s3()
+            server, endpoint = start_s3(name)
+            servers.append(server)
             boto3.client(
                 "s3", endpoint_url=endpoint, region_name="us-east-1"
             ).create_bucket(Bucket="models")
-            repositories.append(audmodel.Repository("models", endpoint, "s3"))
-        for repository in repositories:
-            clean = run(repository, work, args) and clean
+            repositories[f"s3 on {name}"] = audmodel.Repository(
+                "models", endpoint, "s3"
+            )
+        for label, repository in repositories.items():
+            clean = run(label, repository, work, args) and clean
     finally:
-        if server is not None:
+        for server in servers:
             server.terminate()
         shutil.rmtree(work, ignore_errors=True)
     print("clean" if clean else "NOT CLEAN")

@@ -12,7 +12,11 @@ shapes, for the calls dohq-artifactory makes:
   ``X-Checksum-Sha1`` and ``X-Checksum-Sha256`` headers against the content
   (409 when one differs), with deploy by checksum
   (``X-Checksum-Deploy: true``); a path ending in ``/`` creates a folder;
-* ``GET|HEAD /artifactory/<repo>/<path>``: download, with checksum headers;
+* ``GET /artifactory/api/storage/<repo>/<folder>?list&deep=1``: the file
+  list API, every file below a folder (``listFolders=1`` adds folders);
+* ``GET|HEAD /artifactory/<repo>/<path>``: download, with checksum headers,
+  and parts of files by ``Range: bytes=<first>-<last>`` or ``bytes=-<n>``
+  (206 with ``Content-Range``; 416 if no byte is in the range);
 * ``DELETE /artifactory/<repo>/<path>``: removal of a file or folder.
 
 Missing items answer 404 ``{"errors": [{"status": 404, "message": ...}]}``.
@@ -22,12 +26,12 @@ Wrong credentials answer 401; so does anonymous access when it is off; a
 user without write permission gets 403 on writes.
 
 Not emulated: AQL, properties (matrix parameters are accepted and
-ignored), the copy and move APIs, the file list API (``?list``), download
-statistics, checksum search, archive download, remote and virtual
-repositories, repository layouts, permission targets (each user has one
-global level: read or write), the token and security APIs, builds,
-replication, range requests, conditional requests, archive explosion, and
-quotas. Folders are created implicitly by deploys, as by Artifactory.
+ignored), the copy and move APIs, the file list API's ``depth`` and
+``mdTimestamps``, download statistics, checksum search, archive download,
+remote and virtual repositories, repository layouts, permission targets
+(each user has one global level: read or write), the token and security
+APIs, builds, replication, multi-part ranges, conditional requests, archive
+explosion, and quotas. Folders are created implicitly by deploys, as by Artifactory.
 
 """
 
@@ -210,6 +214,36 @@ class Emulator:
             for name, folder in sorted(names.items())
         ]
 
+    def file_list(self, repo: str, path: str, deep: bool, folders: bool) -> dict:
+        """The answer of the file list API for a folder."""
+        files = self.repository(repo)
+        if path in files or not self.folder_exists(repo, path):
+            raise HTTPError(404, "Could not locate folder")
+        prefix = f"{path}/" if path else ""
+        found = []
+        for item in sorted(files):
+            rest = item.removeprefix(prefix)
+            if item.startswith(prefix) and (deep or "/" not in rest):
+                data = files[item]
+                found.append(
+                    {
+                        "uri": f"/{rest}",
+                        "size": len(data.data),
+                        "lastModified": data.modified,
+                        "folder": False,
+                        "sha1": data.checksums["sha1"],
+                        "sha2": data.checksums["sha256"],
+                    }
+                )
+        if folders:
+            below = {c["uri"] for c in self.children(repo, path) if c["folder"]}
+            found += [{"uri": uri, "folder": True} for uri in sorted(below)]
+        return {
+            "uri": f"{self.url}/api/storage/{repo}/{path}".rstrip("/"),
+            "created": now(),
+            "files": found,
+        }
+
     def storage_info(self, repo: str, path: str) -> dict:
         files = self.repository(repo)
         uri = f"{self.url}/api/storage/{repo}/{path}".rstrip("/")
@@ -344,6 +378,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         emulator = self.emulator
         body = self._body() if self.command in ("PUT", "POST") else b""
         url = urllib.parse.urlsplit(self.path)
+        self.query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
         path = urllib.parse.unquote(url.path).split(";", 1)[0]
         with emulator.lock:
             emulator.requests.append((self.command, path))
@@ -375,6 +410,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if route.startswith("api/storage/"):
             emulator.authorize(self.headers, write=False)
             repo, _, item = route.removeprefix("api/storage/").partition("/")
+            if "list" in self.query:
+                flag = {k: v[0] == "1" for k, v in self.query.items()}
+                listing = emulator.file_list(
+                    repo,
+                    item.strip("/"),
+                    flag.get("deep", False),
+                    flag.get("listFolders", False),
+                )
+                return self._json(200, listing)
             return self._json(200, emulator.storage_info(repo, item.strip("/")))
         if route.startswith("api/"):
             raise HTTPError(400, f"Not emulated: {route}")
@@ -399,12 +443,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 if self.command == "GET":
                     emulator.corrupt_downloads -= 1  # a bit flipped on the way
                     data = bytes([data[0] ^ 1]) + data[1:]
+            if self.headers.get("Range"):
+                status, data = self._ranged(data, self.headers["Range"], headers)
+                return self._send(status, data, headers, "application/octet-stream")
             return self._send(200, data, headers, "application/octet-stream")
         if emulator.folder_exists(repo, item.strip("/")):
             names = [c["uri"][1:] for c in emulator.children(repo, item.strip("/"))]
             html = "".join(f'<a href="{n}">{n}</a>\n' for n in names)
             return self._send(200, html.encode(), content_type="text/html")
         raise HTTPError(404, "Not Found")
+
+    @staticmethod
+    def _ranged(data: bytes, header: str, headers: dict) -> tuple[int, bytes]:
+        """A single range of ``data``, as HTTP servers answer it."""
+        first, _, last = header.removeprefix("bytes=").partition("-")
+        size = len(data)
+        if first == "":  # the last bytes
+            start, stop = max(0, size - int(last)), size
+        else:
+            start = int(first)
+            stop = min(size, int(last) + 1) if last else size
+        if start >= size or stop <= start:
+            headers["Content-Range"] = f"bytes */{size}"
+            raise HTTPError(416, "Requested Range Not Satisfiable", headers)
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        return 206, data[start:stop]
 
     def _repositories(self, name: str, body: bytes) -> None:
         emulator = self.emulator

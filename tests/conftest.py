@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import datetime
 import functools
 import itertools
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+import warnings
 
 from artifactory_emulator import Emulator
 import boto3
@@ -22,6 +25,9 @@ import audmodel
 
 
 COMPAT = pathlib.Path(__file__).parent / "compat"
+# Test credentials of the local S3 servers; s3rver knows only these.
+S3_ACCESS_KEY = "S3RVER"
+S3_SECRET_KEY = "S3RVER"
 SOURCES = COMPAT / "reference-sources"
 DATE = datetime.date(1985, 11, 18)
 
@@ -39,13 +45,13 @@ def test_environment(tmp_path_factory):
             del os.environ[name]
     os.environ.update(
         {
-            "AWS_ACCESS_KEY_ID": "test-access-key",
-            "AWS_SECRET_ACCESS_KEY": "test-secret-key",
+            "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
             "AWS_CONFIG_FILE": str(home / "aws-config"),
-            "MINIO_ACCESS_KEY": "test-access-key",
-            "MINIO_SECRET_KEY": "test-secret-key",
+            "MINIO_ACCESS_KEY": S3_ACCESS_KEY,
+            "MINIO_SECRET_KEY": S3_SECRET_KEY,
             "MINIO_CONFIG_FILE": str(home / "minio.cfg"),
             "ARTIFACTORY_USERNAME": ARTIFACTORY_USER,
             "ARTIFACTORY_API_KEY": ARTIFACTORY_KEY,
@@ -72,14 +78,10 @@ def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 30) -> 
     raise RuntimeError(f"Server did not listen on port {port} in {seconds} s")
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint() -> str:
-    """A real S3-compatible server (moto's server mode) on 127.0.0.1."""
-    port = free_port()
+def serve(command: list[str], port: int) -> Iterator[str]:
+    """Run a server on 127.0.0.1 for the time of a fixture; yield its URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         wait_for_port(port, process)
@@ -87,6 +89,97 @@ def s3_endpoint() -> str:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> str:
+    """moto's S3 server on 127.0.0.1."""
+    port = free_port()
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    yield from serve(command, port)
+
+
+S3RVER = pathlib.Path(__file__).parent / "node_modules" / ".bin" / "s3rver"
+S3RVER_SETUP = "npm ci --prefix tests"
+
+
+class S3rver:
+    """s3rver, a small S3 server from npm that stores objects on disk.
+
+    Its quirks are those of many S3-compatible stores: it ignores
+    ``If-None-Match``, counts only keys in ``KeyCount``, and checks no
+    signatures (``--allow-mismatched-signatures``), but knows one access
+    key only, :data:`S3_ACCESS_KEY`. Racing requests on one object now and
+    then make it exit; :meth:`url` then starts it again on the same port and
+    folder, with a warning, so that one crash does not fail every later test.
+    """
+
+    def __init__(self, folder: pathlib.Path, log: pathlib.Path):
+        self.port = free_port()
+        self.command = [str(S3RVER), "-d", str(folder), "-a", "127.0.0.1"]
+        self.command += ["-p", str(self.port), "--allow-mismatched-signatures"]
+        # s3rver encrypts continuation tokens with a cipher that OpenSSL 3
+        # keeps in its legacy provider.
+        self.environment = {**os.environ, "NODE_OPTIONS": "--openssl-legacy-provider"}
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def url(self) -> str:
+        if self.process is not None and self.process.poll() is not None:
+            warnings.warn(
+                f"s3rver exited with {self.process.returncode} (see {self.log}); "
+                "starting it again",
+                stacklevel=2,
+            )
+            self.process = None
+        if self.process is None:
+            with open(self.log, "ab") as output:
+                self.process = subprocess.Popen(
+                    self.command, stdout=output, stderr=output, env=self.environment
+                )
+            wait_for_port(self.port, self.process)
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def s3rver(tmp_path_factory) -> S3rver:
+    if not S3RVER.exists() or shutil.which("node") is None:
+        reason = f"s3rver is not installed: run '{S3RVER_SETUP}' (needs Node.js)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # CI has Node.js and installs it
+        pytest.skip(reason)
+    server = S3rver(
+        tmp_path_factory.mktemp("s3rver"),
+        tmp_path_factory.getbasetemp() / "s3rver.log",
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3rver_endpoint(s3rver) -> str:
+    """The URL of s3rver, running."""
+    return s3rver.url()
+
+
+S3_SERVERS = ("moto", "s3rver")
+
+
+@pytest.fixture(params=S3_SERVERS)
+def s3_server(request) -> str:
+    """Each S3-compatible server in turn: a test using it runs on both."""
+    return request.param
+
+
+@pytest.fixture
+def s3_endpoint(s3_server, request) -> str:
+    """The URL of the server :func:`s3_server` names."""
+    return request.getfixturevalue(f"{s3_server}_endpoint")
 
 
 @functools.cache
@@ -136,9 +229,9 @@ def make_file_system_repository(request, tmp_path, name) -> audmodel.Repository:
     return audmodel.Repository(name, str(host), "file-system")
 
 
-def make_bucket_repository(backend: str):
+def make_bucket_repository(backend: str, server: str):
     def make(request, tmp_path, name) -> audmodel.Repository:
-        endpoint = request.getfixturevalue("s3_endpoint")
+        endpoint = request.getfixturevalue(f"{server}_endpoint")
         bucket = f"{name}-{uuid.uuid4().hex[:12]}"  # buckets outlive a test
         create_bucket(endpoint, bucket)
         return audmodel.Repository(bucket, endpoint, backend)
@@ -158,8 +251,10 @@ def make_artifactory_repository(request, tmp_path, name) -> audmodel.Repository:
 REPOSITORY_MAKERS = {
     "artifactory": make_artifactory_repository,
     "file-system": make_file_system_repository,
-    "minio": make_bucket_repository("minio"),
-    "s3": make_bucket_repository("s3"),
+    "minio": make_bucket_repository("minio", "moto"),
+    "minio-s3rver": make_bucket_repository("minio", "s3rver"),
+    "s3": make_bucket_repository("s3", "moto"),
+    "s3-s3rver": make_bucket_repository("s3", "s3rver"),
 }
 
 

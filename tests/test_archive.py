@@ -156,7 +156,11 @@ def test_symbolic_links_in_the_folder(tmp_path):
 
 def test_invalid_compression_is_refused():
     for bad in [10, -1, "fast", 1.5, None]:
-        with pytest.raises(ValueError, match="between 0 and 9 or 'auto'"):
+        with pytest.raises(
+            ValueError,
+            match=rf"^'compression' has to be between 0 and 9, not {bad!r}\. "
+            r"It may also be 'auto'\.$",
+        ):
             _archive.check_compression(bad)
 
 

@@ -50,8 +50,9 @@ def missing_repository(kind: str, request, tmp_path) -> audmodel.Repository:
     if kind == "artifactory":
         server = request.getfixturevalue("artifactory_server")
         return audmodel.Repository("no-such-repository", server.url, kind)
-    endpoint = request.getfixturevalue("s3_endpoint")
-    return audmodel.Repository("no-such-bucket", endpoint, kind)
+    backend, _, server = kind.partition("-")  # e.g. 's3-s3rver'
+    endpoint = request.getfixturevalue(f"{server or 'moto'}_endpoint")
+    return audmodel.Repository("no-such-bucket", endpoint, backend)
 
 
 CALLS = {
@@ -71,7 +72,9 @@ CALLS = {
 }
 
 
-@pytest.mark.parametrize("kind", ["file-system", "s3", "minio", "artifactory"])
+@pytest.mark.parametrize(
+    "kind", ["file-system", "s3", "minio", "s3-s3rver", "artifactory"]
+)
 @pytest.mark.parametrize("call", sorted(CALLS))
 def test_missing_repository_keeps_audbackends_sentence_then_names_it(
     kind, call, request, tmp_path, monkeypatch
@@ -107,8 +110,8 @@ def test_command_line_prints_only_the_detail(tmp_path, capsys):
     assert "stack trace" not in error
 
 
-def test_backend_error_of_an_s3_bucket_names_the_bucket(request, monkeypatch):
-    endpoint = request.getfixturevalue("s3_endpoint")
+def test_backend_error_of_an_s3_bucket_names_the_bucket(s3_endpoint, monkeypatch):
+    endpoint = s3_endpoint
     create_bucket(endpoint, "present-bucket")
     missing = audmodel.Repository("absent-bucket", endpoint, "s3")
     monkeypatch.setattr(audmodel.config, "REPOSITORIES", [missing])

@@ -219,8 +219,15 @@ WRITER = textwrap.dedent(
 
 
 def test_concurrent_meta_and_alias_writers_leave_valid_files(
-    repository, model_root, tmp_path
+    repository, model_root, tmp_path, backend_name
 ):
+    if backend_name.endswith("-s3rver"):
+        pytest.skip(
+            "s3rver stores an object's body and its metadata as two files, "
+            "replaced one after the other: writers racing on one object can "
+            "leave the body of one with the checksum of the other (a store "
+            "without atomic writes; loads refuse such a file by its MD5)"
+        )
     first = publish(model_root, "1.0.0", meta={"start": True})
     second = publish(model_root, "2.0.0")
     processes = [

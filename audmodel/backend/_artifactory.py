@@ -24,7 +24,9 @@ import requests.adapters
 import urllib3
 
 from audmodel.backend._common import PutWithKnownMD5
+from audmodel.backend._common import RangedReads
 from audmodel.backend._common import Remote
+from audmodel.backend._common import check_bytes
 from audmodel.backend._common import check_download
 from audmodel.backend._common import progress
 
@@ -34,7 +36,7 @@ T = TypeVar("T")
 _SESSIONS: dict[tuple, requests.Session] = {}
 
 
-class Artifactory(Remote, PutWithKnownMD5, audbackend.backend.Base):
+class Artifactory(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base):
     r"""Backend for JFrog Artifactory.
 
     Credentials are looked up in this order:
@@ -227,21 +229,62 @@ class Artifactory(Remote, PutWithKnownMD5, audbackend.backend.Base):
             response.close()
 
     def _ls(self, path: str) -> list[str]:
-        prefix = path if path.endswith("/") else f"{path}/"
-        try:
-            info = self._stat_json(prefix)
-        except FileNotFoundError:
+        # The file list API answers for a whole tree in one request.
+        folder = path.strip("/")
+        url = f"{self.host}/api/storage/{self.repository}/{folder}".rstrip("/")
+        response = self._get(url, params="list&deep=1&listFolders=0")
+        if response.status_code == 404:
             return []
-        if "children" not in info:
+        self._raise_for(response, path)
+        info = response.json()
+        if "files" not in info:  # a file, not a folder
             return [path.rstrip("/")]
-        files = []
-        for child in info["children"]:
-            child_path = prefix + child["uri"].lstrip("/")
-            if child["folder"]:
-                files += self._ls(child_path + "/")
-            else:
-                files.append(child_path)
-        return files
+        prefix = f"/{folder}" if folder else ""
+        return [prefix + item["uri"] for item in info["files"] if not item["folder"]]
+
+    def _read_range(self, path: str, start: int, end: int | None) -> bytes:
+        if start == 0 and end is None:
+            response = self._get(self.url(path))
+            self._raise_for(response, path)
+            return check_bytes(
+                response.content,
+                response.headers.get("X-Checksum-Md5"),
+                f"'{path}' from Artifactory repository '{self.repository}'",
+            )
+        last = "" if end is None else end - 1
+        response = self._get(self.url(path), headers={"Range": f"bytes={start}-{last}"})
+        if response.status_code == 416:  # the file ends before 'start'
+            return b""
+        self._raise_for(response, path)
+        if response.status_code == 200:  # the range was ignored
+            return response.content[start:end]
+        return response.content
+
+    def _read_tail(self, path: str, count: int) -> tuple[bytes, int]:
+        response = self._get(self.url(path), headers={"Range": f"bytes=-{count}"})
+        if response.status_code == 416:  # an empty file
+            return b"", 0
+        self._raise_for(response, path)
+        if response.status_code == 200:  # the range was ignored
+            return response.content[-count:], len(response.content)
+        total = response.headers.get("Content-Range", "").rpartition("/")[2]
+        return response.content, int(total)
+
+    def _get(self, url: str, **kwargs: object) -> requests.Response:
+        try:
+            return self._session().get(
+                url, timeout=(self.connect_timeout, self.read_timeout), **kwargs
+            )
+        except requests.RequestException as ex:
+            raise self._explain(ex) from None
+
+    def _raise_for(self, response: requests.Response, path: str) -> None:
+        if response.status_code == 404:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        try:
+            response.raise_for_status()
+        except requests.HTTPError as ex:
+            raise self._explain(ex) from None
 
     def _ls_dirs(self, path: str) -> list[str]:
         try:

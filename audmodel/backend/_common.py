@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Iterator
 import contextlib
+import hashlib
 import os
 
 import audbackend
 import audeer
+
+
+READ_ATTEMPTS = 3
 
 
 class ChecksumError(RuntimeError):
@@ -41,6 +45,98 @@ def check_download(path: str, expected: str | None, source: str) -> None:
         raise ChecksumError(
             f"The download of {source} does not match its stored MD5 {expected}."
         )
+
+
+def check_bytes(data: bytes, expected: str | None, source: str) -> bytes:
+    r"""Compare downloaded bytes' MD5 with the stored one; return the bytes.
+
+    Raises:
+        ChecksumError: if they differ
+
+    """
+    if expected and hashlib.md5(data).hexdigest() != expected:
+        raise ChecksumError(
+            f"The download of {source} does not match its stored MD5 {expected}."
+        )
+    return data
+
+
+class RangedReads:
+    r"""Mixin: read a stored file, or part of it, into memory.
+
+    For small files (headers) and for the ends of large ones (the central
+    directory of an archive), without writing a local file.
+    A backend implements ``_read_range(path, start, end)`` and
+    ``_read_tail(path, count)``.
+
+    """
+
+    def read_range(self, path: str, start: int = 0, end: int | None = None) -> bytes:
+        r"""Bytes ``start`` to ``end`` (exclusive) of a file on the backend.
+
+        A read of a whole file (``start=0, end=None``) is checked against the
+        MD5 the backend stores, where it stores one.
+
+        Args:
+            path: path on the backend
+            start: first byte
+            end: byte after the last; the end of the file if ``None``
+
+        Returns:
+            the bytes, fewer than asked for where the file ends before
+
+        Raises:
+            BackendError: if the file is missing or the backend fails
+            ValueError: if the range is negative
+            RuntimeError: if the backend was not opened
+
+        """
+        if start < 0 or (end is not None and end < start):
+            raise ValueError(f"Cannot read bytes {start} to {end} of '{path}'.")
+        self._check_opened()
+        if end == start:
+            return b""
+        return self._wrapped(self._read_range, path, start, end)
+
+    def read_tail(self, path: str, count: int) -> tuple[bytes, int]:
+        r"""The last ``count`` bytes of a file on the backend, and its size.
+
+        Args:
+            path: path on the backend
+            count: bytes wanted; all of a shorter file
+
+        Returns:
+            the bytes and the size of the file
+
+        Raises:
+            BackendError: if the file is missing or the backend fails
+            ValueError: if ``count`` is not positive
+            RuntimeError: if the backend was not opened
+
+        """
+        if count <= 0:
+            raise ValueError(f"Cannot read the last {count} bytes of '{path}'.")
+        self._check_opened()
+        return self._wrapped(self._read_tail, path, count)
+
+    def _check_opened(self) -> None:
+        if not self.opened:
+            raise RuntimeError("Call 'open()' before reading from the backend.")
+
+    @staticmethod
+    def _wrapped(function: Callable, *args: object) -> object:
+        # Tried three times, as audbackend tries its calls: a file that
+        # another process replaces while it is read can come with the
+        # checksum of the other version, or cut short on some stores.
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return function(*args)
+            except (FileNotFoundError, PermissionError) as ex:
+                raise audbackend.BackendError(ex) from ex
+            except Exception as ex:
+                if attempt == READ_ATTEMPTS - 1:
+                    raise audbackend.BackendError(ex) from ex
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 class Remote:

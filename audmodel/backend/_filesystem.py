@@ -10,8 +10,10 @@ import uuid
 
 import audbackend
 
+from audmodel.backend._common import RangedReads
 
-class FileSystem(audbackend.backend.FileSystem):
+
+class FileSystem(RangedReads, audbackend.backend.FileSystem):
     r"""Backend for a folder: audbackend's, stored the same way.
 
     It differs in speed and safety only:
@@ -100,3 +102,23 @@ class FileSystem(audbackend.backend.FileSystem):
 
         """
         return self._expand(path)
+
+    def _read_range(self, path: str, start: int, end: int | None) -> bytes:
+        with open(self.local_path(path), "rb") as fp:
+            fp.seek(start)
+            return fp.read() if end is None else fp.read(end - start)
+
+    def _read_tail(self, path: str, count: int) -> tuple[bytes, int]:
+        with open(self.local_path(path), "rb") as fp:
+            size = fp.seek(0, os.SEEK_END)
+            fp.seek(max(0, size - count))
+            return fp.read(), size
+
+    def _ls(self, path: str) -> list[str]:
+        # os.walk scans each folder once; audbackend's listing globs, which
+        # takes seconds on a repository of 10,000 models.
+        root = self._expand(path)
+        files = []
+        for folder, _, names in os.walk(root):
+            files += [os.path.join(folder, name) for name in names]
+        return [self._collapse(file) for file in files]

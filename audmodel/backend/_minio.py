@@ -6,10 +6,12 @@ import urllib.parse
 
 import audbackend
 
+from audmodel.backend._common import RangedReads
+from audmodel.backend._common import check_bytes
 from audmodel.backend._s3 import S3
 
 
-class Minio(audbackend.backend.Minio):
+class Minio(RangedReads, audbackend.backend.Minio):
     r"""audbackend's MinIO backend, for existing audbackend configurations.
 
     A host given as a bare name, e.g. ``play.min.io``, is passed on as it is,
@@ -62,8 +64,39 @@ class Minio(audbackend.backend.Minio):
             FileExistsError: if ``dst_path`` exists
 
         """
+        self._s3().put_file_exclusive(src_path, dst_path)
+
+    @property
+    def exclusive_creation(self) -> str:
+        r"""How this backend creates a file only if absent, for debug output."""
+        return self._s3().exclusive_creation
+
+    def _s3(self) -> S3:
         s3 = S3(self._endpoint_url, self.repository, authentication=self.authentication)
-        s3.put_file_exclusive(src_path, dst_path)
+        s3.open()  # the ticket scheme uses audbackend's methods, which need it
+        return s3
+
+    def _read_range(self, path: str, start: int, end: int | None) -> bytes:
+        key = path.removeprefix("/")
+        length = 0 if end is None else end - start  # 0: to the end
+        response = self._client.get_object(
+            self.repository, key, offset=start, length=length
+        )
+        try:
+            data = response.read()
+        finally:
+            response.close()
+            response.release_conn()
+        if start == 0 and end is None:
+            expected = response.headers.get("x-amz-meta-checksum")
+            check_bytes(data, expected, f"'{path}' from bucket '{self.repository}'")
+        return data
+
+    def _read_tail(self, path: str, count: int) -> tuple[bytes, int]:
+        size = self._client.stat_object(self.repository, path.removeprefix("/")).size
+        if size == 0:
+            return b"", 0
+        return self._read_range(path, max(0, size - count), size), size
 
     def __repr__(self) -> str:
         return f"audmodel.backend.Minio('{self.host}', '{self.repository}')"

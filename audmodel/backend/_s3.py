@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Iterator
+import concurrent.futures
 import configparser
+import contextlib
 import errno
 import getpass
 import hashlib
 import mimetypes
 import os
 import re
+import secrets
+import string
 import urllib.parse
 
 import audbackend
@@ -28,15 +32,25 @@ import botocore
 import botocore.config
 import botocore.exceptions
 
+from audmodel import _tickets
 from audmodel.backend._common import PutWithKnownMD5
+from audmodel.backend._common import RangedReads
 from audmodel.backend._common import Remote
+from audmodel.backend._common import check_bytes
 from audmodel.backend._common import check_download
 from audmodel.backend._common import progress
 
 
 CONFIG_FILE = "~/.config/audbackend/minio.cfg"
 MIB = 1024 * 1024
+LIST_THREADS = 8
+# The characters of paths on a backend (audbackend allows no others).
+PATH_CHARACTERS = string.ascii_letters + string.digits + "-._/"
+PROBE_PREFIX = "_audmodel/"
+r"""Where probes of a store's behaviour are written and removed again."""
 _CLIENTS: dict[tuple, object] = {}
+# Whether an endpoint honours If-None-Match, found out once per process.
+_CONDITIONAL_WRITES: dict[str, bool] = {}
 _SESSIONS: dict[tuple, boto3.session.Session] = {}
 _CREDENTIAL_VARIABLES = (
     "AWS_ACCESS_KEY_ID",
@@ -48,7 +62,7 @@ _CREDENTIAL_VARIABLES = (
 )
 
 
-class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
+class S3(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base):
     r"""Backend for S3 and S3-compatible object stores.
 
     The repository is a bucket on the host.
@@ -104,6 +118,9 @@ class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
 
     response_checksum_validation: str = "when_supported"
     r"""When boto3 checks checksums of downloads (``"when_required"`` or not)."""
+
+    list_page_size: int | None = None
+    r"""Keys per page of a listing; the store's default (1,000) if ``None``."""
 
     def __init__(
         self,
@@ -246,7 +263,7 @@ class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
             ) from None
 
     def _checksum(self, path: str) -> str:
-        return self._head(path).get("Metadata", {}).get("checksum", "")
+        return _user_metadata(self._head(path)).get("checksum", "")
 
     def _copy_file(self, src_path: str, dst_path: str, num_workers: int, verbose: bool):
         self.client.copy(
@@ -295,7 +312,7 @@ class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
             )
         check_download(
             dst_path,
-            head.get("Metadata", {}).get("checksum"),
+            _user_metadata(head).get("checksum"),
             f"'{src_path}' from bucket '{self.repository}'",
         )
 
@@ -305,37 +322,92 @@ class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
         )
         yield from response["Body"].iter_chunks(MIB)
 
-    def _keys(self, prefix: str) -> Iterator[str]:
+    def _pages(self, prefix: str, **kwargs: object) -> Iterator[dict]:
+        r"""Pages of a listing; boto3's paginator follows the tokens."""
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.repository, Prefix=prefix):
-            for item in page.get("Contents", []):
+        options = {"PageSize": self.list_page_size} if self.list_page_size else {}
+        yield from paginator.paginate(
+            Bucket=self.repository,
+            Prefix=prefix,
+            PaginationConfig=options,
+            **kwargs,
+        )
+
+    def _keys(self, prefix: str) -> Iterator[str]:
+        for page in self._pages(prefix):
+            # 'or []': some stores send an empty element as None.
+            for item in page.get("Contents") or []:
                 yield item["Key"]
 
     def _ls(self, path: str) -> list[str]:
-        return [f"/{key}" for key in self._keys(self._key(path))]
+        prefix = self._key(path)
+        first = next(self._pages(prefix), {})
+        keys = [item["Key"] for item in first.get("Contents") or []]
+        if first.get("IsTruncated"):
+            # A long listing is split by the character after the prefix and
+            # its parts listed in parallel: a repository of 10,000 models
+            # lists in a fraction of the time one paginated listing takes.
+            with concurrent.futures.ThreadPoolExecutor(LIST_THREADS) as pool:
+                parts = pool.map(
+                    lambda c: list(self._keys(prefix + c)), PATH_CHARACTERS
+                )
+                keys = [key for part in parts for key in part]
+        return [f"/{key}" for key in keys]
 
     def _ls_dirs(self, path: str) -> list[str]:
         prefix = self._key(path)
-        paginator = self.client.get_paginator("list_objects_v2")
         dirs, found = [], False
-        for page in paginator.paginate(
-            Bucket=self.repository, Prefix=prefix, Delimiter="/"
-        ):
-            found = found or page.get("KeyCount", 0) > 0
-            dirs += [
-                p["Prefix"][len(prefix) :].rstrip("/")
-                for p in page.get("CommonPrefixes", [])
-            ]
+        for page in self._pages(prefix, Delimiter="/"):
+            # What a page found is in its Contents and CommonPrefixes; its
+            # KeyCount counts both on AWS but only keys on other stores.
+            prefixes = page.get("CommonPrefixes") or []
+            found = found or bool(page.get("Contents")) or bool(prefixes)
+            dirs += [p["Prefix"][len(prefix) :].rstrip("/") for p in prefixes]
         if not found and path != "/":
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
         return dirs
+
+    def _read_range(self, path: str, start: int, end: int | None) -> bytes:
+        if start == 0 and end is None:
+            response = self._get_object(path)
+            return check_bytes(
+                response["Body"].read(),
+                _user_metadata(response).get("checksum"),
+                f"'{path}' from bucket '{self.repository}'",
+            )
+        last = "" if end is None else end - 1
+        return self._get_object(path, Range=f"bytes={start}-{last}")["Body"].read()
+
+    def _read_tail(self, path: str, count: int) -> tuple[bytes, int]:
+        try:
+            response = self._get_object(path, Range=f"bytes=-{count}")
+        except botocore.exceptions.ClientError as ex:
+            if _status(ex) != 416:  # an empty file has no last bytes
+                raise
+            return b"", 0
+        data = response["Body"].read()
+        # 'bytes 0-99/100'; a store that ignores the range sends all.
+        total = (response.get("ContentRange") or "").rpartition("/")[2]
+        return data, int(total) if total.isdigit() else len(data)
+
+    def _get_object(self, path: str, **kwargs: object) -> dict:
+        try:
+            return self.client.get_object(
+                Bucket=self.repository, Key=self._key(path), **kwargs
+            )
+        except botocore.exceptions.ClientError as ex:
+            if _status(ex) == 404:
+                raise FileNotFoundError(
+                    errno.ENOENT, os.strerror(errno.ENOENT), path
+                ) from None
+            raise
 
     def _move_file(self, src_path: str, dst_path: str, num_workers: int, verbose: bool):
         self._copy_file(src_path, dst_path, num_workers, verbose)
         self._remove_file(src_path)
 
     def _owner(self, path: str) -> str:
-        return self._head(path).get("Metadata", {}).get("owner", "")
+        return _user_metadata(self._head(path)).get("owner", "")
 
     def _put_file(self, src_path: str, dst_path: str, checksum: str, verbose: bool):
         content_type = mimetypes.guess_type(src_path)[0] or "application/octet-stream"
@@ -357,7 +429,11 @@ class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
     def put_file_exclusive(self, src_path: str, dst_path: str) -> None:
         r"""Put a small file on the backend unless one is there, atomically.
 
-        Uses a conditional write (``If-None-Match: *``).
+        Of several processes creating the same file, exactly one succeeds.
+        Where the store honours conditional writes (``If-None-Match: *``:
+        AWS, current MinIO) one request does it;
+        elsewhere processes take tickets (:mod:`audmodel._tickets`).
+        :attr:`honours_if_none_match` tells which.
 
         Args:
             src_path: local file
@@ -367,22 +443,66 @@ class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
             FileExistsError: if ``dst_path`` exists
 
         """
+        if not self.honours_if_none_match:
+            if not _tickets.put_file_exclusive(self, src_path, dst_path):
+                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst_path)
+            return
         with open(src_path, "rb") as fp:
             data = fp.read()
+        if not self._put_if_absent(self._key(dst_path), data):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst_path)
+
+    @property
+    def honours_if_none_match(self) -> bool:
+        r"""Whether the store refuses a write with ``If-None-Match: *``.
+
+        Some S3-compatible stores ignore the header and overwrite.
+        The first call in a process finds out for the endpoint:
+        it writes a probe object under ``_audmodel/`` twice
+        and removes it again.
+
+        """
+        if self.endpoint not in _CONDITIONAL_WRITES:
+            _CONDITIONAL_WRITES[self.endpoint] = self._probe_if_none_match()
+        return _CONDITIONAL_WRITES[self.endpoint]
+
+    @property
+    def exclusive_creation(self) -> str:
+        r"""How this backend creates a file only if absent, for debug output."""
+        if self.honours_if_none_match:
+            return f"conditional writes (If-None-Match) on '{self.endpoint}'"
+        return (
+            f"tickets, as '{self.endpoint}' ignores conditional writes (If-None-Match)"
+        )
+
+    def _probe_if_none_match(self) -> bool:
+        key = f"{PROBE_PREFIX}if-none-match-{secrets.token_hex(8)}"
+        try:
+            self._put_if_absent(key, b"probe")
+            return not self._put_if_absent(key, b"probe")
+        except botocore.exceptions.ClientError as ex:
+            if _status(ex) in (400, 501):  # the store does not know the header
+                return False
+            raise
+        finally:
+            with contextlib.suppress(botocore.exceptions.ClientError):
+                self.client.delete_object(Bucket=self.repository, Key=key)
+
+    def _put_if_absent(self, key: str, data: bytes) -> bool:
+        r"""Write with ``If-None-Match: *``; tell if the store took it."""
         try:
             self.client.put_object(
                 Bucket=self.repository,
-                Key=self._key(dst_path),
+                Key=key,
                 Body=data,
                 Metadata=_metadata(hashlib.md5(data).hexdigest()),
                 IfNoneMatch="*",
             )
         except botocore.exceptions.ClientError as ex:
             if _status(ex) in (409, 412):
-                raise FileExistsError(
-                    errno.EEXIST, os.strerror(errno.EEXIST), dst_path
-                ) from None
+                return False
             raise
+        return True
 
     def _remove_file(self, path: str) -> None:
         self._head(path)  # a missing file is an error, as for other backends
@@ -395,6 +515,12 @@ class S3(Remote, PutWithKnownMD5, audbackend.backend.Base):
 def _metadata(checksum: str) -> dict[str, str]:
     # The user metadata audbackend's MinIO backend stores with every object.
     return {"checksum": checksum, "owner": getpass.getuser()}
+
+
+def _user_metadata(head: dict) -> dict[str, str]:
+    # HTTP header names are case-insensitive, and stores differ in the case
+    # they send them in (X-Amz-Meta-Checksum, x-amz-meta-checksum).
+    return {key.lower(): value for key, value in head.get("Metadata", {}).items()}
 
 
 def _session() -> boto3.session.Session:

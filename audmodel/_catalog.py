@@ -1,0 +1,336 @@
+"""Which models repositories hold, and their headers, fast.
+
+A model exists where its header exists, and every header lies below
+``/_uid/``, so one listing of that folder per repository tells which
+models there are (see :mod:`audmodel._store` for the layout). Headers are
+immutable: each is read from its repository once, in parallel with the
+others, and kept in the header index of the cache, ``.headers.json`` below
+the cache root, a JSON object ``{"format": 1, "headers": {<uid>: <header>}}``
+(dates and tuples tagged, see :func:`_encode`). The index is replaced
+atomically, under its lock, and only ever grows, so processes sharing a
+cache share it. A header that audmodel 1.5 or :func:`audmodel.header` put
+into the cache is taken from there without a download.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from collections.abc import Iterator
+import concurrent.futures
+import dataclasses
+import datetime
+import json
+import os
+import sys
+import warnings
+
+import audeer
+
+from audmodel import _cache
+from audmodel import _ids
+from audmodel import _store
+from audmodel import _yaml
+from audmodel._config import config
+from audmodel._repository import HEADER_EXT
+from audmodel._repository import Repository
+
+
+INDEX_FORMAT = 1
+READ_THREADS = 16
+_HEADER_SUFFIX = f".{HEADER_EXT}"
+# The index as last read, by its file's identity, so that a process that
+# asks again (a notebook, the catalog in the browser) does not parse it again.
+_MEMO: dict[str, tuple[tuple[int, int], dict[str, dict]]] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    r"""A model version and where it is."""
+
+    uid: str
+    repository: Repository
+    header: dict[str, object]
+
+    @property
+    def short_id(self) -> str:
+        r"""Short ID."""
+        return self.uid.split("-", 1)[0]
+
+
+def models(
+    cache_root: str,
+    repository: Repository | None = None,
+    verbose: bool = False,
+) -> list[Model]:
+    r"""All models of the configured repositories, or of one.
+
+    A model in several repositories is taken from the first,
+    as :func:`audmodel.load` would take it.
+    A header that cannot be read or parsed is reported in a warning
+    and its model left out.
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+
+    """
+    repositories = [repository] if repository else list(config.REPOSITORIES)
+    found: dict[str, Repository] = {}
+    for repo in repositories:
+        for uid in listed_uids(repo):
+            found.setdefault(uid, repo)
+    headers = _headers(found, cache_root, verbose)
+    return [
+        Model(uid, repo, headers[uid]) for uid, repo in found.items() if uid in headers
+    ]
+
+
+def listed_uids(repository: Repository) -> list[str]:
+    r"""The IDs of the models a repository holds, by one listing.
+
+    Raises:
+        audbackend.BackendError: if the repository cannot be reached
+
+    """
+    folder = f"/{_ids.UID_FOLDER}/"
+    with _store.opened(repository) as location:
+        paths = location.interface.backend.ls(folder, suppress_backend_errors=True)
+    return [uid for uid in map(_uid_of_header, paths) if uid is not None]
+
+
+def _uid_of_header(path: str) -> str | None:
+    r"""The model ID of a stored header's path, ``None`` for other files.
+
+    Examples:
+        >>> _uid_of_header("/_uid/3e120e8d/1.0.0/3e120e8d-1.0.0.header.yaml")
+        '3e120e8d-1.0.0'
+        >>> _uid_of_header("/_uid/3e120e8d/1.0.0/3e120e8d-1.0.0.meta.yaml") is None
+        True
+
+    """
+    if not path.endswith(_HEADER_SUFFIX):
+        return None
+    parts = path.split("/")
+    if len(parts) != 5:
+        return None
+    short_id, version, name = parts[2:]
+    if name != f"{short_id}-{version}{_HEADER_SUFFIX}":
+        return None
+    return f"{short_id}-{version}"
+
+
+# --- headers -------------------------------------------------------------------
+
+
+def _headers(
+    owners: dict[str, Repository], cache_root: str, verbose: bool
+) -> dict[str, dict]:
+    r"""Headers of the given models, from the index, else read and indexed."""
+    index = read_index(cache_root)
+    missing = [uid for uid in owners if uid not in index]
+    if not missing:
+        return index
+    new = dict(_cached_headers(missing, cache_root))
+    to_read = [uid for uid in missing if uid not in new]
+    if verbose and to_read:
+        print(f"Reading {len(to_read)} headers.", file=sys.stderr)
+    new.update(_read_headers(to_read, owners))
+    if new:
+        index = _add_to_index(cache_root, new)
+    return index
+
+
+def _cached_headers(uids: list[str], cache_root: str) -> Iterator[tuple[str, dict]]:
+    r"""Headers that are in the cache as files, e.g. put there by audmodel 1.5."""
+    for uid in uids:
+        short_id, version = uid.split("-", 1)
+        path = _cache.header_file(cache_root, short_id, version)
+        if os.path.exists(path):
+            try:
+                header = _yaml.load_file(path, f"the header of '{uid}' ('{path}')")
+            except (OSError, RuntimeError):
+                continue  # read it from its repository instead
+            if _is_header(header):
+                yield uid, header
+
+
+def _read_headers(
+    uids: list[str], owners: dict[str, Repository]
+) -> Iterator[tuple[str, dict]]:
+    r"""Read headers from their repositories, in parallel; warn of bad ones."""
+    by_repository: dict[Repository, list[str]] = {}
+    for uid in uids:
+        by_repository.setdefault(owners[uid], []).append(uid)
+    for repository, group in by_repository.items():
+        with (
+            _store.opened(repository) as location,
+            concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool,
+        ):
+            results = pool.map(lambda uid: _read_header(location, uid), group)
+            for uid, result in zip(group, results, strict=True):
+                if isinstance(result, Exception):
+                    warnings.warn(
+                        f"Model '{uid}' in {repository} is left out: "
+                        f"its header cannot be read: {result}",
+                        stacklevel=4,
+                    )
+                else:
+                    yield uid, result
+
+
+def _read_header(location: _store.Location, uid: str) -> dict | Exception:
+    short_id, version = uid.split("-", 1)
+    try:
+        data = _store.read_bytes(location, _store.header_path(short_id), version)
+        header = _yaml.loads(data, f"the header of '{uid}'")
+    except Exception as ex:
+        return ex
+    if not _is_header(header):
+        return RuntimeError("it is not a mapping with 'name' and 'subgroup'")
+    return header
+
+
+def _is_header(header: object) -> bool:
+    return (
+        isinstance(header, dict)
+        and isinstance(header.get("name"), str)
+        and isinstance(header.get("subgroup", ""), str)
+    )
+
+
+# --- the index in the cache ----------------------------------------------------
+
+
+def index_file(cache_root: str) -> str:
+    r"""Where the header index lies in a cache."""
+    return os.path.join(cache_root, ".headers.json")
+
+
+def read_index(cache_root: str) -> dict[str, dict]:
+    r"""The header index of a cache, empty if there is none or it is broken."""
+    path = index_file(cache_root)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return {}
+    identity = (info.st_mtime_ns, info.st_size)
+    memo = _MEMO.get(path)
+    if memo is not None and memo[0] == identity:
+        return memo[1]
+    try:
+        with open(path, "rb") as fp:
+            data = json.loads(fp.read(), object_hook=_decode)
+        headers = data["headers"] if data.get("format") == INDEX_FORMAT else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        headers = {}  # rebuilt from the repositories
+    _MEMO[path] = (identity, headers)
+    return headers
+
+
+def _add_to_index(cache_root: str, new: dict[str, dict]) -> dict[str, dict]:
+    r"""Merge headers into the index, under its lock; return the result."""
+    path = index_file(cache_root)
+    with _cache.lock(path):
+        headers = {**read_index(cache_root), **new}
+        text = json.dumps(
+            {"format": INDEX_FORMAT, "headers": _encode(headers)},
+            separators=(",", ":"),
+        )
+        _cache.write_file(path, text.encode())
+    _MEMO.pop(path, None)
+    return headers
+
+
+def _encode(obj: object) -> object:
+    r"""Plain data as JSON can hold it, dates and tuples tagged.
+
+    Examples:
+        >>> _encode({"date": datetime.date(2024, 1, 2), "shape": (1, 2)})
+        {'date': {'__date__': '2024-01-02'}, 'shape': {'__tuple__': [1, 2]}}
+
+    """
+    if isinstance(obj, dict):
+        return {str(key): _encode(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [_encode(value) for value in obj]
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_encode(value) for value in obj]}
+    if isinstance(obj, datetime.datetime):
+        return {"__datetime__": obj.isoformat()}
+    if isinstance(obj, datetime.date):
+        return {"__date__": obj.isoformat()}
+    return obj
+
+
+def _decode(obj: dict) -> object:
+    if len(obj) == 1:
+        key, value = next(iter(obj.items()))
+        if key == "__tuple__":
+            return tuple(value)
+        if key == "__date__":
+            return datetime.date.fromisoformat(value)
+        if key == "__datetime__":
+            return datetime.datetime.fromisoformat(value)
+    return obj
+
+
+# --- choosing ---------------------------------------------------------------------
+
+
+def select(
+    found: Iterable[Model],
+    *,
+    name: str | None = None,
+    subgroup: str | None = None,
+    version: str | None = None,
+    params: dict[str, object] | None = None,
+    latest: bool = False,
+) -> list[Model]:
+    r"""The models that match, sorted by name, subgroup, ID and version.
+
+    ``subgroup`` matches itself and every subgroup below it;
+    ``params`` matches models whose parameters hold all its items;
+    ``latest`` keeps the latest version of each short ID.
+
+    """
+    chosen = [
+        model
+        for model in found
+        if (name is None or model.header["name"] == name)
+        and (subgroup is None or _below(model.header.get("subgroup") or "", subgroup))
+        and (version is None or model.uid.split("-", 1)[1] == version)
+        and (not params or _holds(model.header.get("parameters"), params))
+    ]
+    by_id: dict[str, list[Model]] = {}
+    for model in chosen:
+        by_id.setdefault(model.short_id, []).append(model)
+    ordered = []
+    for group in by_id.values():
+        versions = audeer.sort_versions([m.uid.split("-", 1)[1] for m in group])
+        group.sort(key=lambda m: versions.index(m.uid.split("-", 1)[1]))
+        ordered += group[-1:] if latest else group
+    return sorted(
+        ordered,
+        key=lambda m: (
+            m.header["name"],
+            m.header.get("subgroup") or "",
+            m.short_id,
+        ),
+    )
+
+
+def _below(subgroup: str, root: str) -> bool:
+    r"""Tell if ``subgroup`` is ``root`` or lies below it.
+
+    Examples:
+        >>> _below("emotion.cnn", "emotion"), _below("emotions", "emotion")
+        (True, False)
+
+    """
+    return subgroup == root or subgroup.startswith(f"{root}.")
+
+
+def _holds(parameters: object, wanted: dict[str, object]) -> bool:
+    if not isinstance(parameters, dict):
+        return False
+    return all(key in parameters and parameters[key] == v for key, v in wanted.items())

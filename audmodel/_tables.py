@@ -1,0 +1,105 @@
+"""Tables of models and files, as :class:`pandas.DataFrame`.
+
+pandas is imported here, when a table is made, so that ``import audmodel``
+stays fast.
+
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING
+import zipfile
+
+from audmodel import _catalog
+
+
+if TYPE_CHECKING:  # imported where a table is made
+    import pandas
+
+
+AVAILABLE_COLUMNS = [
+    "name",
+    "subgroup",
+    "version",
+    "author",
+    "date",
+    "repository",
+    "parameters",
+]
+FILES_COLUMNS = ["size", "modified", "crc32"]
+
+
+def available(models: list[_catalog.Model]) -> pandas.DataFrame:
+    r"""One row per model: its header's fields and its repository's name."""
+    import pandas as pd
+
+    rows = [
+        [
+            model.header["name"],
+            model.header.get("subgroup") or "",
+            model.uid.split("-", 1)[1],
+            model.header.get("author"),
+            _date_text(model.header.get("date")),
+            model.repository.name,
+            model.header.get("parameters") or {},
+        ]
+        for model in models
+    ]
+    return pd.DataFrame(
+        rows,
+        index=_uid_index([model.uid for model in models]),
+        columns=AVAILABLE_COLUMNS,
+    )
+
+
+def lookup_table(models: list[_catalog.Model]) -> pandas.DataFrame:
+    r"""One row per model, one column per parameter any of them has.
+
+    A model without a parameter has ``None`` in its column.
+
+    """
+    import pandas as pd
+
+    parameters = [model.header.get("parameters") or {} for model in models]
+    keys = sorted({str(key) for params in parameters for key in params})
+    columns = {}
+    for key in keys:
+        values = [params.get(key) for params in parameters]
+        # Where a value is missing, the column holds None, not NaN.
+        dtype = object if any(value is None for value in values) else None
+        columns[key] = pd.Series(values, dtype=dtype)
+    table = pd.DataFrame(columns, columns=keys)
+    table.index = _uid_index([model.uid for model in models])
+    return table
+
+
+def files(entries: list[zipfile.ZipInfo]) -> pandas.DataFrame:
+    r"""One row per file of an archive: size, modification time, CRC-32."""
+    import pandas as pd
+
+    entries = [entry for entry in entries if not entry.is_dir()]
+    table = pd.DataFrame(
+        {
+            "size": pd.Series([e.file_size for e in entries], dtype="int64"),
+            "modified": pd.to_datetime(
+                [datetime.datetime(*e.date_time) for e in entries]
+            ),
+            "crc32": pd.Series([e.CRC for e in entries], dtype="int64"),
+        },
+        columns=FILES_COLUMNS,
+    )
+    table.index = pd.Index([e.filename for e in entries], name="path", dtype=object)
+    return table
+
+
+def _uid_index(uids: list[str]) -> pandas.Index:
+    import pandas as pd
+
+    return pd.Index(uids, name="uid", dtype=object)
+
+
+def _date_text(date: object) -> str | None:
+    if isinstance(date, datetime.date):
+        return date.isoformat()
+    return None if date is None else str(date)
