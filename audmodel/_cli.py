@@ -16,6 +16,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 import datetime
 import inspect
+import json
 import sys
 
 import audbackend
@@ -131,6 +132,69 @@ def _repository(args: argparse.Namespace) -> int:
     entry = {"name": found.name, "host": found.host, "backend": found.backend}
     print(_yaml.dumps(entry), end="")
     return 0
+
+
+def _ls(args: argparse.Namespace) -> int:
+    table = audmodel.available(
+        name=args.name,
+        subgroup=args.subgroup,
+        version=args.model_version,
+        params=_params(args) or None,
+        latest=args.latest,
+        **_options(args),
+    )
+    if args.format == "text":
+        table = table.assign(parameters=table["parameters"].map(_inline))
+    _print_table(table, args.format)
+    return 0
+
+
+def _lookup_table(args: argparse.Namespace) -> int:
+    table = audmodel.lookup_table(
+        args.name,
+        subgroup=args.subgroup,
+        version=args.model_version,
+        **_options(args),
+    )
+    _print_table(table, args.format)
+    return 0
+
+
+def _files(args: argparse.Namespace) -> int:
+    table = audmodel.files(args.id, **_options(args))
+    if args.format == "text":
+        table = table.assign(crc32=table["crc32"].map("{:08x}".format))
+    _print_table(table, args.format)
+    return 0
+
+
+def _print_table(table: object, form: str) -> None:
+    r"""Print a table: aligned columns, or JSON records for scripts."""
+    if form == "json":
+        records = [
+            {table.index.name: index, **row}
+            for index, row in zip(table.index, table.to_dict("records"), strict=True)
+        ]
+        print(json.dumps(records, indent=2, default=_json_value))
+    elif table.empty:
+        print("(none)")
+    else:
+        print(table.to_string())
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "isoformat"):  # dates and time stamps
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)
+
+
+def _inline(params: dict) -> str:
+    r"""Parameters on one line, e.g. ``model=cnn10 sampling_rate=16000``."""
+    return " ".join(f"{key}={value}" for key, value in params.items())
 
 
 def _lookup(function: Callable, show: Callable[[object], str]) -> Callable:
@@ -286,6 +350,29 @@ def _parser() -> argparse.ArgumentParser:
         else:
             sub.add_argument("id", metavar="ID", help="model ID or alias")
 
+    sub = command("ls", _ls, "list models, filtered by name, subgroup, parameters")
+    sub.add_argument("--name", help="keep models of this name")
+    sub.add_argument(
+        "--version", dest="model_version", help="keep models of this version"
+    )
+    sub.add_argument(
+        "--latest", action="store_true", help="keep the latest version of each"
+    )
+    _add_params(sub)
+    _add_format(sub)
+
+    sub = command("lookup", _lookup_table, "parameters of the models of a name")
+    sub.add_argument("name", metavar="NAME", help="model name")
+    sub.add_argument("--subgroup", help="keep models of this subgroup or below")
+    sub.add_argument(
+        "--version", dest="model_version", help="keep models of this version"
+    )
+    _add_format(sub)
+
+    sub = command("files", _files, "files of a model, without downloading it")
+    sub.add_argument("id", metavar="ID", help="model ID or alias")
+    _add_format(sub)
+
     sub = command("update-meta", _update_meta, "merge a YAML file into the meta")
     sub.add_argument("id", metavar="ID", help="model ID or alias")
     sub.add_argument("file", metavar="FILE", help="YAML file with the meta")
@@ -304,6 +391,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("repository", _repository, "repository of a model, as YAML")
     sub.add_argument("id", metavar="ID", help="model ID or alias")
     return parser
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="aligned columns (default), or JSON records for scripts",
+    )
 
 
 def _add_params(parser: argparse.ArgumentParser) -> None:

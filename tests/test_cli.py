@@ -1,5 +1,6 @@
 import datetime
 import doctest
+import json
 import os
 import pathlib
 import re
@@ -7,6 +8,7 @@ import shlex
 import subprocess
 import sys
 import textwrap
+import zlib
 
 import pytest
 
@@ -253,3 +255,71 @@ def test_command_line_page_runs_as_shown(tmp_path):
         assert checker.check_output(expected, output, doctest.ELLIPSIS), (
             f"$ {command}\nexpected:\n{expected}got:\n{output}"
         )
+
+
+# --- finding models -------------------------------------------------------------
+
+
+@pytest.fixture
+def two_models(repository, model_root) -> tuple[str, str]:
+    anger = audmodel.publish(
+        model_root, "onnx", {"task": "anger", "rate": 16000}, "1.0.0", subgroup="emo"
+    )
+    joy = audmodel.publish(
+        model_root, "onnx", {"task": "joy"}, "1.0.0", subgroup="emo.cnn"
+    )
+    return anger, joy
+
+
+def test_ls_prints_one_row_per_model_and_filters(capsys, repository, two_models):
+    anger, joy = two_models
+    status, out, _ = run(capsys, "ls", *repository_args(repository))
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "name",
+        "subgroup",
+        "version",
+        "author",
+        "date",
+        "repository",
+        "parameters",
+    ]
+    assert lines[2].startswith(anger) and "task=anger rate=16000" in lines[2]
+    assert lines[3].startswith(joy) and lines[3].endswith("task=joy")
+    argv = ["ls", "-p", "task=joy", "--format", "json", *repository_args(repository)]
+    status, out, _ = run(capsys, *argv)
+    records = json.loads(out)
+    assert [r["uid"] for r in records] == [joy]
+    assert records[0]["parameters"] == {"task": "joy"}
+    argv = ["ls", "--subgroup", "emo.cnn", "--latest", *repository_args(repository)]
+    assert joy in run(capsys, *argv)[1] and anger not in run(capsys, *argv)[1]
+    status, out, _ = run(capsys, "ls", "--name", "none", *repository_args(repository))
+    assert (status, out) == (0, "(none)\n")
+
+
+def test_lookup_prints_the_lookup_table(capsys, repository, two_models):
+    anger, joy = two_models
+    argv = ["lookup", "onnx", "--format", "json", *repository_args(repository)]
+    status, out, _ = run(capsys, *argv)
+    assert status == 0
+    assert json.loads(out) == [
+        {"uid": anger, "rate": 16000, "task": "anger"},
+        {"uid": joy, "rate": None, "task": "joy"},
+    ]
+    status, out, _ = run(capsys, "lookup", "onnx", *repository_args(repository))
+    assert out.splitlines()[0].split() == ["rate", "task"]
+
+
+def test_files_prints_the_files_of_a_model(capsys, repository, two_models):
+    anger, _ = two_models
+    argv = ["files", anger, "--format", "json", *repository_args(repository)]
+    status, out, _ = run(capsys, *argv)
+    assert status == 0
+    records = json.loads(out)
+    assert [r["path"] for r in records] == ["log/eval.yaml", "model.onnx", "model.yaml"]
+    assert records[2]["size"] == len("layers: 10\n")
+    assert records[2]["crc32"] == zlib.crc32(b"layers: 10\n")
+    datetime.datetime.fromisoformat(records[2]["modified"])
+    status, out, _ = run(capsys, "files", anger, *repository_args(repository))
+    assert f"{zlib.crc32(b'layers: 10' + bytes([10])):08x}" in out

@@ -386,9 +386,13 @@ class S3(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base):
                 raise
             return b"", 0
         data = response["Body"].read()
-        # 'bytes 0-99/100'; a store that ignores the range sends all.
-        total = (response.get("ContentRange") or "").rpartition("/")[2]
-        return data, int(total) if total.isdigit() else len(data)
+        # 'bytes 100-199/200'; a store that ignores the range sends all.
+        first, size = _content_range(response.get("ContentRange"), len(data))
+        start = max(0, size - count)
+        if first != start or first + len(data) != size:
+            # Some stores (s3rver) take 'the last n bytes' for the first ones.
+            data = self._read_range(path, start, size)
+        return data[-count:], size
 
     def _get_object(self, path: str, **kwargs: object) -> dict:
         try:
@@ -515,6 +519,22 @@ class S3(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base):
 def _metadata(checksum: str) -> dict[str, str]:
     # The user metadata audbackend's MinIO backend stores with every object.
     return {"checksum": checksum, "owner": getpass.getuser()}
+
+
+def _content_range(header: str | None, length: int) -> tuple[int, int]:
+    r"""First byte and size of the file from a Content-Range header.
+
+    Examples:
+        >>> _content_range("bytes 100-199/200", 100)
+        (100, 200)
+        >>> _content_range(None, 50)  # the whole file
+        (0, 50)
+
+    """
+    match = re.fullmatch(r"bytes (\d+)-\d+/(\d+)", header or "")
+    if match is None:
+        return 0, length
+    return int(match.group(1)), int(match.group(2))
 
 
 def _user_metadata(head: dict) -> dict[str, str]:
