@@ -28,7 +28,12 @@ TUPLE_TAG = "tag:yaml.org,2002:python/tuple"
 _SCALARS = (str, bool, int, float, datetime.date, datetime.datetime, type(None))
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser, where PyYAML was built with it, reads about ten times
+# faster than the pure-Python one; it builds the same safe data.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):
     r"""Safe loader that also reads tuples."""
 
 
