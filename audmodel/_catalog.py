@@ -162,20 +162,22 @@ def _read_headers(
     for uid in uids:
         by_repository.setdefault(owners[uid], []).append(uid)
     for repository, group in by_repository.items():
-        with (
-            _store.opened(repository) as location,
-            concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool,
-        ):
-            results = pool.map(lambda uid: _read_header(location, uid), group)
-            for uid, result in zip(group, results, strict=True):
-                if isinstance(result, Exception):
-                    warnings.warn(
-                        f"Model '{uid}' in {repository} is left out: "
-                        f"its header cannot be read: {result}",
-                        stacklevel=4,
-                    )
-                else:
-                    yield uid, result
+        with _store.opened(repository) as location:
+            # Threads wait for the network; a local file is read faster alone.
+            local = hasattr(location.interface.backend, "local_path")
+            with concurrent.futures.ThreadPoolExecutor(
+                1 if local else READ_THREADS
+            ) as pool:
+                results = pool.map(lambda uid: _read_header(location, uid), group)
+                for uid, result in zip(group, results, strict=True):
+                    if isinstance(result, Exception):
+                        warnings.warn(
+                            f"Model '{uid}' in {repository} is left out: "
+                            f"its header cannot be read: {result}",
+                            stacklevel=4,
+                        )
+                    else:
+                        yield uid, result
 
 
 def _read_header(location: _store.Location, uid: str) -> dict | Exception:

@@ -179,6 +179,13 @@ def bare_boto3(endpoint: str, bucket: str) -> float:
     return timed(run)
 
 
+def bare_listing(endpoint: str, bucket: str) -> float:
+    """List the keys below _uid/, which every warm search must list too."""
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    paginator = client.get_paginator("list_objects_v2")
+    return timed(lambda: list(paginator.paginate(Bucket=bucket, Prefix="_uid/")))
+
+
 REFERENCE = textwrap.dedent(
     """
     import sys, time, audmodel
@@ -302,6 +309,8 @@ def main() -> None:
             bare = bare_boto3(endpoint, "models")
             ratio = s3["available, cold"] / bare
             print(f"  {'bare boto3: list + read headers':<34} {bare:7.3f} s")
+            floor = bare_listing(endpoint, "models")
+            print(f"  {'bare boto3: list _uid/ only':<34} {floor:7.3f} s")
             summary += [
                 (
                     "warm available(), S3",

@@ -119,8 +119,13 @@ class S3(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base):
     response_checksum_validation: str = "when_supported"
     r"""When boto3 checks checksums of downloads (``"when_required"`` or not)."""
 
-    list_page_size: int | None = None
-    r"""Keys per page of a listing; the store's default (1,000) if ``None``."""
+    list_page_size: int = 100_000
+    r"""Keys asked for per page of a listing.
+
+    AWS sends at most 1,000 however many are asked for;
+    stores that send more save requests.
+
+    """
 
     def __init__(
         self,
@@ -183,7 +188,8 @@ class S3(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base):
                 "max_attempts": self._setting("max_attempts", int),
                 "mode": "standard",
             },
-            max_pool_connections=max(10, self._setting("max_concurrency", int) + 2),
+            # Transfers and parallel listings and reads share the pool.
+            max_pool_connections=max(20, self._setting("max_concurrency", int) + 2),
             s3={"addressing_style": "auto" if _is_aws(self.endpoint) else "path"},
             signature_version=None if signed else botocore.UNSIGNED,
             # boto3's default sends a CRC-32 after the body of each upload;
@@ -325,11 +331,10 @@ class S3(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base):
     def _pages(self, prefix: str, **kwargs: object) -> Iterator[dict]:
         r"""Pages of a listing; boto3's paginator follows the tokens."""
         paginator = self.client.get_paginator("list_objects_v2")
-        options = {"PageSize": self.list_page_size} if self.list_page_size else {}
         yield from paginator.paginate(
             Bucket=self.repository,
             Prefix=prefix,
-            PaginationConfig=options,
+            PaginationConfig={"PageSize": self.list_page_size},
             **kwargs,
         )
 
