@@ -16,6 +16,7 @@ from audmodel import _catalog
 from audmodel.backend._common import RangedReads
 from conftest import COMPAT
 from conftest import publish
+from conftest import start_script
 from conftest import stored_path
 from conftest import write_stored
 
@@ -255,3 +256,25 @@ def test_import_does_not_import_pandas():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+SEARCHER = """
+import sys, audmodel
+repository = audmodel.Repository(sys.argv[2], sys.argv[1], sys.argv[3])
+audmodel.config.REPOSITORIES = [repository]
+print(len(audmodel.available(cache_root=sys.argv[4])))
+"""
+
+
+def test_processes_searching_at_once_share_the_header_index(
+    several, repository, tmp_path, cache
+):
+    processes = [
+        start_script(SEARCHER, tmp_path, repository, cache, stdout=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=120)[0].strip() for p in processes]
+    assert outputs == [str(len(several))] * 4
+    with open(_catalog.index_file(cache)) as fp:
+        assert sorted(json.load(fp)["headers"]) == sorted(several.values())
+    assert not [f for f in os.listdir(cache) if f.startswith(".staging-")]
