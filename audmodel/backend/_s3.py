@@ -239,8 +239,15 @@ class S3(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base):
         return path.removeprefix("/")
 
     def _head(self, path: str) -> dict:
+        return self._object_call(self.client.head_object, path)
+
+    def _get_object(self, path: str, **kwargs: object) -> dict:
+        return self._object_call(self.client.get_object, path, **kwargs)
+
+    def _object_call(self, method: Callable, path: str, **kwargs: object) -> dict:
+        r"""Call a client method on one object; a missing one is FileNotFoundError."""
         try:
-            return self.client.head_object(Bucket=self.repository, Key=self._key(path))
+            return method(Bucket=self.repository, Key=self._key(path), **kwargs)
         except botocore.exceptions.ClientError as ex:
             if _status(ex) == 404:
                 raise FileNotFoundError(
@@ -398,18 +405,6 @@ class S3(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base):
             # Some stores (s3rver) take 'the last n bytes' for the first ones.
             data = self._read_range(path, start, size)
         return data[-count:], size
-
-    def _get_object(self, path: str, **kwargs: object) -> dict:
-        try:
-            return self.client.get_object(
-                Bucket=self.repository, Key=self._key(path), **kwargs
-            )
-        except botocore.exceptions.ClientError as ex:
-            if _status(ex) == 404:
-                raise FileNotFoundError(
-                    errno.ENOENT, os.strerror(errno.ENOENT), path
-                ) from None
-            raise
 
     def _move_file(self, src_path: str, dst_path: str, num_workers: int, verbose: bool):
         self._copy_file(src_path, dst_path, num_workers, verbose)
