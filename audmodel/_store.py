@@ -349,11 +349,11 @@ def find_alias(alias: str) -> tuple[Repository, str] | None:
         AliasFileError: if the alias file cannot be parsed
 
     """
-    repository = alias_repository(alias)
-    if repository is None:
-        return None
-    with opened(repository) as location:
-        return repository, read_alias(location, alias)
+    path = alias_path(alias)
+    for location in locations():
+        if location.interface.exists(path, ALIAS_VERSION):
+            return location.repository, read_alias(location, alias)
+    return None
 
 
 def alias_repository(alias: str) -> Repository | None:
