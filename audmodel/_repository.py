@@ -104,7 +104,9 @@ class Repository:
             backend_class: subclass of :class:`audbackend.backend.Base`
 
         Examples:
-            >>> Repository.register("file-system", audbackend.backend.FileSystem)
+            >>> Repository.register("plain-folder", audbackend.backend.FileSystem)
+            >>> Repository("models", "/data", "plain-folder")
+            Repository('models', '/data', 'plain-folder')
 
         """
         cls.backend_registry[backend_name] = backend_class
