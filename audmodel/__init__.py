@@ -8,6 +8,7 @@ either library are read by the other.
 from audmodel._api import aliases
 from audmodel._api import author
 from audmodel._api import available
+from audmodel._api import cached
 from audmodel._api import date
 from audmodel._api import default_cache_root
 from audmodel._api import exists
@@ -21,6 +22,7 @@ from audmodel._api import meta
 from audmodel._api import name
 from audmodel._api import parameters
 from audmodel._api import publish
+from audmodel._api import remove_cached
 from audmodel._api import repository
 from audmodel._api import resolve_alias
 from audmodel._api import set_alias

@@ -8,6 +8,7 @@ the alias ``my-model``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import os
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 import audeer
 
 from audmodel import _archive
+from audmodel import _cache
 from audmodel import _catalog
 from audmodel import _ids
 from audmodel import _load
@@ -174,6 +176,37 @@ def available(
         latest=latest,
     )
     return _tables.available(chosen)
+
+
+def cached(cache_root: str | None = None) -> pandas.DataFrame:
+    r"""Models in the cache.
+
+    Args:
+        cache_root: cache folder, see :func:`default_cache_root`
+
+    Returns:
+        table indexed by model ID (``uid``),
+        with the columns ``name`` and ``subgroup`` (from the cached header,
+        ``None`` if it is not cached), ``version``, ``path`` (the folder),
+        ``size`` (bytes) and ``last_used`` (time of the last :func:`load`)
+
+    Examples:
+        >>> folder = audmodel.load("my-model")
+        >>> audmodel.cached()[["name", "version", "size"]]
+                         name version  size
+        uid
+        d4e9c65b-1.0.0  torch   1.0.0    11
+
+    """
+    root = _cache_root(cache_root)
+    rows = []
+    for entry in _cache.entries(root):
+        header = None
+        path = _cache.header_file(root, entry.short_id, entry.version)
+        with contextlib.suppress(OSError, RuntimeError):
+            header = _yaml.load_file(path)
+        rows.append((entry, header if isinstance(header, dict) else None))
+    return _tables.cached(rows)
 
 
 def date(uid: str, *, cache_root: str | None = None) -> str:
@@ -651,6 +684,67 @@ def _publish_repository(repository: Repository | None) -> Repository:
             "see audmodel.config.REPOSITORIES for an example."
         )
     return config.REPOSITORIES[0]
+
+
+def remove_cached(
+    uid: str | None = None,
+    *,
+    older_than: datetime.timedelta | None = None,
+    max_size: int | None = None,
+    cache_root: str | None = None,
+) -> list[str]:
+    r"""Remove models from the cache, to free space.
+
+    Removes the model ``uid``,
+    or those not loaded for longer than ``older_than``,
+    or the least recently loaded until the cache holds at most ``max_size``
+    bytes of models; where several are given, all that any of them names.
+    A model that another process is loading at that moment is skipped,
+    never half-removed; a process that reads files of a removed model goes
+    on reading them. Headers and meta stay cached.
+    Nothing is asked of a repository.
+
+    Args:
+        uid: model ID, or short ID for all its versions
+        older_than: remove models last loaded longer ago than this
+        max_size: remove the least recently loaded models
+            until the others take at most this many bytes
+        cache_root: cache folder, see :func:`default_cache_root`
+
+    Returns:
+        IDs of the removed models
+
+    Raises:
+        ValueError: if none of ``uid``, ``older_than`` and ``max_size``
+            is given, or ``max_size`` is negative
+
+    Examples:
+        >>> folder = audmodel.load("my-model")
+        >>> audmodel.remove_cached("d4e9c65b-1.0.0")
+        ['d4e9c65b-1.0.0']
+        >>> audmodel.remove_cached(max_size=0)
+        []
+
+    """
+    if uid is None and older_than is None and max_size is None:
+        raise ValueError("Name what to remove: 'uid', 'older_than' or 'max_size'.")
+    if max_size is not None and max_size < 0:
+        raise ValueError(f"'max_size' must not be negative, not {max_size}.")
+    entries = sorted(_cache.entries(_cache_root(cache_root)), key=lambda e: e.last_used)
+    doomed = [e for e in entries if uid is not None and uid in (e.uid, e.short_id)]
+    if older_than is not None:
+        limit = datetime.datetime.now().timestamp() - older_than.total_seconds()
+        doomed += [e for e in entries if e.last_used < limit]
+    if max_size is not None:
+        total = sum(e.size for e in entries if e not in doomed)
+        for entry in entries:
+            if total <= max_size:
+                break
+            if entry not in doomed:
+                doomed.append(entry)
+                total -= entry.size
+    removed = {e.uid for e in doomed if _cache.remove_model(e.path)}
+    return sorted(removed)
 
 
 def repository(uid: str, *, cache_root: str | None = None) -> Repository:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import contextlib
+import dataclasses
 import os
 import shutil
 import uuid
@@ -171,3 +172,95 @@ def write_file(path: str, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+# --- what the cache holds, and freeing space ----------------------------------
+
+
+@dataclasses.dataclass
+class Entry:
+    r"""A model folder in the cache."""
+
+    short_id: str
+    version: str
+    path: str
+    size: int
+    last_used: float  # seconds since the epoch
+
+    @property
+    def uid(self) -> str:
+        r"""Model ID."""
+        return f"{self.short_id}-{self.version}"
+
+
+def entries(cache_root: str) -> list[Entry]:
+    r"""The complete model folders in a cache, sorted by model ID.
+
+    Staging folders, leftovers of killed loads and files are skipped.
+
+    """
+    found = []
+    for short_id in _subfolders(cache_root):
+        for version in _subfolders(os.path.join(cache_root, short_id)):
+            path = model_dir(cache_root, short_id, version)
+            if version.endswith("~") or not is_complete(path):
+                continue
+            found.append(
+                Entry(short_id, version, path, _size(path), os.stat(path).st_mtime)
+            )
+    return sorted(found, key=lambda entry: entry.uid)
+
+
+def _subfolders(folder: str) -> list[str]:
+    try:
+        with os.scandir(folder) as scanned:
+            return [
+                e.name
+                for e in scanned
+                if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
+            ]
+    except FileNotFoundError:
+        return []
+
+
+def _size(folder: str) -> int:
+    return sum(
+        os.lstat(os.path.join(base, name)).st_size
+        for base, _, names in os.walk(folder)
+        for name in names
+    )
+
+
+def mark_used(folder: str) -> None:
+    r"""Record that a model folder was used now, by its modification time.
+
+    In a cache shared with other users the folder may not be ours to touch;
+    then its time stays as it is.
+
+    """
+    with contextlib.suppress(OSError):
+        os.utime(folder)
+
+
+def remove_model(final: str) -> bool:
+    r"""Remove a model folder unless a process is loading it; tell if removed.
+
+    The folder is renamed away under its lock, so that no process sees it
+    half-removed, then deleted. A process reading its files keeps reading
+    them until it closes them.
+
+    """
+    guard = filelock.FileLock(lock_file(final), mode=LOCK_FILE_MODE)
+    try:
+        guard.acquire(timeout=0)
+    except filelock.Timeout:
+        return False
+    try:
+        if not is_complete(final):
+            return False
+        doomed = _staging_name(final)
+        os.rename(final, doomed)
+    finally:
+        guard.release()
+    shutil.rmtree(doomed, ignore_errors=True)
+    return True

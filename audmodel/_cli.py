@@ -197,6 +197,80 @@ def _inline(params: dict) -> str:
     return " ".join(f"{key}={value}" for key, value in params.items())
 
 
+def _cache_ls(args: argparse.Namespace) -> int:
+    table = audmodel.cached(cache_root=args.cache_root)
+    if args.format == "text":
+        table = table.assign(size=table["size"].map(_human_size))
+    _print_table(table, args.format)
+    return 0
+
+
+def _cache_rm(args: argparse.Namespace) -> int:
+    return _remove_cached(args, f"Remove {args.id} from the cache?", uid=args.id)
+
+
+def _cache_prune(args: argparse.Namespace) -> int:
+    if args.older_than is None and args.max_size is None:
+        raise ValueError("Give --older-than, --max-size or both.")
+    return _remove_cached(
+        args,
+        "Remove the models this selects from the cache?",
+        older_than=args.older_than,
+        max_size=args.max_size,
+    )
+
+
+def _remove_cached(args: argparse.Namespace, question: str, **which: object) -> int:
+    if not _confirmed(args, question):
+        print("audmodel: nothing removed", file=sys.stderr)
+        return 1
+    for uid in audmodel.remove_cached(cache_root=args.cache_root, **which):
+        print(uid)
+    return 0
+
+
+def _confirmed(args: argparse.Namespace, question: str) -> bool:
+    r"""``--yes``, or a yes typed on a terminal; never a guess without one."""
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise ValueError("Not asking without a terminal: add --yes to go ahead.")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _age(text: str) -> datetime.timedelta:
+    r"""A time span such as ``30d``, ``12h``, ``45m`` or ``90s``."""
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not number.replace(".", "", 1).isdigit():
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a time span such as 30d, 12h, 45m or 90s"
+        )
+    return datetime.timedelta(**{units[unit]: float(number)})
+
+
+SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def _size(text: str) -> int:
+    r"""A size such as ``50G``, ``500M``, ``100K`` or ``1234`` (bytes)."""
+    clean = text.upper().removesuffix("B").removesuffix("I")
+    number, unit = (clean[:-1], clean[-1]) if clean[-1:].isalpha() else (clean, "")
+    if unit not in SIZE_UNITS or not number.replace(".", "", 1).isdigit():
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a size such as 50G, 500M, 100K or 1234"
+        )
+    return int(float(number) * SIZE_UNITS[unit])
+
+
+def _human_size(size: int) -> str:
+    for unit in ["", "K", "M", "G"]:
+        if size < 1024 or unit == "G":
+            return f"{size:.0f} B" if not unit else f"{size:.1f} {unit}iB"
+        size /= 1024
+    return str(size)  # pragma: no cover
+
+
 def _lookup(function: Callable, show: Callable[[object], str]) -> Callable:
     r"""A command that prints one thing about a model."""
 
@@ -373,6 +447,37 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("id", metavar="ID", help="model ID or alias")
     _add_format(sub)
 
+    cache = commands.add_parser(
+        "cache", help="models in the cache: ls, rm, prune", description="the cache"
+    )
+    actions = cache.add_subparsers(title="actions", metavar="ACTION")
+    actions.required = True
+
+    def action(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, parents=[common], help=help, description=help)
+        sub.set_defaults(run=run)
+        return sub
+
+    sub = action("ls", _cache_ls, "list the models in the cache")
+    _add_format(sub)
+    sub = action("rm", _cache_rm, "remove a model (or all versions) from the cache")
+    sub.add_argument("id", metavar="ID", help="model ID, or short ID")
+    _add_yes(sub)
+    sub = action("prune", _cache_prune, "remove unused models from the cache")
+    sub.add_argument(
+        "--older-than",
+        type=_age,
+        metavar="AGE",
+        help="remove models not loaded for this long, e.g. 30d or 12h",
+    )
+    sub.add_argument(
+        "--max-size",
+        type=_size,
+        metavar="SIZE",
+        help="remove the least recently loaded until this is left, e.g. 50G",
+    )
+    _add_yes(sub)
+
     sub = command("update-meta", _update_meta, "merge a YAML file into the meta")
     sub.add_argument("id", metavar="ID", help="model ID or alias")
     sub.add_argument("file", metavar="FILE", help="YAML file with the meta")
@@ -391,6 +496,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("repository", _repository, "repository of a model, as YAML")
     sub.add_argument("id", metavar="ID", help="model ID or alias")
     return parser
+
+
+def _add_yes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="do not ask; needed where standard input is not a terminal",
+    )
 
 
 def _add_format(parser: argparse.ArgumentParser) -> None:

@@ -115,6 +115,7 @@ def model(
     # A folder appears only by an atomic rename, so no lock is needed to
     # trust one that is there.
     if _cache.is_complete(final):
+        _cache.mark_used(final)
         return final
     with _cache.lock(final, timeout):
         if not _cache.is_complete(final):

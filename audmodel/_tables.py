@@ -11,6 +11,7 @@ import datetime
 from typing import TYPE_CHECKING
 import zipfile
 
+from audmodel import _cache
 from audmodel import _catalog
 
 
@@ -28,6 +29,7 @@ AVAILABLE_COLUMNS = [
     "parameters",
 ]
 FILES_COLUMNS = ["size", "modified", "crc32"]
+CACHED_COLUMNS = ["name", "subgroup", "version", "path", "size", "last_used"]
 
 
 def available(models: list[_catalog.Model]) -> pandas.DataFrame:
@@ -90,6 +92,30 @@ def files(entries: list[zipfile.ZipInfo]) -> pandas.DataFrame:
         columns=FILES_COLUMNS,
     )
     table.index = pd.Index([e.filename for e in entries], name="path", dtype=object)
+    return table
+
+
+def cached(rows: list[tuple[_cache.Entry, dict | None]]) -> pandas.DataFrame:
+    r"""One row per cached model folder; name and subgroup from its header."""
+    import pandas as pd
+
+    table = pd.DataFrame(
+        [
+            [
+                (header or {}).get("name"),
+                (header or {}).get("subgroup"),
+                entry.version,
+                entry.path,
+                entry.size,
+                datetime.datetime.fromtimestamp(entry.last_used),
+            ]
+            for entry, header in rows
+        ],
+        columns=CACHED_COLUMNS,
+    )
+    table["size"] = table["size"].astype("int64")
+    table["last_used"] = pd.to_datetime(table["last_used"])
+    table.index = _uid_index([entry.uid for entry, _ in rows])
     return table
 
 

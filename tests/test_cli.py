@@ -323,3 +323,63 @@ def test_files_prints_the_files_of_a_model(capsys, repository, two_models):
     datetime.datetime.fromisoformat(records[2]["modified"])
     status, out, _ = run(capsys, "files", anger, *repository_args(repository))
     assert f"{zlib.crc32(b'layers: 10' + bytes([10])):08x}" in out
+
+
+# --- the cache ---------------------------------------------------------------------
+
+
+def test_cache_ls_rm_and_prune(capsys, repository, two_models, monkeypatch):
+    anger, joy = two_models
+    args = repository_args(repository)
+    for uid in two_models:
+        run(capsys, "load", uid, *args)
+    status, out, _ = run(capsys, "cache", "ls", "--format", "json", *args)
+    assert [r["uid"] for r in json.loads(out)] == sorted(two_models)
+    # Without a terminal nothing is removed unless --yes is given.
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))
+    status, _, err = run(capsys, "cache", "rm", anger, *args)
+    assert status == 1 and "add --yes" in err
+    assert run(capsys, "cache", "rm", anger, "--yes", *args)[:2] == (0, f"{anger}\n")
+    argv = ["cache", "prune", "--older-than", "30d", "--yes", *args]
+    assert run(capsys, *argv)[:2] == (0, "")
+    argv = ["cache", "prune", "--max-size", "0", "--yes", *args]
+    assert run(capsys, *argv)[:2] == (0, f"{joy}\n")
+    assert run(capsys, "cache", "ls", *args)[1] == "(none)\n"
+
+
+def test_cache_commands_ask_on_a_terminal(capsys, repository, two_models, monkeypatch):
+    anger, _ = two_models
+    run(capsys, "load", anger, *repository_args(repository))
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    answers = iter(["n", "y"])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    argv = ["cache", "rm", anger, *repository_args(repository)]
+    assert run(capsys, *argv)[0] == 1
+    assert run(capsys, *argv)[:2] == (0, f"{anger}\n")
+
+
+def test_cache_prune_needs_a_limit(capsys):
+    status, _, err = run(capsys, "cache", "prune", "--yes")
+    assert status == 1 and "Give --older-than, --max-size or both" in err
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--max-size", "5X"], "is not a size such as 50G"),
+        (["--older-than", "soon"], "is not a time span"),
+    ],
+)
+def test_cache_prune_refuses_unclear_units(capsys, option, message):
+    with pytest.raises(SystemExit):
+        main(["cache", "prune", *option])
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text, size", [("50G", 50 * 1024**3), ("500M", 500 * 1024**2), ("1.5KiB", 1536)]
+)
+def test_sizes_in_human_units(text, size):
+    from audmodel._cli import _size
+
+    assert _size(text) == size
