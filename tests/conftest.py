@@ -101,6 +101,7 @@ def moto_endpoint() -> str:
 
 S3RVER = pathlib.Path(__file__).parent / "node_modules" / ".bin" / "s3rver"
 S3RVER_SETUP = "npm ci --prefix tests"
+S3RVER_KEEPALIVE = pathlib.Path(__file__).parent / "s3rver_keepalive.js"
 
 
 class S3rver:
@@ -119,8 +120,10 @@ class S3rver:
         self.command = [str(S3RVER), "-d", str(folder), "-a", "127.0.0.1"]
         self.command += ["-p", str(self.port), "--allow-mismatched-signatures"]
         # s3rver encrypts continuation tokens with a cipher that OpenSSL 3
-        # keeps in its legacy provider.
-        self.environment = {**os.environ, "NODE_OPTIONS": "--openssl-legacy-provider"}
+        # keeps in its legacy provider; it would exit on an error it leaves
+        # unhandled, which S3RVER_KEEPALIVE logs instead.
+        options = f"--openssl-legacy-provider --require {S3RVER_KEEPALIVE}"
+        self.environment = {**os.environ, "NODE_OPTIONS": options}
         self.log = log
         self.process: subprocess.Popen | None = None
 
@@ -140,6 +143,11 @@ class S3rver:
             wait_for_port(self.port, self.process)
         return f"http://127.0.0.1:{self.port}"
 
+    def configure(self) -> None:
+        """Retry a request s3rver dropped (see S3RVER_KEEPALIVE) after 10 s."""
+        with open(os.environ["MINIO_CONFIG_FILE"], "a") as fp:
+            fp.write(f"[127.0.0.1:{self.port}]\nread_timeout = 10\n")
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
@@ -147,7 +155,7 @@ class S3rver:
 
 
 @pytest.fixture(scope="session")
-def s3rver(tmp_path_factory) -> S3rver:
+def s3rver(tmp_path_factory, test_environment) -> S3rver:
     if not S3RVER.exists() or shutil.which("node") is None:
         reason = f"s3rver is not installed: run '{S3RVER_SETUP}' (needs Node.js)"
         if os.environ.get("CI"):
@@ -157,6 +165,7 @@ def s3rver(tmp_path_factory) -> S3rver:
         tmp_path_factory.mktemp("s3rver"),
         tmp_path_factory.getbasetemp() / "s3rver.log",
     )
+    server.configure()
     yield server
     server.stop()
 
