@@ -8,7 +8,6 @@ the alias ``my-model``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import errno
 import os
@@ -199,14 +198,9 @@ def cached(cache_root: str | None = None) -> pandas.DataFrame:
 
     """
     root = _cache_root(cache_root)
-    rows = []
-    for entry in _cache.entries(root):
-        header = None
-        path = _cache.header_file(root, entry.short_id, entry.version)
-        with contextlib.suppress(OSError, RuntimeError):
-            header = _yaml.load_file(path)
-        rows.append((entry, header if isinstance(header, dict) else None))
-    return _tables.cached(rows)
+    entries = _cache.entries(root)
+    headers = dict(_catalog.cached_headers([e.uid for e in entries], root))
+    return _tables.cached([(entry, headers.get(entry.uid)) for entry in entries])
 
 
 def date(uid: str, *, cache_root: str | None = None) -> str:

@@ -138,7 +138,7 @@ def _headers(
     missing = [uid for uid in owners if uid not in index]
     if not missing:
         return index
-    new = dict(_cached_headers(missing, cache_root))
+    new = dict(cached_headers(missing, cache_root))
     to_read = [uid for uid in missing if uid not in new]
     if verbose and to_read:
         print(f"Reading {len(to_read)} headers.", file=sys.stderr)
@@ -148,7 +148,7 @@ def _headers(
     return index
 
 
-def _cached_headers(uids: list[str], cache_root: str) -> Iterator[tuple[str, dict]]:
+def cached_headers(uids: list[str], cache_root: str) -> Iterator[tuple[str, dict]]:
     r"""Headers that are in the cache as files, e.g. put there by audmodel 1.5."""
     for uid in uids:
         short_id, version = uid.split("-", 1)
