@@ -374,9 +374,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.required = True
 
     def command(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, parents=[common], help=help, description=help)
-        sub.set_defaults(run=run)
-        return sub
+        return _subcommand(commands, common, name, run, help)
 
     sub = command("publish", _publish, "publish a model folder; prints its ID")
     sub.add_argument("root", metavar="ROOT", help="folder with the model files")
@@ -454,9 +452,7 @@ def _parser() -> argparse.ArgumentParser:
     actions.required = True
 
     def action(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
-        sub = actions.add_parser(name, parents=[common], help=help, description=help)
-        sub.set_defaults(run=run)
-        return sub
+        return _subcommand(actions, common, name, run, help)
 
     sub = action("ls", _cache_ls, "list the models in the cache")
     _add_format(sub)
@@ -496,6 +492,19 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("repository", _repository, "repository of a model, as YAML")
     sub.add_argument("id", metavar="ID", help="model ID or alias")
     return parser
+
+
+def _subcommand(
+    group: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    name: str,
+    run: Callable,
+    help: str,
+) -> argparse.ArgumentParser:
+    r"""A command of ``group`` with the common options, running ``run``."""
+    sub = group.add_parser(name, parents=[common], help=help, description=help)
+    sub.set_defaults(run=run)
+    return sub
 
 
 def _add_yes(parser: argparse.ArgumentParser) -> None:
