@@ -58,6 +58,11 @@ class Model:
         r"""Short ID."""
         return self.uid.split("-", 1)[0]
 
+    @property
+    def version(self) -> str:
+        r"""Version."""
+        return self.uid.split("-", 1)[1]
+
 
 def models(
     cache_root: str,
@@ -308,7 +313,7 @@ def select(
         for model in found
         if (name is None or model.header["name"] == name)
         and (subgroup is None or _below(model.header.get("subgroup") or "", subgroup))
-        and (version is None or model.uid.split("-", 1)[1] == version)
+        and (version is None or model.version == version)
         and (not params or _holds(model.header.get("parameters"), params))
     ]
     by_id: dict[str, list[Model]] = {}
@@ -316,8 +321,8 @@ def select(
         by_id.setdefault(model.short_id, []).append(model)
     ordered = []
     for group in by_id.values():
-        versions = audeer.sort_versions([m.uid.split("-", 1)[1] for m in group])
-        group.sort(key=lambda m: versions.index(m.uid.split("-", 1)[1]))
+        versions = audeer.sort_versions([m.version for m in group])
+        group.sort(key=lambda m: versions.index(m.version))
         ordered += group[-1:] if latest else group
     return sorted(
         ordered,

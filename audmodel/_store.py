@@ -204,13 +204,20 @@ def is_published(short_id: str, version: str, repository: Repository) -> bool:
 
 
 def read_yaml(location: Location, path: str, version: str) -> object:
-    r"""Download and parse a YAML file safely."""
-    with tempfile.TemporaryDirectory() as tmp:
-        local = location.interface.get_file(
-            path, os.path.join(tmp, "file.yaml"), version
-        )
-        source = f"'{versioned_path(location, path, version)}' in {location.repository}"
-        return _yaml.load_file(local, source)
+    r"""Download and parse a YAML file safely.
+
+    Raises:
+        audmodel._yaml.YAMLError: naming the stored file and its repository
+
+    """
+    return _yaml.loads(
+        read_bytes(location, path, version), source(location, path, version)
+    )
+
+
+def source(location: Location, path: str, version: str) -> str:
+    r"""How errors name a stored file: its path and repository."""
+    return f"'{versioned_path(location, path, version)}' in {location.repository}"
 
 
 def read_bytes(location: Location, path: str, version: str) -> bytes:
@@ -373,10 +380,9 @@ def read_alias(location: Location, alias: str) -> str:
 
     """
     path = alias_path(alias)
-    stored = versioned_path(location, path, ALIAS_VERSION)
-    where = f"'{stored}' in {location.repository}"
+    where = source(location, path, ALIAS_VERSION)
     try:
-        data = _yaml.loads(read_bytes(location, path, ALIAS_VERSION), where)
+        data = read_yaml(location, path, ALIAS_VERSION)
     except _yaml.YAMLError as ex:
         raise AliasFileError(
             f"Failed to parse alias file: {ex.reason} ({where})"

@@ -40,7 +40,7 @@ def available(models: list[_catalog.Model]) -> pandas.DataFrame:
         [
             model.header["name"],
             model.header.get("subgroup") or "",
-            model.uid.split("-", 1)[1],
+            model.version,
             model.header.get("author"),
             _date_text(model.header.get("date")),
             model.repository.name,
