@@ -9,6 +9,8 @@ from audmodel._api import aliases
 from audmodel._api import author
 from audmodel._api import available
 from audmodel._api import cached
+from audmodel._api import check
+from audmodel._api import copy
 from audmodel._api import date
 from audmodel._api import default_cache_root
 from audmodel._api import exists
@@ -22,6 +24,8 @@ from audmodel._api import meta
 from audmodel._api import name
 from audmodel._api import parameters
 from audmodel._api import publish
+from audmodel._api import remove
+from audmodel._api import remove_alias
 from audmodel._api import remove_cached
 from audmodel._api import repository
 from audmodel._api import resolve_alias
@@ -30,6 +34,7 @@ from audmodel._api import subgroup
 from audmodel._api import uid
 from audmodel._api import update_meta
 from audmodel._api import url
+from audmodel._api import verify_cached
 from audmodel._api import version
 from audmodel._api import versions
 from audmodel._config import config

@@ -18,7 +18,9 @@ import audeer
 from audmodel import _archive
 from audmodel import _cache
 from audmodel import _catalog
+from audmodel import _check
 from audmodel import _ids
+from audmodel import _lifecycle
 from audmodel import _load
 from audmodel import _publish
 from audmodel import _store
@@ -203,6 +205,119 @@ def cached(cache_root: str | None = None) -> pandas.DataFrame:
     return _tables.cached([(entry, headers.get(entry.uid)) for entry in entries])
 
 
+def check(
+    repository: Repository,
+    *,
+    repair: bool = False,
+    verbose: bool = False,
+) -> pandas.DataFrame:
+    r"""Check a repository for damage, and optionally repair it.
+
+    Lists in one report:
+    archives without a header (publications that died),
+    headers without an archive, or whose archive fails its MD5
+    or the CRC-32 of an entry,
+    missing meta,
+    aliases pointing to nothing,
+    aliases files that list aliases pointing elsewhere or miss some,
+    and claims and tickets of publishers that died.
+    Every archive is read once for this.
+
+    With ``repair``, files without a model, leftovers and aliases to
+    nothing are removed once they are older than an hour
+    (so that a publication in progress is never touched),
+    aliases files are rewritten,
+    and a missing meta is written empty.
+    A model that has its header and a sound archive is never removed;
+    a broken model is left to the user (see :func:`remove`).
+
+    Args:
+        repository: repository to check
+        repair: repair what can be repaired
+        verbose: show debug messages
+
+    Returns:
+        table with one row per problem and the columns
+        ``problem``, ``uid`` (model ID, or alias name),
+        ``path`` (the stored file), ``detail``,
+        and ``action`` (what the repair did, empty without ``repair``);
+        empty if nothing is wrong
+
+    Raises:
+        audbackend.BackendError: if the repository cannot be reached,
+            or a repair fails
+
+    Examples:
+        >>> repository = audmodel.config.REPOSITORIES[0]
+        >>> audmodel.check(repository).empty
+        True
+
+    """
+    if not isinstance(repository, Repository):
+        raise TypeError(
+            f"'repository' must be an audmodel.Repository, "
+            f"not {type(repository).__name__}."
+        )
+    return _tables.findings(_check.check(repository, repair, verbose))
+
+
+def copy(
+    uid: str,
+    repository: Repository,
+    *,
+    aliases: bool = False,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> list[str]:
+    r"""Publish a model of one repository in another, unchanged.
+
+    Promotes a model, e.g. from a development repository to the production
+    one: the copy has the same ID, header (author and date too), meta and
+    archive bytes, checked by their MD5 after the copy.
+    It is a publication like any other: all or nothing,
+    and refused if the ID exists in ``repository``.
+    Between buckets of one S3 store the server copies the archive;
+    elsewhere it passes through one temporary file at most.
+
+    Args:
+        uid: model ID or alias
+        repository: where to copy it to
+        aliases: also point the aliases of the model to the copy
+            in ``repository``; an alias there that points to another model
+            is moved
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        the aliases copied with the model
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+        RuntimeError: if the model does not exist,
+            exists in ``repository`` already,
+            or its copy does not match the original
+        TypeError: if ``repository`` is not a :class:`Repository`
+
+    Examples:
+        >>> production = audmodel.Repository("production", "host", "file-system")
+        >>> os.makedirs("host/production")
+        >>> audmodel.copy("d4e9c65b-1.0.0", production, aliases=True)
+        ['my-model']
+        >>> audmodel.config.REPOSITORIES = [production]
+        >>> audmodel.resolve_alias("my-model")
+        'd4e9c65b-1.0.0'
+
+    """
+    if not isinstance(repository, Repository):
+        raise TypeError(
+            f"'repository' must be an audmodel.Repository, "
+            f"not {type(repository).__name__}."
+        )
+    short_id, version = _resolve(uid, cache_root)
+    source = _store.find_header(short_id, version)
+    return _lifecycle.copy(short_id, version, source, repository, aliases, verbose)
+
+
 def date(uid: str, *, cache_root: str | None = None) -> str:
     r"""Publication date of a model.
 
@@ -304,18 +419,7 @@ def files(
 
     """
     short_id, version = _resolve(uid, cache_root)
-    root = _cache_root(cache_root)
-    repository = _store.find_header(short_id, version)
-    info = _load.header(short_id, version, root, repository)
-    path = _store.archive_path(short_id, info["name"], info["subgroup"])
-    with _store.opened(repository) as location:
-        try:
-            entries = _store.archive_entries(location, path, version)
-        except _archive.ArchiveError as ex:
-            raise RuntimeError(
-                f"Cannot list the files of model '{short_id}-{version}' "
-                f"in {repository}: {ex}"
-            ) from None
+    entries = _load.archive_entries(short_id, version, _cache_root(cache_root))
     return _tables.files(entries)
 
 
@@ -680,6 +784,79 @@ def _publish_repository(repository: Repository | None) -> Repository:
     return config.REPOSITORIES[0]
 
 
+def remove(
+    uid: str,
+    *,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> None:
+    r"""Remove a model version from its repository.
+
+    For a model published by mistake, e.g. with the wrong weights.
+    It is refused while aliases point to the model:
+    move them (:func:`set_alias`) or remove them (:func:`remove_alias`)
+    first. The header goes first, so the model stops existing at once;
+    then its meta, its aliases file and its archive.
+    A removal that is interrupted leaves files that :func:`check` reports
+    and removes with ``repair=True``.
+    Caches that hold the model keep it until they are pruned
+    (:func:`remove_cached`).
+    An ID should not be published again after its removal with other files:
+    caches would go on serving the old ones.
+
+    Args:
+        uid: model ID
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached,
+            or refuses to delete the model's header (then nothing is removed)
+        RuntimeError: if the model does not exist,
+            aliases point to it,
+            or some of its files could not be removed after its header
+
+    Examples:
+        >>> audmodel.remove("d4e9c65b-1.0.0")
+        Traceback (most recent call last):
+        RuntimeError: Cannot remove model 'd4e9c65b-1.0.0': the aliases ['my-model'] point to it. ...
+        >>> audmodel.remove_alias("my-model")
+        >>> audmodel.remove("d4e9c65b-1.0.0")
+        >>> audmodel.exists("d4e9c65b-1.0.0")
+        False
+
+    """  # noqa: E501
+    short_id, version = _resolve(uid, cache_root)
+    repository = _store.find_header(short_id, version)
+    _lifecycle.remove(short_id, version, repository, verbose)
+
+
+def remove_alias(alias: str, *, verbose: bool = False) -> None:
+    r"""Remove an alias.
+
+    It is removed from every configured repository that holds it,
+    and from the aliases of the model it pointed to.
+
+    Args:
+        alias: alias name
+        verbose: show debug messages
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+            or refuses to delete the alias
+        RuntimeError: if the alias does not exist
+
+    Examples:
+        >>> audmodel.remove_alias("my-model")
+        >>> audmodel.aliases("d4e9c65b-1.0.0")
+        []
+
+    """
+    if not _ids.is_valid_alias(alias):
+        raise _store.alias_not_found(alias)
+    _lifecycle.remove_alias(alias, verbose)
+
+
 def remove_cached(
     uid: str | None = None,
     *,
@@ -724,21 +901,9 @@ def remove_cached(
         raise ValueError("Name what to remove: 'uid', 'older_than' or 'max_size'.")
     if max_size is not None and max_size < 0:
         raise ValueError(f"'max_size' must not be negative, not {max_size}.")
-    entries = sorted(_cache.entries(_cache_root(cache_root)), key=lambda e: e.last_used)
-    doomed = [e for e in entries if uid is not None and uid in (e.uid, e.short_id)]
-    if older_than is not None:
-        limit = datetime.datetime.now().timestamp() - older_than.total_seconds()
-        doomed += [e for e in entries if e.last_used < limit]
-    if max_size is not None:
-        total = sum(e.size for e in entries if e not in doomed)
-        for entry in entries:
-            if total <= max_size:
-                break
-            if entry not in doomed:
-                doomed.append(entry)
-                total -= entry.size
-    removed = {e.uid for e in doomed if _cache.remove_model(e.path)}
-    return sorted(removed)
+    entries = _cache.entries(_cache_root(cache_root))
+    doomed = _cache.to_free(entries, uid, older_than, max_size)
+    return sorted({e.uid for e in doomed if _cache.remove_model(e.path)})
 
 
 def repository(uid: str, *, cache_root: str | None = None) -> Repository:
@@ -980,6 +1145,65 @@ def url(
     else:
         path = _store.meta_path(short_id)
     return _store.url(repository, path, version)
+
+
+def verify_cached(
+    uid: str | None = None,
+    *,
+    cache_root: str | None = None,
+) -> pandas.DataFrame:
+    r"""Compare cached models with their archives.
+
+    Rereads the files of cached models and compares them with the sizes
+    and CRC-32s of the archive's central directory,
+    kept in the cache when the model was loaded
+    (or read from the repository for a model audmodel 1.5 loaded).
+    A changed model is loaded fresh after :func:`remove_cached`.
+
+    Args:
+        uid: model ID, or short ID for all its versions;
+            all cached models if ``None``
+        cache_root: cache folder, see :func:`default_cache_root`
+
+    Returns:
+        table indexed by model ID (``uid``) with one row per file that
+        differs, the columns ``path`` (relative to the model folder)
+        and ``problem`` (``'changed'``, ``'missing'`` or ``'extra'``);
+        empty if all files match
+
+    Raises:
+        RuntimeError: if ``uid`` is given but not in the cache
+        audbackend.BackendError: if a repository must be asked and
+            cannot be reached
+
+    Examples:
+        >>> folder = audmodel.load("my-model")
+        >>> audmodel.verify_cached().empty
+        True
+        >>> with open(os.path.join(folder, "model.yaml"), "w") as fp:
+        ...     _ = fp.write("layers: 11\n")
+        >>> audmodel.verify_cached("my-model")
+                              path  problem
+        uid
+        d4e9c65b-1.0.0  model.yaml  changed
+
+    """
+    root = _cache_root(cache_root)
+    entries = _cache.entries(root)
+    if uid is not None:
+        if _ids.is_alias(uid):
+            uid = "-".join(_resolve(uid, cache_root))
+        entries = _cache.of_model(entries, uid)
+        if not entries:
+            raise RuntimeError(f"Model '{uid}' is not in the cache '{root}'.")
+    rows = [
+        (entry.uid, path, problem)
+        for entry in entries
+        for path, problem in _cache.verify(
+            entry.path, _load.files_record(entry.short_id, entry.version, root)
+        )
+    ]
+    return _tables.verified(rows)
 
 
 def version(uid: str, *, cache_root: str | None = None, verbose: bool = False) -> str:

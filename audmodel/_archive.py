@@ -545,7 +545,7 @@ def _copy_range(
 # --- extraction -------------------------------------------------------------------
 
 
-def extract(src_path: str, dst_root: str) -> list[str]:
+def extract(src_path: str, dst_root: str) -> list[zipfile.ZipInfo]:
     r"""Unpack the ZIP file ``src_path`` into the folder ``dst_root``.
 
     All entries are checked first (see :func:`check_entries`)
@@ -559,7 +559,7 @@ def extract(src_path: str, dst_root: str) -> list[str]:
         dst_root: empty or new folder
 
     Returns:
-        the extracted files
+        the entries of the extracted files, with their sizes and CRC-32s
 
     Raises:
         ArchiveError: if the archive is broken or has a refused entry
@@ -569,7 +569,7 @@ def extract(src_path: str, dst_root: str) -> list[str]:
     try:
         with zipfile.ZipFile(src_path) as archive:
             entries = archive.infolist()
-            files = check_entries(entries)
+            check_entries(entries)
             _check_space(entries, dst_root)
             # Many files share a folder; each folder is made once.
             folders = {
@@ -604,7 +604,7 @@ def extract(src_path: str, dst_root: str) -> list[str]:
         raise ArchiveError(f"The archive is broken: {ex}.") from None
     except (EOFError, zipfile.LargeZipFile, NotImplementedError) as ex:
         raise ArchiveError(f"The archive cannot be read: {ex}.") from None
-    return files
+    return [entry for entry in entries if not entry.is_dir()]
 
 
 def check_entries(entries: list[zipfile.ZipInfo]) -> list[str]:
@@ -643,6 +643,36 @@ def check_entries(entries: list[zipfile.ZipInfo]) -> list[str]:
         if not entry.is_dir():
             files.append(name)
     return files
+
+
+def verify(path: str) -> None:
+    r"""Read every entry of an archive and check its CRC-32.
+
+    Args:
+        path: archive
+
+    Raises:
+        ArchiveError: naming what is wrong
+
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            check_entries(archive.infolist())
+            for entry in archive.infolist():
+                # zipfile checks the CRC-32 when an entry is read to its end.
+                with archive.open(entry) as data:
+                    while data.read(COPY_BUFFER):
+                        pass
+    except ArchiveError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as ex:
+        raise ArchiveError(f"The archive is broken: {ex}") from None
+
+
+def file_crc32(path: str) -> int:
+    r"""CRC-32 of a file, as a ZIP archive stores it."""
+    with open(path, "rb") as fp:
+        return _crc_of_range(fp.fileno(), 0, os.fstat(fp.fileno()).st_size)
 
 
 def _unsafe_name_reason(name: str) -> str | None:

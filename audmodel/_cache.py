@@ -6,6 +6,8 @@ can share one cache)::
     <cache_root>/<short_id>/<version>/              unpacked model
     <cache_root>/<short_id>/<version>.header.yaml   header
     <cache_root>/<short_id>/<version>.meta.yaml     meta
+    <cache_root>/<short_id>/.<version>.files.json   size and CRC-32 of each
+                                                    file, from the archive
     <cache_root>/<short_id>/.<basename>.lock        lock of <basename>
 
 A model folder is built in a hidden staging folder beside its final place
@@ -18,14 +20,20 @@ way. Locks are group-writable files, so a cache can be shared by a group.
 from __future__ import annotations
 
 from collections.abc import Iterator
+import concurrent.futures
 import contextlib
 import dataclasses
+import datetime
+import json
 import os
 import shutil
+import time
 import uuid
 import warnings
 
 import filelock
+
+from audmodel import _archive
 
 
 LOCK_FILE_MODE = 0o664
@@ -48,6 +56,17 @@ def header_file(cache_root: str, short_id: str, version: str) -> str:
 def meta_file(cache_root: str, short_id: str, version: str) -> str:
     r"""Cached meta of a model."""
     return os.path.join(cache_root, short_id, f"{version}.{META_EXT}")
+
+
+def files_record(cache_root: str, short_id: str, version: str) -> str:
+    r"""Record of a cached model's files: ``{path: [size, crc32]}`` as JSON.
+
+    It is written with the model, under the model's lock,
+    and read by :func:`verify`. Models put into the cache by audmodel 1.5
+    have none.
+
+    """
+    return os.path.join(cache_root, short_id, f".{version}.files.json")
 
 
 def lock_file(path: str) -> str:
@@ -205,9 +224,11 @@ def entries(cache_root: str) -> list[Entry]:
             path = model_dir(cache_root, short_id, version)
             if version.endswith("~") or not is_complete(path):
                 continue
-            found.append(
-                Entry(short_id, version, path, _size(path), os.stat(path).st_mtime)
-            )
+            try:
+                size, used = _size(path), os.stat(path).st_mtime
+            except FileNotFoundError:  # removed by another process meanwhile
+                continue
+            found.append(Entry(short_id, version, path, size, used))
     return sorted(found, key=lambda entry: entry.uid)
 
 
@@ -229,6 +250,39 @@ def _size(folder: str) -> int:
         for base, _, names in os.walk(folder)
         for name in names
     )
+
+
+def of_model(found: list[Entry], uid: str) -> list[Entry]:
+    r"""The entries of a model ID, or of all versions of a short ID."""
+    return [entry for entry in found if uid in (entry.uid, entry.short_id)]
+
+
+def to_free(
+    found: list[Entry],
+    uid: str | None,
+    older_than: datetime.timedelta | None,
+    max_size: int | None,
+) -> list[Entry]:
+    r"""The entries to remove, see :func:`audmodel.remove_cached`.
+
+    Those of ``uid``, those unused for longer than ``older_than``,
+    and the least recently used until the others take at most ``max_size``.
+
+    """
+    found = sorted(found, key=lambda entry: entry.last_used)
+    doomed = of_model(found, uid) if uid is not None else []
+    if older_than is not None:
+        limit = time.time() - older_than.total_seconds()
+        doomed += [e for e in found if e.last_used < limit and e not in doomed]
+    if max_size is not None:
+        total = sum(e.size for e in found if e not in doomed)
+        for entry in found:
+            if total <= max_size:
+                break
+            if entry not in doomed:
+                doomed.append(entry)
+                total -= entry.size
+    return doomed
 
 
 def mark_used(folder: str) -> None:
@@ -264,3 +318,65 @@ def remove_model(final: str) -> bool:
         guard.release()
     shutil.rmtree(doomed, ignore_errors=True)
     return True
+
+
+# --- checking cached files ----------------------------------------------------------
+
+VERIFY_THREADS = 4
+CHANGED = "changed"
+MISSING = "missing"
+EXTRA = "extra"
+
+
+def record(entries: list) -> dict[str, list[int]]:
+    r"""The files of archive entries (:class:`zipfile.ZipInfo`): size and CRC-32."""
+    return {e.filename: [e.file_size, e.CRC] for e in entries if not e.is_dir()}
+
+
+def write_record(path: str, files: dict[str, list[int]]) -> None:
+    r"""Store a record of a model's files, see :func:`files_record`."""
+    write_file(path, json.dumps(files, sort_keys=True).encode())
+
+
+def read_record(path: str) -> dict[str, list[int]] | None:
+    r"""A record of a model's files, or ``None`` if there is none or it is broken."""
+    try:
+        with open(path, encoding="utf-8") as fp:
+            files = json.load(fp)
+    except (OSError, ValueError):
+        return None
+    return files if isinstance(files, dict) else None
+
+
+def verify(folder: str, files: dict[str, list[int]]) -> list[tuple[str, str]]:
+    r"""Compare a model folder with the record of its files.
+
+    Returns:
+        ``(path, problem)`` for each file that differs,
+        ``problem`` being :data:`CHANGED`, :data:`MISSING` or :data:`EXTRA`,
+        sorted by path
+
+    """
+    found = {}
+    for base, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(base, name)
+            found[os.path.relpath(path, folder).replace(os.sep, "/")] = path
+    problems = [(path, MISSING) for path in files if path not in found]
+    problems += [(path, EXTRA) for path in found if path not in files]
+    common = [path for path in files if path in found]
+    with concurrent.futures.ThreadPoolExecutor(VERIFY_THREADS) as pool:
+        sound = pool.map(lambda p: _matches(found[p], *files[p]), common)
+        problems += [
+            (path, CHANGED) for path, ok in zip(common, sound, strict=True) if not ok
+        ]
+    return sorted(problems)
+
+
+def _matches(path: str, size: int, crc: int) -> bool:
+    try:
+        if os.path.getsize(path) != size:
+            return False
+        return _archive.file_crc32(path) == crc
+    except OSError:
+        return False

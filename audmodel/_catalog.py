@@ -85,10 +85,8 @@ def models(
     for repo in repositories:
         for uid in listed_uids(repo):
             found.setdefault(uid, repo)
-    headers = _headers(found, cache_root, verbose)
-    return [
-        Model(uid, repo, headers[uid]) for uid, repo in found.items() if uid in headers
-    ]
+    known = headers(found, cache_root, verbose)
+    return [Model(uid, repo, known[uid]) for uid, repo in found.items() if uid in known]
 
 
 def listed_uids(repository: Repository) -> list[str]:
@@ -135,7 +133,7 @@ def _uid_of_header(path: str) -> str | None:
 # --- headers -------------------------------------------------------------------
 
 
-def _headers(
+def headers(
     owners: dict[str, Repository], cache_root: str, verbose: bool
 ) -> dict[str, dict]:
     r"""Headers of the given models, from the index, else read and indexed."""
@@ -312,9 +310,9 @@ def select(
         model
         for model in found
         if (name is None or model.header["name"] == name)
-        and (subgroup is None or _below(model.header.get("subgroup") or "", subgroup))
+        and (subgroup is None or below(model.header.get("subgroup") or "", subgroup))
         and (version is None or model.version == version)
-        and (not params or _holds(model.header.get("parameters"), params))
+        and (not params or holds(model.header.get("parameters"), params))
     ]
     by_id: dict[str, list[Model]] = {}
     for model in chosen:
@@ -334,18 +332,19 @@ def select(
     )
 
 
-def _below(subgroup: str, root: str) -> bool:
+def below(subgroup: str, root: str) -> bool:
     r"""Tell if ``subgroup`` is ``root`` or lies below it.
 
     Examples:
-        >>> _below("emotion.cnn", "emotion"), _below("emotions", "emotion")
+        >>> below("emotion.cnn", "emotion"), below("emotions", "emotion")
         (True, False)
 
     """
     return subgroup == root or subgroup.startswith(f"{root}.")
 
 
-def _holds(parameters: object, wanted: dict[str, object]) -> bool:
+def holds(parameters: object, wanted: dict[str, object]) -> bool:
+    r"""Tell if ``parameters`` hold every item of ``wanted``."""
     if not isinstance(parameters, dict):
         return False
     return all(key in parameters and parameters[key] == v for key, v in wanted.items())

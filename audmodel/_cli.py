@@ -20,6 +20,7 @@ import json
 import sys
 
 import audbackend
+import audeer
 
 import audmodel
 from audmodel import _yaml
@@ -197,6 +198,75 @@ def _inline(params: dict) -> str:
     return " ".join(f"{key}={value}" for key, value in params.items())
 
 
+def _remove(args: argparse.Namespace) -> int:
+    question = f"Remove model {args.id} from its repository? This cannot be undone."
+    if not _confirmed(args, question):
+        return _nothing_done()
+    audmodel.remove(args.id, **_options(args))
+    return 0
+
+
+def _remove_alias(args: argparse.Namespace) -> int:
+    if not _confirmed(args, f"Remove alias {args.alias}?"):
+        return _nothing_done()
+    audmodel.remove_alias(args.alias, verbose=args.verbose)
+    return 0
+
+
+def _copy(args: argparse.Namespace) -> int:
+    target = audmodel.Repository(*args.to)
+    for alias in audmodel.copy(args.id, target, aliases=args.aliases, **_options(args)):
+        print(alias)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    if args.repair and not _confirmed(
+        args, "Remove orphaned files and rewrite aliases files?"
+    ):
+        return _nothing_done()
+    import pandas as pd
+
+    tables = [
+        audmodel.check(repository, repair=args.repair, verbose=args.verbose)
+        .assign(repository=repository.name)
+        .set_index("repository")
+        for repository in audmodel.config.REPOSITORIES
+    ]
+    table = pd.concat(tables) if tables else pd.DataFrame()
+    if not args.repair:
+        table = table.drop(columns="action", errors="ignore")
+    _print_table(table, args.format)
+    if args.repair and not table.empty:
+        table = table[table["action"].str.startswith(("left", "kept"))]
+    return 1 if len(table) else 0
+
+
+def _cache_verify(args: argparse.Namespace) -> int:
+    table = audmodel.verify_cached(args.id, cache_root=args.cache_root)
+    _print_table(table, args.format)
+    return 1 if not table.empty else 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from audmodel import _ui
+
+    catalog = _ui.Catalog(
+        list(audmodel.config.REPOSITORIES),
+        audeer.path(args.cache_root or audmodel.default_cache_root()),
+    )
+    try:
+        _ui.serve(catalog, args.host, args.port, args.open)
+    except ImportError as ex:
+        raise RuntimeError(str(ex)) from None
+    return 0
+
+
+def _nothing_done() -> int:
+    print("audmodel: nothing done", file=sys.stderr)
+    return 1
+
+
 def _cache_ls(args: argparse.Namespace) -> int:
     table = audmodel.cached(cache_root=args.cache_root)
     if args.format == "text":
@@ -222,8 +292,7 @@ def _cache_prune(args: argparse.Namespace) -> int:
 
 def _remove_cached(args: argparse.Namespace, question: str, **which: object) -> int:
     if not _confirmed(args, question):
-        print("audmodel: nothing removed", file=sys.stderr)
-        return 1
+        return _nothing_done()
     for uid in audmodel.remove_cached(cache_root=args.cache_root, **which):
         print(uid)
     return 0
@@ -445,8 +514,54 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("id", metavar="ID", help="model ID or alias")
     _add_format(sub)
 
+    sub = command("remove", _remove, "remove a model version from its repository")
+    sub.add_argument("id", metavar="ID", help="model ID")
+    _add_yes(sub)
+
+    sub = command("remove-alias", _remove_alias, "remove an alias")
+    sub.add_argument("alias", metavar="ALIAS", help="alias")
+    _add_yes(sub)
+
+    sub = command("copy", _copy, "publish a model in another repository")
+    sub.add_argument("id", metavar="ID", help="model ID or alias")
+    sub.add_argument(
+        "--to",
+        nargs=3,
+        required=True,
+        metavar=("NAME", "HOST", "BACKEND"),
+        help="the repository to copy to",
+    )
+    sub.add_argument(
+        "--aliases", action="store_true", help="point the model's aliases there too"
+    )
+
+    sub = command("check", _check, "check repositories for damage; exit 1 if found")
+    sub.add_argument(
+        "--repair",
+        action="store_true",
+        help="remove orphans older than an hour, fix aliases files",
+    )
+    _add_yes(sub)
+    _add_format(sub)
+
+    sub = command("ui", _ui, "serve a read-only catalog of the models in a browser")
+    sub.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s)",
+    )
+    sub.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="port to listen on (default: %(default)s)",
+    )
+    sub.add_argument("--open", action="store_true", help="open it in a browser")
+
     cache = commands.add_parser(
-        "cache", help="models in the cache: ls, rm, prune", description="the cache"
+        "cache",
+        help="models in the cache: ls, rm, prune, verify",
+        description="the cache",
     )
     actions = cache.add_subparsers(title="actions", metavar="ACTION")
     actions.required = True
@@ -473,6 +588,11 @@ def _parser() -> argparse.ArgumentParser:
         help="remove the least recently loaded until this is left, e.g. 50G",
     )
     _add_yes(sub)
+    sub = action("verify", _cache_verify, "compare cached models with their archives")
+    sub.add_argument(
+        "id", metavar="ID", nargs="?", help="model ID or short ID (default: all)"
+    )
+    _add_format(sub)
 
     sub = command("update-meta", _update_meta, "merge a YAML file into the meta")
     sub.add_argument("id", metavar="ID", help="model ID or alias")

@@ -78,7 +78,10 @@ def meta_locked(
 ) -> dict[str, object]:
     r"""Like :func:`meta`, with the lock of the cached file held."""
     path = _store.meta_path(short_id)
-    with _store.opened(repository) as location:
+    with (
+        _store.opened(repository) as location,
+        _store.missing_as_not_found(location, short_id, version),
+    ):
         remote_md5 = location.interface.checksum(path, version)
         if not os.path.exists(local) or audeer.md5(local) != remote_md5:
             data = _store.read_bytes(location, path, version)
@@ -138,8 +141,9 @@ def _download(
         _store.opened(repository) as location,
     ):
         try:
-            archive = _fetch(location, path, version, download, verbose)
-            _archive.extract(archive, folder)
+            with _store.missing_as_not_found(location, short_id, version):
+                archive = _fetch(location, path, version, download, verbose)
+            entries = _archive.extract(archive, folder)
         except (_archive.ArchiveError, audbackend.BackendError) as ex:
             cause = getattr(ex, "exception", ex)
             if not isinstance(cause, _archive.ArchiveError | ChecksumError):
@@ -147,7 +151,56 @@ def _download(
             raise RuntimeError(
                 f"Cannot load model '{short_id}-{version}' from {repository}: {cause}"
             ) from None
+        # Before the folder: a cached model always has its record.
+        _cache.write_record(
+            _cache.files_record(cache_root, short_id, version), _cache.record(entries)
+        )
         _cache.place(folder, final)
+
+
+def files_record(short_id: str, version: str, cache_root: str) -> dict[str, list]:
+    r"""Size and CRC-32 of each file of a model, see :func:`_cache.files_record`.
+
+    Taken from the cache, else from the central directory of the archive
+    in its repository, and then kept in the cache.
+
+    Raises:
+        RuntimeError: if the model does not exist or its archive is broken
+        audbackend.BackendError: if a repository cannot be reached
+
+    """
+    local = _cache.files_record(cache_root, short_id, version)
+    files = _cache.read_record(local)
+    if files is not None:
+        return files
+    files = _cache.record(archive_entries(short_id, version, cache_root))
+    with _cache.lock(local):
+        _cache.write_record(local, files)
+    return files
+
+
+def archive_entries(short_id: str, version: str, cache_root: str) -> list:
+    r"""The entries of a model's archive, read from its repository.
+
+    Only the central directory at the end of the archive is read
+    (see :func:`audmodel._store.archive_entries`).
+
+    Raises:
+        RuntimeError: if the model does not exist or its archive is broken
+        audbackend.BackendError: if a repository cannot be reached
+
+    """
+    repository = _store.find_header(short_id, version)
+    info = header(short_id, version, cache_root, repository)
+    path = _store.archive_path(short_id, info["name"], info["subgroup"])
+    with _store.opened(repository) as location:
+        try:
+            return _store.archive_entries(location, path, version)
+        except _archive.ArchiveError as ex:
+            raise RuntimeError(
+                f"Cannot list the files of model '{short_id}-{version}' "
+                f"in {repository}: {ex}"
+            ) from None
 
 
 def _fetch(

@@ -19,9 +19,11 @@ import copy
 import datetime
 import getpass
 import os
+import random
 import signal
 import socket
 import tempfile
+import time
 
 import audbackend
 
@@ -79,39 +81,27 @@ def publish(
         )
         if md5 is not None:
             remember_md5(archive, md5)
-        with _store.opened(repository) as location, _forgotten(archive):
-            log = _UndoLog(location)
-            try:
-                with _claimed(location, short_id, version, verbose):
-                    try:
-                        _upload(
-                            log,
-                            archive,
-                            header_text,
-                            meta_text,
-                            name,
-                            subgroup,
-                            short_id,
-                            version,
-                            alias,
-                        )
-                    except BaseException:
-                        header = _store.header_path(short_id)
-                        if not _store.exists(location, header, version):
-                            log.undo()
-                        raise
-            except (RuntimeError, KeyboardInterrupt):
-                raise
-            except Exception as ex:
-                cause = ex.exception if isinstance(ex, audbackend.BackendError) else ex
-                raise RuntimeError(
-                    f"Could not publish model '{uid}': {cause!r}"
-                ) from ex
+        with (
+            _store.opened(repository) as location,
+            _forgotten(archive),
+            publication(location, short_id, version, "publish", verbose) as log,
+        ):
+            _upload(
+                log,
+                archive,
+                header_text,
+                meta_text,
+                name,
+                subgroup,
+                short_id,
+                version,
+                alias,
+            )
     return uid
 
 
 def _upload(
-    log: _UndoLog,
+    log: UndoLog,
     archive: str,
     header_text: str,
     meta_text: str,
@@ -125,13 +115,14 @@ def _upload(
     log.put_file(archive, _store.archive_path(short_id, name, subgroup), version)
     log.put_text(meta_text, _store.meta_path(short_id), version)
     if alias:
-        log.put_text(
-            _store.aliases_text([alias]), _store.aliases_path(short_id), version
-        )
-        unlink_alias(log, alias, uid)
-        log.put_text(
-            _store.alias_text(uid), _store.alias_path(alias), _store.ALIAS_VERSION
-        )
+        with aliases_locked(log.location, False):
+            log.put_text(
+                _store.aliases_text([alias]), _store.aliases_path(short_id), version
+            )
+            unlink_alias(log, alias, uid)
+            log.put_text(
+                _store.alias_text(uid), _store.alias_path(alias), _store.ALIAS_VERSION
+            )
     if _store.exists(log.location, _store.header_path(short_id), version):
         raise RuntimeError(
             f"A model with ID '{uid}' was published by another process "
@@ -150,8 +141,8 @@ def set_alias(alias: str, short_id: str, version: str, repository: Repository) -
 
     """
     uid = f"{short_id}-{version}"
-    with _store.opened(repository) as location:
-        log = _UndoLog(location)
+    with _store.opened(repository) as location, aliases_locked(location, False):
+        log = UndoLog(location)
         try:
             unlink_alias(log, alias, uid)
             aliases = _store.read_aliases(location, short_id, version)
@@ -164,8 +155,16 @@ def set_alias(alias: str, short_id: str, version: str, repository: Repository) -
             log.put_text(
                 _store.alias_text(uid), _store.alias_path(alias), _store.ALIAS_VERSION
             )
+            # A removal of the model meanwhile would leave the alias pointing
+            # to nothing; see audmodel._lifecycle.remove().
+            if not _store.exists(location, _store.header_path(short_id), version):
+                raise _store.model_not_found(short_id, version)
         except BaseException:
             log.undo()
+            if not _store.exists(location, _store.header_path(short_id), version):
+                # The undo may have put back the aliases file of the removed
+                # model.
+                _store.remove(location, _store.aliases_path(short_id), version)
             raise
 
 
@@ -192,10 +191,13 @@ def update_meta(
             current = _load.meta_locked(short_id, version, local, repository)
             new = merge(current, meta)
             text = _yaml.dumps(new)
+        path = _store.meta_path(short_id)
         with _store.opened(repository) as location:
-            _store.write_bytes(
-                location, text.encode(), _store.meta_path(short_id), version
-            )
+            _store.write_bytes(location, text.encode(), path, version)
+            # A removal of the model meanwhile would leave the meta behind.
+            if not _store.exists(location, _store.header_path(short_id), version):
+                _store.remove(location, path, version)
+                raise _store.model_not_found(short_id, version)
         _cache.write_file(local, text.encode())
     return copy.deepcopy(new)
 
@@ -217,7 +219,7 @@ def merge(base: dict, update: dict) -> dict:
     return merged
 
 
-def unlink_alias(log: _UndoLog, alias: str, new_uid: str) -> None:
+def unlink_alias(log: UndoLog, alias: str, new_uid: str) -> None:
     r"""Remove ``alias`` from the model it points to now, unless ``new_uid``.
 
     The alias file itself is left to the caller, who overwrites it.
@@ -229,30 +231,46 @@ def unlink_alias(log: _UndoLog, alias: str, new_uid: str) -> None:
     if old_repository is None:
         return
     with _store.opened(old_repository) as location:
-        try:
-            old_uid = _store.read_alias(location, alias)
-        except _store.AliasFileError:
-            # A broken alias file is replaced, as audmodel 1.5 does:
-            # setting the alias again is how a user mends it.
-            old_uid = None
-        if old_uid == new_uid:
-            return
         old = log.on(location)
-        if old_uid is not None:
-            old_short_id, old_version = old_uid.partition("-")[::2]
-            aliases = _store.read_aliases(location, old_short_id, old_version)
-            if alias in aliases:
-                aliases.remove(alias)
-                old.put_text(
-                    _store.aliases_text(aliases),
-                    _store.aliases_path(old_short_id),
-                    old_version,
-                )
-        if old_repository != log.location.repository:
+        if detach_alias(old, alias, new_uid) and (
+            old_repository != log.location.repository
+        ):
             old.remove(_store.alias_path(alias), _store.ALIAS_VERSION)
 
 
-class _UndoLog:
+def detach_alias(log: UndoLog, alias: str, new_uid: str) -> bool:
+    r"""Take ``alias`` from the model it points to in ``log``'s repository.
+
+    Nothing changes if it points to ``new_uid`` or is not there.
+
+    Returns:
+        ``True`` if the alias is there and points elsewhere
+
+    """
+    location = log.location
+    if not _store.exists(location, _store.alias_path(alias), _store.ALIAS_VERSION):
+        return False
+    try:
+        old_uid = _store.read_alias(location, alias)
+    except _store.AliasFileError:
+        # A broken alias file is replaced, as audmodel 1.5 does:
+        # setting the alias again is how a user mends it.
+        return True
+    if old_uid == new_uid:
+        return False
+    old_short_id, old_version = old_uid.partition("-")[::2]
+    aliases = _store.read_aliases(location, old_short_id, old_version)
+    if alias in aliases:
+        aliases.remove(alias)
+        log.put_text(
+            _store.aliases_text(aliases),
+            _store.aliases_path(old_short_id),
+            old_version,
+        )
+    return True
+
+
+class UndoLog:
     r"""Writes files to a repository and remembers how to take them back.
 
     Each record holds a file's repository, path, version, and its content
@@ -266,17 +284,27 @@ class _UndoLog:
             [] if records is None else records
         )
 
-    def on(self, location: _store.Location) -> _UndoLog:
+    def on(self, location: _store.Location) -> UndoLog:
         r"""A log for another repository that shares this log's records."""
-        return _UndoLog(location, self._records)
+        return UndoLog(location, self._records)
 
     def put_file(self, src: str, path: str, version: str) -> None:
         self._remember(path, version)
         self.location.interface.put_file(src, path, version)
 
-    def put_text(self, text: str, path: str, version: str) -> None:
+    def copy_file(
+        self, source: _store.Location, path: str, version: str, verbose: bool
+    ) -> None:
+        r"""Copy a file from another repository, see :func:`_store.transfer`."""
         self._remember(path, version)
-        _store.write_bytes(self.location, text.encode(), path, version)
+        _store.transfer(source, self.location, path, version, verbose)
+
+    def put_text(self, text: str, path: str, version: str) -> None:
+        self.put_bytes(text.encode(), path, version)
+
+    def put_bytes(self, data: bytes, path: str, version: str) -> None:
+        self._remember(path, version)
+        _store.write_bytes(self.location, data, path, version)
 
     def remove(self, path: str, version: str) -> None:
         self._remember(path, version)
@@ -309,18 +337,65 @@ class _UndoLog:
 
 
 @contextlib.contextmanager
-def _claimed(
-    location: _store.Location, short_id: str, version: str, verbose: bool
-) -> Iterator[None]:
-    r"""Hold the claim on a model ID for the time of its publication.
+def publication(
+    location: _store.Location, short_id: str, version: str, verb: str, verbose: bool
+) -> Iterator[UndoLog]:
+    r"""Write a new model's files all or nothing; yields the log to write them by.
 
-    The claim is a file created only if absent
-    (:func:`audmodel._store.create_exclusive`), so that of several processes
-    publishing the same model at once exactly one goes on. A claim left by a
-    killed process on this machine is taken over.
+    The model's ID is claimed and must be new in the repository.
+    If the block fails before the header is written, every file written by
+    the log is taken back. Errors other than :class:`RuntimeError` are
+    raised as one, saying ``Could not <verb> model '<uid>'``.
 
     """
     uid = f"{short_id}-{version}"
+    log = UndoLog(location)
+    try:
+        with claimed(location, short_id, version, verbose):
+            refuse_existing(location, short_id, version)
+            try:
+                yield log
+            except BaseException:
+                header = _store.header_path(short_id)
+                if not _store.exists(location, header, version):
+                    log.undo()
+                raise
+    except (RuntimeError, KeyboardInterrupt):
+        raise
+    except Exception as ex:
+        cause = ex.exception if isinstance(ex, audbackend.BackendError) else ex
+        raise RuntimeError(f"Could not {verb} model '{uid}': {cause!r}") from ex
+
+
+def refuse_existing(location: _store.Location, short_id: str, version: str) -> None:
+    r"""Raise if a repository holds a model already."""
+    if _store.exists(location, _store.header_path(short_id), version):
+        raise RuntimeError(f"A model with ID '{short_id}-{version}' exists already.")
+
+
+ALIASES_LOCK = "_aliases"
+r"""Short ID under whose claim aliases are changed, one change at a time."""
+ALIASES_LOCK_WAIT = 120.0
+r"""Seconds to wait for another process's change of aliases."""
+
+
+@contextlib.contextmanager
+def claimed(
+    location: _store.Location,
+    short_id: str,
+    version: str,
+    verbose: bool,
+    wait: float = 0.0,
+) -> Iterator[None]:
+    r"""Hold the claim on a model ID while its files are written or removed.
+
+    The claim is a file created only if absent
+    (:func:`audmodel._store.create_exclusive`), so that of several processes
+    publishing, copying or removing the same model at once exactly one goes
+    on. A claim left by a killed process on this machine is taken over.
+    A claim held by another process is waited for up to ``wait`` seconds.
+
+    """
     path = _store.claim_path(short_id)
     claim = {
         "owner": getpass.getuser(),
@@ -329,30 +404,55 @@ def _claimed(
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
     }
     data = _yaml.dumps(claim).encode()
-    if not _store.create_exclusive(location, data, path, version, verbose):
-        holder = _read_claim(location, path, version)
-        if not _is_stale(holder):
+    deadline = time.monotonic() + wait
+    pause = 0.02
+    while not _store.create_exclusive(location, data, path, version, verbose):
+        holder = read_claim(location, path, version)
+        if is_stale(holder):
+            _store.remove(location, path, version)
+        elif time.monotonic() >= deadline:
             raise RuntimeError(
-                f"A model with ID '{uid}' is being published by another process "
-                f"({_describe(holder)}). If no publication is running, remove "
+                f"{_busy(short_id, version)} ({_describe(holder)}). "
+                "If none is running, remove "
                 f"'{_store.versioned_path(location, path, version)}' "
-                f"from {location.repository} and publish again."
+                f"from {location.repository} and try again."
             )
-        _store.remove(location, path, version)
-        if not _store.create_exclusive(location, data, path, version, verbose):
-            raise RuntimeError(
-                f"A model with ID '{uid}' is being published by another process."
-            )
-    if _store.exists(location, _store.header_path(short_id), version):
-        _store.remove(location, path, version)
-        raise RuntimeError(f"A model with ID '{uid}' exists already.")
+        else:
+            time.sleep(random.uniform(0, pause))
+            pause = min(2 * pause, 1.0)
     try:
         yield
     finally:
         _store.remove(location, path, version)
 
 
-def _read_claim(location: _store.Location, path: str, version: str) -> dict:
+def aliases_locked(
+    location: _store.Location, verbose: bool
+) -> contextlib.AbstractContextManager:
+    r"""Hold the lock under which aliases of a repository are changed.
+
+    An alias change reads and rewrites the aliases files of two models;
+    changes made one at a time lose no entry. The lock is a claim
+    (:func:`claimed`) on a reserved ID, so that :func:`audmodel.check`
+    finds it if its holder died.
+
+    """
+    return claimed(
+        location, ALIASES_LOCK, _store.ALIAS_VERSION, verbose, ALIASES_LOCK_WAIT
+    )
+
+
+def _busy(short_id: str, version: str) -> str:
+    if short_id == ALIASES_LOCK:
+        return "The aliases are being changed by another process"
+    return (
+        f"A model with ID '{short_id}-{version}' is being published, copied or "
+        "removed by another process"
+    )
+
+
+def read_claim(location: _store.Location, path: str, version: str) -> dict:
+    r"""The owner of a claim as it wrote it, empty if unreadable."""
     try:
         holder = _store.read_yaml(location, path, version)
     except Exception:
@@ -360,7 +460,7 @@ def _read_claim(location: _store.Location, path: str, version: str) -> dict:
     return holder if isinstance(holder, dict) else {}
 
 
-def _is_stale(holder: dict) -> bool:
+def is_stale(holder: dict) -> bool:
     r"""Tell if a claim's process has died on this machine."""
     if holder.get("host") != socket.gethostname() or not isinstance(
         holder.get("pid"), int

@@ -42,6 +42,7 @@ from audmodel.backend._common import backend_error
 
 
 ALIAS_VERSION = "1.0.0"
+CLAIM_EXT = "publishing.yaml"
 
 
 class Location(NamedTuple):
@@ -55,6 +56,26 @@ def model_not_found(short_id: str, version: str | None) -> RuntimeError:
     r"""The error users match on when a model is unknown."""
     uid = f"{short_id}-{version}" if version else short_id
     return RuntimeError(f"A model with ID '{uid}' does not exist.")
+
+
+@contextlib.contextmanager
+def missing_as_not_found(
+    location: Location, short_id: str, version: str
+) -> Iterator[None]:
+    r"""Raise a missing file of a removed model as the model's absence.
+
+    Another process may remove a model while it is read. A file missing
+    from a model that still has its header is raised as it is.
+
+    """
+    try:
+        yield
+    except audbackend.BackendError as ex:
+        if isinstance(ex.exception, FileNotFoundError) and not exists(
+            location, header_path(short_id), version
+        ):
+            raise model_not_found(short_id, version) from ex
+        raise
 
 
 def alias_not_found(alias: str) -> RuntimeError:
@@ -96,7 +117,7 @@ def aliases_path(short_id: str) -> str:
 
 def claim_path(short_id: str) -> str:
     r"""Path of the claim a publication in progress holds on a model ID."""
-    return f"/{_ids.UID_FOLDER}/{short_id}.publishing.yaml"
+    return f"/{_ids.UID_FOLDER}/{short_id}.{CLAIM_EXT}"
 
 
 def alias_path(alias: str) -> str:
@@ -275,6 +296,54 @@ def _staged(data: bytes, path: str) -> Iterator[str]:
         yield local
 
 
+def transfer(
+    source: Location, target: Location, path: str, version: str, verbose: bool
+) -> None:
+    r"""Copy a stored file into another repository, checked by its MD5.
+
+    Between buckets of one S3 store the server copies it
+    (the backend's ``copy_from``);
+    from a file system it is uploaded from where it lies;
+    elsewhere it is downloaded to one temporary file and uploaded from there.
+
+    Raises:
+        audbackend.BackendError: if a backend fails
+        RuntimeError: if the copy's MD5 differs from the original's
+
+    """
+    src = versioned_path(source, path, version)
+    dst = versioned_path(target, path, version)
+    copy_from = getattr(target.interface.backend, "copy_from", None)
+    if copy_from is not None and copy_from(source.interface.backend, src, dst):
+        debug(verbose, f"Copied '{src}' on the server.")
+    else:
+        with local_copy(source, path, version, verbose) as local:
+            target.interface.put_file(local, path, version, verbose=verbose)
+    expected = source.interface.checksum(path, version)
+    if target.interface.checksum(path, version) != expected:
+        raise RuntimeError(
+            f"The copy of '{dst}' in {target.repository} does not match "
+            f"the MD5 of the original in {source.repository} ({expected})."
+        )
+
+
+@contextlib.contextmanager
+def local_copy(
+    location: Location, path: str, version: str, verbose: bool
+) -> Iterator[str]:
+    r"""Yield a local file with the content of a stored one."""
+    backend = location.interface.backend
+    if hasattr(backend, "local_path"):
+        local = backend.local_path(versioned_path(location, path, version))
+        if os.path.isfile(local):
+            yield local
+            return
+    with tempfile.TemporaryDirectory() as tmp:
+        yield location.interface.get_file(
+            path, os.path.join(tmp, os.path.basename(path)), version, verbose=verbose
+        )
+
+
 def write_bytes(location: Location, data: bytes, path: str, version: str) -> None:
     r"""Upload a small file."""
     with _staged(data, path) as local:
@@ -298,11 +367,11 @@ def create_exclusive(
     target = versioned_path(location, path, version)
     with _staged(data, path) as local:
         if not hasattr(backend, "put_file_exclusive"):
-            _debug(verbose, f"Creating '{target}' by tickets.")
+            debug(verbose, f"Creating '{target}' by tickets.")
             return _tickets.put_file_exclusive(backend, local, target)
         try:
             method = getattr(backend, "exclusive_creation", "a conditional write")
-            _debug(verbose, f"Creating '{target}' by {method}.")
+            debug(verbose, f"Creating '{target}' by {method}.")
             backend.put_file_exclusive(local, target)
         except FileExistsError:
             return False
@@ -313,7 +382,8 @@ def create_exclusive(
         return True
 
 
-def _debug(verbose: bool, message: str) -> None:
+def debug(verbose: bool, message: str) -> None:
+    r"""Print a line on standard error if ``verbose``."""
     if verbose:
         print(message, file=sys.stderr)
 

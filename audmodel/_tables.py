@@ -15,8 +15,10 @@ from audmodel import _cache
 from audmodel import _catalog
 
 
-if TYPE_CHECKING:  # imported where a table is made
+if TYPE_CHECKING:  # pandas is imported where a table is made
     import pandas
+
+    from audmodel import _check
 
 
 AVAILABLE_COLUMNS = [
@@ -30,6 +32,8 @@ AVAILABLE_COLUMNS = [
 ]
 FILES_COLUMNS = ["size", "modified", "crc32"]
 CACHED_COLUMNS = ["name", "subgroup", "version", "path", "size", "last_used"]
+CHECK_COLUMNS = ["problem", "uid", "path", "detail", "action"]
+VERIFY_COLUMNS = ["path", "problem"]
 
 
 def available(models: list[_catalog.Model]) -> pandas.DataFrame:
@@ -116,6 +120,25 @@ def cached(rows: list[tuple[_cache.Entry, dict | None]]) -> pandas.DataFrame:
     table["size"] = table["size"].astype("int64")
     table["last_used"] = pd.to_datetime(table["last_used"])
     table.index = _uid_index([entry.uid for entry, _ in rows])
+    return table
+
+
+def findings(found: list[_check.Finding]) -> pandas.DataFrame:
+    r"""One row per problem found in a repository."""
+    import pandas as pd
+
+    rows = [[getattr(f, column) for column in CHECK_COLUMNS] for f in found]
+    return pd.DataFrame(rows, columns=CHECK_COLUMNS, dtype=object)
+
+
+def verified(rows: list[tuple[str, str, str]]) -> pandas.DataFrame:
+    r"""One row per cached file that differs from its archive: uid, path, problem."""
+    import pandas as pd
+
+    table = pd.DataFrame(
+        [row[1:] for row in rows], columns=VERIFY_COLUMNS, dtype=object
+    )
+    table.index = _uid_index([row[0] for row in rows])
     return table
 
 

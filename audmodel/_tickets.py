@@ -99,14 +99,14 @@ def _rivals(
     for path in backend.ls(folder, pattern=pattern):
         if path == ticket:
             continue
-        if _age(path) > STALE_AFTER:
+        if age(path) > STALE_AFTER:
             _remove(backend, path)
         else:
             rivals.append(path)
     return rivals
 
 
-def _age(ticket: str) -> float:
+def age(ticket: str) -> float:
     r"""Seconds since a ticket was taken, by the time in its name."""
     stamp = ticket.rsplit(".", 2)[-2].split("-")[0]
     try:

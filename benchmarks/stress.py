@@ -7,14 +7,19 @@ Usage::
 
 For each of a file-system repository and S3 endpoints (a moto server and
 s3rver, both on 127.0.0.1), worker processes run publish, load,
-update_meta, set_alias and versions at random for a bounded time. They
-share one cache and publish colliding model IDs on purpose. Afterwards the
-repository and the cache are checked: every model has its archive and
-readable meta, exactly one process succeeded in publishing each model ID,
-no claim is left, every alias points to a model that lists it, every cached
-model folder holds exactly its archive's files, and no staging entry is
-left. Printed are the operations done, the errors by kind (expected ones:
-losing a race to publish an ID), and the inconsistencies found.
+update_meta, set_alias, remove_alias, versions, remove, copy (into a second
+repository of the same kind) and remove_cached (pruning the shared cache)
+at random for a bounded time. They share one cache and publish, remove and
+copy colliding model IDs on purpose. Afterwards both repositories and the
+cache are checked: every model has its archive and readable meta, of the
+processes that published one model ID at most one more succeeded than
+removed it, no claim is left, every alias points to a model that lists it,
+:func:`audmodel.check` finds nothing, every cached model folder holds
+exactly the files of the archive it was loaded from
+(:func:`audmodel.verify_cached`), and no staging entry is left. Printed are
+the operations done, the errors by kind (expected ones: losing a race to
+publish, copy or remove an ID, or to an alias), and the inconsistencies
+found.
 
 """
 
@@ -31,7 +36,6 @@ import sys
 import tempfile
 import time
 import warnings
-import zipfile
 
 from local_s3 import SERVERS
 from local_s3 import start_s3
@@ -41,7 +45,17 @@ import audmodel
 
 NAMES = ["alpha", "beta", "gamma"]
 ALIASES = ["stable", "latest", "candidate"]
-EXPECTED = ("exists already", "being published", "in the meantime")
+EXPECTED = (
+    "exists already",
+    "being published",
+    "in the meantime",
+    "does not exist",  # removed by another worker meanwhile
+    "point to it",  # a removal refused while an alias points to the model
+)
+OPERATIONS = [
+    *["publish", "load", "load", "meta", "alias", "versions"],
+    *["remove", "copy", "prune", "unalias"],
+]
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -49,6 +63,7 @@ def worker(args: argparse.Namespace) -> None:
     # Waiting for another process's lock is what this test provokes.
     warnings.simplefilter("ignore", UserWarning)
     repository = audmodel.Repository(args.name, args.host, args.backend)
+    copies = audmodel.Repository(f"{args.name}-copies", args.host, args.backend)
     audmodel.config.REPOSITORIES = [repository]
     rng = random.Random(args.worker)
     model = os.path.join(args.work, f"model-{args.worker}")
@@ -58,9 +73,10 @@ def worker(args: argparse.Namespace) -> None:
     done: collections.Counter = collections.Counter()
     errors: collections.Counter = collections.Counter()
     published: list[str] = []
+    removed: list[str] = []
     deadline = time.monotonic() + args.seconds
     while time.monotonic() < deadline:
-        operation = rng.choice(["publish", "load", "load", "meta", "alias", "versions"])
+        operation = rng.choice(OPERATIONS)
         name = rng.choice(NAMES)
         short_id = audmodel.uid(name, {})
         try:
@@ -85,17 +101,32 @@ def worker(args: argparse.Namespace) -> None:
                     )
                 elif operation == "alias":
                     audmodel.set_alias(rng.choice(ALIASES), uid, cache_root=args.cache)
+                elif operation == "unalias":
+                    audmodel.remove_alias(rng.choice(ALIASES))
+                elif operation == "remove":
+                    audmodel.remove(uid, cache_root=args.cache)
+                    removed.append(uid)
+                elif operation == "copy":
+                    audmodel.copy(uid, copies, aliases=rng.random() < 0.5)
+                elif operation == "prune":
+                    audmodel.remove_cached(max_size=0, cache_root=args.cache)
             done[operation] += 1
         except Exception as ex:
-            kind = next((e for e in EXPECTED if e in str(ex)), type(ex).__name__)
+            cause = getattr(ex, "exception", None)  # of a BackendError
+            text = f"{ex} {cause!r}"
+            kind = next((e for e in EXPECTED if e in text), type(ex).__name__)
             errors[f"{operation}: {kind}"] += 1
-    print(json.dumps({"done": done, "errors": errors, "published": published}))
+    result = {"done": done, "errors": errors, "published": published}
+    print(json.dumps({**result, "removed": removed}))
 
 
 def check(repository: audmodel.Repository, cache: str) -> list[str]:
-    """Inconsistencies of a repository and a cache."""
+    """Inconsistencies of a repository."""
     audmodel.config.REPOSITORIES = [repository]
-    problems = []
+    report = audmodel.check(repository)
+    problems = [
+        f"check: {row.problem} {row.uid} ({row.detail})" for row in report.itertuples()
+    ]
     with repository.create_backend_interface().backend as backend:
         files = set(backend.ls("/"))
     problems += [f"claim left: {f}" for f in files if ".publishing" in f]
@@ -125,11 +156,11 @@ def check(repository: audmodel.Repository, cache: str) -> list[str]:
             problems.append(f"alias {alias} points to missing {uid}")
         elif alias not in audmodel.aliases(uid):
             problems.append(f"alias {alias} not listed by {uid}")
-    problems += check_cache(cache)
     return problems
 
 
 def check_cache(cache: str) -> list[str]:
+    """Inconsistencies of a cache: leftovers and folders unlike their archive."""
     problems = []
     for short_id in os.listdir(cache) if os.path.isdir(cache) else []:
         folder = os.path.join(cache, short_id)
@@ -137,30 +168,14 @@ def check_cache(cache: str) -> list[str]:
             path = os.path.join(folder, entry)
             if entry.startswith(".staging-") or entry.endswith("~"):
                 problems.append(f"staging entry left: {path}")
-            elif os.path.isdir(path):
-                uid = f"{short_id}-{entry}"
-                with zipfile.ZipFile(local_archive(uid)) as archive:
-                    expected = {i.filename: i.file_size for i in archive.infolist()}
-                found = {
-                    os.path.relpath(os.path.join(base, name), path): os.path.getsize(
-                        os.path.join(base, name)
-                    )
-                    for base, _, names in os.walk(path)
-                    for name in names
-                }
-                if found != expected:
-                    problems.append(f"cached {uid} differs from its archive")
+    report = audmodel.verify_cached(cache_root=cache)
+    problems += [
+        f"cached {uid}: {path} {problem}"
+        for uid, path, problem in zip(
+            report.index, report["path"], report["problem"], strict=True
+        )
+    ]
     return problems
-
-
-def local_archive(uid: str) -> str:
-    url = audmodel.url(uid)
-    if os.path.exists(url):
-        return url
-    repository = audmodel.repository(uid)
-    with repository.create_backend_interface().backend as backend:
-        target = os.path.join(tempfile.mkdtemp(), "archive.zip")
-        return backend.get_file(url, target)
 
 
 def run(
@@ -195,6 +210,7 @@ def run(
     done: collections.Counter = collections.Counter()
     errors: collections.Counter = collections.Counter()
     winners: collections.Counter = collections.Counter()
+    removals: collections.Counter = collections.Counter()
     crashed = 0
     for process in processes:
         out, _ = process.communicate(timeout=args.seconds + 600)
@@ -205,14 +221,23 @@ def run(
         done.update(result["done"])
         errors.update(result["errors"])
         winners.update(result["published"])
+        removals.update(result["removed"])
+    copies = audmodel.Repository(
+        f"{repository.name}-copies", repository.host, repository.backend
+    )
     problems = check(repository, cache)
-    # Of the processes that published one ID, exactly one may have succeeded.
+    problems += [f"copies: {problem}" for problem in check(copies, cache)]
+    problems += check_cache(cache)
+    # An ID is published by one process, and again only after its removal.
     problems += [
-        f"{uid}: published by {n} processes" for uid, n in winners.items() if n > 1
+        f"{uid}: published {n} times, removed {removals[uid]} times"
+        for uid, n in winners.items()
+        if n > removals[uid] + 1
     ]
     contested = sum(errors[k] for k in errors if k.startswith("publish: "))
     print(f"{label}: {args.processes} processes, {args.seconds} s")
     print(f"  IDs published: {len(winners)}, lost races to publish: {contested}")
+    print(f"  versions removed: {sum(removals.values())}")
     print(f"  operations done: {sum(done.values())} {dict(sorted(done.items()))}")
     expected = {k: v for k, v in errors.items() if any(e in k for e in EXPECTED)}
     other = {k: v for k, v in errors.items() if k not in expected}
@@ -250,6 +275,7 @@ def main() -> int:
     try:
         host = os.path.join(work, "repositories")
         os.makedirs(os.path.join(host, "models"))
+        os.makedirs(os.path.join(host, "models-copies"))
         repositories = {
             "file-system": audmodel.Repository("models", host, "file-system")
         }
@@ -258,9 +284,9 @@ def main() -> int:
 
             server, endpoint = start_s3(name)
             servers.append(server)
-            boto3.client(
-                "s3", endpoint_url=endpoint, region_name="us-east-1"
-            ).create_bucket(Bucket="models")
+            client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+            for bucket in ["models", "models-copies"]:
+                client.create_bucket(Bucket=bucket)
             repositories[f"s3 on {name}"] = audmodel.Repository(
                 "models", endpoint, "s3"
             )

@@ -2,7 +2,8 @@
 
 It forwards requests to an upstream server and relays the answers, except
 for requests matched by a rule: those get a 500 error in S3's XML shape, or
-the upstream answer cut off half-way through its body, with the connection
+a 403 error (access denied, as for a user without the right),
+or the upstream answer cut off half-way through its body, with the connection
 closed (a dropped connection).
 """
 
@@ -16,7 +17,7 @@ import threading
 
 @dataclasses.dataclass
 class Rule:
-    action: str  # "500" or "drop"
+    action: str  # "500", "403" or "drop"
     times: int  # how many matching requests; -1 for all
     method: str | None
     path: str | None  # a part of the request path
@@ -90,12 +91,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", 0) or 0)
         body = self.rfile.read(length) if length else None
         action = self.proxy.match(self.command, self.path)
-        if action == "500":
+        if action in ("500", "403"):
+            code = b"InternalError" if action == "500" else b"AccessDenied"
             payload = (
-                b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError'
-                b"</Code><Message>Injected fault</Message></Error>"
+                b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>'
+                + code
+                + b"</Code><Message>Injected fault</Message></Error>"
             )
-            self.send_response(500)
+            self.send_response(int(action))
             self.send_header("Content-Type", "application/xml")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()

@@ -145,3 +145,52 @@ def test_remove_cached_needs_something_to_remove(cache):
         audmodel.remove_cached()
     with pytest.raises(ValueError, match="'max_size' must not be negative"):
         audmodel.remove_cached(max_size=-1)
+
+
+# --- verify_cached -----------------------------------------------------------------
+
+
+def damage(folder: str) -> None:
+    """Change one file, remove another, add a third."""
+    with open(os.path.join(folder, "model.yaml"), "a") as fp:
+        fp.write("tuned: by hand\n")
+    os.remove(os.path.join(folder, "log", "eval.yaml"))
+    with open(os.path.join(folder, "notes.txt"), "w") as fp:
+        fp.write("mine\n")
+
+
+def test_verify_cached_reports_changed_missing_and_extra_files(
+    loaded, model_root, cache
+):
+    assert audmodel.verify_cached().empty
+    folder = audmodel.load(loaded[1])
+    damage(folder)
+    report = audmodel.verify_cached()
+    assert list(report.columns) == ["path", "problem"]
+    assert list(report.index) == [loaded[1]] * 3
+    assert sorted(zip(report["path"], report["problem"], strict=True)) == [
+        ("log/eval.yaml", "missing"),
+        ("model.yaml", "changed"),
+        ("notes.txt", "extra"),
+    ]
+    assert audmodel.verify_cached(loaded[0]).empty
+    # A changed model is loaded fresh after its removal from the cache.
+    audmodel.remove_cached(loaded[1])
+    assert files_below(audmodel.load(loaded[1])) == files_below(model_root)
+    assert audmodel.verify_cached().empty
+
+
+def test_verify_cached_asks_the_repository_without_a_record(loaded, cache):
+    """A model that audmodel 1.5 put into the cache has no record of its files."""
+    short_id, version = loaded[0].split("-", 1)
+    record = _cache.files_record(cache, short_id, version)
+    os.remove(record)
+    damage(audmodel.load(loaded[0]))
+    assert len(audmodel.verify_cached(short_id)) == 3
+    assert os.path.exists(record)  # kept for the next time
+
+
+def test_verify_cached_of_a_model_not_in_the_cache_raises(loaded):
+    audmodel.remove_cached(loaded[0])
+    with pytest.raises(RuntimeError, match="is not in the cache"):
+        audmodel.verify_cached(loaded[0])

@@ -383,3 +383,71 @@ def test_sizes_in_human_units(text, size):
     from audmodel._cli import _size
 
     assert _size(text) == size
+
+
+# --- lifecycle ---------------------------------------------------------------------
+
+
+def test_remove_and_remove_alias_ask_and_remove(
+    capsys, repository, two_models, monkeypatch
+):
+    anger, _ = two_models
+    args = repository_args(repository)
+    audmodel.set_alias("angry", anger)
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))
+    status, _, err = run(capsys, "remove", anger, *args)
+    assert status == 1 and "add --yes" in err
+    status, _, err = run(capsys, "remove", anger, "--yes", *args)
+    assert status == 1 and "the aliases ['angry'] point to it" in err
+    assert run(capsys, "remove-alias", "angry", *args)[0] == 1  # not confirmed
+    assert run(capsys, "remove-alias", "angry", "--yes", *args)[:2] == (0, "")
+    assert run(capsys, "remove", anger, "--yes", *args)[:2] == (0, "")
+    assert not audmodel.exists(anger)
+
+
+def test_copy_prints_the_copied_aliases(
+    capsys, repository, make_repository, two_models
+):
+    anger, _ = two_models
+    audmodel.set_alias("angry", anger)
+    production = make_repository("production")
+    argv = ["copy", anger, "--aliases", "--to", production.name, production.host]
+    status, out, _ = run(
+        capsys, *argv, production.backend, *repository_args(repository)
+    )
+    assert (status, out) == (0, "angry\n")
+    assert run(capsys, "exists", anger, *repository_args(production))[0] == 0
+
+
+def test_check_reports_and_repairs(capsys, repository, two_models, monkeypatch):
+    anger, _ = two_models
+    args = repository_args(repository)
+    assert run(capsys, "check", *args)[:2] == (0, "(none)\n")
+    short_id, version = anger.split("-")
+    with repository.create_backend_interface().backend as backend:
+        backend.remove_file(f"/_uid/{short_id}/{version}/{anger}.header.yaml")
+    status, out, _ = run(capsys, "check", "--format", "json", *args)
+    assert status == 1
+    assert {r["problem"] for r in json.loads(out)} == {
+        "archive without header",
+        "file without header",
+    }
+    assert {r["repository"] for r in json.loads(out)} == {repository.name}
+    monkeypatch.setattr("audmodel._check.GRACE_PERIOD", datetime.timedelta(0))
+    status, out, _ = run(capsys, "check", "--repair", "--yes", *args)
+    assert status == 0 and "removed" in out
+    assert run(capsys, "check", *args)[:2] == (0, "(none)\n")
+
+
+def test_cache_verify_exits_1_on_changed_files(capsys, repository, two_models):
+    anger, _ = two_models
+    args = repository_args(repository)
+    folder = run(capsys, "load", anger, *args)[1].strip()
+    assert run(capsys, "cache", "verify", *args)[:2] == (0, "(none)\n")
+    with open(os.path.join(folder, "model.yaml"), "w") as fp:
+        fp.write("changed\n")
+    status, out, _ = run(capsys, "cache", "verify", anger, "--format", "json", *args)
+    assert status == 1
+    assert json.loads(out) == [
+        {"uid": anger, "path": "model.yaml", "problem": "changed"}
+    ]

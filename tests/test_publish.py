@@ -214,7 +214,9 @@ def claim(repository: audmodel.Repository, uid: str, pid: int) -> None:
 def test_claim_of_running_publication_is_respected(repository, model_root):
     uid = audmodel.uid("torch", {}, "1.0.0")
     claim(repository, uid, os.getpid())  # a live process on this machine
-    with pytest.raises(RuntimeError, match="is being published by another process"):
+    with pytest.raises(
+        RuntimeError, match="is being published, copied or removed by another"
+    ):
         publish(model_root, params={})
     files = backend_files(repository)
     assert len(files) == 1 and "publishing" in files[0]  # the other's claim stays

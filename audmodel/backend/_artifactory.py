@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Iterator
 import configparser
+import datetime
 import errno
 import hashlib
 import os
@@ -23,6 +24,7 @@ import requests
 import requests.adapters
 import urllib3
 
+from audmodel.backend._common import FileTimes
 from audmodel.backend._common import PutWithKnownMD5
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import Remote
@@ -36,7 +38,9 @@ T = TypeVar("T")
 _SESSIONS: dict[tuple, requests.Session] = {}
 
 
-class Artifactory(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base):
+class Artifactory(
+    Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Base
+):
     r"""Backend for JFrog Artifactory.
 
     Credentials are looked up in this order:
@@ -184,6 +188,11 @@ class Artifactory(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base)
     def _date(self, path: str) -> str:
         return self._file_json(path)["lastModified"][:10]
 
+    def _modified(self, path: str) -> datetime.datetime:
+        # ISO 8601, e.g. '2026-11-24T10:15:03.120+01:00' ('Z' before Python 3.11)
+        stamp = self._file_json(path)["lastModified"].replace("Z", "+00:00")
+        return datetime.datetime.fromisoformat(stamp)
+
     def _delete(self) -> None:
         admin = artifactory.ArtifactoryPath(self.host, session=self._session())
         repository = artifactory.RepositoryLocal(admin, self.repository)
@@ -271,9 +280,12 @@ class Artifactory(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base)
         return response.content, int(total)
 
     def _get(self, url: str, **kwargs: object) -> requests.Response:
+        return self._request("GET", url, **kwargs)
+
+    def _request(self, method: str, url: str, **kwargs: object) -> requests.Response:
         try:
-            return self._session().get(
-                url, timeout=(self.connect_timeout, self.read_timeout), **kwargs
+            return self._session().request(
+                method, url, timeout=(self.connect_timeout, self.read_timeout), **kwargs
             )
         except requests.RequestException as ex:
             raise self._explain(ex) from None
@@ -314,7 +326,9 @@ class Artifactory(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base)
 
     def _remove_file(self, path: str) -> None:
         self._file_json(path)  # a missing file or a folder is an error
-        self._call(self._path(path).unlink)
+        # Not dohq-artifactory's unlink(): it ignores a refusal (403).
+        response = self._request("DELETE", self.url(path))
+        self._raise_for(response, path)
 
     def _size(self, path: str) -> int:
         return int(self._file_json(path)["size"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Iterator
 import contextlib
+import datetime
 import hashlib
 import os
 
@@ -93,10 +94,10 @@ class RangedReads:
         """
         if start < 0 or (end is not None and end < start):
             raise ValueError(f"Cannot read bytes {start} to {end} of '{path}'.")
-        self._check_opened()
+        _check_opened(self)
         if end == start:
             return b""
-        return self._wrapped(self._read_range, path, start, end)
+        return _tried(self._read_range, path, start, end)
 
     def read_tail(self, path: str, count: int) -> tuple[bytes, int]:
         r"""The last ``count`` bytes of a file on the backend, and its size.
@@ -116,27 +117,56 @@ class RangedReads:
         """
         if count <= 0:
             raise ValueError(f"Cannot read the last {count} bytes of '{path}'.")
-        self._check_opened()
-        return self._wrapped(self._read_tail, path, count)
+        _check_opened(self)
+        return _tried(self._read_tail, path, count)
 
-    def _check_opened(self) -> None:
-        if not self.opened:
-            raise RuntimeError("Call 'open()' before reading from the backend.")
 
-    @staticmethod
-    def _wrapped(function: Callable, *args: object) -> object:
-        # Tried three times, as audbackend tries its calls: a file that
-        # another process replaces while it is read can come with the
-        # checksum of the other version, or cut short on some stores.
-        for attempt in range(READ_ATTEMPTS):
-            try:
-                return function(*args)
-            except (FileNotFoundError, PermissionError) as ex:
+class FileTimes:
+    r"""Mixin: when a stored file was last written, to the second or better.
+
+    audbackend's ``date()`` tells the day only, which cannot tell a
+    publication that died an hour ago from one still uploading.
+    A backend implements ``_modified(path)``, returning a time-zone aware
+    :class:`datetime.datetime`.
+
+    """
+
+    def modified(self, path: str) -> datetime.datetime:
+        r"""Time of the last write of a file on the backend.
+
+        Args:
+            path: path on the backend
+
+        Returns:
+            time, aware of its time zone
+
+        Raises:
+            BackendError: if the file is missing or the backend fails
+            RuntimeError: if the backend was not opened
+
+        """
+        _check_opened(self)
+        return _tried(self._modified, path)
+
+
+def _check_opened(backend: audbackend.backend.Base) -> None:
+    if not backend.opened:
+        raise RuntimeError("Call 'open()' before reading from the backend.")
+
+
+def _tried(function: Callable, *args: object) -> object:
+    # Tried three times, as audbackend tries its calls: a file that
+    # another process replaces while it is read can come with the
+    # checksum of the other version, or cut short on some stores.
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            return function(*args)
+        except (FileNotFoundError, PermissionError) as ex:
+            raise audbackend.BackendError(ex) from ex
+        except Exception as ex:
+            if attempt == READ_ATTEMPTS - 1:
                 raise audbackend.BackendError(ex) from ex
-            except Exception as ex:
-                if attempt == READ_ATTEMPTS - 1:
-                    raise audbackend.BackendError(ex) from ex
-        raise AssertionError("unreachable")  # pragma: no cover
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class Remote:

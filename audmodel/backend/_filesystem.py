@@ -1,19 +1,21 @@
-"""audbackend's file-system backend, with faster and atomic uploads."""
+"""audbackend's file-system backend, with faster, atomic and durable uploads."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 import contextlib
+import datetime
 import os
 import shutil
 import uuid
 
 import audbackend
 
+from audmodel.backend._common import FileTimes
 from audmodel.backend._common import RangedReads
 
 
-class FileSystem(RangedReads, audbackend.backend.FileSystem):
+class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
     r"""Backend for a folder: audbackend's, stored the same way.
 
     It differs in speed and safety only:
@@ -22,6 +24,10 @@ class FileSystem(RangedReads, audbackend.backend.FileSystem):
     it is hard-linked into place when on the same file system
     and copied by the kernel otherwise,
     and it appears under its name only when complete.
+    Uploads and removals are durable: they return once the file's content
+    and the folder entries they changed are on disk (``fsync``),
+    so that a crash of the machine cannot leave a model's header
+    without the archive written before it.
     :meth:`local_path` lets a reader use a stored file where it lies.
 
     Args:
@@ -55,6 +61,16 @@ class FileSystem(RangedReads, audbackend.backend.FileSystem):
     def _put_file(self, src_path: str, dst_path: str, checksum: str, verbose: bool):
         with self._staged(src_path, dst_path) as (staging, target):
             os.replace(staging, target)
+            sync_folder(os.path.dirname(target))
+
+    def _remove_file(self, path: str) -> None:
+        target = self.local_path(path)
+        os.remove(target)
+        sync_folder(os.path.dirname(target))
+
+    def _modified(self, path: str) -> datetime.datetime:
+        mtime = os.stat(self.local_path(path)).st_mtime
+        return datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc)
 
     def put_file_exclusive(self, src_path: str, dst_path: str) -> None:
         r"""Put a file on the backend unless one is there, atomically.
@@ -69,6 +85,7 @@ class FileSystem(RangedReads, audbackend.backend.FileSystem):
         """
         with self._staged(src_path, dst_path) as (staging, target):
             os.link(staging, target)  # fails if the target exists
+            sync_folder(os.path.dirname(target))
 
     @contextlib.contextmanager
     def _staged(self, src_path: str, dst_path: str) -> Iterator[tuple[str, str]]:
@@ -76,16 +93,18 @@ class FileSystem(RangedReads, audbackend.backend.FileSystem):
 
         The copy is a hard link where the file system allows, and is gone
         afterwards, so that the target only ever appears complete.
+        Its content is on disk before it is yielded.
 
         """
         target = self.local_path(dst_path)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        make_folders(os.path.dirname(target))
         staging = f"{target}.{uuid.uuid4().hex}~"
         try:
             try:
                 os.link(src_path, staging)
             except OSError:  # another file system, or links not allowed
                 shutil.copyfile(src_path, staging)
+            sync_file(staging)
             yield staging, target
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -122,3 +141,46 @@ class FileSystem(RangedReads, audbackend.backend.FileSystem):
         for folder, _, names in os.walk(root):
             files += [os.path.join(folder, name) for name in names]
         return [self._collapse(file) for file in files]
+
+
+def sync_file(path: str) -> None:
+    r"""Wait until the content of a file is on disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_folder(path: str) -> None:
+    r"""Wait until the entries of a folder are on disk.
+
+    Where a folder cannot be opened for this (Windows), it is skipped.
+
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on folders
+        pass
+    finally:
+        os.close(fd)
+
+
+def make_folders(path: str) -> None:
+    r"""Create a folder and its missing parents, durably.
+
+    Each new folder's entry in its parent is on disk afterwards.
+
+    """
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made by another process
+            os.mkdir(folder)
+        sync_folder(os.path.dirname(folder))

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import urllib.parse
 
 import audbackend
 
+from audmodel.backend._common import FileTimes
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import check_bytes
 from audmodel.backend._s3 import S3
 
 
-class Minio(RangedReads, audbackend.backend.Minio):
+class Minio(RangedReads, FileTimes, audbackend.backend.Minio):
     r"""audbackend's MinIO backend, for existing audbackend configurations.
 
     A host given as a bare name, e.g. ``play.min.io``, is passed on as it is,
@@ -70,6 +72,20 @@ class Minio(RangedReads, audbackend.backend.Minio):
     def exclusive_creation(self) -> str:
         r"""How this backend creates a file only if absent, for debug output."""
         return self._s3().exclusive_creation
+
+    def copy_from(self, source: object, src_path: str, dst_path: str) -> bool:
+        r"""Copy a file from another bucket of the same store, on the server.
+
+        See :meth:`audmodel.backend.S3.copy_from`.
+
+        """
+        if isinstance(source, Minio):
+            source = source._s3()
+        return self._s3().copy_from(source, src_path, dst_path)
+
+    def _modified(self, path: str) -> datetime.datetime:
+        info = self._client.stat_object(self.repository, path.removeprefix("/"))
+        return info.last_modified
 
     def _s3(self) -> S3:
         s3 = S3(self._endpoint_url, self.repository, authentication=self.authentication)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import concurrent.futures
 import configparser
 import contextlib
+import datetime
 import errno
 import getpass
 import hashlib
@@ -33,6 +34,7 @@ import botocore.config
 import botocore.exceptions
 
 from audmodel import _tickets
+from audmodel.backend._common import FileTimes
 from audmodel.backend._common import PutWithKnownMD5
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import Remote
@@ -62,7 +64,7 @@ _CREDENTIAL_VARIABLES = (
 )
 
 
-class S3(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base):
+class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Base):
     r"""Backend for S3 and S3-compatible object stores.
 
     The repository is a bucket on the host.
@@ -299,6 +301,9 @@ class S3(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base):
     def _date(self, path: str) -> str:
         return self._head(path)["LastModified"].strftime("%Y-%m-%d")
 
+    def _modified(self, path: str) -> datetime.datetime:
+        return self._head(path)["LastModified"]
+
     def _delete(self) -> None:
         for key in self._keys(""):
             self.client.delete_object(Bucket=self.repository, Key=key)
@@ -405,6 +410,49 @@ class S3(Remote, PutWithKnownMD5, RangedReads, audbackend.backend.Base):
             # Some stores (s3rver) take 'the last n bytes' for the first ones.
             data = self._read_range(path, start, size)
         return data[-count:], size
+
+    def copy_from(self, source: object, src_path: str, dst_path: str) -> bool:
+        r"""Copy a file from another bucket of the same store, on the server.
+
+        The bytes do not pass through this machine. This works where both
+        backends reach the same endpoint with the same credentials.
+
+        Args:
+            source: backend holding the file, opened
+            src_path: path on ``source``
+            dst_path: path on this backend
+
+        Returns:
+            ``False``, having done nothing, if ``source`` is another store;
+            ``True`` once the file was copied
+
+        Raises:
+            BackendError: if the copy fails
+
+        """
+        if not (
+            isinstance(source, S3)
+            and source.endpoint == self.endpoint
+            and source.client is self.client
+        ):
+            return False
+        try:
+            head = source._head(src_path)
+            self.client.copy(
+                {"Bucket": source.repository, "Key": source._key(src_path)},
+                self.repository,
+                self._key(dst_path),
+                ExtraArgs={
+                    "ContentType": head.get("ContentType")
+                    or "application/octet-stream",
+                    "Metadata": _metadata(_user_metadata(head).get("checksum", "")),
+                    "MetadataDirective": "REPLACE",
+                },
+                Config=self._transfer_config(),
+            )
+        except Exception as ex:
+            raise audbackend.BackendError(ex) from ex
+        return True
 
     def _move_file(self, src_path: str, dst_path: str, num_workers: int, verbose: bool):
         self._copy_file(src_path, dst_path, num_workers, verbose)

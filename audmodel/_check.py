@@ -1,0 +1,476 @@
+"""Checking a repository for damage, and repairing it.
+
+One listing of the repository gives every stored file (see
+:mod:`audmodel._store` for the layout). The files are sorted by the model
+or alias they belong to, and then:
+
+* every model with a header is checked: the header parses, its archive is
+  there, matches the MD5 the backend stores and passes the CRC-32 of each
+  entry, and its meta is there;
+* files of a model without header are orphans: an archive, meta or aliases
+  file left by a publication or removal that died;
+* every alias file names a model of the repository, and every model's
+  aliases file lists exactly the aliases that point to it;
+* publication claims of dead publishers, stale tickets and unfinished
+  uploads (file-system staging files ending on ``~``) are leftovers.
+
+A repair removes orphans and leftovers only when they are older than
+:data:`GRACE_PERIOD` and no live claim covers their model, so that a
+publication in progress is never touched; it rewrites aliases files and
+writes an empty meta where it is missing. It never touches a model that
+has its header and a sound archive, and leaves broken models to the user.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterable
+import concurrent.futures
+import dataclasses
+import datetime
+
+import audbackend
+import audeer
+
+from audmodel import _archive
+from audmodel import _ids
+from audmodel import _publish
+from audmodel import _store
+from audmodel import _tickets
+from audmodel import _yaml
+from audmodel._repository import Repository
+from audmodel.backend._common import ChecksumError
+
+
+GRACE_PERIOD = datetime.timedelta(hours=1)
+r"""Files younger than this are never removed by a repair."""
+
+READ_THREADS = 8
+
+# The problems a check reports.
+ARCHIVE_WITHOUT_HEADER = "archive without header"
+FILE_WITHOUT_HEADER = "file without header"
+HEADER_UNREADABLE = "header unreadable"
+HEADER_WITHOUT_ARCHIVE = "header without archive"
+ARCHIVE_BROKEN = "archive broken"
+META_MISSING = "meta missing"
+ALIAS_UNREADABLE = "alias unreadable"
+ALIAS_TO_NOTHING = "alias points to nothing"
+ALIASES_FILE_WRONG = "aliases file wrong"
+STALE_CLAIM = "claim of a dead publisher"
+STALE_TICKET = "ticket of a dead publisher"
+UNFINISHED_UPLOAD = "unfinished upload"
+
+# What a repair did, or why not.
+REMOVED = "removed"
+FIXED = "fixed"
+KEPT_YOUNG = "kept: younger than an hour"
+LEFT = "left to you: remove the model (audmodel.remove) or publish it again"
+
+
+@dataclasses.dataclass
+class Finding:
+    r"""A problem found in a repository."""
+
+    problem: str
+    uid: str  # model ID, or alias name for problems of aliases
+    path: str  # the stored file
+    detail: str
+    action: str = ""
+    # What a repair does; returns the action taken. None: nothing to do.
+    fix: Callable[[], str] | None = dataclasses.field(default=None, repr=False)
+
+
+@dataclasses.dataclass
+class _Stored:
+    r"""A file of the repository: its path for the interface and on the backend."""
+
+    path: str  # unversioned, as the Maven interface takes it
+    version: str
+    stored: str  # as the backend has it
+
+
+@dataclasses.dataclass
+class _Inventory:
+    headers: dict[str, _Stored] = dataclasses.field(default_factory=dict)
+    metas: dict[str, _Stored] = dataclasses.field(default_factory=dict)
+    aliases_files: dict[str, _Stored] = dataclasses.field(default_factory=dict)
+    claims: dict[str, _Stored] = dataclasses.field(default_factory=dict)
+    archives: dict[str, list[_Stored]] = dataclasses.field(default_factory=dict)
+    aliases: dict[str, _Stored] = dataclasses.field(default_factory=dict)
+    tickets: list[str] = dataclasses.field(default_factory=list)
+    unfinished: list[str] = dataclasses.field(default_factory=list)
+
+
+def check(repository: Repository, repair: bool, verbose: bool) -> list[Finding]:
+    r"""Check a repository; see :func:`audmodel.check`."""
+    with _store.opened(repository) as location:
+        inventory = _inventory(location)
+        _store.debug(verbose, f"Checking {len(inventory.headers)} models.")
+        live = _live_claims(location, inventory)
+        findings = [
+            *_leftovers(location, inventory, live),
+            *_models(location, inventory),
+            *_orphans(location, inventory, live),
+            *_alias_findings(location, inventory, live),
+        ]
+        if repair:
+            for finding in findings:
+                finding.action = finding.fix() if finding.fix else LEFT
+                _store.debug(verbose, f"{finding.path}: {finding.action}")
+    return findings
+
+
+# --- what the repository holds ------------------------------------------------
+
+
+def _inventory(location: _store.Location) -> _Inventory:
+    r"""Sort the stored files by what they are."""
+    inventory = _Inventory()
+    for stored in _listing(location):
+        if stored.endswith("~"):
+            inventory.unfinished.append(stored)
+            continue
+        parsed = _parse(stored)
+        if parsed is None:
+            continue
+        folder, base, version, ext = parsed
+        # Extensions unknown to the Maven interface end up in the base name:
+        # '/_uid/<short_id>.aliases.yaml' is stored as
+        # '/_uid/<short_id>.aliases/<version>/<short_id>.aliases-<version>.yaml'.
+        path = f"{folder}/{base}{ext}"
+        item = _Stored(path, version, stored)
+        short_id, _, _ = base.partition(".")
+        uid = f"{short_id}-{version}"
+        kind = path.rsplit("/", 1)[1][len(short_id) :]
+        if folder == f"/{_ids.UID_FOLDER}":
+            if kind.endswith(".ticket"):
+                inventory.tickets.append(stored)
+                continue
+            table = {
+                f".{_store.HEADER_EXT}": inventory.headers,
+                f".{_store.META_EXT}": inventory.metas,
+                f".{_store.ALIASES_EXT}": inventory.aliases_files,
+                f".{_store.CLAIM_EXT}": inventory.claims,
+            }.get(kind)
+            if table is not None:
+                table[uid] = item
+        elif folder == f"/{_ids.ALIAS_FOLDER}":
+            if ext == f".{_store.ALIAS_EXT}" and version == _store.ALIAS_VERSION:
+                inventory.aliases[base] = item
+        elif ext == ".zip":
+            inventory.archives.setdefault(uid, []).append(item)
+    return inventory
+
+
+def _listing(location: _store.Location) -> list[str]:
+    try:
+        return location.interface.backend.ls("/")
+    except audbackend.BackendError as ex:
+        if isinstance(ex.exception, FileNotFoundError):  # nothing stored yet
+            return []
+        raise
+
+
+def _parse(stored: str) -> tuple[str, str, str, str] | None:
+    r"""Split a stored path into folder, base name, version and extension.
+
+    Examples:
+        >>> _parse("/emotion/onnx/3e120e8d/1.0.0/3e120e8d-1.0.0.zip")
+        ('/emotion/onnx', '3e120e8d', '1.0.0', '.zip')
+        >>> _parse("/_uid/3e120e8d/2.0.0/3e120e8d-2.0.0.header.yaml")
+        ('/_uid', '3e120e8d', '2.0.0', '.header.yaml')
+        >>> _parse("/_audmodel/probe") is None
+        True
+
+    """
+    parts = stored.split("/")
+    if len(parts) < 4 or parts[1] == "_audmodel":
+        return None
+    base, version, name = parts[-3:]
+    prefix = f"{base}-{version}"
+    if not name.startswith(prefix):
+        return None
+    return "/".join(parts[:-3]), base, version, name[len(prefix) :]
+
+
+# --- publications in progress, and leftovers ----------------------------------------
+
+
+def _live_claims(location: _store.Location, inventory: _Inventory) -> set[str]:
+    r"""The models whose claim belongs to a publisher that may be running."""
+    return {
+        uid
+        for uid, claim in inventory.claims.items()
+        if not _claim_is_stale(location, claim)
+    }
+
+
+def _claim_is_stale(location: _store.Location, claim: _Stored) -> bool:
+    holder = _publish.read_claim(location, claim.path, claim.version)
+    return _publish.is_stale(holder) or _age(location, claim.stored) > GRACE_PERIOD
+
+
+def _leftovers(
+    location: _store.Location, inventory: _Inventory, live: set[str]
+) -> Iterable[Finding]:
+    for uid, claim in sorted(inventory.claims.items()):
+        if uid not in live:
+            what = "a publication, copy or removal"
+            if uid.startswith(f"{_publish.ALIASES_LOCK}-"):
+                uid, what = "", "a change of aliases"
+            yield Finding(
+                STALE_CLAIM,
+                uid,
+                claim.stored,
+                f"{what} that died",
+                fix=_remover(location, claim.stored, young_too=True),
+            )
+    for ticket in sorted(inventory.tickets):
+        if _tickets.age(ticket) > _tickets.STALE_AFTER:
+            yield Finding(
+                STALE_TICKET,
+                "",
+                ticket,
+                "taken by a process that died",
+                fix=_remover(location, ticket, young_too=True),
+            )
+    for stored in sorted(inventory.unfinished):
+        yield Finding(
+            UNFINISHED_UPLOAD,
+            "",
+            stored,
+            "an upload that died",
+            fix=_remover(location, stored),
+        )
+
+
+def _remover(
+    location: _store.Location, stored: str, young_too: bool = False
+) -> Callable[[], str]:
+    r"""A fix that removes a stored file, unless it is younger than the grace."""
+
+    def fix() -> str:
+        if not young_too and _age(location, stored) < GRACE_PERIOD:
+            return KEPT_YOUNG
+        backend = location.interface.backend
+        try:
+            backend.remove_file(stored)
+        except audbackend.BackendError:
+            if backend.exists(stored):
+                raise
+        return REMOVED
+
+    return fix
+
+
+def _age(location: _store.Location, stored: str) -> datetime.timedelta:
+    r"""Time since a stored file was written."""
+    backend = location.interface.backend
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if hasattr(backend, "modified"):
+        return now - backend.modified(stored)
+    # audbackend tells the day only, in local time; counting from two days
+    # later never takes a file for older than it is.
+    day = datetime.datetime.strptime(backend.date(stored), "%Y-%m-%d")
+    return now - day.replace(tzinfo=datetime.timezone.utc) - datetime.timedelta(2)
+
+
+# --- models --------------------------------------------------------------------------
+
+
+def _models(location: _store.Location, inventory: _Inventory) -> Iterable[Finding]:
+    r"""Check each model that has a header."""
+    headers = _parallel(
+        lambda uid: _store.read_yaml(
+            location, inventory.headers[uid].path, inventory.headers[uid].version
+        ),
+        sorted(inventory.headers),
+    )
+    archives = {}
+    for uid, header in headers.items():
+        stored = inventory.headers[uid].stored
+        if isinstance(header, Exception) or not _is_header(header):
+            reason = header if isinstance(header, Exception) else "not a model header"
+            yield Finding(HEADER_UNREADABLE, uid, stored, str(reason))
+            continue
+        short_id, version = _ids.split_uid(uid)
+        path = _store.archive_path(short_id, header["name"], str(header["subgroup"]))
+        if not any(a.path == path for a in inventory.archives.get(uid, [])):
+            yield Finding(
+                HEADER_WITHOUT_ARCHIVE,
+                uid,
+                stored,
+                f"'{_store.versioned_path(location, path, version)}' is missing",
+            )
+        else:
+            archives[uid] = _Stored(
+                path, version, _store.versioned_path(location, path, version)
+            )
+        if uid not in inventory.metas:
+            yield Finding(
+                META_MISSING,
+                uid,
+                stored,
+                "the model has no meta file",
+                fix=_empty_meta_writer(location, short_id, version),
+            )
+    damage = _parallel(lambda uid: _archive_damage(location, archives[uid]), archives)
+    for uid, reason in sorted(damage.items()):
+        if isinstance(reason, Exception):
+            raise reason
+        if reason is not None:
+            yield Finding(ARCHIVE_BROKEN, uid, archives[uid].stored, reason)
+
+
+def _is_header(header: object) -> bool:
+    return isinstance(header, dict) and {"name", "subgroup"} <= header.keys()
+
+
+def _empty_meta_writer(
+    location: _store.Location, short_id: str, version: str
+) -> Callable[[], str]:
+    def fix() -> str:
+        path = _store.meta_path(short_id)
+        _store.write_bytes(location, _yaml.dumps({}).encode(), path, version)
+        return f"{FIXED}: empty meta written"
+
+    return fix
+
+
+def _archive_damage(location: _store.Location, archive: _Stored) -> str | None:
+    r"""What is wrong with a stored archive, or ``None``."""
+    backend = location.interface.backend
+    try:
+        with _store.local_copy(location, archive.path, archive.version, False) as local:
+            if getattr(backend, "stores_md5", True):
+                expected = location.interface.checksum(archive.path, archive.version)
+                actual = audeer.md5(local)
+                if expected and expected != actual:
+                    return f"its MD5 {actual} is not the stored {expected}"
+            _archive.verify(local)
+    except audbackend.BackendError as ex:
+        if isinstance(ex.exception, ChecksumError):
+            return str(ex.exception)
+        raise
+    except _archive.ArchiveError as ex:
+        return str(ex)
+    return None
+
+
+def _orphans(
+    location: _store.Location, inventory: _Inventory, live: set[str]
+) -> Iterable[Finding]:
+    r"""Files of models that have no header and no live claim."""
+    files = [
+        *[(ARCHIVE_WITHOUT_HEADER, uid, a) for uid, a in _flat(inventory.archives)],
+        *[(FILE_WITHOUT_HEADER, uid, m) for uid, m in inventory.metas.items()],
+        *[(FILE_WITHOUT_HEADER, uid, a) for uid, a in inventory.aliases_files.items()],
+    ]
+    for problem, uid, item in sorted(files, key=lambda file: file[2].stored):
+        if uid in inventory.headers or uid in live:
+            continue
+        yield Finding(
+            problem,
+            uid,
+            item.stored,
+            "left by a publication or removal that died",
+            fix=_remover(location, item.stored),
+        )
+
+
+def _flat(archives: dict[str, list[_Stored]]) -> list[tuple[str, _Stored]]:
+    return [(uid, item) for uid, items in archives.items() for item in items]
+
+
+# --- aliases -------------------------------------------------------------------------
+
+
+def _alias_findings(
+    location: _store.Location, inventory: _Inventory, live: set[str]
+) -> Iterable[Finding]:
+    r"""Check alias files, and that aliases files list the aliases of their model."""
+    targets = _parallel(
+        lambda alias: _store.read_alias(location, alias), sorted(inventory.aliases)
+    )
+    pointing: dict[str, set[str]] = {}
+    for alias, target in targets.items():
+        stored = inventory.aliases[alias].stored
+        if isinstance(target, _store.AliasFileError):
+            fix = _remover(location, stored)
+            yield Finding(ALIAS_UNREADABLE, alias, stored, str(target), fix=fix)
+        elif isinstance(target, Exception):
+            raise target
+        elif target in inventory.headers:
+            pointing.setdefault(target, set()).add(alias)
+        elif target not in live:
+            detail = f"it points to '{target}', which is not in the repository"
+            fix = _remover(location, stored)
+            yield Finding(ALIAS_TO_NOTHING, alias, stored, detail, fix=fix)
+    with_file = sorted(set(inventory.aliases_files) & set(inventory.headers))
+    listed = _parallel(
+        lambda uid: set(_store.read_aliases(location, *_ids.split_uid(uid))), with_file
+    )
+    for uid in sorted(inventory.headers):
+        want = pointing.get(uid, set())
+        have = listed.get(uid, set())
+        if have == want:
+            continue
+        short_id, version = _ids.split_uid(uid)
+        path = _store.aliases_path(short_id)
+        stored = _store.versioned_path(location, path, version)
+        if isinstance(have, Exception):
+            detail = f"it cannot be read: {have}"
+            have = set()
+        else:
+            detail = _aliases_difference(have, want)
+        involved = [inventory.aliases[a].stored for a in (have ^ want) & want]
+        if uid in inventory.aliases_files:
+            involved.append(stored)
+        fix = _aliases_writer(location, uid, sorted(want), involved)
+        yield Finding(ALIASES_FILE_WRONG, uid, stored, detail, fix=fix)
+
+
+def _aliases_difference(have: set[str], want: set[str]) -> str:
+    r"""What an aliases file lists wrongly.
+
+    Examples:
+        >>> _aliases_difference({"a", "b"}, {"b", "c"})
+        "it lists ['a'], which point elsewhere; it misses ['c']"
+
+    """
+    parts = []
+    if have - want:
+        parts.append(f"it lists {sorted(have - want)}, which point elsewhere")
+    if want - have:
+        parts.append(f"it misses {sorted(want - have)}")
+    return "; ".join(parts)
+
+
+def _aliases_writer(
+    location: _store.Location, uid: str, aliases: list[str], involved: list[str]
+) -> Callable[[], str]:
+    def fix() -> str:
+        if any(_age(location, stored) < GRACE_PERIOD for stored in involved):
+            return KEPT_YOUNG
+        short_id, version = _ids.split_uid(uid)
+        text = _store.aliases_text(aliases).encode()
+        _store.write_bytes(location, text, _store.aliases_path(short_id), version)
+        return f"{FIXED}: lists {aliases}"
+
+    return fix
+
+
+def _parallel(function: Callable, items: Iterable) -> dict:
+    r"""``function`` of each item, in threads; an error is kept as the result."""
+
+    def call(item: object) -> object:
+        try:
+            return function(item)
+        except Exception as ex:
+            return ex
+
+    items = list(items)
+    with concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool:
+        return dict(zip(items, pool.map(call, items), strict=True))

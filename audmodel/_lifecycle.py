@@ -1,0 +1,226 @@
+"""Removing models and aliases, and copying models between repositories.
+
+Removal goes in the reverse order of a publication. The header goes
+first, so the model stops existing at once, and a backend that refuses to
+delete refuses before anything changed. Then the model's claim is taken
+(see :func:`audmodel._publish.claimed`), so that no publication of the
+same ID runs while meta, the model's aliases file and the archive are
+removed. An interrupted removal leaves files without a header, which
+:func:`audmodel.check` reports and removes with ``repair=True``.
+
+A copy is a publication like any other: under the claim of the ID in the
+target repository, archive first, header last, all or nothing.
+
+"""
+
+from __future__ import annotations
+
+import audbackend
+
+from audmodel import _ids
+from audmodel import _publish
+from audmodel import _store
+from audmodel import _yaml
+from audmodel._repository import Repository
+from audmodel.backend._common import backend_error
+
+
+def remove(short_id: str, version: str, repository: Repository, verbose: bool) -> None:
+    r"""Remove a model version from its repository; see :func:`audmodel.remove`."""
+    with _store.opened(repository) as location:
+        header = _store.header_path(short_id)
+        with _store.missing_as_not_found(location, short_id, version):
+            header_bytes = _store.read_bytes(location, header, version)
+        info = _yaml.loads(header_bytes, f"the header of '{short_id}-{version}'")
+        _refuse_aliased(location, short_id, version)
+        _remove_header(location, short_id, version, header_bytes)
+        _store.debug(verbose, f"Removed the header of '{short_id}-{version}'.")
+        paths = [_store.meta_path(short_id), _store.aliases_path(short_id)]
+        if isinstance(info, dict) and {"name", "subgroup"} <= info.keys():
+            paths.append(
+                _store.archive_path(short_id, info["name"], str(info["subgroup"]))
+            )
+        _remove_rest(location, short_id, version, paths, verbose)
+
+
+def _remove_header(
+    location: _store.Location, short_id: str, version: str, header_bytes: bytes
+) -> None:
+    r"""Remove a model's header, and put it back if an alias came meanwhile."""
+    header = _store.header_path(short_id)
+    try:
+        with _store.missing_as_not_found(location, short_id, version):
+            location.interface.remove_file(header, version)
+    except audbackend.BackendError as ex:
+        cause = ex.exception
+        raise backend_error(
+            cause,
+            f"Cannot remove model '{short_id}-{version}' from "
+            f"{location.repository}: {cause!r}. Nothing was removed.",
+        ) from cause
+    try:
+        # set_alias() checks the header after writing an alias, and this
+        # checks the aliases after removing the header: of a removal and
+        # a new alias at the same time, at least one sees the other.
+        _refuse_aliased(location, short_id, version)
+    except RuntimeError:
+        _store.write_bytes(location, header_bytes, header, version)
+        raise
+
+
+def _remove_rest(
+    location: _store.Location,
+    short_id: str,
+    version: str,
+    paths: list[str],
+    verbose: bool,
+) -> None:
+    uid = f"{short_id}-{version}"
+    try:
+        with _publish.claimed(location, short_id, version, verbose):
+            if _store.exists(location, _store.header_path(short_id), version):
+                # Published anew meanwhile: its files are not ours to remove.
+                return
+            for path in paths:
+                _store.remove(location, path, version)
+    except (RuntimeError, audbackend.BackendError) as ex:
+        raise RuntimeError(
+            f"Model '{uid}' was removed from {location.repository}, "
+            f"but some of its files are left: {ex} "
+            "audmodel.check(repair=True) removes them once they are an hour old."
+        ) from ex
+
+
+def _refuse_aliased(location: _store.Location, short_id: str, version: str) -> None:
+    pointing = aliases_of(location, short_id, version)
+    if pointing:
+        raise RuntimeError(
+            f"Cannot remove model '{short_id}-{version}': the aliases {pointing} "
+            "point to it. Point them to another model (audmodel.set_alias) "
+            "or remove them (audmodel.remove_alias) first."
+        )
+
+
+def aliases_of(location: _store.Location, short_id: str, version: str) -> list[str]:
+    r"""The aliases in a model's aliases file that point to it."""
+    uid = f"{short_id}-{version}"
+    pointing = []
+    for alias in _store.read_aliases(location, short_id, version):
+        path = _store.alias_path(alias)
+        if not _store.exists(location, path, _store.ALIAS_VERSION):
+            continue
+        try:
+            if _store.read_alias(location, alias) == uid:
+                pointing.append(alias)
+        except _store.AliasFileError:
+            continue
+    return sorted(pointing)
+
+
+def remove_alias(alias: str, verbose: bool) -> None:
+    r"""Remove an alias from every repository; see :func:`audmodel.remove_alias`.
+
+    Raises:
+        RuntimeError: if no configured repository holds the alias
+
+    """
+    path = _store.alias_path(alias)
+    found = False
+    for location in _store.locations():
+        if not _store.exists(location, path, _store.ALIAS_VERSION):
+            continue
+        try:
+            uid = _store.read_alias(location, alias)
+        except _store.AliasFileError:
+            uid = None
+        # The alias file first: the alias stops existing at once, and a
+        # backend that refuses deletion refuses before anything changed.
+        try:
+            location.interface.remove_file(path, _store.ALIAS_VERSION)
+        except audbackend.BackendError as ex:
+            if _store.exists(location, path, _store.ALIAS_VERSION):
+                raise
+            if not isinstance(ex.exception, FileNotFoundError):
+                raise
+            continue  # removed by another process meanwhile
+        found = True
+        _store.debug(verbose, f"Removed alias '{alias}' from {location.repository}.")
+        if uid is not None:
+            with _publish.aliases_locked(location, verbose):
+                _drop_from_aliases_file(location, alias, uid)
+    if not found:
+        raise _store.alias_not_found(alias)
+
+
+def _drop_from_aliases_file(location: _store.Location, alias: str, uid: str) -> None:
+    r"""Drop an alias from a model's aliases file, unless it was set again."""
+    if _store.exists(location, _store.alias_path(alias), _store.ALIAS_VERSION):
+        try:
+            if _store.read_alias(location, alias) == uid:
+                return
+        except _store.AliasFileError:
+            pass
+    short_id, _, version = uid.partition("-")
+    aliases = _store.read_aliases(location, short_id, version)
+    if alias in aliases and _store.exists(
+        location, _store.header_path(short_id), version
+    ):
+        aliases.remove(alias)
+        _store.write_bytes(
+            location,
+            _store.aliases_text(aliases).encode(),
+            _store.aliases_path(short_id),
+            version,
+        )
+
+
+def copy(
+    short_id: str,
+    version: str,
+    source: Repository,
+    target: Repository,
+    with_aliases: bool,
+    verbose: bool,
+) -> list[str]:
+    r"""Publish a model of ``source`` in ``target``; see :func:`audmodel.copy`.
+
+    Returns:
+        the aliases copied with it
+
+    """
+    uid = f"{short_id}-{version}"
+    with (
+        _store.opened(source) as src,
+        _store.opened(target) as dst,
+        _store.missing_as_not_found(src, short_id, version),
+    ):
+        header = _store.header_path(short_id)
+        header_bytes = _store.read_bytes(src, header, version)
+        info = _yaml.loads(header_bytes, f"the header of '{uid}' in {source}")
+        archive = _store.archive_path(short_id, info["name"], str(info["subgroup"]))
+        meta = _store.meta_path(short_id)
+        meta_bytes = (
+            _store.read_bytes(src, meta, version)
+            if _store.exists(src, meta, version)
+            else _yaml.dumps({}).encode()
+        )
+        aliases = aliases_of(src, short_id, version) if with_aliases else []
+        with _publish.publication(dst, short_id, version, "copy", verbose) as log:
+            log.copy_file(src, archive, version, verbose)
+            log.put_bytes(meta_bytes, meta, version)
+            if aliases:
+                with _publish.aliases_locked(dst, verbose):
+                    _copy_aliases(log, aliases, uid)
+            log.put_bytes(header_bytes, header, version)
+    return aliases
+
+
+def _copy_aliases(log: _publish.UndoLog, aliases: list[str], uid: str) -> None:
+    r"""Point aliases to a model in ``log``'s repository, moving them there."""
+    short_id, version = _ids.split_uid(uid)
+    log.put_text(_store.aliases_text(aliases), _store.aliases_path(short_id), version)
+    for alias in aliases:
+        _publish.detach_alias(log, alias, uid)
+        log.put_text(
+            _store.alias_text(uid), _store.alias_path(alias), _store.ALIAS_VERSION
+        )

@@ -1,0 +1,656 @@
+"""The model catalog in the browser: ``audmodel ui``.
+
+A read-only web application over the configured repositories, built on
+Starlette and Jinja2 (the optional extra ``audmodel[ui]``). Every page is
+plain HTML rendered on the server, and has a JSON twin: the same path with
+``?format=json``, or below ``/api/``.
+
+Pages are served from a snapshot of the repositories kept in memory:
+which models exist, their headers (from the header index of the cache,
+:mod:`audmodel._catalog`), and their aliases. A snapshot older than
+:attr:`Catalog.ttl` seconds is taken anew on the next request, so that a
+page of 10,000 models is a filter over memory. Meta is asked for on each
+model page, as it can change; a model's files are read once, from the end
+of its archive, as archives cannot change.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterator
+import concurrent.futures
+import contextlib
+import dataclasses
+import datetime
+import json
+import math
+import os
+import re
+import socket
+import threading
+import time
+import urllib.parse
+import warnings
+
+import audbackend
+import audeer
+
+from audmodel import _catalog
+from audmodel import _ids
+from audmodel import _load
+from audmodel import _store
+from audmodel import _yaml
+from audmodel._repository import Repository
+from audmodel.backend._common import backend_error_detail
+
+
+PAGE_SIZE = 50
+ALIAS_THREADS = 16
+MISSING_EXTRA = "The catalog needs the optional extra 'ui': pip install 'audmodel[ui]'"
+
+
+# --- what the pages show ------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Entry:
+    r"""A short ID: all versions of one model, the latest first."""
+
+    short_id: str
+    models: list[_catalog.Model]  # newest version first
+    aliases: list[str]
+
+    @property
+    def latest(self) -> _catalog.Model:
+        return self.models[0]
+
+    def row(self) -> dict[str, object]:
+        r"""The entry as one row of the models page."""
+        header = self.latest.header
+        return {
+            "short_id": self.short_id,
+            "uid": self.latest.uid,
+            "name": header["name"],
+            "subgroup": header.get("subgroup") or "",
+            "versions": [model.version for model in self.models],
+            "date": _text(header.get("date")),
+            "author": _text(header.get("author")),
+            "aliases": self.aliases,
+            "parameters": _plain(header.get("parameters") or {}),
+            "repository": self.latest.repository.name,
+        }
+
+
+@dataclasses.dataclass
+class Snapshot:
+    r"""The repositories at one moment."""
+
+    entries: dict[str, Entry]  # by short ID
+    broken: dict[str, tuple[str, str]]  # uid -> repository name, reason
+    errors: dict[str, str]  # repository name -> why it cannot be read
+    aliases: dict[str, str]  # alias -> uid
+    taken: float
+
+    def model(self, uid: str) -> _catalog.Model | None:
+        r"""A model version, or the latest version of a short ID."""
+        short_id, _, version = uid.partition("-")
+        entry = self.entries.get(short_id)
+        if entry is None:
+            return None
+        if not version:
+            return entry.latest
+        return next((m for m in entry.models if m.version == version), None)
+
+
+class Catalog:
+    r"""Snapshots of repositories, taken anew when older than ``ttl`` seconds.
+
+    Args:
+        repositories: repositories to show, searched in this order
+        cache_root: cache folder, for the header index
+        ttl: seconds a snapshot is served
+
+    """
+
+    def __init__(
+        self, repositories: list[Repository], cache_root: str, ttl: float = 30.0
+    ):
+        self.repositories = list(repositories)
+        self.cache_root = cache_root
+        self.ttl = ttl
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+        self._files: dict[str, list] = {}
+
+    def snapshot(self) -> Snapshot:
+        r"""The current snapshot, taken anew if it is too old."""
+        with self._lock:
+            stale = self._snapshot is None or (
+                time.monotonic() - self._snapshot.taken > self.ttl
+            )
+            if stale:
+                self._snapshot = self._take()
+            return self._snapshot
+
+    def files(self, model: _catalog.Model) -> list:
+        r"""Entries of a model's archive, read once."""
+        if model.uid not in self._files:
+            self._files[model.uid] = _load.archive_entries(
+                model.short_id, model.version, self.cache_root
+            )
+        return self._files[model.uid]
+
+    def _take(self) -> Snapshot:
+        owners: dict[str, Repository] = {}
+        errors: dict[str, str] = {}
+        aliases: dict[str, str] = {}
+        for repository in self.repositories:
+            try:
+                uids = _catalog.listed_uids(repository)
+                found = _read_aliases(repository)
+            except audbackend.BackendError as ex:
+                errors[repository.name] = backend_error_detail(ex)
+                continue
+            for uid in uids:
+                owners.setdefault(uid, repository)
+            for alias, uid in found.items():
+                aliases.setdefault(alias, uid)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            headers = _catalog.headers(owners, self.cache_root, False)
+        reasons = [str(warning.message) for warning in caught]
+        broken = {
+            uid: (repository.name, _reason(uid, reasons))
+            for uid, repository in owners.items()
+            if uid not in headers
+        }
+        models = [
+            _catalog.Model(uid, repository, headers[uid])
+            for uid, repository in owners.items()
+            if uid in headers
+        ]
+        return Snapshot(
+            _entries(models, aliases), broken, errors, aliases, time.monotonic()
+        )
+
+
+def _read_aliases(repository: Repository) -> dict[str, str]:
+    r"""Every alias of a repository and the model ID it points to."""
+    folder = f"/{_ids.ALIAS_FOLDER}/"
+    suffix = f"-{_store.ALIAS_VERSION}.{_store.ALIAS_EXT}"
+    with _store.opened(repository) as location:
+        try:
+            paths = location.interface.backend.ls(folder)
+        except audbackend.BackendError as ex:
+            if isinstance(ex.exception, FileNotFoundError):
+                return {}
+            raise
+        names = [
+            path.rsplit("/", 1)[1].removesuffix(suffix)
+            for path in paths
+            if path.endswith(suffix)
+        ]
+
+        def target(alias: str) -> str | None:
+            try:
+                return _store.read_alias(location, alias)
+            except Exception:  # a broken alias file is no alias
+                return None
+
+        with concurrent.futures.ThreadPoolExecutor(ALIAS_THREADS) as pool:
+            uids = list(pool.map(target, names))
+    return {alias: uid for alias, uid in zip(names, uids, strict=True) if uid}
+
+
+def _reason(uid: str, messages: list[str]) -> str:
+    return next((m for m in messages if f"'{uid}'" in m), "its header cannot be read")
+
+
+def _entries(models: list[_catalog.Model], aliases: dict[str, str]) -> dict:
+    by_uid: dict[str, list[str]] = {}
+    for alias, uid in sorted(aliases.items()):
+        by_uid.setdefault(uid, []).append(alias)
+    groups: dict[str, list[_catalog.Model]] = {}
+    for model in models:
+        groups.setdefault(model.short_id, []).append(model)
+    entries = {}
+    for short_id, group in groups.items():
+        order = audeer.sort_versions([m.version for m in group])
+        group.sort(key=lambda m: order.index(m.version), reverse=True)
+        names = [a for m in group for a in by_uid.get(m.uid, [])]
+        entries[short_id] = Entry(short_id, group, names)
+    return entries
+
+
+# --- pages as data -------------------------------------------------------------------
+
+
+def models_page(snapshot: Snapshot, query: dict[str, object]) -> dict[str, object]:
+    r"""Rows of the models page that match ``query``, one page of them."""
+    rows = [entry.row() for entry in snapshot.entries.values()]
+    text = str(query.get("q") or "").strip().lower()
+    name = query.get("name") or None
+    subgroup = query.get("subgroup") or None
+    params = _params(query.get("param") or [])
+    rows = [
+        row
+        for row in rows
+        if (name is None or row["name"] == name)
+        and (subgroup is None or _catalog.below(row["subgroup"], subgroup))
+        and _catalog.holds(row["parameters"], params)
+        and (not text or text in _haystack(row))
+    ]
+    sort = query.get("sort") or "date"
+    if sort == "name":
+        rows.sort(key=lambda r: (r["name"], r["subgroup"], r["short_id"]))
+    else:
+        rows.sort(key=lambda r: (r["date"] or "", r["short_id"]), reverse=True)
+    pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
+    page = min(max(1, _int(query.get("page"), 1)), pages)
+    shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return {
+        "query": {
+            "q": text,
+            "name": name,
+            "subgroup": subgroup,
+            "param": [f"{k}={_yaml_value(v)}" for k, v in params.items()],
+            "sort": sort,
+        },
+        "total": len(rows),
+        "page": page,
+        "pages": pages,
+        "models": shown,
+        "broken": [
+            {"uid": uid, "repository": repository, "reason": reason}
+            for uid, (repository, reason) in sorted(snapshot.broken.items())
+        ],
+        "names": sorted(
+            {entry.latest.header["name"] for entry in snapshot.entries.values()}
+        ),
+        "subgroups": _tree(
+            entry.latest.header.get("subgroup") or ""
+            for entry in snapshot.entries.values()
+        ),
+        "errors": snapshot.errors,
+    }
+
+
+def model_page(catalog: Catalog, snapshot: Snapshot, uid: str) -> dict[str, object]:
+    r"""Everything about one model version.
+
+    Raises:
+        KeyError: if the model is not in the catalog
+
+    """
+    model = snapshot.model(uid)
+    if model is None:
+        if uid in snapshot.broken:
+            repository, reason = snapshot.broken[uid]
+            return {"uid": uid, "broken": reason, "repository": repository}
+        raise KeyError(uid)
+    entry = snapshot.entries[model.short_id]
+    header = _plain(model.header)
+    page: dict[str, object] = {
+        "uid": model.uid,
+        "short_id": model.short_id,
+        "header": header,
+        "parameters": header.get("parameters") or {},
+        "versions": [
+            {"uid": m.uid, "version": m.version, "date": _text(m.header.get("date"))}
+            for m in entry.models
+        ],
+        "aliases": sorted(a for a, u in snapshot.aliases.items() if u == model.uid),
+        "repository": _repository_info(model.repository),
+        "errors": snapshot.errors,
+        "snippets": {
+            "python": f'audmodel.load("{model.uid}")',
+            "shell": f"audmodel load {model.uid} {_repository_args(model.repository)}",
+        },
+    }
+    page["meta"], page["meta_error"] = _guarded(
+        lambda: _plain(
+            _load.meta(
+                model.short_id, model.version, catalog.cache_root, model.repository
+            )
+        )
+    )
+    page["meta_yaml"] = _yaml.dumps(page["meta"]) if page["meta"] else ""
+    files, page["files_error"] = _guarded(lambda: catalog.files(model))
+    page["files"] = [
+        {
+            "path": e.filename,
+            "size": e.file_size,
+            "modified": datetime.datetime(*e.date_time).isoformat(),
+            "crc32": f"{e.CRC:08x}",
+        }
+        for e in files or []
+        if not e.is_dir()
+    ]
+    page["url"], _ = _guarded(
+        lambda: _store.url(
+            model.repository,
+            _store.archive_path(
+                model.short_id, model.header["name"], model.header.get("subgroup") or ""
+            ),
+            model.version,
+        )
+    )
+    return page
+
+
+def lookup_page(snapshot: Snapshot, name: str, query: dict) -> dict[str, object]:
+    r"""The lookup table of a name: one row per model, one column per parameter."""
+    models = [m for entry in snapshot.entries.values() for m in entry.models]
+    chosen = _catalog.select(
+        models,
+        name=name,
+        subgroup=query.get("subgroup") or None,
+        version=query.get("version") or None,
+    )
+    columns = sorted(
+        {str(k) for m in chosen for k in (m.header.get("parameters") or {})}
+    )
+    rows = [
+        {
+            "uid": m.uid,
+            "values": [
+                _plain((m.header.get("parameters") or {}).get(column))
+                for column in columns
+            ],
+        }
+        for m in chosen
+    ]
+    return {
+        "name": name,
+        "query": {
+            "subgroup": query.get("subgroup") or None,
+            "version": query.get("version") or None,
+        },
+        "columns": columns,
+        "rows": rows,
+        "errors": snapshot.errors,
+    }
+
+
+def _guarded(function: Callable[[], object]) -> tuple[object, str | None]:
+    r"""The result of ``function``, or ``None`` and why it failed."""
+    try:
+        return function(), None
+    except audbackend.BackendError as ex:
+        return None, backend_error_detail(ex)
+    except Exception as ex:
+        return None, str(ex)
+
+
+def _params(items: list[str] | str) -> dict[str, object]:
+    r"""``key=value`` filters; the value read as YAML, as on the command line."""
+    if isinstance(items, str):
+        items = [items]
+    params = {}
+    for item in items:
+        key, separator, value = str(item).partition("=")
+        if separator and key.strip():
+            try:
+                params[key.strip()] = _yaml.loads(value, "a parameter filter")
+            except Exception:
+                params[key.strip()] = value
+    return params
+
+
+def _haystack(row: dict) -> str:
+    words = [row["short_id"], row["name"], row["subgroup"], row["author"] or ""]
+    words += row["aliases"]
+    words += [f"{k}={v}" for k, v in row["parameters"].items()]
+    return " ".join(str(word) for word in words).lower()
+
+
+def _tree(subgroups) -> list[dict]:
+    r"""The subgroup tree: each node with its full path and its model count."""
+    counts: dict[str, int] = {}
+    for subgroup in subgroups:
+        parts = [p for p in subgroup.split(".") if p]
+        for depth in range(1, len(parts) + 1):
+            path = ".".join(parts[:depth])
+            counts[path] = counts.get(path, 0) + 1
+    return [
+        {
+            "path": path,
+            "label": path.rsplit(".", 1)[-1],
+            "depth": path.count("."),
+            "count": n,
+        }
+        for path, n in sorted(counts.items())
+    ]
+
+
+def _int(value: object, default: int) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return default
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return None if value is None else str(value)
+
+
+def _plain(value: object) -> object:
+    r"""Data as JSON can hold it: dates as text, tuples as lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime.date | datetime.datetime):
+        return value.isoformat()
+    return value
+
+
+def _yaml_value(value: object) -> str:
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def _repository_info(repository: Repository) -> dict[str, str]:
+    return {
+        "name": repository.name,
+        "host": _without_credentials(repository.host),
+        "backend": repository.backend,
+    }
+
+
+def _repository_args(repository: Repository) -> str:
+    info = _repository_info(repository)
+    return f"-r {info['name']} {info['host']} {info['backend']}"
+
+
+def _without_credentials(host: str) -> str:
+    r"""A host as it can be shown: without user and password in a URL.
+
+    Examples:
+        >>> _without_credentials("https://key:secret@s3.example.com")
+        'https://s3.example.com'
+        >>> _without_credentials("/data/models")
+        '/data/models'
+
+    """
+    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", host)
+
+
+# --- the web application -------------------------------------------------------------
+
+
+def app(catalog: Catalog):
+    r"""The Starlette application of a catalog.
+
+    Raises:
+        ImportError: if the extra ``ui`` is not installed, saying which
+
+    """
+    try:
+        import jinja2
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import HTMLResponse
+        from starlette.responses import JSONResponse
+        from starlette.responses import RedirectResponse
+        from starlette.routing import Mount
+        from starlette.routing import Route
+        from starlette.staticfiles import StaticFiles
+    except ImportError as ex:
+        raise ImportError(MISSING_EXTRA) from ex
+
+    here = os.path.dirname(__file__)
+    templates = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(os.path.join(here, "templates")),
+        autoescape=True,  # every name, parameter and meta value is escaped
+    )
+    templates.filters["size"] = _human_size
+    templates.filters["query"] = _query_string
+
+    def respond(request: Request, template: str, data: dict, status: int = 200):
+        wants_json = request.url.path.startswith("/api/") or (
+            request.query_params.get("format") == "json"
+        )
+        if wants_json:
+            return JSONResponse(data, status_code=status)
+        page = templates.get_template(template).render(
+            data=data, request_path=request.url.path
+        )
+        return HTMLResponse(page, status_code=status)
+
+    def query(request: Request) -> dict[str, object]:
+        values = dict(request.query_params)
+        values["param"] = request.query_params.getlist("param")
+        return values
+
+    def models(request: Request):
+        data = models_page(catalog.snapshot(), query(request))
+        return respond(request, "models.html", data)
+
+    def model(request: Request):
+        uid = request.path_params["uid"]
+        try:
+            data = model_page(catalog, catalog.snapshot(), uid)
+        except KeyError:
+            return respond(
+                request, "missing.html", {"what": f"model '{uid}'"}, status=404
+            )
+        return respond(request, "model.html", data)
+
+    def alias(request: Request):
+        name = request.path_params["alias"]
+        uid = catalog.snapshot().aliases.get(name)
+        if uid is None:
+            return respond(
+                request, "missing.html", {"what": f"alias '{name}'"}, status=404
+            )
+        prefix = "/api" if request.url.path.startswith("/api/") else ""
+        target = f"{prefix}/models/{uid}"
+        if request.query_params.get("format") == "json":
+            target += "?format=json"
+        return RedirectResponse(target, status_code=307)
+
+    def lookup(request: Request):
+        name = request.path_params["name"]
+        data = lookup_page(catalog.snapshot(), name, query(request))
+        return respond(request, "lookup.html", data)
+
+    def home(request: Request):
+        return RedirectResponse("/models", status_code=307)
+
+    pages = [
+        Route("/models", models),
+        Route("/models/{uid}", model),
+        Route("/aliases/{alias}", alias),
+        Route("/lookup/{name}", lookup),
+    ]
+    return Starlette(
+        routes=[
+            Route("/", home),
+            *pages,
+            Mount("/api", routes=pages),
+            Mount("/static", StaticFiles(directory=os.path.join(here, "static"))),
+        ]
+    )
+
+
+def serve(
+    catalog: Catalog,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    open_browser: bool = False,
+) -> None:
+    r"""Serve a catalog until interrupted.
+
+    Raises:
+        ImportError: if the extra ``ui`` is not installed, saying which
+
+    """
+    try:
+        import uvicorn
+    except ImportError as ex:
+        raise ImportError(MISSING_EXTRA) from ex
+    application = app(catalog)
+    address = f"http://{host}:{port}/models"
+    print(f"audmodel catalog on {address} (Ctrl+C stops it)", flush=True)
+    if open_browser:
+        import webbrowser
+
+        threading.Timer(0.5, webbrowser.open, [address]).start()
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+@contextlib.contextmanager
+def running(catalog: Catalog, host: str = "127.0.0.1") -> Iterator[str]:
+    r"""Serve a catalog in a thread for the time of a ``with`` block.
+
+    For notebooks, tests and the documentation's screenshots.
+
+    Yields:
+        the address of the models page
+
+    Raises:
+        ImportError: if the extra ``ui`` is not installed, saying which
+
+    """
+    try:
+        import uvicorn
+    except ImportError as ex:
+        raise ImportError(MISSING_EXTRA) from ex
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(app(catalog), host=host, port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"The catalog did not start on {host}:{port}.")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}/models"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _human_size(size: int) -> str:
+    for unit in ["B", "KiB", "MiB", "GiB"]:
+        if size < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)  # pragma: no cover
+
+
+def _query_string(query: dict, **changes: object) -> str:
+    r"""The query string of a page with some values changed."""
+    merged = {**query, **changes}
+    pairs = []
+    for key, value in merged.items():
+        values = value if isinstance(value, list) else [value]
+        pairs += [(key, v) for v in values if v not in (None, "")]
+    return "?" + urllib.parse.urlencode(pairs)

@@ -1,0 +1,378 @@
+"""The catalog in the browser: pages and their JSON twins, then a real Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+import audmodel
+from audmodel import _ui
+from conftest import make_file_system_repository
+
+
+starlette = pytest.importorskip("starlette", reason="needs the extra 'ui'")
+from starlette.testclient import TestClient  # noqa: E402
+
+
+HOSTILE = "<script>window.hacked = 1</script>"
+# A file name cannot hold a slash.
+HOSTILE_FILE = "<img src=x onerror='window.hacked = 1'>.txt"
+
+
+@pytest.fixture
+def team(request, tmp_path, monkeypatch) -> dict[str, str]:
+    """A file-system repository with models of two subgroups, and aliases."""
+    repository = make_file_system_repository(request, tmp_path, "models")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    root = tmp_path / "team-model"
+    (root / "log").mkdir(parents=True)
+    (root / "model.onnx").write_bytes(os.urandom(4096))
+    (root / "log" / "eval.yaml").write_text("uar: 0.5\n")
+    uids = {
+        "anger-1": audmodel.publish(
+            str(root),
+            "onnx",
+            {"task": "anger", "rate": 16000},
+            "1.0.0",
+            subgroup="emotion.cnn",
+            author="alice",
+            meta={"data": {"emodb": {"version": "1.1.1"}}, "note": HOSTILE},
+        ),
+        "anger-2": audmodel.publish(
+            str(root),
+            "onnx",
+            {"task": "anger", "rate": 16000},
+            "2.0.0",
+            subgroup="emotion.cnn",
+            author="alice",
+            alias="angry",
+        ),
+        "joy": audmodel.publish(
+            str(root),
+            "onnx",
+            {"task": "joy", "rate": 8000},
+            "1.0.0",
+            subgroup="emotions",
+            author="bob",
+        ),
+        "asr": audmodel.publish(
+            str(root),
+            "torch",
+            {"language": "de"},
+            "1.0.0",
+            subgroup="speech",
+        ),
+    }
+    (root / HOSTILE_FILE).write_text("x")
+    uids["hostile"] = audmodel.publish(
+        str(root), "onnx", {"task": HOSTILE}, "1.0.0", subgroup="emotion"
+    )
+    return uids
+
+
+@pytest.fixture
+def client(team, tmp_path) -> TestClient:
+    catalog = _ui.Catalog(audmodel.config.REPOSITORIES, str(tmp_path / "cache"))
+    return TestClient(_ui.app(catalog))
+
+
+def rows(client, **query) -> list[dict]:
+    response = client.get("/api/models", params=query)
+    assert response.status_code == 200
+    return response.json()["models"]
+
+
+# --- HTTP -----------------------------------------------------------------------
+
+
+def test_models_page_has_one_row_per_short_id_latest_first(client, team):
+    page = client.get("/models")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    data = client.get("/models?format=json").json()
+    assert data == client.get("/api/models").json()
+    assert data["total"] == 4  # short IDs; 'anger' has two versions
+    anger = next(r for r in data["models"] if r["uid"] == team["anger-2"])
+    assert anger["versions"] == ["2.0.0", "1.0.0"]
+    assert anger["aliases"] == ["angry"]
+    assert (anger["name"], anger["subgroup"], anger["author"]) == (
+        "onnx",
+        "emotion.cnn",
+        "alice",
+    )
+    for row in data["models"]:
+        assert row["short_id"] in page.text
+
+
+def test_models_are_searched_filtered_sorted_and_paged(client, team, monkeypatch):
+    assert [r["uid"] for r in rows(client, q="angry")] == [team["anger-2"]]
+    assert [r["name"] for r in rows(client, name="torch")] == ["torch"]
+    # A subgroup holds the ones below it, not those that start alike.
+    below = {r["subgroup"] for r in rows(client, subgroup="emotion")}
+    assert below == {"emotion", "emotion.cnn"}
+    assert [r["uid"] for r in rows(client, param="rate=8000")] == [team["joy"]]
+    assert rows(client, param="rate=8001") == []
+    both = rows(client, param=["task=anger", "rate=16000"])
+    assert [r["uid"] for r in both] == [team["anger-2"]]
+    names = [r["name"] for r in rows(client, sort="name")]
+    assert names == sorted(names)
+    monkeypatch.setattr(_ui, "PAGE_SIZE", 2)
+    pages = [client.get("/api/models", params={"page": p}).json() for p in (1, 2)]
+    assert [page["pages"] for page in pages] == [2, 2]
+    shown = [r["uid"] for page in pages for r in page["models"]]
+    assert len(shown) == len(set(shown)) == 4
+    tree = client.get("/api/models").json()["subgroups"]
+    assert {node["path"]: node["count"] for node in tree}["emotion"] == 2
+
+
+def test_model_page_tells_everything_about_a_version(client, team):
+    uid = team["anger-1"]
+    page = client.get(f"/models/{uid}")
+    assert page.status_code == 200
+    data = client.get(f"/api/models/{uid}").json()
+    assert data == client.get(f"/models/{uid}?format=json").json()
+    assert data["header"]["author"] == "alice"
+    assert data["parameters"] == {"rate": 16000, "task": "anger"}
+    assert data["meta"]["data"] == {"emodb": {"version": "1.1.1"}}
+    assert "version: 1.1.1" in data["meta_yaml"]
+    assert [v["version"] for v in data["versions"]] == ["2.0.0", "1.0.0"]
+    assert data["aliases"] == []
+    assert {f["path"]: f["size"] for f in data["files"]} == {
+        "log/eval.yaml": 9,
+        "model.onnx": 4096,
+    }
+    assert data["url"] == audmodel.url(uid)
+    assert data["snippets"]["python"] == f'audmodel.load("{uid}")'
+    assert data["snippets"]["shell"].startswith(f"audmodel load {uid} -r models ")
+    for text in ["alice", "emotion.cnn", "model.onnx", "4.0 KiB", "emodb"]:
+        assert text in page.text
+    # A short ID shows the latest version.
+    latest = client.get(f"/api/models/{uid.split('-')[0]}").json()
+    assert latest["uid"] == team["anger-2"]
+    assert latest["aliases"] == ["angry"]
+
+
+def test_alias_redirects_to_its_model(client, team):
+    response = client.get("/aliases/angry", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"] == f"/models/{team['anger-2']}"
+    assert client.get("/api/aliases/angry").json()["uid"] == team["anger-2"]
+    assert client.get("/aliases/nothing").status_code == 404
+
+
+def test_unknown_model_is_not_found(client):
+    response = client.get("/models/12345678-1.0.0")
+    assert response.status_code == 404
+    assert "There is no model &#39;12345678-1.0.0&#39;" in response.text
+
+
+def test_lookup_page_has_a_column_per_parameter(client, team):
+    data = client.get("/api/lookup/onnx", params={"subgroup": "emotion.cnn"}).json()
+    assert (
+        data
+        == client.get(
+            "/lookup/onnx", params={"subgroup": "emotion.cnn", "format": "json"}
+        ).json()
+    )
+    assert data["columns"] == ["rate", "task"]
+    assert [row["uid"] for row in data["rows"]] == [team["anger-1"], team["anger-2"]]
+    assert data["rows"][0]["values"] == [16000, "anger"]
+    page = client.get("/lookup/onnx")
+    assert page.status_code == 200 and "<th>rate</th>" in page.text
+
+
+def test_hostile_text_is_escaped(client, team):
+    for path in [
+        "/models",
+        f"/models/{team['anger-1']}",
+        f"/models/{team['hostile']}",
+        "/lookup/onnx",
+    ]:
+        page = client.get(path).text
+        assert HOSTILE not in page, path
+    assert "&lt;script&gt;window.hacked = 1&lt;/script&gt;" in page
+    files = client.get(f"/api/models/{team['hostile']}").json()["files"]
+    assert HOSTILE_FILE in [f["path"] for f in files]
+    assert HOSTILE_FILE not in client.get(f"/models/{team['hostile']}").text
+
+
+def test_nothing_can_be_changed(client, team):
+    for method in ["post", "put", "delete", "patch"]:
+        assert getattr(client, method)(f"/models/{team['joy']}").status_code == 405
+
+
+def test_unreachable_repository_shows_a_banner_and_the_others_still_show(
+    team, tmp_path
+):
+    gone = audmodel.Repository("gone", str(tmp_path / "nowhere"), "file-system")
+    repositories = [gone, *audmodel.config.REPOSITORIES]
+    client = TestClient(_ui.app(_ui.Catalog(repositories, str(tmp_path / "cache"))))
+    page = client.get("/models")
+    assert page.status_code == 200
+    assert "Repository <b>gone</b> cannot be read" in page.text
+    assert client.get("/api/models").json()["total"] == 4
+
+
+def test_broken_header_is_listed_as_broken(client, team, tmp_path):
+    short_id, version = team["joy"].split("-", 1)
+    header = (
+        tmp_path
+        / "host-models"
+        / "models"
+        / "_uid"
+        / short_id
+        / version
+        / f"{short_id}-{version}.header.yaml"
+    )
+    header.write_text("name: [unclosed\n")
+    catalog = _ui.Catalog(audmodel.config.REPOSITORIES, str(tmp_path / "other-cache"))
+    client = TestClient(_ui.app(catalog))
+    data = client.get("/api/models").json()
+    assert [b["uid"] for b in data["broken"]] == [team["joy"]]
+    assert team["joy"] not in [r["uid"] for r in data["models"]]
+    page = client.get(f"/models/{team['joy']}")
+    assert page.status_code == 200
+    assert "cannot be read" in page.text
+
+
+def test_credentials_in_a_host_are_never_shown():
+    assert (
+        _ui._without_credentials("http://key:secret@127.0.0.1:9000")
+        == "http://127.0.0.1:9000"
+    )
+
+
+def test_snapshot_is_taken_anew_when_old(team, tmp_path, model_root):
+    catalog = _ui.Catalog(audmodel.config.REPOSITORIES, str(tmp_path / "cache"))
+    client = TestClient(_ui.app(catalog))
+    before = client.get("/api/models").json()["total"]
+    audmodel.publish(model_root, "new", {}, "1.0.0")
+    assert client.get("/api/models").json()["total"] == before  # from memory
+    catalog.ttl = 0.0
+    assert client.get("/api/models").json()["total"] == before + 1
+
+
+def test_ui_without_the_extra_names_it(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "starlette", None)
+    monkeypatch.setitem(sys.modules, "starlette.applications", None)
+    with pytest.raises(ImportError, match=r"pip install 'audmodel\[ui\]'"):
+        _ui.app(_ui.Catalog([], "cache"))
+    from audmodel._cli import main
+
+    assert main(["ui", "--port", "0"]) == 1
+    assert "audmodel[ui]" in capsys.readouterr().err
+
+
+def test_command_starts_the_catalog_on_loopback(team, tmp_path):
+    repository = audmodel.config.REPOSITORIES[0]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "audmodel", "ui", "--port", str(port)]
+    command += ["-r", repository.name, repository.host, repository.backend]
+    command += ["--cache-root", str(tmp_path / "cache")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert f"http://127.0.0.1:{port}/models" in process.stdout.readline()
+        assert json.loads(fetch(f"http://127.0.0.1:{port}/api/models"))["total"] == 4
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def fetch(url: str, seconds: float = 20) -> bytes:
+    """The body at ``url``, once the server answers."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url) as answer:
+                return answer.read()
+        except urllib.error.URLError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+# --- a real browser --------------------------------------------------------------
+
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium from the system's packages, driven by Playwright."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs it")
+        pytest.skip(f"{CHROMIUM} is missing (Debian's package chromium)")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def catalog_page(team, tmp_path, browser):
+    catalog = _ui.Catalog(audmodel.config.REPOSITORIES, str(tmp_path / "cache"))
+    with _ui.running(catalog) as address:
+        page = browser.new_page()
+        dialogs = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog), dialog.dismiss()))
+        page.goto(address)
+        yield page, address, dialogs
+        page.close()
+
+
+def test_browser_search_filter_open_and_follow_an_alias(catalog_page, team):
+    page, address, _ = catalog_page
+    assert page.inner_text("#total") == "4"
+    page.fill("input[name=q]", "speech")
+    page.click("button[type=submit]")
+    page.wait_for_url("**q=speech**")
+    assert page.inner_text("#total") == "1"
+    page.goto(address)
+    page.fill("input[name=param]", "rate=8000")
+    page.click("button[type=submit]")
+    page.wait_for_url("**param=rate**")
+    assert page.inner_text("#total") == "1"
+    page.click(f"text={team['joy'].split('-')[0]}")
+    page.wait_for_url(f"**/models/{team['joy']}")
+    assert "joy" in page.inner_text("#parameters")
+    page.goto(address)
+    page.click("a.alias:has-text('angry')")
+    page.wait_for_url(f"**/models/{team['anger-2']}")
+    assert page.inner_text("h1").endswith(team["anger-2"])
+    files = page.inner_text("#files")
+    assert "model.onnx" in files and "4.0 KiB" in files
+
+
+def test_browser_shows_hostile_text_as_text(catalog_page, team):
+    page, address, dialogs = catalog_page
+    page.goto(address.replace("/models", f"/models/{team['anger-1']}"))
+    assert HOSTILE in page.inner_text("#meta-tree")
+    page.goto(address.replace("/models", f"/models/{team['hostile']}"))
+    assert HOSTILE_FILE in page.inner_text("#files")
+    assert HOSTILE in page.inner_text("#parameters")
+    assert page.evaluate("window.hacked") is None
+    assert dialogs == []
