@@ -402,6 +402,8 @@ def _alias_findings(
             yield Finding(ALIAS_UNREADABLE, alias, stored, str(target), fix=fix)
         elif isinstance(target, Exception):
             raise target
+        elif target is None:  # removed meanwhile
+            continue
         elif target in inventory.headers:
             pointing.setdefault(target, set()).add(alias)
         elif target not in live:

@@ -25,6 +25,10 @@ from audmodel._repository import Repository
 from audmodel.backend._common import backend_error
 
 
+CLAIM_WAIT = 60.0
+r"""Seconds a removal waits for a publication of the same ID to end."""
+
+
 def remove(short_id: str, version: str, repository: Repository, verbose: bool) -> None:
     r"""Remove a model version from its repository; see :func:`audmodel.remove`."""
     with _store.opened(repository) as location:
@@ -33,7 +37,8 @@ def remove(short_id: str, version: str, repository: Repository, verbose: bool) -
             header_bytes = _store.read_bytes(location, header, version)
         info = _yaml.loads(header_bytes, f"the header of '{short_id}-{version}'")
         _refuse_aliased(location, short_id, version)
-        _remove_header(location, short_id, version, header_bytes)
+        meta_bytes = _store.read_if_there(location, _store.meta_path(short_id), version)
+        _remove_header(location, short_id, version, header_bytes, meta_bytes)
         _store.debug(verbose, f"Removed the header of '{short_id}-{version}'.")
         paths = [_store.meta_path(short_id), _store.aliases_path(short_id)]
         if isinstance(info, dict) and {"name", "subgroup"} <= info.keys():
@@ -44,9 +49,18 @@ def remove(short_id: str, version: str, repository: Repository, verbose: bool) -
 
 
 def _remove_header(
-    location: _store.Location, short_id: str, version: str, header_bytes: bytes
+    location: _store.Location,
+    short_id: str,
+    version: str,
+    header_bytes: bytes,
+    meta_bytes: bytes | None,
 ) -> None:
-    r"""Remove a model's header, and put it back if an alias came meanwhile."""
+    r"""Remove a model's header, and put it back if an alias came meanwhile.
+
+    update_meta() removes the meta it wrote to a model without header,
+    so the meta is put back as well.
+
+    """
     header = _store.header_path(short_id)
     try:
         with _store.missing_as_not_found(location, short_id, version):
@@ -64,6 +78,9 @@ def _remove_header(
         # a new alias at the same time, at least one sees the other.
         _refuse_aliased(location, short_id, version)
     except RuntimeError:
+        meta = _store.meta_path(short_id)
+        if meta_bytes is not None and not _store.exists(location, meta, version):
+            _store.write_bytes(location, meta_bytes, meta, version)
         _store.write_bytes(location, header_bytes, header, version)
         raise
 
@@ -77,7 +94,9 @@ def _remove_rest(
 ) -> None:
     uid = f"{short_id}-{version}"
     try:
-        with _publish.claimed(location, short_id, version, verbose):
+        # A publication of the ID that began before the header was gone
+        # finds that the model exists and stops; it is waited for.
+        with _publish.claimed(location, short_id, version, verbose, CLAIM_WAIT):
             if _store.exists(location, _store.header_path(short_id), version):
                 # Published anew meanwhile: its files are not ours to remove.
                 return
@@ -106,9 +125,6 @@ def aliases_of(location: _store.Location, short_id: str, version: str) -> list[s
     uid = f"{short_id}-{version}"
     pointing = []
     for alias in _store.read_aliases(location, short_id, version):
-        path = _store.alias_path(alias)
-        if not _store.exists(location, path, _store.ALIAS_VERSION):
-            continue
         try:
             if _store.read_alias(location, alias) == uid:
                 pointing.append(alias)
@@ -154,12 +170,11 @@ def remove_alias(alias: str, verbose: bool) -> None:
 
 def _drop_from_aliases_file(location: _store.Location, alias: str, uid: str) -> None:
     r"""Drop an alias from a model's aliases file, unless it was set again."""
-    if _store.exists(location, _store.alias_path(alias), _store.ALIAS_VERSION):
-        try:
-            if _store.read_alias(location, alias) == uid:
-                return
-        except _store.AliasFileError:
-            pass
+    try:
+        if _store.read_alias(location, alias) == uid:
+            return  # set again meanwhile
+    except _store.AliasFileError:
+        pass
     short_id, _, version = uid.partition("-")
     aliases = _store.read_aliases(location, short_id, version)
     if alias in aliases and _store.exists(
@@ -206,7 +221,8 @@ def copy(
         )
         aliases = aliases_of(src, short_id, version) if with_aliases else []
         with _publish.publication(dst, short_id, version, "copy", verbose) as log:
-            log.copy_file(src, archive, version, verbose)
+            with _store.missing_as_not_found(src, short_id, version):
+                log.copy_file(src, archive, version, verbose)
             log.put_bytes(meta_bytes, meta, version)
             if aliases:
                 with _publish.aliases_locked(dst, verbose):

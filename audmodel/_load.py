@@ -43,9 +43,10 @@ def header(
         repository = repository or _store.find_header(short_id, version)
         with _cache.lock(local), _store.opened(repository) as location:
             if not os.path.exists(local):
-                data = _store.read_bytes(
-                    location, _store.header_path(short_id), version
-                )
+                with _store.missing_as_not_found(location, short_id, version):
+                    data = _store.read_bytes(
+                        location, _store.header_path(short_id), version
+                    )
                 _yaml.loads(data, f"the header of '{short_id}-{version}'")
                 _cache.write_file(local, data)
     return _read_cached(local, short_id, version, "header")
@@ -143,7 +144,7 @@ def _download(
         try:
             with _store.missing_as_not_found(location, short_id, version):
                 archive = _fetch(location, path, version, download, verbose)
-            entries = _archive.extract(archive, folder)
+                entries = _archive.extract(archive, folder)
         except (_archive.ArchiveError, audbackend.BackendError) as ex:
             cause = getattr(ex, "exception", ex)
             if not isinstance(cause, _archive.ArchiveError | ChecksumError):

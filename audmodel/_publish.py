@@ -248,15 +248,13 @@ def detach_alias(log: UndoLog, alias: str, new_uid: str) -> bool:
 
     """
     location = log.location
-    if not _store.exists(location, _store.alias_path(alias), _store.ALIAS_VERSION):
-        return False
     try:
         old_uid = _store.read_alias(location, alias)
     except _store.AliasFileError:
         # A broken alias file is replaced, as audmodel 1.5 does:
         # setting the alias again is how a user mends it.
         return True
-    if old_uid == new_uid:
+    if old_uid is None or old_uid == new_uid:
         return False
     old_short_id, old_version = old_uid.partition("-")[::2]
     aliases = _store.read_aliases(location, old_short_id, old_version)
@@ -311,9 +309,7 @@ class UndoLog:
         _store.remove(self.location, path, version)
 
     def _remember(self, path: str, version: str) -> None:
-        before = None
-        if _store.exists(self.location, path, version):
-            before = _store.read_bytes(self.location, path, version)
+        before = _store.read_if_there(self.location, path, version)
         self._records.append((self.location.repository, path, version, before))
 
     def undo(self) -> None:

@@ -70,8 +70,10 @@ def missing_as_not_found(
     """
     try:
         yield
-    except audbackend.BackendError as ex:
-        if isinstance(ex.exception, FileNotFoundError) and not exists(
+    except (audbackend.BackendError, FileNotFoundError) as ex:
+        # A file-system repository's files are also read where they lie.
+        missing = getattr(ex, "exception", ex)
+        if isinstance(missing, FileNotFoundError) and not exists(
             location, header_path(short_id), version
         ):
             raise model_not_found(short_id, version) from ex
@@ -313,17 +315,18 @@ def transfer(
     """
     src = versioned_path(source, path, version)
     dst = versioned_path(target, path, version)
+    expected = source.interface.checksum(path, version)
     copy_from = getattr(target.interface.backend, "copy_from", None)
     if copy_from is not None and copy_from(source.interface.backend, src, dst):
         debug(verbose, f"Copied '{src}' on the server.")
     else:
         with local_copy(source, path, version, verbose) as local:
             target.interface.put_file(local, path, version, verbose=verbose)
-    expected = source.interface.checksum(path, version)
     if target.interface.checksum(path, version) != expected:
         raise RuntimeError(
             f"The copy of '{dst}' in {target.repository} does not match "
-            f"the MD5 of the original in {source.repository} ({expected})."
+            f"the MD5 of the original in {source.repository} ({expected}), "
+            "which may have changed while it was copied."
         )
 
 
@@ -429,7 +432,9 @@ def find_alias(alias: str) -> tuple[Repository, str] | None:
     path = alias_path(alias)
     for location in locations():
         if location.interface.exists(path, ALIAS_VERSION):
-            return location.repository, read_alias(location, alias)
+            uid = read_alias(location, alias)
+            if uid is not None:  # else removed meanwhile
+                return location.repository, uid
     return None
 
 
@@ -442,8 +447,8 @@ def alias_repository(alias: str) -> Repository | None:
     return None
 
 
-def read_alias(location: Location, alias: str) -> str:
-    r"""The UID an alias file points to.
+def read_alias(location: Location, alias: str) -> str | None:
+    r"""The UID an alias file points to, ``None`` if the file is not there.
 
     Raises:
         AliasFileError: if the file is not YAML or names no model
@@ -451,13 +456,16 @@ def read_alias(location: Location, alias: str) -> str:
     """
     path = alias_path(alias)
     where = source(location, path, ALIAS_VERSION)
+    data = read_if_there(location, path, ALIAS_VERSION)
+    if data is None:
+        return None
     try:
-        data = read_yaml(location, path, ALIAS_VERSION)
+        content = _yaml.loads(data, where)
     except _yaml.YAMLError as ex:
         raise AliasFileError(
             f"Failed to parse alias file: {ex.reason} ({where})"
         ) from None
-    uid = data.get("uid") if isinstance(data, dict) else None
+    uid = content.get("uid") if isinstance(content, dict) else None
     if not isinstance(uid, str):
         raise AliasFileError(
             f"Failed to parse alias file: it does not name a model ('uid: <ID>') "
@@ -469,11 +477,27 @@ def read_alias(location: Location, alias: str) -> str:
 def read_aliases(location: Location, short_id: str, version: str) -> list[str]:
     r"""The aliases of a model, empty if it has none."""
     path = aliases_path(short_id)
-    if not location.interface.exists(path, version):
+    data = read_if_there(location, path, version)
+    if data is None:
         return []
-    data = read_yaml(location, path, version)
-    aliases = data.get("aliases") if isinstance(data, dict) else None
+    content = _yaml.loads(data, source(location, path, version))
+    aliases = content.get("aliases") if isinstance(content, dict) else None
     return list(aliases or [])
+
+
+def read_if_there(location: Location, path: str, version: str) -> bytes | None:
+    r"""Download a small file; ``None`` if it is not there.
+
+    Another process may remove it at any moment, so it is read rather than
+    asked for first.
+
+    """
+    try:
+        return read_bytes(location, path, version)
+    except audbackend.BackendError as ex:
+        if isinstance(ex.exception, FileNotFoundError):
+            return None
+        raise
 
 
 def aliases_text(aliases: list[str]) -> str:

@@ -269,6 +269,20 @@ def md5_of(path: str) -> str:
     return _KNOWN_MD5.get(_identity(path)) or audeer.md5(path)
 
 
+def holds_already(backend: audbackend.backend.Base, path: str, checksum: str) -> bool:
+    r"""Tell if a backend holds a file with this MD5 at ``path``.
+
+    A file that another process removes while it is looked at is not held.
+
+    """
+    try:
+        return backend.exists(path) and backend.checksum(path) == checksum
+    except audbackend.BackendError as ex:
+        if isinstance(ex.exception, FileNotFoundError):
+            return False
+        raise
+
+
 class PutWithKnownMD5:
     r"""Mixin: an upload takes a recorded MD5 instead of reading the file."""
 
@@ -286,7 +300,7 @@ class PutWithKnownMD5:
                 src_path, dst_path, validate=validate, verbose=verbose
             )
         checksum = md5_of(src_path)
-        if self.exists(dst_path) and self.checksum(dst_path) == checksum:
+        if holds_already(self, dst_path, checksum):
             return None  # the same file is there already, as audbackend skips it
         try:
             self._put_file(src_path, dst_path, checksum, verbose)

@@ -10,9 +10,11 @@ import shutil
 import uuid
 
 import audbackend
+import audeer
 
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import RangedReads
+from audmodel.backend._common import holds_already
 
 
 class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
@@ -48,15 +50,20 @@ class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
         verbose: bool = False,
     ) -> None:
         r"""Put a file on the backend, see :meth:`audbackend.backend.Base.put_file`."""
-        if validate or not os.path.isfile(src_path) or self.exists(dst_path):
-            # audbackend's way: compare checksums, skip an identical file.
+        if validate or not os.path.isfile(src_path):
             return super().put_file(
                 src_path, dst_path, validate=validate, verbose=verbose
             )
+        # As audbackend does, an identical file is not written again.
+        if os.path.exists(self.local_path(dst_path)) and holds_already(
+            self, dst_path, audeer.md5(src_path)
+        ):
+            return None
         try:
             self._put_file(src_path, dst_path, "", verbose)
         except Exception as ex:
             raise audbackend.BackendError(ex) from ex
+        return None
 
     def _put_file(self, src_path: str, dst_path: str, checksum: str, verbose: bool):
         with self._staged(src_path, dst_path) as (staging, target):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+import contextlib
 import datetime
+import errno
+import os
 import urllib.parse
 
 import audbackend
+import minio.error
 
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import RangedReads
@@ -84,7 +89,8 @@ class Minio(RangedReads, FileTimes, audbackend.backend.Minio):
         return self._s3().copy_from(source, src_path, dst_path)
 
     def _modified(self, path: str) -> datetime.datetime:
-        info = self._client.stat_object(self.repository, path.removeprefix("/"))
+        with _missing_as_not_found(path):
+            info = self._client.stat_object(self.repository, path.removeprefix("/"))
         return info.last_modified
 
     def _s3(self) -> S3:
@@ -95,9 +101,10 @@ class Minio(RangedReads, FileTimes, audbackend.backend.Minio):
     def _read_range(self, path: str, start: int, end: int | None) -> bytes:
         key = path.removeprefix("/")
         length = 0 if end is None else end - start  # 0: to the end
-        response = self._client.get_object(
-            self.repository, key, offset=start, length=length
-        )
+        with _missing_as_not_found(path):
+            response = self._client.get_object(
+                self.repository, key, offset=start, length=length
+            )
         try:
             data = response.read()
         finally:
@@ -109,10 +116,26 @@ class Minio(RangedReads, FileTimes, audbackend.backend.Minio):
         return data
 
     def _read_tail(self, path: str, count: int) -> tuple[bytes, int]:
-        size = self._client.stat_object(self.repository, path.removeprefix("/")).size
+        with _missing_as_not_found(path):
+            size = self._client.stat_object(
+                self.repository, path.removeprefix("/")
+            ).size
         if size == 0:
             return b"", 0
         return self._read_range(path, max(0, size - count), size), size
 
     def __repr__(self) -> str:
         return f"audmodel.backend.Minio('{self.host}', '{self.repository}')"
+
+
+@contextlib.contextmanager
+def _missing_as_not_found(path: str) -> Iterator[None]:
+    r"""Raise minio's error for a missing object as :class:`FileNotFoundError`."""
+    try:
+        yield
+    except minio.error.S3Error as ex:
+        if ex.code in ("NoSuchKey", "NoSuchObject"):
+            raise FileNotFoundError(
+                errno.ENOENT, os.strerror(errno.ENOENT), path
+            ) from None
+        raise

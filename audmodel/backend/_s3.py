@@ -321,12 +321,15 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         with progress(
             head["ContentLength"], f"Download {os.path.basename(src_path)}", verbose
         ) as update:
-            self.client.download_file(
-                self.repository,
-                self._key(src_path),
-                dst_path,
-                Config=self._transfer_config(num_workers),
-                Callback=update,
+            self._object_call(
+                lambda Bucket, Key: self.client.download_file(  # noqa: N803
+                    Bucket,
+                    Key,
+                    dst_path,
+                    Config=self._transfer_config(num_workers),
+                    Callback=update,
+                ),
+                src_path,
             )
         check_download(
             dst_path,
