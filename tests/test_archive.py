@@ -128,6 +128,30 @@ def test_corrupted_large_stored_entry_is_refused(tmp_path):
         _archive.extract(str(archive), str(tmp_path / "out"))
 
 
+def test_large_deflated_entry_of_audmodel_1_5_is_inflated_and_checked(tmp_path):
+    """audmodel 1.5 deflates every file at level 1, large ones too."""
+    root = make_folder(tmp_path / "model")
+    archive = tmp_path / "model.zip"
+    audeer.create_archive(root, None, str(archive))  # as audmodel 1.5 does
+    info = zipfile.ZipFile(archive).getinfo("log.txt")
+    assert info.compress_type == zipfile.ZIP_DEFLATED
+    assert info.file_size >= _archive.LARGE
+    _archive.extract(str(archive), str(tmp_path / "ours"))
+    assert files_below(str(tmp_path / "ours")) == files_below(root)
+    offset = info.header_offset + 30 + len(info.filename.encode()) + 1000
+    for change, message in [
+        (lambda data: data.__setitem__(offset, data[offset] ^ 0xFF), "log.txt"),
+        (lambda data: data.__setitem__(slice(offset, offset + 4), b"\0" * 4), "log"),
+    ]:
+        data = bytearray(archive.read_bytes())
+        change(data)
+        broken = tmp_path / "broken.zip"
+        broken.write_bytes(bytes(data))
+        out = tmp_path / f"out-{os.urandom(4).hex()}"
+        with pytest.raises(_archive.ArchiveError, match=message):
+            _archive.extract(str(broken), str(out))
+
+
 def test_local_header_with_other_name_is_refused(tmp_path):
     root = make_folder(tmp_path / "model")
     archive = tmp_path / "model.zip"
