@@ -17,8 +17,9 @@ plain copy of the folder (``cp -r``; for a publication, which is durable,
 also ``cp -r`` followed by ``sync``) and, for S3, a bare boto3 upload and
 download of the same archive. ``--reference`` installs audmodel 1.5.3 into
 a separate virtual environment and times its ``meta`` and ``exists`` on the
-same repository. Peak memory is measured in child processes publishing and
-loading a 1 GiB file.
+same repository, and its cold load of a model it published with its
+defaults (deflate level 1) next to ours of the same model. Peak memory is
+measured in child processes publishing and loading a 1 GiB file.
 
 """
 
@@ -355,6 +356,60 @@ REFERENCE_SCRIPT = textwrap.dedent(
 )
 
 
+REFERENCE_LOAD_SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys, time, audmodel
+    host, name, src, key, cache = sys.argv[1:6]
+    repository = audmodel.Repository(name, host, "file-system")
+    audmodel.config.REPOSITORIES = [repository]
+    uid = audmodel.uid("bench-1.5", {"workload": key}, "1.0.0")
+    if not audmodel.exists(uid):
+        audmodel.publish(
+            src, "bench-1.5", {"workload": key}, "1.0.0", repository=repository
+        )
+    os.sync()
+    start = time.perf_counter()
+    audmodel.load(uid, cache_root=cache)
+    print(json.dumps({"uid": uid, "load": time.perf_counter() - start}))
+    """
+)
+
+
+def load_of_reference_archives(
+    python: str, repository: audmodel.Repository, src: str, key: str, work: str
+) -> None:
+    """Cold loads of a model that audmodel 1.5.3 published with its defaults.
+
+    Each round, audmodel 1.5.3 loads it into a fresh cache, then we do.
+    """
+    script = os.path.join(work, "reference-load.py")
+    with open(script, "w") as fp:
+        fp.write(REFERENCE_LOAD_SCRIPT)
+    theirs, ours = [], []
+    for round_ in range(3):
+        cache = os.path.join(work, f"reference-load-cache-{round_}")
+        output = subprocess.run(
+            [python, script, repository.host, repository.name, src, key, cache],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        answer = json.loads(output.strip().splitlines()[-1])
+        theirs.append(answer["load"])
+        os.sync()
+        start = time.perf_counter()
+        audmodel.load(answer["uid"], cache_root=f"{cache}-ours")
+        ours.append(time.perf_counter() - start)
+    ratio = statistics.median(ours) / statistics.median(theirs)
+    report(
+        "load of a 1.5.3 archive",
+        f"{statistics.median(ours):.3f} s = {ratio:.2f} x audmodel 1.5.3 "
+        f"({statistics.median(theirs):.3f} s)",
+        "target <= 0.3 x",
+        ratio <= 0.3,
+    )
+
+
 def reference_python(work: str) -> str:
     venv = os.path.join(work, "audmodel-1.5.3")
     python = os.path.join(venv, "bin", "python")
@@ -504,6 +559,7 @@ def main() -> int:
                 uid = run(key, src, repository, work, args.rounds, copy, endpoint)
                 if reference is not None and repository.backend == "file-system":
                     compare_with_reference(reference, repository, uid, work)
+                    load_of_reference_archives(reference, repository, src, key, work)
             shutil.rmtree(src)
             for entry in os.listdir(work):
                 if entry.startswith("cache-"):
