@@ -246,6 +246,7 @@ def check(
     Raises:
         audbackend.BackendError: if the repository cannot be reached,
             or a repair fails
+        TypeError: if ``repository`` is not a :class:`Repository`
 
     Examples:
         >>> repository = audmodel.config.REPOSITORIES[0]
@@ -253,12 +254,16 @@ def check(
         True
 
     """
+    _check_repository(repository)
+    return _tables.findings(_check.check(repository, repair, verbose))
+
+
+def _check_repository(repository: object) -> None:
     if not isinstance(repository, Repository):
         raise TypeError(
             f"'repository' must be an audmodel.Repository, "
             f"not {type(repository).__name__}."
         )
-    return _tables.findings(_check.check(repository, repair, verbose))
 
 
 def copy(
@@ -308,11 +313,7 @@ def copy(
         'd4e9c65b-1.0.0'
 
     """
-    if not isinstance(repository, Repository):
-        raise TypeError(
-            f"'repository' must be an audmodel.Repository, "
-            f"not {type(repository).__name__}."
-        )
+    _check_repository(repository)
     short_id, version = _resolve(uid, cache_root)
     source = _store.find_header(short_id, version)
     return _lifecycle.copy(short_id, version, source, repository, aliases, verbose)
