@@ -228,24 +228,20 @@ def _entries(models: list[_catalog.Model], aliases: dict[str, str]) -> dict:
 
 def models_page(snapshot: Snapshot, query: dict[str, object]) -> dict[str, object]:
     r"""Rows of the models page that match ``query``, one page of them."""
-    rows = [entry.row() for entry in snapshot.entries.values()]
     text = str(query.get("q") or "").strip().lower()
     name = query.get("name") or None
     subgroup = query.get("subgroup") or None
     params = _params(query.get("param") or [])
     rows = [
         row
-        for row in rows
+        for row in (entry.row() for entry in snapshot.entries.values())
         if (name is None or row["name"] == name)
         and (subgroup is None or _catalog.below(row["subgroup"], subgroup))
         and _catalog.holds(row["parameters"], params)
         and (not text or text in _haystack(row))
     ]
     sort = query.get("sort") or "date"
-    if sort == "name":
-        rows.sort(key=lambda r: (r["name"], r["subgroup"], r["short_id"]))
-    else:
-        rows.sort(key=lambda r: (r["date"] or "", r["short_id"]), reverse=True)
+    _sort(rows, sort)
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
     page = min(max(1, _int(query.get("page"), 1)), pages)
     shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
@@ -274,6 +270,14 @@ def models_page(snapshot: Snapshot, query: dict[str, object]) -> dict[str, objec
         ),
         "errors": snapshot.errors,
     }
+
+
+def _sort(rows: list[dict], by: str) -> None:
+    r"""Sort rows by name, or newest first."""
+    if by == "name":
+        rows.sort(key=lambda r: (r["name"], r["subgroup"], r["short_id"]))
+    else:
+        rows.sort(key=lambda r: (r["date"] or "", r["short_id"]), reverse=True)
 
 
 def model_page(catalog: Catalog, snapshot: Snapshot, uid: str) -> dict[str, object]:
