@@ -25,7 +25,6 @@ import os
 import sys
 import warnings
 
-import audbackend
 import audeer
 
 from audmodel import _cache
@@ -98,14 +97,7 @@ def listed_uids(repository: Repository) -> list[str]:
     """
     folder = f"/{_ids.UID_FOLDER}/"
     with _store.opened(repository) as location:
-        try:
-            paths = location.interface.backend.ls(folder)
-        except audbackend.BackendError as ex:
-            # A repository without models has no such folder; any other
-            # failure must not pass for an empty repository.
-            if not isinstance(ex.exception, FileNotFoundError):
-                raise
-            paths = []
+        paths = _store.stored_files(location, folder)
     return [uid for uid in map(_uid_of_header, paths) if uid is not None]
 
 

@@ -128,7 +128,7 @@ def check(repository: Repository, repair: bool, verbose: bool) -> list[Finding]:
 def _inventory(location: _store.Location) -> _Inventory:
     r"""Sort the stored files by what they are."""
     inventory = _Inventory()
-    for stored in _listing(location):
+    for stored in _store.stored_files(location, "/"):
         if stored.endswith("~"):
             inventory.unfinished.append(stored)
             continue
@@ -162,15 +162,6 @@ def _inventory(location: _store.Location) -> _Inventory:
         elif ext == ".zip":
             inventory.archives.setdefault(uid, []).append(item)
     return inventory
-
-
-def _listing(location: _store.Location) -> list[str]:
-    try:
-        return location.interface.backend.ls("/")
-    except audbackend.BackendError as ex:
-        if isinstance(ex.exception, FileNotFoundError):  # nothing stored yet
-            return []
-        raise
 
 
 def _parse(stored: str) -> tuple[str, str, str, str] | None:
@@ -344,7 +335,11 @@ def _archive_damage(location: _store.Location, archive: _Stored) -> str | None:
     backend = location.interface.backend
     try:
         with _store.local_copy(location, archive.path, archive.version, False) as local:
-            if getattr(backend, "stores_md5", True):
+            # Downloads of backends that check their MD5 (S3, Artifactory)
+            # raise ChecksumError instead; the others are checked here.
+            if getattr(backend, "stores_md5", True) and not getattr(
+                backend, "checks_downloads", False
+            ):
                 expected = location.interface.checksum(archive.path, archive.version)
                 actual = audeer.md5(local)
                 if expected and expected != actual:

@@ -23,6 +23,7 @@ import audbackend
 import audeer
 
 import audmodel
+from audmodel import _tables
 from audmodel import _yaml
 from audmodel.backend._common import backend_error_detail
 
@@ -270,7 +271,7 @@ def _nothing_done() -> int:
 def _cache_ls(args: argparse.Namespace) -> int:
     table = audmodel.cached(cache_root=args.cache_root)
     if args.format == "text":
-        table = table.assign(size=table["size"].map(_human_size))
+        table = table.assign(size=table["size"].map(_tables.human_size))
     _print_table(table, args.format)
     return 0
 
@@ -330,14 +331,6 @@ def _size(text: str) -> int:
             f"'{text}' is not a size such as 50G, 500M, 100K or 1234"
         )
     return int(float(number) * SIZE_UNITS[unit])
-
-
-def _human_size(size: int) -> str:
-    for unit in ["", "K", "M", "G"]:
-        if size < 1024 or unit == "G":
-            return f"{size:.0f} B" if not unit else f"{size:.1f} {unit}iB"
-        size /= 1024
-    return str(size)  # pragma: no cover
 
 
 def _lookup(function: Callable, show: Callable[[object], str]) -> Callable:

@@ -176,17 +176,12 @@ def _drop_from_aliases_file(location: _store.Location, alias: str, uid: str) -> 
     except _store.AliasFileError:
         pass
     short_id, _, version = uid.partition("-")
-    aliases = _store.read_aliases(location, short_id, version)
-    if alias in aliases and _store.exists(
+    text = _store.aliases_without(location, short_id, version, alias)
+    if text is not None and _store.exists(
         location, _store.header_path(short_id), version
     ):
-        aliases.remove(alias)
-        _store.write_bytes(
-            location,
-            _store.aliases_text(aliases).encode(),
-            _store.aliases_path(short_id),
-            version,
-        )
+        path = _store.aliases_path(short_id)
+        _store.write_bytes(location, text.encode(), path, version)
 
 
 def copy(
@@ -214,11 +209,9 @@ def copy(
         info = _yaml.loads(header_bytes, f"the header of '{uid}' in {source}")
         archive = _store.archive_path(short_id, info["name"], str(info["subgroup"]))
         meta = _store.meta_path(short_id)
-        meta_bytes = (
-            _store.read_bytes(src, meta, version)
-            if _store.exists(src, meta, version)
-            else _yaml.dumps({}).encode()
-        )
+        meta_bytes = _store.read_if_there(src, meta, version)
+        if meta_bytes is None:
+            meta_bytes = _yaml.dumps({}).encode()
         aliases = aliases_of(src, short_id, version) if with_aliases else []
         with _publish.publication(dst, short_id, version, "copy", verbose) as log:
             with _store.missing_as_not_found(src, short_id, version):

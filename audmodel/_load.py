@@ -143,7 +143,7 @@ def _download(
     ):
         try:
             with _store.missing_as_not_found(location, short_id, version):
-                archive = _fetch(location, path, version, download, verbose)
+                archive = _store.local_file(location, path, version, download, verbose)
                 entries = _archive.extract(archive, folder)
         except (_archive.ArchiveError, audbackend.BackendError) as ex:
             cause = getattr(ex, "exception", ex)
@@ -202,15 +202,3 @@ def archive_entries(short_id: str, version: str, cache_root: str) -> list:
                 f"Cannot list the files of model '{short_id}-{version}' "
                 f"in {repository}: {ex}"
             ) from None
-
-
-def _fetch(
-    location: _store.Location, path: str, version: str, download: str, verbose: bool
-) -> str:
-    r"""A local archive: where it lies, if the backend can tell, else downloaded."""
-    backend = location.interface.backend
-    if hasattr(backend, "local_path"):
-        local = backend.local_path(_store.versioned_path(location, path, version))
-        if os.path.isfile(local):
-            return local
-    return location.interface.get_file(path, download, version, verbose=verbose)

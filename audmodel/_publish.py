@@ -257,14 +257,9 @@ def detach_alias(log: UndoLog, alias: str, new_uid: str) -> bool:
     if old_uid is None or old_uid == new_uid:
         return False
     old_short_id, old_version = old_uid.partition("-")[::2]
-    aliases = _store.read_aliases(location, old_short_id, old_version)
-    if alias in aliases:
-        aliases.remove(alias)
-        log.put_text(
-            _store.aliases_text(aliases),
-            _store.aliases_path(old_short_id),
-            old_version,
-        )
+    text = _store.aliases_without(location, old_short_id, old_version, alias)
+    if text is not None:
+        log.put_text(text, _store.aliases_path(old_short_id), old_version)
     return True
 
 

@@ -226,6 +226,24 @@ def is_published(short_id: str, version: str, repository: Repository) -> bool:
 # --- files -------------------------------------------------------------------
 
 
+def stored_files(location: Location, folder: str) -> list[str]:
+    r"""Paths of all files below a folder of a repository, as the backend stores them.
+
+    A folder that holds nothing yet is not there on most backends;
+    any other failure must not pass for an empty folder.
+
+    Raises:
+        audbackend.BackendError: if the repository cannot be listed
+
+    """
+    try:
+        return location.interface.backend.ls(folder)
+    except audbackend.BackendError as ex:
+        if isinstance(ex.exception, FileNotFoundError):
+            return []
+        raise
+
+
 def read_yaml(location: Location, path: str, version: str) -> object:
     r"""Download and parse a YAML file safely.
 
@@ -335,16 +353,26 @@ def local_copy(
     location: Location, path: str, version: str, verbose: bool
 ) -> Iterator[str]:
     r"""Yield a local file with the content of a stored one."""
+    with tempfile.TemporaryDirectory() as tmp:
+        download = os.path.join(tmp, os.path.basename(path))
+        yield local_file(location, path, version, download, verbose)
+
+
+def local_file(
+    location: Location, path: str, version: str, download: str, verbose: bool
+) -> str:
+    r"""A local file with the content of a stored one.
+
+    Where the backend tells where the file lies (a file system),
+    that file; else it is downloaded to ``download``.
+
+    """
     backend = location.interface.backend
     if hasattr(backend, "local_path"):
         local = backend.local_path(versioned_path(location, path, version))
         if os.path.isfile(local):
-            yield local
-            return
-    with tempfile.TemporaryDirectory() as tmp:
-        yield location.interface.get_file(
-            path, os.path.join(tmp, os.path.basename(path)), version, verbose=verbose
-        )
+            return local
+    return location.interface.get_file(path, download, version, verbose=verbose)
 
 
 def write_bytes(location: Location, data: bytes, path: str, version: str) -> None:
@@ -498,6 +526,17 @@ def read_if_there(location: Location, path: str, version: str) -> bytes | None:
         if isinstance(ex.exception, FileNotFoundError):
             return None
         raise
+
+
+def aliases_without(
+    location: Location, short_id: str, version: str, alias: str
+) -> str | None:
+    r"""A model's aliases file with ``alias`` taken out; ``None`` if not listed."""
+    aliases = read_aliases(location, short_id, version)
+    if alias not in aliases:
+        return None
+    aliases.remove(alias)
+    return aliases_text(aliases)
 
 
 def aliases_text(aliases: list[str]) -> str:

@@ -26,7 +26,6 @@ import datetime
 import json
 import math
 import os
-import re
 import socket
 import threading
 import time
@@ -40,9 +39,11 @@ from audmodel import _catalog
 from audmodel import _ids
 from audmodel import _load
 from audmodel import _store
+from audmodel import _tables
 from audmodel import _yaml
 from audmodel._repository import Repository
 from audmodel.backend._common import backend_error_detail
+from audmodel.backend._common import without_userinfo
 
 
 PAGE_SIZE = 50
@@ -180,12 +181,7 @@ def _read_aliases(repository: Repository) -> dict[str, str]:
     folder = f"/{_ids.ALIAS_FOLDER}/"
     suffix = f"-{_store.ALIAS_VERSION}.{_store.ALIAS_EXT}"
     with _store.opened(repository) as location:
-        try:
-            paths = location.interface.backend.ls(folder)
-        except audbackend.BackendError as ex:
-            if isinstance(ex.exception, FileNotFoundError):
-                return {}
-            raise
+        paths = _store.stored_files(location, folder)
         names = [
             path.rsplit("/", 1)[1].removesuffix(suffix)
             for path in paths
@@ -459,7 +455,7 @@ def _yaml_value(value: object) -> str:
 def _repository_info(repository: Repository) -> dict[str, str]:
     return {
         "name": repository.name,
-        "host": _without_credentials(repository.host),
+        "host": without_userinfo(repository.host),
         "backend": repository.backend,
     }
 
@@ -467,19 +463,6 @@ def _repository_info(repository: Repository) -> dict[str, str]:
 def _repository_args(repository: Repository) -> str:
     info = _repository_info(repository)
     return f"-r {info['name']} {info['host']} {info['backend']}"
-
-
-def _without_credentials(host: str) -> str:
-    r"""A host as it can be shown: without user and password in a URL.
-
-    Examples:
-        >>> _without_credentials("https://key:secret@s3.example.com")
-        'https://s3.example.com'
-        >>> _without_credentials("/data/models")
-        '/data/models'
-
-    """
-    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", host)
 
 
 # --- the web application -------------------------------------------------------------
@@ -510,7 +493,7 @@ def app(catalog: Catalog):
         loader=jinja2.FileSystemLoader(os.path.join(here, "templates")),
         autoescape=True,  # every name, parameter and meta value is escaped
     )
-    templates.filters["size"] = _human_size
+    templates.filters["size"] = _tables.human_size
     templates.filters["query"] = _query_string
 
     def respond(request: Request, template: str, data: dict, status: int = 200):
@@ -640,14 +623,6 @@ def running(catalog: Catalog, host: str = "127.0.0.1") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-
-
-def _human_size(size: int) -> str:
-    for unit in ["B", "KiB", "MiB", "GiB"]:
-        if size < 1024 or unit == "GiB":
-            return f"{size} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(size)  # pragma: no cover
 
 
 def _query_string(query: dict, **changes: object) -> str:

@@ -245,10 +245,10 @@ def test_broken_header_is_listed_as_broken(client, team, tmp_path):
 
 
 def test_credentials_in_a_host_are_never_shown():
-    assert (
-        _ui._without_credentials("http://key:secret@127.0.0.1:9000")
-        == "http://127.0.0.1:9000"
-    )
+    host = "http://key:secret@127.0.0.1:9000"
+    repository = audmodel.Repository("models", host, "s3")
+    assert _ui._repository_info(repository)["host"] == "http://127.0.0.1:9000"
+    assert "secret" not in _ui._repository_args(repository)
 
 
 def test_snapshot_is_taken_anew_when_old(team, tmp_path, model_root):

@@ -66,6 +66,9 @@ class Artifactory(
 
     """
 
+    checks_downloads = True
+    r"""A download is compared with the stored MD5 (ChecksumError if not)."""
+
     def __init__(
         self,
         host: str,

@@ -8,6 +8,7 @@ import contextlib
 import datetime
 import hashlib
 import os
+import urllib.parse
 
 import audbackend
 import audeer
@@ -226,6 +227,28 @@ def backend_error(exception: Exception, detail: str) -> audbackend.BackendError:
     error = audbackend.BackendError(exception)
     error.args = (f"{error} {detail}",)
     return error
+
+
+def without_userinfo(url: str) -> str:
+    r"""A URL without user name and password, as it can be shown.
+
+    Args:
+        url: URL, or a host or path that is none
+
+    Returns:
+        ``url`` without the part before ``@`` in its network location
+
+    Examples:
+        >>> without_userinfo("https://key:secret@s3.example.com/models")
+        'https://s3.example.com/models'
+        >>> without_userinfo("/data/models")
+        '/data/models'
+
+    """
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def backend_error_detail(error: audbackend.BackendError) -> str:

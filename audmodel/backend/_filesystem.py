@@ -10,11 +10,11 @@ import shutil
 import uuid
 
 import audbackend
-import audeer
 
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import holds_already
+from audmodel.backend._common import md5_of
 
 
 class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
@@ -56,7 +56,7 @@ class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
             )
         # As audbackend does, an identical file is not written again.
         if os.path.exists(self.local_path(dst_path)) and holds_already(
-            self, dst_path, audeer.md5(src_path)
+            self, dst_path, md5_of(src_path)
         ):
             return None
         try:

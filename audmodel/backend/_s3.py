@@ -41,6 +41,7 @@ from audmodel.backend._common import Remote
 from audmodel.backend._common import check_bytes
 from audmodel.backend._common import check_download
 from audmodel.backend._common import progress
+from audmodel.backend._common import without_userinfo
 
 
 CONFIG_FILE = "~/.config/audbackend/minio.cfg"
@@ -106,6 +107,9 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
 
     """
 
+    checks_downloads = True
+    r"""A download is compared with the stored MD5 (ChecksumError if not)."""
+
     max_concurrency: int = 8
     r"""Threads per multipart transfer."""
 
@@ -138,13 +142,13 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
     ):
         super().__init__(host, repository, authentication=authentication)
         # boto3 ignores credentials in a URL but would repeat them in errors.
-        self.endpoint = _without_userinfo(endpoint_url(host))
+        self.endpoint = without_userinfo(endpoint_url(host))
         r"""Endpoint URL."""
         self._settings = host_config(host)
         self._client = None
 
     def __repr__(self) -> str:
-        host = _without_userinfo(self.host)
+        host = without_userinfo(self.host)
         return f"audmodel.backend.S3('{host}', '{self.repository}')"
 
     def _setting(self, name: str, cast: Callable[[str], object]) -> object:
@@ -671,10 +675,3 @@ def _region(endpoint: str) -> str:
 
 def _status(ex: botocore.exceptions.ClientError) -> int:
     return int(ex.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-
-
-def _without_userinfo(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
