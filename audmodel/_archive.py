@@ -67,10 +67,13 @@ try:
     # benchmark machine 15 against 3.3 GB/s) and inflates about 1.4 times as
     # fast; the results are the same.
     from isal.isal_zlib import crc32
+    from isal.isal_zlib import crc32_combine as _combine
     from isal.isal_zlib import decompressobj
 except ImportError:  # pragma: no cover - a platform without isal's wheels
     from zlib import crc32
     from zlib import decompressobj
+
+    _combine = None
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -556,17 +559,41 @@ def _copy_range(
 # --- extraction -------------------------------------------------------------------
 
 
-def extract(src_path: str, dst_root: str) -> list[zipfile.ZipInfo]:
-    r"""Unpack the ZIP file ``src_path`` into the folder ``dst_root``.
+@dataclasses.dataclass
+class RemoteArchive:
+    r"""An archive read by byte ranges, e.g. from S3, for :func:`extract`.
+
+    Args:
+        read: gives bytes ``start`` to ``end`` of the archive;
+            called from several threads at once
+        entries: the archive's entries, from :func:`read_directory`
+        directory: where the central directory begins
+        workers: ranges read at once
+        part: bytes per range of a large entry
+
+    """
+
+    read: Callable[[int, int], bytes]
+    entries: list[zipfile.ZipInfo]
+    directory: int
+    workers: int = 8
+    part: int = CHUNK
+
+
+def extract(source: str | RemoteArchive, dst_root: str) -> list[zipfile.ZipInfo]:
+    r"""Unpack an archive into the folder ``dst_root``.
 
     All entries are checked first (see :func:`check_entries`)
     and the free disk space against their total size,
     so a refused archive writes nothing.
     Entries are unpacked in parallel;
-    every entry's CRC-32 is verified.
+    every entry's size and CRC-32 is verified.
+    A :class:`RemoteArchive` is unpacked while it is read:
+    parts of large entries and runs of small ones are fetched in parallel,
+    and each is written as it arrives.
 
     Args:
-        src_path: archive
+        source: path of the archive, or an archive read by ranges
         dst_root: empty or new folder
 
     Returns:
@@ -575,47 +602,45 @@ def extract(src_path: str, dst_root: str) -> list[zipfile.ZipInfo]:
     Raises:
         ArchiveError: if the archive is broken or has a refused entry
 
+    Examples:
+        >>> import pathlib, tempfile
+        >>> tmp = tempfile.mkdtemp()
+        >>> _ = pathlib.Path(tmp, "model.txt").write_text("weights")
+        >>> create(tmp, f"{tmp}.zip")
+        >>> [e.filename for e in extract(f"{tmp}.zip", f"{tmp}-unpacked")]
+        ['model.txt']
+
     """
     os.makedirs(dst_root, exist_ok=True)
     try:
-        with zipfile.ZipFile(src_path) as archive:
-            entries = archive.infolist()
-            check_entries(entries)
-            _check_space(entries, dst_root)
-            # Many files share a folder; each folder is made once.
-            folders = {
-                entry.filename.rstrip("/")
-                if entry.is_dir()
-                else posixpath.dirname(entry.filename)
-                for entry in entries
-            }
-            for folder in sorted(folders - {""}):
-                os.makedirs(os.path.join(dst_root, *folder.split("/")), exist_ok=True)
-            # Entry tasks wait for copies; copies wait for nothing. Two pools,
-            # so that waiting entry tasks can never hold every worker.
-            with (
-                open(src_path, "rb") as raw,
-                concurrent.futures.ThreadPoolExecutor(WORKERS) as pool,
-                concurrent.futures.ThreadPoolExecutor(WORKERS) as copiers,
-            ):
-                fd = raw.fileno()
-                small = [e for e in entries if not e.is_dir() and e.file_size < LARGE]
-                large = [e for e in entries if not e.is_dir() and e.file_size >= LARGE]
-                jobs = [
-                    pool.submit(_extract_small, fd, small[i : i + BATCH], dst_root)
-                    for i in range(0, len(small), BATCH)
-                ]
-                jobs += [
-                    pool.submit(_extract_large, archive, fd, entry, dst_root, copiers)
-                    for entry in large
-                ]
-                for job in jobs:
-                    job.result()
+        if isinstance(source, RemoteArchive):
+            _prepare_destination(source.entries, dst_root)
+            _extract_remote(source, dst_root)
+            entries = source.entries
+        else:
+            with zipfile.ZipFile(source) as archive:
+                entries = archive.infolist()
+                _prepare_destination(entries, dst_root)
+                _extract_local(source, entries, dst_root)
     except zipfile.BadZipFile as ex:
         raise ArchiveError(f"The archive is broken: {ex}.") from None
     except (EOFError, zipfile.LargeZipFile, NotImplementedError) as ex:
         raise ArchiveError(f"The archive cannot be read: {ex}.") from None
     return [entry for entry in entries if not entry.is_dir()]
+
+
+def _prepare_destination(entries: list[zipfile.ZipInfo], dst_root: str) -> None:
+    r"""Refuse unsafe entries and a lack of space; make every folder once."""
+    check_entries(entries)
+    _check_space(entries, dst_root)
+    folders = {
+        entry.filename.rstrip("/")
+        if entry.is_dir()
+        else posixpath.dirname(entry.filename)
+        for entry in entries
+    }
+    for folder in sorted(folders - {""}):
+        os.makedirs(os.path.join(dst_root, *folder.split("/")), exist_ok=True)
 
 
 def check_entries(entries: list[zipfile.ZipInfo]) -> list[str]:
@@ -723,15 +748,100 @@ def _check_space(entries: list[zipfile.ZipInfo], dst_root: str) -> None:
         )
 
 
-def _extract_small(fd: int, entries: list[zipfile.ZipInfo], dst_root: str) -> None:
-    r"""Unpack small entries by reading their bytes directly.
+def _extract_local(
+    src_path: str, entries: list[zipfile.ZipInfo], dst_root: str
+) -> None:
+    # Entry tasks wait for copies; copies wait for nothing. Two pools,
+    # so that waiting entry tasks can never hold every worker.
+    with (
+        open(src_path, "rb") as raw,
+        concurrent.futures.ThreadPoolExecutor(WORKERS) as pool,
+        concurrent.futures.ThreadPoolExecutor(WORKERS) as copiers,
+    ):
+        fd = raw.fileno()
+
+        def read(offset: int, size: int) -> bytes:
+            return os.pread(fd, size, offset)
+
+        small = [e for e in entries if not e.is_dir() and e.file_size < LARGE]
+        large = [e for e in entries if not e.is_dir() and e.file_size >= LARGE]
+        jobs = [
+            pool.submit(_extract_small, read, small[i : i + BATCH], dst_root)
+            for i in range(0, len(small), BATCH)
+        ]
+        jobs += [
+            pool.submit(_extract_large_local, read, fd, entry, dst_root, copiers)
+            for entry in large
+        ]
+        for job in jobs:
+            job.result()
+
+
+def _extract_remote(source: RemoteArchive, dst_root: str) -> None:
+    r"""Unpack an archive read by ranges, each byte read once.
+
+    Small entries next to each other are read in runs of up to
+    :data:`CHUNK` bytes; a large entry is read in parts of ``source.part``
+    bytes, a bounded number ahead, so memory stays bounded.
+
+    """
+    files = sorted(
+        (e for e in source.entries if not e.is_dir()), key=lambda e: e.header_offset
+    )
+    ends = [e.header_offset for e in files[1:]] + [source.directory]
+    with (
+        concurrent.futures.ThreadPoolExecutor(WORKERS) as pool,
+        concurrent.futures.ThreadPoolExecutor(source.workers) as fetchers,
+    ):
+        jobs, run = [], []
+        # A run holds entries lying next to each other, from the header of
+        # the first to the header of the entry after the last.
+        for entry, end in zip(files, ends, strict=True):
+            if entry.file_size < LARGE:
+                run.append(entry)
+            if run and (
+                entry.file_size >= LARGE
+                or end - run[0].header_offset >= CHUNK
+                or len(run) >= 4 * BATCH
+                or entry is files[-1]
+            ):
+                stop = entry.header_offset if entry.file_size >= LARGE else end
+                jobs.append(fetchers.submit(_extract_run, source, run, stop, dst_root))
+                run = []
+            if entry.file_size >= LARGE:
+                jobs.append(
+                    pool.submit(
+                        _extract_large_remote, source, entry, dst_root, fetchers
+                    )
+                )
+        for job in jobs:
+            job.result()
+
+
+def _extract_run(
+    source: RemoteArchive, entries: list[zipfile.ZipInfo], end: int, dst_root: str
+) -> None:
+    r"""Read small entries lying next to each other at once, and unpack them."""
+    start = entries[0].header_offset
+    data = memoryview(source.read(start, end)) if end > start else memoryview(b"")
+
+    def read(offset: int, size: int) -> bytes:
+        return bytes(data[offset - start : offset - start + size])
+
+    _extract_small(read, entries, dst_root)
+
+
+def _extract_small(
+    read: Callable[[int, int], bytes], entries: list[zipfile.ZipInfo], dst_root: str
+) -> None:
+    r"""Unpack small entries in memory.
 
     The output is bounded by the declared size and its CRC-32 checked.
 
     """
     for entry in entries:
-        offset = _data_offset(fd, entry)
-        data = os.pread(fd, entry.compress_size, offset)
+        offset = _data_offset(read, entry)
+        data = read(offset, entry.compress_size)
         if len(data) != entry.compress_size:
             raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
         if entry.compress_type == zipfile.ZIP_DEFLATED:
@@ -744,9 +854,10 @@ def _extract_small(fd: int, entries: list[zipfile.ZipInfo], dst_root: str) -> No
                 ) from None
         if len(data) != entry.file_size or crc32(data) != entry.CRC:
             raise ArchiveError(f"Bad CRC-32 for file '{entry.filename}'")
-        target = os.path.join(dst_root, *entry.filename.split("/"))
         # O_EXCL refuses to follow or replace anything already at the target.
-        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        out = os.open(
+            _target(dst_root, entry), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666
+        )
         try:
             view = memoryview(data)
             while view:
@@ -755,75 +866,168 @@ def _extract_small(fd: int, entries: list[zipfile.ZipInfo], dst_root: str) -> No
             os.close(out)
 
 
-def _extract_large(
-    archive: zipfile.ZipFile,
+def _target(dst_root: str, entry: zipfile.ZipInfo) -> str:
+    return os.path.join(dst_root, *entry.filename.split("/"))
+
+
+def _extract_large_local(
+    read: Callable[[int, int], bytes],
     src: int,
     entry: zipfile.ZipInfo,
     dst_root: str,
     pool: concurrent.futures.Executor,
 ) -> None:
-    target = os.path.join(dst_root, *entry.filename.split("/"))
+    offset = _data_offset(read, entry)
     # 'x' refuses to follow or replace anything already at the target.
-    with open(target, "xb") as dst:
+    with open(_target(dst_root, entry), "xb") as dst:
         if entry.compress_type == zipfile.ZIP_STORED:
-            _extract_stored(src, _data_offset(src, entry), entry, dst.fileno(), pool)
+            # check_entries has refused stored entries whose two sizes differ.
+            copy = pool.submit(
+                _copy_range, src, offset, dst.fileno(), 0, entry.file_size
+            )
+            crc = _crc_of_range(src, offset, entry.file_size)
+            copy.result()
+            _check_crc(entry, crc)
         else:
-            _inflate(src, _data_offset(src, entry), entry, dst)
+            parts = (
+                read(start, min(CHUNK, offset + entry.compress_size - start))
+                for start in range(offset, offset + entry.compress_size, CHUNK)
+            )
+            _inflate(parts, entry, dst)
 
 
-def _inflate(src: int, offset: int, entry: zipfile.ZipInfo, dst: BinaryIO) -> None:
-    r"""Inflate a deflated entry into ``dst``, checking size and CRC-32.
-
-    Never more than the declared size is written.
-
-    """
-    inflater = decompressobj(-15)
-    crc, written, left = 0, 0, entry.compress_size
-    while left > 0 or inflater.unconsumed_tail:
-        if inflater.unconsumed_tail:
-            data = inflater.unconsumed_tail
-        else:
-            data = os.pread(src, min(CHUNK, left), offset)
-            if not data:
-                raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
-            offset, left = offset + len(data), left - len(data)
-        try:
-            out = inflater.decompress(data, entry.file_size - written + 1)
-        except Exception as ex:  # zlib.error or isal's error
-            raise ArchiveError(f"Entry '{entry.filename}' is broken: {ex}") from None
-        written += len(out)
-        if written > entry.file_size:
-            break
-        crc = crc32(out, crc)
-        dst.write(out)
-        if inflater.eof:
-            break
-    if written != entry.file_size or crc != entry.CRC:
-        raise ArchiveError(f"Bad CRC-32 for file '{entry.filename}'")
-
-
-def _extract_stored(
-    src: int,
-    offset: int,
+def _extract_large_remote(
+    source: RemoteArchive,
     entry: zipfile.ZipInfo,
-    dst: int,
-    pool: concurrent.futures.Executor,
+    dst_root: str,
+    fetchers: concurrent.futures.Executor,
 ) -> None:
-    # check_entries has refused stored entries whose two sizes differ.
-    copy = pool.submit(_copy_range, src, offset, dst, 0, entry.file_size)
-    crc = _crc_of_range(src, offset, entry.file_size)
-    copy.result()
+    offset = _data_offset(lambda start, size: source.read(start, start + size), entry)
+    end = offset + entry.compress_size
+    step = source.part
+    ranges = [(start, min(start + step, end)) for start in range(offset, end, step)]
+    with open(_target(dst_root, entry), "xb") as dst:
+        if entry.compress_type == zipfile.ZIP_STORED:
+            fd = dst.fileno()
+
+            def fetch_and_write(start: int, stop: int) -> tuple[int, int]:
+                data = _fetched(source, entry, start, stop)
+                _write_at(fd, data, start - offset)
+                return crc32(data), len(data)
+
+            crc = 0
+            for part_crc, size in _in_order(
+                fetchers, fetch_and_write, ranges, source.workers
+            ):
+                crc = _crc_combine(crc, part_crc, size)
+            _check_crc(entry, crc)
+        else:
+            parts = _in_order(
+                fetchers,
+                lambda start, stop: _fetched(source, entry, start, stop),
+                ranges,
+                source.workers,
+            )
+            _inflate(parts, entry, dst)
+
+
+def _fetched(
+    source: RemoteArchive, entry: zipfile.ZipInfo, start: int, stop: int
+) -> bytes:
+    data = source.read(start, stop)
+    if len(data) != stop - start:
+        raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
+    return data
+
+
+def _in_order(
+    pool: concurrent.futures.Executor,
+    function: Callable[[int, int], object],
+    ranges: list[tuple[int, int]],
+    ahead: int,
+) -> Iterator:
+    r"""Results of ``function`` over ``ranges`` in order, ``ahead`` running at once."""
+    pending: deque = deque()
+    try:
+        for start, stop in ranges:
+            pending.append(pool.submit(function, start, stop))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        # After a failure: no more reads, and none still writing once
+        # the caller closes its file.
+        for future in pending:
+            future.cancel()
+        concurrent.futures.wait(pending)
+
+
+def _write_at(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        count = os.pwrite(fd, view, offset)
+        view, offset = view[count:], offset + count
+
+
+def _crc_combine(crc: int, part_crc: int, size: int) -> int:
+    r"""CRC-32 of two byte strings joined, from the CRC-32 of each."""
+    if _combine is not None:
+        return _combine(crc, part_crc, size)
+    # zlib's crc32_combine is not exposed to Python: feed the part's
+    # CRC register through zeros instead (the CRC is linear).
+    return crc32(bytes(size), crc) ^ crc32(bytes(size)) ^ part_crc
+
+
+def _check_crc(entry: zipfile.ZipInfo, crc: int) -> None:
     if crc != entry.CRC:
         raise ArchiveError(f"Bad CRC-32 for file '{entry.filename}'")
 
 
-def _data_offset(fd: int, entry: zipfile.ZipInfo) -> int:
+def _inflate(parts: Iterator[bytes], entry: zipfile.ZipInfo, dst: BinaryIO) -> None:
+    r"""Inflate the data of a deflated entry into ``dst``, checking size and CRC-32.
+
+    Never more than the declared size is written.
+    Writing runs in a thread of its own, beside inflating.
+
+    """
+    inflater = decompressobj(-15)
+    crc, written = 0, 0
+    with concurrent.futures.ThreadPoolExecutor(1) as writer:
+        pending: deque = deque()
+        for part in parts:
+            data = part
+            while data:
+                try:
+                    out = inflater.decompress(data, entry.file_size - written + 1)
+                except Exception as ex:  # zlib.error or isal's error
+                    raise ArchiveError(
+                        f"Entry '{entry.filename}' is broken: {ex}"
+                    ) from None
+                written += len(out)
+                if written > entry.file_size:
+                    break
+                crc = crc32(out, crc)
+                pending.append(writer.submit(dst.write, out))
+                if len(pending) > 2:
+                    pending.popleft().result()
+                data = inflater.unconsumed_tail
+            if written > entry.file_size or inflater.eof:
+                break
+        for job in pending:
+            job.result()
+    if written != entry.file_size:
+        raise ArchiveError(f"Bad CRC-32 for file '{entry.filename}'")
+    _check_crc(entry, crc)
+
+
+def _data_offset(read: Callable[[int, int], bytes], entry: zipfile.ZipInfo) -> int:
     r"""Where an entry's data begins, from its local header."""
-    header = os.pread(fd, _LOCAL.size, entry.header_offset)
+    header = read(entry.header_offset, _LOCAL.size)
     if len(header) != _LOCAL.size or header[:4] != b"PK\x03\x04":
         raise ArchiveError(f"Entry '{entry.filename}' has no valid local header.")
     fields = _LOCAL.unpack(header)
-    name = os.pread(fd, fields[9], entry.header_offset + _LOCAL.size)
+    name = read(entry.header_offset + _LOCAL.size, fields[9])
     encoding = "utf-8" if entry.flag_bits & _FLAG_UTF8 else "cp437"
     if name.decode(encoding, "replace") != entry.orig_filename:
         raise ArchiveError(
@@ -875,15 +1079,32 @@ def read_entries(
         [('model.yaml', 11)]
 
     """
+    return read_directory(read_tail, read_range)[0]
+
+
+def read_directory(
+    read_tail: Callable[[int], tuple[bytes, int]],
+    read_range: Callable[[int, int], bytes],
+) -> tuple[list[zipfile.ZipInfo], int]:
+    r"""Like :func:`read_entries`, and where the central directory begins.
+
+    Returns:
+        entries and the offset of the central directory
+
+    Raises:
+        ArchiveError: if the archive is broken or its entries unsafe
+
+    """
     tail, size = read_tail(TAIL)
     reader = _TailReader(tail, size, read_range)
     try:
         with zipfile.ZipFile(reader) as archive:
             entries = archive.infolist()
+            directory = archive.start_dir
     except zipfile.BadZipFile as ex:
         raise ArchiveError(f"The archive is broken: {ex}.") from None
     check_entries(entries)
-    return entries
+    return entries, directory
 
 
 class _TailReader(io.RawIOBase):

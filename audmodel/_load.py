@@ -143,8 +143,9 @@ def _download(
     ):
         try:
             with _store.missing_as_not_found(location, short_id, version):
-                archive = _store.local_file(location, path, version, download, verbose)
-                entries = _archive.extract(archive, folder)
+                entries = _store.unpack(
+                    location, path, version, folder, download, verbose
+                )
         except (_archive.ArchiveError, audbackend.BackendError) as ex:
             cause = getattr(ex, "exception", ex)
             if not isinstance(cause, _archive.ArchiveError | ChecksumError):

@@ -39,6 +39,7 @@ from audmodel._repository import META_EXT
 from audmodel._repository import Repository
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import backend_error
+from audmodel.backend._common import progress
 
 
 ALIAS_VERSION = "1.0.0"
@@ -373,6 +374,59 @@ def local_file(
         if os.path.isfile(local):
             return local
     return location.interface.get_file(path, download, version, verbose=verbose)
+
+
+def unpack(
+    location: Location,
+    path: str,
+    version: str,
+    folder: str,
+    download: str,
+    verbose: bool,
+) -> list[zipfile.ZipInfo]:
+    r"""Unpack a stored archive into ``folder``; return its file entries.
+
+    On a file system the archive is unpacked where it lies.
+    Where the backend reads parts of files (S3, MinIO, Artifactory),
+    it is unpacked while it is read, in parallel parts,
+    without a local copy of the archive;
+    each file is then checked by its size and CRC-32.
+    Elsewhere it is downloaded to ``download`` first,
+    checked against the stored MD5 where the backend keeps one.
+
+    Raises:
+        audbackend.BackendError: if the archive cannot be read
+        audmodel._archive.ArchiveError: if the archive is broken or refused
+
+    """
+    backend = location.interface.backend
+    stored = versioned_path(location, path, version)
+    local = getattr(backend, "local_path", None)
+    if local is not None and os.path.isfile(local(stored)):
+        return _archive.extract(local(stored), folder)
+    if not isinstance(backend, RangedReads):
+        return _archive.extract(
+            location.interface.get_file(path, download, version, verbose=verbose),
+            folder,
+        )
+    entries, directory = _archive.read_directory(
+        lambda count: backend.read_tail(stored, count),
+        lambda start, end: backend.read_range(stored, start, end),
+    )
+    total = sum(entry.compress_size for entry in entries)
+    with progress(total, f"Download {os.path.basename(path)}", verbose) as update:
+
+        def read(start: int, end: int) -> bytes:
+            data = backend.read_range(stored, start, end)
+            update(len(data))
+            return data
+
+        return _archive.extract(
+            _archive.RemoteArchive(
+                read, entries, directory, backend.read_threads, backend.read_part
+            ),
+            folder,
+        )
 
 
 def write_bytes(location: Location, data: bytes, path: str, version: str) -> None:

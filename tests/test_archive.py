@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import pathlib
 import random
@@ -33,6 +34,27 @@ def make_folder(root: pathlib.Path, large: bool = True) -> str:
     return str(root)
 
 
+def remote(archive: str, reads: list | None = None) -> _archive.RemoteArchive:
+    """An archive read by ranges in small parts, as from S3; ``reads`` logs them."""
+    data = pathlib.Path(archive).read_bytes()
+    entries, directory = _archive.read_directory(
+        lambda count: (data[-count:], len(data)),
+        lambda start, end: data[start:end],
+    )
+
+    def read(start: int, end: int) -> bytes:
+        if reads is not None:
+            reads.append((start, end))
+        return data[start:end]
+
+    return _archive.RemoteArchive(read, entries, directory, workers=3, part=300_000)
+
+
+def unpack(source: str, archive: str, out: str) -> list:
+    """Unpack a local archive where it lies, or as if read by ranges."""
+    return _archive.extract(archive if source == "local" else remote(archive), out)
+
+
 @pytest.mark.parametrize("compression", ["auto", 0, 1, 9])
 def test_archive_round_trips_through_zipfile_unzip_and_audeer(tmp_path, compression):
     root = make_folder(tmp_path / "model")
@@ -50,6 +72,28 @@ def test_archive_round_trips_through_zipfile_unzip_and_audeer(tmp_path, compress
         assert result.returncode == 0, result.stdout
     _archive.extract(archive, str(tmp_path / "ours"))
     assert files_below(str(tmp_path / "ours")) == files_below(root)
+
+
+@pytest.mark.parametrize("compression", ["auto", 0, 1])
+def test_archive_read_by_ranges_is_unpacked_reading_each_byte_once(
+    tmp_path, compression
+):
+    root = make_folder(tmp_path / "model")
+    archive = str(tmp_path / "model.zip")
+    _archive.create(root, archive, compression)
+    reads = []
+    files = _archive.extract(remote(archive, reads), str(tmp_path / "ours"))
+    assert files_below(str(tmp_path / "ours")) == files_below(root)
+    assert sorted(e.filename for e in files) == _archive.list_files(root)
+    # Large entries come in parts of the given size; no byte is read
+    # twice, and the central directory (read before) not again.
+    assert max(end - start for start, end in reads) <= 300_000
+    covered = sorted(reads)
+    assert all(
+        a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(covered)
+    )
+    directory = zipfile.ZipFile(archive).start_dir
+    assert all(end <= directory for _, end in reads)
 
 
 def test_auto_stores_incompressible_and_deflates_the_rest(tmp_path):
@@ -114,7 +158,8 @@ def test_empty_folder_gives_empty_archive(tmp_path):
     assert zipfile.ZipFile(archive).namelist() == []
 
 
-def test_corrupted_large_stored_entry_is_refused(tmp_path):
+@pytest.mark.parametrize("source", ["local", "remote"])
+def test_corrupted_large_stored_entry_is_refused(tmp_path, source):
     root = make_folder(tmp_path / "model")
     archive = tmp_path / "model.zip"
     _archive.create(root, str(archive), 0)
@@ -125,10 +170,11 @@ def test_corrupted_large_stored_entry_is_refused(tmp_path):
     with pytest.raises(
         _archive.ArchiveError, match=r"Bad CRC-32 for file 'weights\.bin'"
     ):
-        _archive.extract(str(archive), str(tmp_path / "out"))
+        unpack(source, str(archive), str(tmp_path / "out"))
 
 
-def test_large_deflated_entry_of_audmodel_1_5_is_inflated_and_checked(tmp_path):
+@pytest.mark.parametrize("source", ["local", "remote"])
+def test_large_deflated_entry_of_audmodel_1_5_is_inflated_and_checked(tmp_path, source):
     """audmodel 1.5 deflates every file at level 1, large ones too."""
     root = make_folder(tmp_path / "model")
     archive = tmp_path / "model.zip"
@@ -136,7 +182,7 @@ def test_large_deflated_entry_of_audmodel_1_5_is_inflated_and_checked(tmp_path):
     info = zipfile.ZipFile(archive).getinfo("log.txt")
     assert info.compress_type == zipfile.ZIP_DEFLATED
     assert info.file_size >= _archive.LARGE
-    _archive.extract(str(archive), str(tmp_path / "ours"))
+    unpack(source, str(archive), str(tmp_path / "ours"))
     assert files_below(str(tmp_path / "ours")) == files_below(root)
     offset = info.header_offset + 30 + len(info.filename.encode()) + 1000
     for change, message in [
@@ -149,10 +195,11 @@ def test_large_deflated_entry_of_audmodel_1_5_is_inflated_and_checked(tmp_path):
         broken.write_bytes(bytes(data))
         out = tmp_path / f"out-{os.urandom(4).hex()}"
         with pytest.raises(_archive.ArchiveError, match=message):
-            _archive.extract(str(broken), str(out))
+            unpack(source, str(broken), str(out))
 
 
-def test_local_header_with_other_name_is_refused(tmp_path):
+@pytest.mark.parametrize("source", ["local", "remote"])
+def test_local_header_with_other_name_is_refused(tmp_path, source):
     root = make_folder(tmp_path / "model")
     archive = tmp_path / "model.zip"
     _archive.create(root, str(archive), 0)
@@ -162,7 +209,7 @@ def test_local_header_with_other_name_is_refused(tmp_path):
     data[start : start + len("weights.bin")] = b"../evil.bin"
     archive.write_bytes(bytes(data))
     with pytest.raises(_archive.ArchiveError, match="another name in its local header"):
-        _archive.extract(str(archive), str(tmp_path / "out"))
+        unpack(source, str(archive), str(tmp_path / "out"))
     assert not (tmp_path / "evil.bin").exists()
 
 

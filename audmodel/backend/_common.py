@@ -100,6 +100,12 @@ class RangedReads:
             return b""
         return _tried(self._read_range, path, start, end)
 
+    read_threads: int = 8
+    r"""Ranges of one file read at once, e.g. while an archive is unpacked."""
+
+    read_part: int = 8 * 1024 * 1024
+    r"""Bytes per range when a large file is read in parts."""
+
     def read_tail(self, path: str, count: int) -> tuple[bytes, int]:
         r"""The last ``count`` bytes of a file on the backend, and its size.
 

@@ -241,6 +241,16 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
             max_io_queue=16,
         )
 
+    @property
+    def read_threads(self) -> int:
+        r"""Ranges of one file read at once: ``max_concurrency``."""
+        return self._setting("max_concurrency", int)
+
+    @property
+    def read_part(self) -> int:
+        r"""Bytes per range of a file read in parts: ``multipart_chunksize``."""
+        return self._setting("multipart_chunksize", int)
+
     def _key(self, path: str) -> str:
         return path.removeprefix("/")
 
