@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 import concurrent.futures
 import dataclasses
@@ -566,14 +567,17 @@ class RemoteArchive:
     Args:
         read: gives bytes ``start`` to ``end`` of the archive;
             called from several threads at once
+        stream: yields bytes ``start`` to ``end`` in pieces as they arrive;
+            called from several threads at once
         entries: the archive's entries, from :func:`read_directory`
         directory: where the central directory begins
         workers: ranges read at once
-        part: bytes per range of a large entry
+        part: fewest bytes per range when a large entry is split
 
     """
 
     read: Callable[[int, int], bytes]
+    stream: Callable[[int, int], Iterable[bytes]]
     entries: list[zipfile.ZipInfo]
     directory: int
     workers: int = 8
@@ -902,42 +906,41 @@ def _extract_large_remote(
     dst_root: str,
     fetchers: concurrent.futures.Executor,
 ) -> None:
+    r"""Unpack a large entry as its data streams in.
+
+    A stored entry is split into up to ``source.workers`` ranges streamed
+    in parallel, each written at its place; a deflated one is one stream,
+    inflated in order. Few long requests serve stores whose cost is per
+    request as well as those that read each range from the start.
+
+    """
     offset = _data_offset(lambda start, size: source.read(start, start + size), entry)
     end = offset + entry.compress_size
-    step = source.part
-    ranges = [(start, min(start + step, end)) for start in range(offset, end, step)]
     with open(_target(dst_root, entry), "xb") as dst:
-        if entry.compress_type == zipfile.ZIP_STORED:
-            fd = dst.fileno()
+        if entry.compress_type == zipfile.ZIP_DEFLATED:
+            _inflate(iter(source.stream(offset, end)), entry, dst)
+            return
+        count = max(1, min(source.workers, entry.compress_size // source.part))
+        step = -(-entry.compress_size // count)
+        ranges = [(start, min(start + step, end)) for start in range(offset, end, step)]
+        fd = dst.fileno()
 
-            def fetch_and_write(start: int, stop: int) -> tuple[int, int]:
-                data = _fetched(source, entry, start, stop)
-                _write_at(fd, data, start - offset)
-                return crc32(data), len(data)
+        def stream_into_place(start: int, stop: int) -> tuple[int, int]:
+            crc, position = 0, start
+            for piece in source.stream(start, stop):
+                if position + len(piece) > stop:
+                    break
+                _write_at(fd, piece, position - offset)
+                crc = crc32(piece, crc)
+                position += len(piece)
+            if position != stop:
+                raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
+            return crc, stop - start
 
-            crc = 0
-            for part_crc, size in _in_order(
-                fetchers, fetch_and_write, ranges, source.workers
-            ):
-                crc = _crc_combine(crc, part_crc, size)
-            _check_crc(entry, crc)
-        else:
-            parts = _in_order(
-                fetchers,
-                lambda start, stop: _fetched(source, entry, start, stop),
-                ranges,
-                source.workers,
-            )
-            _inflate(parts, entry, dst)
-
-
-def _fetched(
-    source: RemoteArchive, entry: zipfile.ZipInfo, start: int, stop: int
-) -> bytes:
-    data = source.read(start, stop)
-    if len(data) != stop - start:
-        raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
-    return data
+        crc = 0
+        for part_crc, size in _in_order(fetchers, stream_into_place, ranges, count):
+            crc = _crc_combine(crc, part_crc, size)
+        _check_crc(entry, crc)
 
 
 def _in_order(

@@ -388,8 +388,8 @@ def unpack(
 
     On a file system the archive is unpacked where it lies.
     Where the backend reads parts of files (S3, MinIO, Artifactory),
-    it is unpacked while it is read, in parallel parts,
-    without a local copy of the archive;
+    it is unpacked while it streams in, large entries in a few long
+    ranges at once, without a local copy of the archive;
     each file is then checked by its size and CRC-32.
     Elsewhere it is downloaded to ``download`` first,
     checked against the stored MD5 where the backend keeps one.
@@ -421,12 +421,15 @@ def unpack(
             update(len(data))
             return data
 
-        return _archive.extract(
-            _archive.RemoteArchive(
-                read, entries, directory, backend.read_threads, backend.read_part
-            ),
-            folder,
+        def stream(start: int, end: int) -> Iterator[bytes]:
+            for piece in backend.stream_range(stored, start, end):
+                update(len(piece))
+                yield piece
+
+        archive = _archive.RemoteArchive(
+            read, stream, entries, directory, backend.read_threads, backend.read_part
         )
+        return _archive.extract(archive, folder)
 
 
 def write_bytes(location: Location, data: bytes, path: str, version: str) -> None:

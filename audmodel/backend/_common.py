@@ -100,6 +100,38 @@ class RangedReads:
             return b""
         return _tried(self._read_range, path, start, end)
 
+    def stream_range(self, path: str, start: int, end: int) -> Iterator[bytes]:
+        r"""Bytes ``start`` to ``end`` of a file on the backend, as they arrive.
+
+        One request where the backend streams (S3), so that a long range
+        costs one request; elsewhere ranges of :attr:`read_part` bytes.
+
+        Args:
+            path: path on the backend
+            start: first byte
+            end: byte after the last
+
+        Yields:
+            consecutive pieces of the range
+
+        Raises:
+            BackendError: if the file is missing or the backend fails
+
+        """
+        _check_opened(self)
+        try:
+            yield from self._stream_range(path, start, end)
+        except audbackend.BackendError:
+            raise
+        except Exception as ex:
+            raise audbackend.BackendError(ex) from ex
+
+    def _stream_range(self, path: str, start: int, end: int) -> Iterator[bytes]:
+        for first in range(start, end, self.read_part):
+            yield _tried(
+                self._read_range, path, first, min(end, first + self.read_part)
+            )
+
     read_threads: int = 8
     r"""Ranges of one file read at once, e.g. while an archive is unpacked."""
 

@@ -412,6 +412,10 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         last = "" if end is None else end - 1
         return self._get_object(path, Range=f"bytes={start}-{last}")["Body"].read()
 
+    def _stream_range(self, path: str, start: int, end: int) -> Iterator[bytes]:
+        response = self._get_object(path, Range=f"bytes={start}-{end - 1}")
+        yield from response["Body"].iter_chunks(MIB)
+
     def _read_tail(self, path: str, count: int) -> tuple[bytes, int]:
         try:
             response = self._get_object(path, Range=f"bytes=-{count}")
