@@ -353,27 +353,28 @@ def transfer(
 def local_copy(
     location: Location, path: str, version: str, verbose: bool
 ) -> Iterator[str]:
-    r"""Yield a local file with the content of a stored one."""
-    with tempfile.TemporaryDirectory() as tmp:
-        download = os.path.join(tmp, os.path.basename(path))
-        yield local_file(location, path, version, download, verbose)
+    r"""Yield a local file with the content of a stored one.
 
-
-def local_file(
-    location: Location, path: str, version: str, download: str, verbose: bool
-) -> str:
-    r"""A local file with the content of a stored one.
-
-    Where the backend tells where the file lies (a file system),
-    that file; else it is downloaded to ``download``.
+    Where the file lies on this machine's disk (a file system), that file;
+    else a download of it.
 
     """
-    backend = location.interface.backend
-    if hasattr(backend, "local_path"):
-        local = backend.local_path(versioned_path(location, path, version))
-        if os.path.isfile(local):
-            return local
-    return location.interface.get_file(path, download, version, verbose=verbose)
+    local = lying_locally(location, path, version)
+    if local is not None:
+        yield local
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        download = os.path.join(tmp, os.path.basename(path))
+        yield location.interface.get_file(path, download, version, verbose=verbose)
+
+
+def lying_locally(location: Location, path: str, version: str) -> str | None:
+    r"""Where a stored file lies on disk, if the backend tells (a file system)."""
+    local_path = getattr(location.interface.backend, "local_path", None)
+    if local_path is None:
+        return None
+    local = local_path(versioned_path(location, path, version))
+    return local if os.path.isfile(local) else None
 
 
 def unpack(
@@ -399,11 +400,11 @@ def unpack(
         audmodel._archive.ArchiveError: if the archive is broken or refused
 
     """
+    local = lying_locally(location, path, version)
+    if local is not None:
+        return _archive.extract(local, folder)
     backend = location.interface.backend
     stored = versioned_path(location, path, version)
-    local = getattr(backend, "local_path", None)
-    if local is not None and os.path.isfile(local(stored)):
-        return _archive.extract(local(stored), folder)
     if not isinstance(backend, RangedReads):
         return _archive.extract(
             location.interface.get_file(path, download, version, verbose=verbose),
