@@ -785,8 +785,8 @@ def _extract_remote(source: RemoteArchive, dst_root: str) -> None:
     r"""Unpack an archive read by ranges, each byte read once.
 
     Small entries next to each other are read in runs of up to
-    :data:`CHUNK` bytes; a large entry is read in parts of ``source.part``
-    bytes, a bounded number ahead, so memory stays bounded.
+    :data:`CHUNK` bytes; large entries stream in
+    (see :func:`_extract_large_remote`), so memory stays bounded.
 
     """
     files = sorted(
@@ -918,7 +918,7 @@ def _extract_large_remote(
     end = offset + entry.compress_size
     with open(_target(dst_root, entry), "xb") as dst:
         if entry.compress_type == zipfile.ZIP_DEFLATED:
-            _inflate(iter(source.stream(offset, end)), entry, dst)
+            _inflate(source.stream(offset, end), entry, dst)
             return
         count = max(1, min(source.workers, entry.compress_size // source.part))
         step = -(-entry.compress_size // count)
@@ -937,33 +937,18 @@ def _extract_large_remote(
                 raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
             return crc, stop - start
 
-        crc = 0
-        for part_crc, size in _in_order(fetchers, stream_into_place, ranges, count):
-            crc = _crc_combine(crc, part_crc, size)
+        jobs = [fetchers.submit(stream_into_place, *range_) for range_ in ranges]
+        try:
+            crc = 0
+            for job in jobs:
+                crc = _crc_combine(crc, *job.result())
+        finally:
+            # After a failure: no more reads, and none still writing once
+            # the file is closed.
+            for job in jobs:
+                job.cancel()
+            concurrent.futures.wait(jobs)
         _check_crc(entry, crc)
-
-
-def _in_order(
-    pool: concurrent.futures.Executor,
-    function: Callable[[int, int], object],
-    ranges: list[tuple[int, int]],
-    ahead: int,
-) -> Iterator:
-    r"""Results of ``function`` over ``ranges`` in order, ``ahead`` running at once."""
-    pending: deque = deque()
-    try:
-        for start, stop in ranges:
-            pending.append(pool.submit(function, start, stop))
-            if len(pending) >= ahead:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        # After a failure: no more reads, and none still writing once
-        # the caller closes its file.
-        for future in pending:
-            future.cancel()
-        concurrent.futures.wait(pending)
 
 
 def _write_at(fd: int, data: bytes, offset: int) -> None:
@@ -987,7 +972,7 @@ def _check_crc(entry: zipfile.ZipInfo, crc: int) -> None:
         raise ArchiveError(f"Bad CRC-32 for file '{entry.filename}'")
 
 
-def _inflate(parts: Iterator[bytes], entry: zipfile.ZipInfo, dst: BinaryIO) -> None:
+def _inflate(parts: Iterable[bytes], entry: zipfile.ZipInfo, dst: BinaryIO) -> None:
     r"""Inflate the data of a deflated entry into ``dst``, checking size and CRC-32.
 
     Never more than the declared size is written.
