@@ -556,7 +556,7 @@ def main() -> int:
     parser.add_argument(
         "--reference",
         action="store_true",
-        help="compare meta and exists with audmodel 1.5.3",
+        help="compare meta, exists and loads of its archives with audmodel 1.5.3",
     )
     parser.add_argument("--work", help="folder for the data (default: a temporary one)")
     parser.add_argument(
