@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+import itertools
 import json
 import os
 import shutil
@@ -103,6 +104,7 @@ WORKLOADS = {
     "b": ("5,000 files of 4 KiB", workload_b),
     "c": ("one 512 MiB float32 file", workload_c),
 }
+COPIES = itertools.count()  # numbers the baseline's copies
 TARGETS = {  # publish and cold load, as ratios to the baselines
     "file-system": {"a": (1.3, 1.3), "b": (1.0, 1.0), "c": (1.3, 1.3)},
     "s3": {"a": (1.25, 1.1), "b": (0.3, 0.3), "c": (1.25, 1.1)},
@@ -168,10 +170,11 @@ def copier(
     With ``synced``, each copy is followed by ``sync``, and the time of both
     is appended there: the baseline of a durable publication.
     """
-    dst = os.path.join(work, "copy")
 
     def copy() -> float:
-        shutil.rmtree(dst, ignore_errors=True)
+        # Each copy goes to a new folder, as each load goes to a new cache:
+        # writing right after a removal is faster or slower by chance here.
+        dst = os.path.join(work, f"copy-{next(COPIES)}")
         os.sync()
         start = time.perf_counter()
         subprocess.run(["cp", "-r", src, dst], check=True)
@@ -605,7 +608,7 @@ def main() -> int:
                     )
             shutil.rmtree(src)
             for entry in os.listdir(work):
-                if entry.startswith("cache-"):
+                if entry.startswith(("cache-", "copy-")):
                     shutil.rmtree(os.path.join(work, entry))
             print()
         if not args.no_memory:
