@@ -39,6 +39,9 @@ from audmodel._repository import Repository
 INDEX_FORMAT = 1
 READ_THREADS = 16
 _HEADER_SUFFIX = f".{HEADER_EXT}"
+# Every file below /_uid/ ends in .yaml. Listed by that ending rather than
+# the header's, metas come as names too, not as full entries of a listing.
+_YAML = ".yaml"
 # The index as last read, by its file's identity, so that a process that
 # asks again (a notebook, the catalog in the browser) does not parse it again.
 _MEMO: dict[str, tuple[tuple[int, int], dict[str, dict]]] = {}
@@ -97,7 +100,7 @@ def listed_uids(repository: Repository) -> list[str]:
     """
     folder = f"/{_ids.UID_FOLDER}/"
     with _store.opened(repository) as location:
-        paths = _store.stored_files(location, folder)
+        paths = _store.stored_files_ending(location, folder, _YAML)
     return [uid for uid in map(_uid_of_header, paths) if uid is not None]
 
 

@@ -245,6 +245,38 @@ def stored_files(location: Location, folder: str) -> list[str]:
         raise
 
 
+def stored_files_ending(location: Location, folder: str, ending: str) -> list[str]:
+    r"""Paths of the files below a folder of a repository that end in ``ending``.
+
+    Backends that can list names alone (S3) do so; a name that does not
+    fit the layout (a version holding ``ending``) sends this to a full
+    listing, as do backends without that means.
+
+    Raises:
+        audbackend.BackendError: if the repository cannot be listed
+
+    """
+    names_alone = getattr(location.interface.backend, "ls_ending", None)
+    paths = names_alone(folder, ending) if names_alone else None
+    if paths is None or not all(map(_is_versioned_file, paths)):
+        paths = [p for p in stored_files(location, folder) if p.endswith(ending)]
+    return paths
+
+
+def _is_versioned_file(path: str) -> bool:
+    r"""Whether a path is ``.../<artifact>/<version>/<artifact>-<version>.<ext>``.
+
+    Examples:
+        >>> _is_versioned_file("/_uid/3e120e8d/1.0.0/3e120e8d-1.0.0.meta.yaml")
+        True
+        >>> _is_versioned_file("/_uid/3e120e8d/1.0.0-rc.yaml")
+        False
+
+    """
+    *_, artifact, version, name = ["", "", *path.split("/")]
+    return name.startswith(f"{artifact}-{version}.")
+
+
 def read_yaml(location: Location, path: str, version: str) -> object:
     r"""Download and parse a YAML file safely.
 

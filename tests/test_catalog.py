@@ -64,6 +64,14 @@ def test_available_lists_every_model_with_its_header(several, repository):
     assert row["parameters"] == {"task": "joy", "layers": 4}
 
 
+def test_available_lists_a_version_that_holds_the_ending_of_yaml_files(
+    repository, model_root
+):
+    """S3 lists /_uid/ by names ending in '.yaml'; this version cuts one short."""
+    uids = [publish(model_root, "1.0.0"), publish(model_root, "1.0.0-rc.yaml")]
+    assert sorted(audmodel.available().index) == sorted(uids)
+
+
 def test_available_filters(several):
     def found(**kwargs) -> set[str]:
         uids = set(audmodel.available(**kwargs).index)

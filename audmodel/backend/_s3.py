@@ -32,12 +32,15 @@ import boto3.s3.transfer
 import botocore
 import botocore.config
 import botocore.exceptions
+import botocore.session
+import botocore.utils
 
 from audmodel import _tickets
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import PutWithKnownMD5
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import Remote
+from audmodel.backend._common import _check_opened
 from audmodel.backend._common import check_bytes
 from audmodel.backend._common import check_download
 from audmodel.backend._common import progress
@@ -388,6 +391,55 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
                 keys = [key for part in parts for key in part]
         return [f"/{key}" for key in keys]
 
+    def ls_ending(self, path: str, ending: str) -> list[str] | None:
+        r"""Paths below a folder that end in ``ending``, from names alone.
+
+        ``ending`` is sent as the delimiter of the listing, so the store
+        rolls each key up at the first ``ending`` after the folder and sends
+        a name, without the size, date and ETag of a key:
+        about a third of the bytes of :meth:`ls`, and far less to parse.
+        A returned path is a key, or where ``ending`` occurs in a key more
+        than once, the part of it up to the first; the caller, knowing its
+        layout, lists those again with :meth:`ls`.
+
+        Args:
+            path: folder, ending in ``/``
+            ending: end of the wanted file names, e.g. ``".yaml"``
+
+        Returns:
+            the paths, or ``None`` where the store refuses such a listing or
+            sends it in several pages (stores differ in how they page a
+            delimiter other than ``/``), and :meth:`ls` is to be used
+
+        Raises:
+            BackendError: if the store cannot be reached
+            RuntimeError: if the backend was not opened
+
+        """
+        _check_opened(self)
+        try:
+            return self._ls_ending(path, ending)
+        except Exception as ex:
+            raise audbackend.BackendError(ex) from ex
+
+    def _ls_ending(self, path: str, ending: str) -> list[str] | None:
+        try:
+            page = self.client.list_objects_v2(
+                Bucket=self.repository,
+                Prefix=self._key(path),
+                Delimiter=ending,
+                MaxKeys=self.list_page_size,
+            )
+        except botocore.exceptions.ClientError:
+            return None
+        prefixes = [item["Prefix"] for item in page.get("CommonPrefixes") or []]
+        # Some stores cut a prefix after the first character of a longer
+        # delimiter (s3rver); a store that ignores it sends all in Contents.
+        if page.get("IsTruncated") or not all(p.endswith(ending) for p in prefixes):
+            return None
+        keys = [item["Key"] for item in page.get("Contents") or []] + prefixes
+        return [f"/{key}" for key in keys if key.endswith(ending)]
+
     def _ls_dirs(self, path: str) -> list[str]:
         prefix = self._key(path)
         dirs, found = [], False
@@ -617,8 +669,32 @@ def _session() -> boto3.session.Session:
     # per state of the variables that choose the credentials.
     key = (os.getpid(), *(os.environ.get(name) for name in _CREDENTIAL_VARIABLES))
     if key not in _SESSIONS:
-        _SESSIONS[key] = boto3.session.Session()
+        session = botocore.session.get_session()
+        # A listing of 1,000 keys carries 1,000 timestamps; botocore's own
+        # parser (dateutil) spends half the client's time of a listing on them.
+        session.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=_parse_timestamp
+        )
+        _SESSIONS[key] = boto3.session.Session(botocore_session=session)
     return _SESSIONS[key]
+
+
+def _parse_timestamp(value: object) -> datetime.datetime:
+    r"""A timestamp of a response, ISO 8601 the fast way, others as botocore.
+
+    Examples:
+        >>> _parse_timestamp("2026-11-24T23:30:00.000Z")
+        datetime.datetime(2026, 11, 24, 23, 30, tzinfo=datetime.timezone.utc)
+        >>> _parse_timestamp("Tue, 24 Nov 2026 23:30:00 GMT").isoformat()
+        '2026-11-24T23:30:00+00:00'
+
+    """
+    if isinstance(value, str) and value.endswith("Z"):
+        try:
+            return datetime.datetime.fromisoformat(value[:-1] + "+00:00")
+        except ValueError:
+            pass
+    return botocore.utils.parse_timestamp(value)
 
 
 def endpoint_url(host: str) -> str:
