@@ -68,16 +68,15 @@ try:
     # benchmark machine 15 against 3.3 GB/s) and inflates about 1.4 times as
     # fast; the results are the same. Its deflate, for "auto", is faster
     # still; its bytes differ from zlib's, which no reader of deflate minds.
-    from isal.isal_zlib import compress as _fast_compress
+    from isal.isal_zlib import compress as _isal_deflate
     from isal.isal_zlib import crc32
     from isal.isal_zlib import crc32_combine as _combine
     from isal.isal_zlib import decompressobj
 except ImportError:  # pragma: no cover - a platform without isal's wheels
-    from zlib import compress as _fast_compress
     from zlib import crc32
     from zlib import decompressobj
 
-    _combine = None
+    _combine = _isal_deflate = None
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -252,12 +251,13 @@ def _prepare_file(
     crc = crc32(data)
     if compression == 0:
         return info, (zipfile.ZIP_STORED, crc, len(data), data)
-    if compression == AUTO:
+    if compression == AUTO and _isal_deflate is not None:
         # 'auto' asks for a fast deflate, no level: ISA-L's level 1 takes a
         # fifth of the time of zlib's on a 4 KiB file and is no larger.
-        packed = _fast_compress(data, 1, -15)
+        packed = _isal_deflate(data, 1, -15)
     else:
-        packed = zlib.compress(data, compression, -15)
+        compressor = zlib.compressobj(_level(compression), zlib.DEFLATED, -15)
+        packed = compressor.compress(data) + compressor.flush()
     if compression == AUTO and len(packed) > STORE_RATIO * len(data):
         return info, (zipfile.ZIP_STORED, crc, len(data), data)
     return info, (zipfile.ZIP_DEFLATED, crc, len(data), packed)
