@@ -181,7 +181,7 @@ def _read_aliases(repository: Repository) -> dict[str, str]:
     folder = f"/{_ids.ALIAS_FOLDER}/"
     suffix = f"-{_store.ALIAS_VERSION}.{_store.ALIAS_EXT}"
     with _store.opened(repository) as location:
-        paths = _store.stored_files(location, folder)
+        paths = _store.stored_files_ending(location, folder, suffix)
         names = [
             path.rsplit("/", 1)[1].removesuffix(suffix)
             for path in paths

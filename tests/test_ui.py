@@ -17,6 +17,7 @@ import pytest
 import audmodel
 from audmodel import _ui
 from conftest import make_file_system_repository
+from conftest import publish
 
 
 starlette = pytest.importorskip("starlette", reason="needs the extra 'ui'")
@@ -167,6 +168,12 @@ def test_alias_redirects_to_its_model(client, team):
     assert response.headers["location"] == f"/models/{team['anger-2']}"
     assert client.get("/api/aliases/angry").json()["uid"] == team["anger-2"]
     assert client.get("/aliases/nothing").status_code == 404
+
+
+def test_aliases_are_found_on_every_backend(repository, model_root):
+    first = publish(model_root, "1.0.0", alias="best")
+    second = publish(model_root, "2.0.0", alias="v2.0.0-rc.yaml")
+    assert _ui._read_aliases(repository) == {"best": first, "v2.0.0-rc.yaml": second}
 
 
 def test_unknown_model_is_not_found(client):
