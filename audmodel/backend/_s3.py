@@ -358,7 +358,7 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         response = self.client.get_object(
             Bucket=self.repository, Key=self._key(src_path)
         )
-        yield from response["Body"].iter_chunks(MIB)
+        yield from _chunks(response)
 
     def _pages(self, prefix: str, **kwargs: object) -> Iterator[dict]:
         r"""Pages of a listing; boto3's paginator follows the tokens."""
@@ -466,7 +466,7 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
 
     def _stream_range(self, path: str, start: int, end: int) -> Iterator[bytes]:
         response = self._get_object(path, Range=f"bytes={start}-{end - 1}")
-        yield from response["Body"].iter_chunks(MIB)
+        yield from _chunks(response)
 
     def _read_tail(self, path: str, count: int) -> tuple[bytes, int]:
         try:
@@ -656,6 +656,18 @@ def _content_range(header: str | None, length: int) -> tuple[int, int]:
     if match is None:
         return 0, length
     return int(match.group(1)), int(match.group(2))
+
+
+def _chunks(response: dict) -> Iterator[bytes]:
+    r"""The body of a response in pieces of a MiB as they arrive."""
+    body = response["Body"]
+    try:
+        yield from body.iter_chunks(MIB)
+    except BaseException:
+        # Left part-way (the reader stopped, or the read failed): close the
+        # connection now, rather than when the collector finds it.
+        body.close()
+        raise
 
 
 def _user_metadata(head: dict) -> dict[str, str]:
