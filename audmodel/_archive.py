@@ -800,6 +800,9 @@ def _extract_remote(source: RemoteArchive, dst_root: str) -> None:
         (e for e in source.entries if not e.is_dir()), key=lambda e: e.header_offset
     )
     ends = [e.header_offset for e in files[1:]] + [source.directory]
+    # The fetchers serve all large stored entries at once, so each gets its
+    # share of them: more ranges would not read faster, only cost requests.
+    stored = sum(e.compress_size for e in files if _split(e)) or 1
     with (
         concurrent.futures.ThreadPoolExecutor(WORKERS) as pool,
         concurrent.futures.ThreadPoolExecutor(source.workers) as fetchers,
@@ -820,9 +823,10 @@ def _extract_remote(source: RemoteArchive, dst_root: str) -> None:
                 jobs.append(fetchers.submit(_extract_run, source, run, stop, dst_root))
                 run = []
             if entry.file_size >= LARGE:
+                share = round(source.workers * entry.compress_size / stored)
                 jobs.append(
                     pool.submit(
-                        _extract_large_remote, source, entry, dst_root, fetchers
+                        _extract_large_remote, source, entry, dst_root, fetchers, share
                     )
                 )
         for job in jobs:
@@ -907,18 +911,25 @@ def _extract_large_local(
             _inflate(parts, entry, dst)
 
 
+def _split(entry: zipfile.ZipInfo) -> bool:
+    r"""Whether an entry is read in parallel ranges when read remotely."""
+    return entry.file_size >= LARGE and entry.compress_type == zipfile.ZIP_STORED
+
+
 def _extract_large_remote(
     source: RemoteArchive,
     entry: zipfile.ZipInfo,
     dst_root: str,
     fetchers: concurrent.futures.Executor,
+    share: int,
 ) -> None:
     r"""Unpack a large entry as its data streams in.
 
-    A stored entry is split into up to ``source.workers`` ranges streamed
-    in parallel, each written at its place; a deflated one is one stream,
-    inflated in order. Few long requests serve stores whose cost is per
-    request as well as those that read each range from the start.
+    A stored entry is split into up to ``share`` ranges (at least one, each
+    of at least ``source.part`` bytes) streamed in parallel, each written at
+    its place; a deflated one is one stream, inflated in order. Few long
+    requests serve stores whose cost is per request as well as those that
+    read each range from the start.
 
     """
     offset = _data_offset(lambda start, size: source.read(start, start + size), entry)
@@ -927,7 +938,7 @@ def _extract_large_remote(
         if entry.compress_type == zipfile.ZIP_DEFLATED:
             _inflate(source.stream(offset, end), entry, dst)
             return
-        count = max(1, min(source.workers, entry.compress_size // source.part))
+        count = max(1, min(share, entry.compress_size // source.part))
         step = -(-entry.compress_size // count)
         ranges = [(start, min(start + step, end)) for start in range(offset, end, step)]
         fd = dst.fileno()
