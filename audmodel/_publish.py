@@ -73,16 +73,20 @@ def publish(
     with (
         _sigterm_as_interrupt(),
         tempfile.TemporaryDirectory(dir=tmp_root) as tmp,
+        _store.opened(repository) as location,
     ):
         archive = os.path.join(tmp, f"{short_id}.zip")
-        backend_class = repository.backend_registry.get(repository.backend)
+        backend = location.interface.backend
         md5 = _archive.create(
-            root, archive, compression, md5=getattr(backend_class, "stores_md5", True)
+            root,
+            archive,
+            compression,
+            md5=getattr(backend, "stores_md5", True),
+            write_behind=_linked_from(backend, tmp),
         )
         if md5 is not None:
             remember_md5(archive, md5)
         with (
-            _store.opened(repository) as location,
             _forgotten(archive),
             publication(location, short_id, version, "publish", verbose) as log,
         ):
@@ -473,6 +477,18 @@ def _describe(holder: dict) -> str:
         f"{holder.get('owner')}@{holder.get('host')}, process {holder.get('pid')}, "
         f"since {holder.get('started')}"
     )
+
+
+def _linked_from(backend: object, folder: str) -> bool:
+    r"""Whether the backend keeps a file uploaded from ``folder`` as it lies.
+
+    Then the archive written there is the one that the backend syncs to
+    disk, and writing it out early saves time; otherwise it is copied and
+    deleted, and writing it out would be wasted.
+
+    """
+    links_from = getattr(backend, "links_from", None)
+    return links_from is not None and links_from(folder)
 
 
 @contextlib.contextmanager

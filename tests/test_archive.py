@@ -156,6 +156,49 @@ def test_md5_is_computed_while_writing(tmp_path):
     assert _archive.create(root, str(tmp_path / "again.zip")) is None
 
 
+@pytest.mark.skipif(
+    _archive._sync_file_range() is None, reason="sync_file_range is Linux's"
+)
+def test_archive_to_keep_is_written_out_to_disk_while_it_is_written(
+    tmp_path, monkeypatch
+):
+    """Writing out starts behind the writer, range after range, from the start.
+
+    The limit is lowered; the archive is the same byte for byte.
+    """
+    monkeypatch.setattr(_archive, "WRITE_BEHIND", 256 * 1024)
+    calls = []
+    sync_range = _archive._sync_file_range()
+
+    def record(fd: int, offset: int, count: int, flags: int) -> int:
+        result = sync_range(fd, offset, count, flags)
+        calls.append((offset, count, result))
+        return result
+
+    monkeypatch.setattr(_archive, "_sync_file_range", lambda: record)
+    root = make_folder(tmp_path / "model")
+    # The stored weights are written out every 256 KiB as the kernel copies
+    # them; deflated data every 4 MiB as it is written.
+    least = {"auto": _archive.LARGE // (256 * 1024), 6: 2}
+    for compression in ("auto", 6):
+        kept = str(tmp_path / f"kept-{compression}.zip")
+        _archive.create(root, kept, compression, write_behind=True)
+        plain = str(tmp_path / f"plain-{compression}.zip")
+        calls_before = len(calls)
+        _archive.create(root, plain, compression)
+        assert len(calls) == calls_before  # nothing asked, nothing written out
+        assert pathlib.Path(kept).read_bytes() == pathlib.Path(plain).read_bytes()
+        # Contiguous ranges from the start, each accepted by the kernel.
+        runs = calls[:calls_before]
+        del calls[:]
+        assert len(runs) >= least[compression]
+        assert runs[0][0] == 0
+        assert all(result == 0 for _, _, result in runs)
+        for (offset, count, _), (following, _, _) in itertools.pairwise(runs):
+            assert following == offset + count
+        assert runs[-1][0] + runs[-1][1] <= os.path.getsize(kept)
+
+
 def test_zip64_records_are_written_beyond_the_limit(tmp_path, monkeypatch):
     """Files and offsets beyond 4 GiB take ZIP64 fields; the limit is lowered."""
     monkeypatch.setattr(_archive, "ZIP64_LIMIT", 5000)

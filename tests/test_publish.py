@@ -39,6 +39,28 @@ def fail_upload(repository, monkeypatch):
     return install
 
 
+def test_archive_is_written_out_early_only_where_the_repository_keeps_it(
+    repository, model_root, tmp_path, monkeypatch
+):
+    """A file-system repository links an archive from its own disk into place.
+
+    Writing that archive out to disk while it is written shortens the fsync
+    of a durable publication; for other backends the archive is a temporary
+    file, and writing it out would be wasted.
+    """
+    asked = []
+    create = audmodel._archive.create
+
+    def recorded(*args, write_behind=False, **kwargs):
+        asked.append(write_behind)
+        return create(*args, write_behind=write_behind, **kwargs)
+
+    monkeypatch.setattr(audmodel._archive, "create", recorded)
+    uid = publish(model_root, tmp_root=str(tmp_path))
+    assert asked == [repository.backend == "file-system"]
+    assert audmodel.load(uid)
+
+
 @pytest.mark.parametrize(
     "marker", [".zip", ".meta.yaml", ".aliases", ".alias.yaml", ".header.yaml"]
 )

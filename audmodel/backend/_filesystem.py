@@ -117,6 +117,34 @@ class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(staging)
 
+    def links_from(self, folder: str) -> bool:
+        r"""Whether a file uploaded from ``folder`` is hard-linked into place.
+
+        Args:
+            folder: local folder
+
+        Returns:
+            ``True`` if ``folder`` lies on the repository's file system
+
+        Examples:
+            >>> import tempfile
+            >>> host = tempfile.mkdtemp()
+            >>> FileSystem(host, "repo").links_from(host)
+            True
+
+        """
+        try:
+            return os.stat(folder).st_dev == os.stat(self._nearest_folder()).st_dev
+        except OSError:
+            return False
+
+    def _nearest_folder(self) -> str:
+        r"""The repository's folder, or its nearest parent that exists."""
+        path = self._root
+        while not os.path.isdir(path) and os.path.dirname(path) != path:
+            path = os.path.dirname(path)
+        return path
+
     def local_path(self, path: str) -> str:
         r"""Where a file of the backend lies on disk.
 
