@@ -877,14 +877,15 @@ def _extract_remote(source: RemoteArchive, dst_root: str) -> None:
     ):
         jobs, run = [], []
         # A run holds entries lying next to each other, from the header of
-        # the first to the header of the entry after the last.
+        # the first to the header of the entry after the last. Runs are cut
+        # by bytes alone: each costs a request, and creating the files, not
+        # reading them, is what takes the time.
         for entry, end in zip(files, ends, strict=True):
             if entry.file_size < LARGE:
                 run.append(entry)
             if run and (
                 entry.file_size >= LARGE
                 or end - run[0].header_offset >= CHUNK
-                or len(run) >= 4 * BATCH
                 or entry is files[-1]
             ):
                 stop = entry.header_offset if entry.file_size >= LARGE else end

@@ -111,6 +111,23 @@ def test_archive_read_by_ranges_is_unpacked_reading_each_byte_once(
     assert all(end <= directory for _, end in reads)
 
 
+def test_small_files_read_by_ranges_cost_one_request_per_chunk(tmp_path):
+    """A model of many small files is read in few requests, each one CHUNK."""
+    root = tmp_path / "model"
+    rng = random.Random(3)
+    for i in range(1500):
+        folder = root / f"part-{i // 100}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"file-{i}.bin").write_bytes(rng.randbytes(4096))
+    archive = str(tmp_path / "model.zip")
+    _archive.create(str(root), archive)
+    reads = []
+    _archive.extract(remote(archive, reads), str(tmp_path / "ours"))
+    assert files_below(str(tmp_path / "ours")) == files_below(str(root))
+    data = zipfile.ZipFile(archive).start_dir
+    assert len(reads) == -(-data // _archive.CHUNK) == 2
+
+
 def test_large_entries_read_by_ranges_share_the_workers_by_size(tmp_path):
     root = tmp_path / "model"
     root.mkdir()
