@@ -36,10 +36,12 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import io
+import itertools
 import os
 import posixpath
 import shutil
@@ -895,7 +897,13 @@ def _extract_remote(source: RemoteArchive, dst_root: str) -> None:
                 share = round(source.workers * entry.compress_size / stored)
                 jobs.append(
                     pool.submit(
-                        _extract_large_remote, source, entry, dst_root, fetchers, share
+                        _extract_large_remote,
+                        source,
+                        entry,
+                        end,
+                        dst_root,
+                        fetchers,
+                        share,
                     )
                 )
         for job in jobs:
@@ -988,54 +996,100 @@ def _split(entry: zipfile.ZipInfo) -> bool:
 def _extract_large_remote(
     source: RemoteArchive,
     entry: zipfile.ZipInfo,
+    limit: int,
     dst_root: str,
     fetchers: concurrent.futures.Executor,
     share: int,
 ) -> None:
     r"""Unpack a large entry as its data streams in.
 
+    The first stream starts at the entry's local header, which is checked
+    as it arrives: a separate request for it would cost as much as a
+    range on stores that read each range from the start. Where the data
+    ends is known only then, so streams reach to ``limit``, the next
+    entry's header (or the central directory), and what lies past the
+    data (a data descriptor) is dropped.
     A stored entry is split into up to ``share`` ranges (at least one, each
     of at least ``source.part`` bytes) streamed in parallel, each written at
-    its place; a deflated one is one stream, inflated in order. Few long
-    requests serve stores whose cost is per request as well as those that
-    read each range from the start.
+    its place; a deflated one is one stream, inflated in order.
 
     """
-    offset = _data_offset(lambda start, size: source.read(start, start + size), entry)
-    end = offset + entry.compress_size
+    first = entry.header_offset
     with open(_target(dst_root, entry), "xb") as dst:
         if entry.compress_type == zipfile.ZIP_DEFLATED:
-            _inflate(source.stream(offset, end), entry, dst)
+            _, pieces = _after_local_header(source.stream(first, limit), entry)
+            _inflate(pieces, entry, dst)
             return
-        count = max(1, min(share, entry.compress_size // source.part))
-        step = -(-entry.compress_size // count)
-        ranges = [(start, min(start + step, end)) for start in range(offset, end, step)]
+        # The first range holds the local header, whatever the part size.
+        part = max(source.part, _LOCAL.size + 2 * 0xFFFF)
+        count = max(1, min(share, (limit - first) // part))
+        step = -(-(limit - first) // count)
+        ranges = [
+            (start, min(start + step, limit)) for start in range(first, limit, step)
+        ]
         fd = dst.fileno()
+        data_offset: concurrent.futures.Future = concurrent.futures.Future()
 
         def stream_into_place(start: int, stop: int) -> tuple[int, int]:
-            crc, position = 0, start
-            for piece in source.stream(start, stop):
-                if position + len(piece) > stop:
-                    break
-                _write_at(fd, piece, position - offset)
-                crc = crc32(piece, crc)
+            pieces = source.stream(start, stop)
+            if start == first:
+                try:
+                    offset, pieces = _after_local_header(pieces, entry)
+                except BaseException as ex:
+                    _settle(data_offset, exception=ex)
+                    raise
+                _settle(data_offset, result=offset)
+                start = offset
+            else:
+                offset = data_offset.result()
+            end = offset + entry.compress_size
+            crc = length = 0
+            position = start
+            for piece in pieces:
+                # Only the entry's data, from where it begins to where it ends.
+                low, high = max(position, offset), min(position + len(piece), end)
+                if low < high:
+                    data = piece[low - position : high - position]
+                    _write_at(fd, data, low - offset)
+                    crc = crc32(data, crc)
+                    length += high - low
                 position += len(piece)
-            if position != stop:
+                if position >= stop:
+                    break
+            if position < min(stop, end):
                 raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
-            return crc, stop - start
+            return crc, length
 
         jobs = [fetchers.submit(stream_into_place, *range_) for range_ in ranges]
         try:
-            crc = 0
+            crc = length = 0
             for job in jobs:
-                crc = _crc_combine(crc, *job.result())
+                part_crc, part_length = job.result()
+                crc = _crc_combine(crc, part_crc, part_length)
+                length += part_length
         finally:
             # After a failure: no more reads, and none still writing once
-            # the file is closed.
+            # the file is closed; none waiting for a header never read.
             for job in jobs:
                 job.cancel()
+            _settle(data_offset, exception=ArchiveError("Unpacking was stopped."))
             concurrent.futures.wait(jobs)
+        if length != entry.compress_size:
+            raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
         _check_crc(entry, crc)
+
+
+def _settle(
+    future: concurrent.futures.Future,
+    result: object = None,
+    exception: BaseException | None = None,
+) -> None:
+    r"""Give a future its result or exception, unless it has one already."""
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        if exception is None:
+            future.set_result(result)
+        else:
+            future.set_exception(exception)
 
 
 def _write_at(fd: int, data: bytes, offset: int) -> None:
@@ -1099,16 +1153,54 @@ def _inflate(parts: Iterable[bytes], entry: zipfile.ZipInfo, dst: BinaryIO) -> N
 def _data_offset(read: Callable[[int, int], bytes], entry: zipfile.ZipInfo) -> int:
     r"""Where an entry's data begins, from its local header."""
     header = read(entry.header_offset, _LOCAL.size)
+    name_length, extra_length = _local_header_lengths(header, entry)
+    _check_local_name(read(entry.header_offset + _LOCAL.size, name_length), entry)
+    return entry.header_offset + _LOCAL.size + name_length + extra_length
+
+
+def _after_local_header(
+    pieces: Iterable[bytes], entry: zipfile.ZipInfo
+) -> tuple[int, Iterator[bytes]]:
+    r"""Check the local header at the start of a stream; skip past it.
+
+    Returns:
+        where the entry's data begins, and the stream from there on
+
+    """
+    pieces = iter(pieces)
+    received = bytearray()
+
+    def receive(count: int) -> None:
+        for piece in pieces:
+            received.extend(piece)
+            if len(received) >= count:
+                return
+        if len(received) < count:
+            raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
+
+    receive(_LOCAL.size)
+    name_length, extra_length = _local_header_lengths(received[: _LOCAL.size], entry)
+    size = _LOCAL.size + name_length + extra_length
+    receive(size)
+    _check_local_name(bytes(received[_LOCAL.size : _LOCAL.size + name_length]), entry)
+    rest = bytes(received[size:])
+    return entry.header_offset + size, itertools.chain([rest] if rest else [], pieces)
+
+
+def _local_header_lengths(header: bytes, entry: zipfile.ZipInfo) -> tuple[int, int]:
+    r"""The name's and the extra field's lengths in a local header."""
     if len(header) != _LOCAL.size or header[:4] != b"PK\x03\x04":
         raise ArchiveError(f"Entry '{entry.filename}' has no valid local header.")
     fields = _LOCAL.unpack(header)
-    name = read(entry.header_offset + _LOCAL.size, fields[9])
+    return fields[9], fields[10]
+
+
+def _check_local_name(name: bytes, entry: zipfile.ZipInfo) -> None:
     encoding = "utf-8" if entry.flag_bits & _FLAG_UTF8 else "cp437"
     if name.decode(encoding, "replace") != entry.orig_filename:
         raise ArchiveError(
             f"Entry '{entry.filename}' has another name in its local header."
         )
-    return entry.header_offset + _LOCAL.size + fields[9] + fields[10]
 
 
 # --- the files of an archive, from its central directory ---------------------
