@@ -1171,12 +1171,11 @@ def _after_local_header(
     received = bytearray()
 
     def receive(count: int) -> None:
-        for piece in pieces:
+        while len(received) < count:
+            piece = next(pieces, None)
+            if piece is None:
+                raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
             received.extend(piece)
-            if len(received) >= count:
-                return
-        if len(received) < count:
-            raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
 
     receive(_LOCAL.size)
     name_length, extra_length = _local_header_lengths(received[: _LOCAL.size], entry)

@@ -127,23 +127,17 @@ class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
             ``True`` if ``folder`` lies on the repository's file system
 
         Examples:
-            >>> import tempfile
+            >>> import os, tempfile
             >>> host = tempfile.mkdtemp()
+            >>> os.mkdir(os.path.join(host, "repo"))
             >>> FileSystem(host, "repo").links_from(host)
             True
 
         """
         try:
-            return os.stat(folder).st_dev == os.stat(self._nearest_folder()).st_dev
-        except OSError:
+            return os.stat(folder).st_dev == os.stat(self._root).st_dev
+        except OSError:  # either is missing
             return False
-
-    def _nearest_folder(self) -> str:
-        r"""The repository's folder, or its nearest parent that exists."""
-        path = self._root
-        while not os.path.isdir(path) and os.path.dirname(path) != path:
-            path = os.path.dirname(path)
-        return path
 
     def local_path(self, path: str) -> str:
         r"""Where a file of the backend lies on disk.
