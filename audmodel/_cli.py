@@ -383,7 +383,7 @@ def _params(args: argparse.Namespace) -> dict[str, object]:
 
 def _mapping_file(path: str, what: str) -> dict[str, object]:
     r"""A YAML file holding a mapping, read safely."""
-    data = _yaml.load_file(path, f"the {what} file '{path}'")
+    data = _yaml.load_file(path, f"the {what} file '{path}'", limit=None)
     if data is None:
         return {}
     if not isinstance(data, dict):

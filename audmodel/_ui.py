@@ -384,17 +384,19 @@ def _guarded(function: Callable[[], object]) -> tuple[object, str | None]:
 
 
 def _params(items: list[str] | str) -> dict[str, object]:
-    r"""``key=value`` filters; the value read as YAML, as on the command line."""
+    r"""``key=value`` filters; the value read as one YAML scalar.
+
+    Any web page can send a request to a catalog on this machine,
+    so nothing but a short plain value is parsed (see :func:`_yaml.scalar`).
+
+    """
     if isinstance(items, str):
         items = [items]
     params = {}
     for item in items:
         key, separator, value = str(item).partition("=")
         if separator and key.strip():
-            try:
-                params[key.strip()] = _yaml.loads(value, "a parameter filter")
-            except Exception:
-                params[key.strip()] = value
+            params[key.strip()] = _yaml.scalar(value)
     return params
 
 

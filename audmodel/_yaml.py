@@ -10,18 +10,36 @@ parameters and meta with this tag. Reading it creates a tuple and runs
 nothing, so it is allowed, and tuples are written the same way to keep the
 files (and so the checksums) identical to those of audmodel 1.5.
 
+A document is also refused before anything is built from it if it nests
+deeper than :data:`MAX_DEPTH` or holds more than :data:`MAX_VALUES` values
+once its anchors are expanded: a few hundred bytes of anchors can stand
+for billions of values ("billion laughs"), and every reader that walks
+them (the header index, JSON, the catalog) would pay for all of them.
+Anchors themselves are allowed, as YAML writers (audmodel 1.5's too) use
+them for an object that occurs twice.
+
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 import datetime
+import os
+import stat
 
 import oyaml as yaml
 
 
 SERIALIZE_ERROR_MESSAGE = "Cannot serialize the following object to a YAML file:\n"
 TUPLE_TAG = "tag:yaml.org,2002:python/tuple"
+MAX_DEPTH = 100
+r"""Levels of nesting a document may have."""
+MAX_VALUES = 262_144
+r"""Values a document may hold with its anchors expanded:
+as many as a 1 MiB file can hold without anchors."""
+MAX_FILE_SIZE = 1024 * 1024
+r"""Bytes a header, meta, alias or claim file may have;
+real ones have a few hundred."""
 
 # Exact types: subclasses such as numpy.float64 or enums would be written
 # with tags that a safe loader refuses.
@@ -92,15 +110,21 @@ def check_plain(obj: object) -> None:
     _check_plain(obj, "")
 
 
-def _check_plain(obj: object, where: str) -> None:
+def _check_plain(obj: object, where: str, depth: int = 1) -> None:
+    if depth > MAX_DEPTH:
+        # It could be written, but no reader would take it back.
+        raise RuntimeError(
+            f"{SERIALIZE_ERROR_MESSAGE}it nests deeper than {MAX_DEPTH} levels "
+            f"(at '{where}')"
+        )
     if type(obj) in (dict, OrderedDict):
         for key, value in obj.items():
             if type(key) not in _SCALARS:
                 _raise_not_plain(key, where)
-            _check_plain(value, f"{where}.{key}" if where else str(key))
+            _check_plain(value, f"{where}.{key}" if where else str(key), depth + 1)
     elif type(obj) in (list, tuple):
         for index, value in enumerate(obj):
-            _check_plain(value, f"{where}[{index}]")
+            _check_plain(value, f"{where}[{index}]", depth + 1)
     elif type(obj) not in _SCALARS:
         _raise_not_plain(obj, where)
 
@@ -158,8 +182,15 @@ def loads(text: str | bytes, source: str) -> object:
         audmodel._yaml.YAMLError: Refusing to read meta: ...
 
     """
+    loader = _Loader(text)
     try:
-        return yaml.load(text, Loader=_Loader)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problem = _size_problem(node)
+        if problem is not None:
+            raise YAMLError(f"Refusing to read {source}: {problem}.", problem)
+        return loader.construct_document(node)
     except yaml.constructor.ConstructorError as ex:
         reason = ex.problem.strip() if ex.problem else str(ex)
         raise YAMLError(
@@ -171,9 +202,111 @@ def loads(text: str | bytes, source: str) -> object:
         raise YAMLError(
             f"Cannot read {source}: it is not valid YAML ({ex}).", str(ex)
         ) from None
+    except RecursionError:  # the pure-Python parser, where libyaml is missing
+        reason = f"it nests deeper than {MAX_DEPTH} levels"
+        raise YAMLError(f"Refusing to read {source}: {reason}.", reason) from None
+    finally:
+        loader.dispose()
 
 
-def load_file(path: str, source: str | None = None) -> object:
-    r"""Read a YAML file safely, see :func:`loads`."""
-    with open(path, "rb") as fp:
-        return loads(fp.read(), source or f"'{path}'")
+def _size_problem(root: yaml.Node) -> str | None:
+    r"""What makes a parsed document too large or too deep, ``None`` if nothing.
+
+    The node graph is walked without recursion, each node once, counting
+    the values a node stands for with its anchors expanded.
+
+    """
+    values: dict[int, int] = {}
+    ancestors: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if finished:
+            ancestors.discard(key)
+            values[key] = 1 + sum(values[id(child)] for child in children)
+            if values[key] > MAX_VALUES:
+                return (
+                    f"it holds more than {MAX_VALUES} values with its anchors expanded"
+                )
+            continue
+        if key in values:
+            continue
+        if key in ancestors:
+            return "an anchor is used inside itself"
+        ancestors.add(key)
+        if len(ancestors) > MAX_DEPTH:
+            return f"it nests deeper than {MAX_DEPTH} levels"
+        stack.append((node, True))
+        stack += [(child, False) for child in children if id(child) not in values]
+    return None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+MAX_SCALAR = 256
+r"""Characters of a value that :func:`scalar` reads as YAML."""
+
+
+def scalar(text: str) -> object:
+    r"""Read one plain value, as a number, boolean, date or string.
+
+    For text that strangers may send (the catalog's filters):
+    anything but one short scalar (a list, a mapping, an anchor, an alias,
+    a tag, or more than :data:`MAX_SCALAR` characters)
+    is taken as the text itself, without being parsed.
+
+    Args:
+        text: value as typed
+
+    Returns:
+        the value
+
+    Examples:
+        >>> scalar("16000"), scalar("cnn10"), scalar("[1, 2]")
+        (16000, 'cnn10', '[1, 2]')
+        >>> scalar("&a x")
+        '&a x'
+
+    """
+    if len(text) > MAX_SCALAR or not text or text[0] in "[{&*!|>%@`" or "\n" in text:
+        return text
+    try:
+        value = loads(text, "a value")
+    except YAMLError:
+        return text
+    return value if type(value) in _SCALARS else text
+
+
+def load_file(
+    path: str, source: str | None = None, limit: int | None = MAX_FILE_SIZE
+) -> object:
+    r"""Read a YAML file safely, see :func:`loads`.
+
+    The file is opened without blocking and read only if it is a regular
+    file of at most ``limit`` bytes (``None`` for any size):
+    in a cache shared by a group, anyone in it could plant a FIFO.
+
+    Raises:
+        YAMLError: if the file is no regular file, too large,
+            or not safe YAML
+
+    """
+    source = source or f"'{path}'"
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fp:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            reason = "it is not a regular file"
+        elif limit is not None and info.st_size > limit:
+            reason = f"it has {info.st_size} bytes, more than the {limit} it may have"
+        else:
+            return loads(fp.read(), source)
+    raise YAMLError(f"Refusing to read {source}: {reason}.", reason)
