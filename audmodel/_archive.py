@@ -25,7 +25,10 @@ Speed comes from doing each byte's work once and on every core:
 
 Extraction trusts nothing in the archive: every entry name is checked
 before the first byte is written, so that no entry can land outside the
-destination folder, and every entry's CRC-32 is verified.
+destination folder, and every entry's CRC-32 is verified. The central
+directory's declared size is checked before it is parsed, and entries
+whose data would overlap each other or the directory are refused, so that
+a small archive cannot unpack one stretch of bytes many times over.
 
 """
 
@@ -71,6 +74,9 @@ COPY_BUFFER = 1024 * 1024
 # more is lying about its size: the mark of a ZIP bomb.
 MAX_RATIO = 1100
 MAX_ENTRIES = 1_000_000
+# Central directory bytes one entry may take: its record (46 bytes), a name
+# as long as a path may be, and extra fields.
+MAX_DIRECTORY_ENTRY = 46 + 4096 + 1024
 
 try:
     # ISA-L computes CRC-32 about 4 times as fast as zlib (on this project's
@@ -107,8 +113,12 @@ class ArchiveError(RuntimeError):
 def list_files(root: str) -> list[str]:
     r"""Relative POSIX paths of all files below ``root``, sorted.
 
-    Symbolic links to files are followed, links to folders are not,
-    so that a link cannot pull files from outside ``root`` in repeatedly.
+    Symbolic links to files inside ``root`` are followed,
+    links to folders inside ``root`` are skipped,
+    so that no file is packed more than once through them.
+    Links that lead outside ``root`` (a link to ``/proc/self/environ``
+    would pack the publisher's secrets), that lead nowhere or in a loop,
+    and FIFOs, sockets and devices are refused.
 
     Args:
         root: model folder
@@ -116,17 +126,43 @@ def list_files(root: str) -> list[str]:
     Returns:
         relative file paths
 
+    Raises:
+        ValueError: naming each refused entry
+
     """
-    files = []
+    inside = os.path.realpath(root)
+    files, refused = [], []
     for folder, dirs, names in os.walk(root):
         dirs.sort()
         rel = os.path.relpath(folder, root)
-        for name in names:
+        for name in [*dirs, *names]:
             path = os.path.join(folder, name)
-            if os.path.isfile(path):
+            reason = _refusal(path, inside, is_dir=name in dirs)
+            if reason is not None:
+                refused.append(f"'{path}' {reason}")
+            elif name in names:
                 relative = name if rel == "." else f"{rel}/{name}"
                 files.append(relative.replace(os.sep, "/"))
+    if refused:
+        raise ValueError(
+            "Refusing to publish the model folder: " + "; ".join(sorted(refused)) + "."
+        )
     return sorted(files)
+
+
+def _refusal(path: str, inside: str, is_dir: bool) -> str | None:
+    r"""Why a folder entry cannot be packed, ``None`` if it can (or is skipped)."""
+    mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        target = os.path.realpath(path)
+        if os.path.commonpath([target, inside]) != inside:
+            return f"is a link to '{target}', outside the model folder"
+        if not os.path.exists(target):
+            return "is a link that leads nowhere or in a loop"
+        mode = os.stat(target).st_mode
+    if stat.S_ISDIR(mode) or (stat.S_ISREG(mode) and not is_dir):
+        return None
+    return "is not a regular file (a FIFO, socket or device)"
 
 
 def check_compression(compression: int | str) -> int | str:
@@ -699,7 +735,7 @@ def extract(source: str | RemoteArchive, dst_root: str) -> list[zipfile.ZipInfo]
             _extract_remote(source, dst_root)
             entries = source.entries
         else:
-            with zipfile.ZipFile(source) as archive:
+            with _open_local(source) as archive:
                 entries = archive.infolist()
                 _prepare_destination(entries, dst_root)
                 _extract_local(source, entries, dst_root)
@@ -773,8 +809,7 @@ def verify(path: str) -> None:
 
     """
     try:
-        with zipfile.ZipFile(path) as archive:
-            check_entries(archive.infolist())
+        with _open_local(path) as archive:
             for entry in archive.infolist():
                 # zipfile checks the CRC-32 when an entry is read to its end.
                 with archive.open(entry) as data:
@@ -784,6 +819,97 @@ def verify(path: str) -> None:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as ex:
         raise ArchiveError(f"The archive is broken: {ex}") from None
+
+
+def _open_local(path: str) -> zipfile.ZipFile:
+    r"""Open a local archive whose end record and entries pass the checks.
+
+    Raises:
+        ArchiveError: if the archive is broken or refused
+
+    """
+    with open(path, "rb") as fp:
+        size = fp.seek(0, os.SEEK_END)
+        fp.seek(max(0, size - TAIL))
+        _check_end_record(fp.read(), size)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError) as ex:
+        # A directory offset before the file's start makes zipfile seek
+        # to a negative position, which the file system refuses.
+        raise ArchiveError(f"The archive is broken: {ex}.") from None
+    try:
+        check_entries(archive.infolist())
+        check_layout(archive.infolist(), archive.start_dir)
+    except BaseException:
+        archive.close()
+        raise
+    return archive
+
+
+def _check_end_record(tail: bytes, size: int) -> None:
+    r"""Refuse an archive whose end record declares too many entries.
+
+    Checked before the central directory is parsed, as parsing it is what
+    costs: a directory can hold many more entries than it declares, so its
+    size is bounded by the declared count too.
+
+    Args:
+        tail: the last bytes of the archive, see :data:`TAIL`
+        size: the archive's size
+
+    Raises:
+        ArchiveError: if the declared count or directory size is too large
+
+    """
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _END.size:
+        return  # no end record: zipfile says the archive is broken
+    _, _, _, _, count, directory_size, _, _ = _END.unpack_from(tail, at)
+    locator = at - _LOCATOR64.size
+    if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
+        record = _LOCATOR64.unpack_from(tail, locator)[2] - (size - len(tail))
+        if 0 <= record <= len(tail) - _END64.size:
+            fields = _END64.unpack_from(tail, record)
+            count, directory_size = fields[7], fields[8]
+    if count > MAX_ENTRIES:
+        raise ArchiveError(f"Refusing an archive of {count} entries.")
+    if directory_size > max(count, 1) * MAX_DIRECTORY_ENTRY:
+        raise ArchiveError(
+            f"Refusing an archive whose directory of {count} entries "
+            f"takes {directory_size} bytes."
+        )
+
+
+def check_layout(entries: list[zipfile.ZipInfo], directory: int) -> None:
+    r"""Refuse entries whose data overlap each other or the central directory.
+
+    Each entry needs at least its local header (30 bytes) and its data
+    before the next entry begins; overlapping entries would let a small
+    archive unpack the same bytes many times over.
+
+    Args:
+        entries: the archive's entries
+        directory: where the central directory begins
+
+    Raises:
+        ArchiveError: naming the first entry that overlaps
+
+    """
+    ordered = sorted(entries, key=lambda entry: entry.header_offset)
+    ends = [entry.header_offset for entry in ordered[1:]] + [directory]
+    for entry, end in zip(ordered, ends, strict=True):
+        if entry.header_offset < 0:
+            # zipfile shifts offsets by where it finds the directory.
+            raise ArchiveError(
+                f"The archive is broken: entry '{entry.filename}' would lie "
+                "before its start."
+            )
+        if entry.header_offset + _LOCAL.size + entry.compress_size > end:
+            raise ArchiveError(
+                f"Refusing archive entry '{entry.filename}': its data overlaps "
+                "the next entry or the central directory."
+            )
 
 
 def file_crc32(path: str) -> int:
@@ -1262,14 +1388,16 @@ def read_directory(
 
     """
     tail, size = read_tail(TAIL)
+    _check_end_record(tail, size)
     reader = _TailReader(tail, size, read_range)
     try:
         with zipfile.ZipFile(reader) as archive:
             entries = archive.infolist()
             directory = archive.start_dir
-    except zipfile.BadZipFile as ex:
+    except (zipfile.BadZipFile, EOFError, ValueError) as ex:
         raise ArchiveError(f"The archive is broken: {ex}.") from None
     check_entries(entries)
+    check_layout(entries, directory)
     return entries, directory
 
 

@@ -315,9 +315,15 @@ def test_symbolic_links_in_the_folder(tmp_path):
     outside = tmp_path / "outside"
     (outside / "secret").mkdir(parents=True)
     (outside / "secret" / "s.txt").write_text("secret")
+    (root / "sub").mkdir()
+    (root / "sub" / "inner.txt").write_text("inner")
     os.symlink(root / "real.txt", root / "link.txt")
+    # A link to a folder inside is skipped, so no file is packed twice.
+    os.symlink(root / "sub", root / "linked-sub")
+    assert _archive.list_files(str(root)) == ["link.txt", "real.txt", "sub/inner.txt"]
     os.symlink(outside / "secret", root / "linked-folder")
-    assert _archive.list_files(str(root)) == ["link.txt", "real.txt"]
+    with pytest.raises(ValueError, match=r"linked-folder' is a link to .*outside"):
+        _archive.list_files(str(root))
 
 
 def test_invalid_compression_is_refused():
