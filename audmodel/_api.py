@@ -1140,7 +1140,7 @@ def url(
     repository = _store.find_header(short_id, version)
     if type == "model":
         info = _load.header(short_id, version, _cache_root(cache_root), repository)
-        path = _store.archive_path(short_id, info["name"], info["subgroup"])
+        path = _store.archive_path(short_id, info["name"], info.get("subgroup"))
     elif type == "header":
         path = _store.header_path(short_id)
     else:

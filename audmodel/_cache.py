@@ -13,7 +13,14 @@ can share one cache)::
 A model folder is built in a hidden staging folder beside its final place
 and renamed into place only when complete, so a folder at the final place
 is always a complete model. Small files are replaced atomically the same
-way. Locks are group-writable files, so a cache can be shared by a group.
+way. Where the folder of a model is group-writable, its locks are too, so
+that a cache can be shared by a group; elsewhere staging folders and locks
+are writable by their owner alone.
+
+Every path below the root is built from a short or legacy ID and a
+version, checked to be one folder name each, and nothing is written
+through a model's folder ``<cache_root>/<short_id>`` if it is a symbolic
+link (the root itself may be one).
 
 """
 
@@ -27,6 +34,7 @@ import datetime
 import json
 import os
 import shutil
+import stat
 import time
 import uuid
 import warnings
@@ -34,9 +42,12 @@ import warnings
 import filelock
 
 from audmodel import _archive
+from audmodel import _ids
 
 
 LOCK_FILE_MODE = 0o664
+r"""Mode of lock files in a folder that is group-writable (a shared cache)."""
+PRIVATE_LOCK_FILE_MODE = 0o644
 SMALL_FILE_LOCK_TIMEOUT = 60.0
 HEADER_EXT = "header.yaml"
 META_EXT = "meta.yaml"
@@ -45,17 +56,65 @@ STAGING_PREFIX = ".staging-"
 
 def model_dir(cache_root: str, short_id: str, version: str) -> str:
     r"""Folder of an unpacked model."""
-    return os.path.join(cache_root, short_id, version)
+    return os.path.join(_model_folder(cache_root, short_id, version), version)
 
 
 def header_file(cache_root: str, short_id: str, version: str) -> str:
     r"""Cached header of a model."""
-    return os.path.join(cache_root, short_id, f"{version}.{HEADER_EXT}")
+    folder = _model_folder(cache_root, short_id, version)
+    return os.path.join(folder, f"{version}.{HEADER_EXT}")
 
 
 def meta_file(cache_root: str, short_id: str, version: str) -> str:
     r"""Cached meta of a model."""
-    return os.path.join(cache_root, short_id, f"{version}.{META_EXT}")
+    folder = _model_folder(cache_root, short_id, version)
+    return os.path.join(folder, f"{version}.{META_EXT}")
+
+
+def _model_folder(cache_root: str, short_id: str, version: str) -> str:
+    r"""``<cache_root>/<short_id>``, once both parts are checked.
+
+    Raises:
+        ValueError: if the short ID or version could name another folder
+
+    """
+    if not (_ids.is_stored_id(short_id) and _ids.is_safe_version(version)):
+        raise ValueError(
+            f"Refusing the model ID '{short_id}-{version}' in the cache "
+            f"'{cache_root}': it is not a model ID."
+        )
+    return os.path.join(cache_root, short_id)
+
+
+def refuse_linked_folder(path: str) -> None:
+    r"""Refuse to write ``path`` through a model folder that is a symbolic link.
+
+    In a cache shared by a group, a link planted at ``<cache_root>/<short_id>``
+    would send models, headers and locks to wherever it points.
+
+    Raises:
+        RuntimeError: if the folder of ``path`` is a model folder and a link
+
+    """
+    folder = os.path.dirname(path)
+    if _ids.is_stored_id(os.path.basename(folder)) and os.path.islink(folder):
+        raise RuntimeError(
+            f"Refusing to write '{path}': the cache folder '{folder}' "
+            "is a symbolic link. Remove the link."
+        )
+
+
+def _is_shared(folder: str) -> bool:
+    r"""Tell if a cache folder is group-writable, as a shared cache is."""
+    try:
+        return bool(os.stat(folder).st_mode & stat.S_IWGRP)
+    except FileNotFoundError:
+        return False
+
+
+def _lock_mode(file: str) -> int:
+    folder = os.path.dirname(file)
+    return LOCK_FILE_MODE if _is_shared(folder) else PRIVATE_LOCK_FILE_MODE
 
 
 def files_record(cache_root: str, short_id: str, version: str) -> str:
@@ -66,7 +125,8 @@ def files_record(cache_root: str, short_id: str, version: str) -> str:
     have none.
 
     """
-    return os.path.join(cache_root, short_id, f".{version}.files.json")
+    folder = _model_folder(cache_root, short_id, version)
+    return os.path.join(folder, f".{version}.files.json")
 
 
 def lock_file(path: str) -> str:
@@ -90,9 +150,10 @@ def lock(path: str, timeout: float = SMALL_FILE_LOCK_TIMEOUT) -> Iterator[None]:
         filelock.Timeout: if the lock is not acquired within ``timeout``
 
     """
+    refuse_linked_folder(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     file = lock_file(path)
-    guard = filelock.FileLock(file, mode=LOCK_FILE_MODE)
+    guard = filelock.FileLock(file, mode=_lock_mode(file))
     try:
         guard.acquire(timeout=0)
     except filelock.Timeout:
@@ -133,13 +194,19 @@ def staging(final: str) -> Iterator[tuple[str, str]]:
     that audmodel 1.5 leaves in that case, are removed first.
 
     """
+    refuse_linked_folder(final)
     os.makedirs(os.path.dirname(final), exist_ok=True)
     remove_leftovers(final)
     folder = _staging_name(final)
     file = _staging_name(final)
     # Not tempfile.mkdtemp: its mode 0o700 would hide a shared cache's
-    # models from the group; os.mkdir applies the user's umask instead.
+    # models from the group; os.mkdir applies the user's umask instead,
+    # and where the cache is not shared nobody else may write into it.
     os.mkdir(folder)
+    if not _is_shared(os.path.dirname(final)):
+        mode = stat.S_IMODE(os.stat(folder).st_mode)
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            os.chmod(folder, mode & ~(stat.S_IWGRP | stat.S_IWOTH))
     try:
         yield folder, file
     finally:
@@ -179,6 +246,7 @@ def write_file(path: str, data: bytes) -> None:
     Call it with the lock of ``path`` held.
 
     """
+    refuse_linked_folder(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     remove_leftovers(path)
     tmp = _staging_name(path)
@@ -219,10 +287,12 @@ def entries(cache_root: str) -> list[Entry]:
 
     """
     found = []
-    for short_id in _subfolders(cache_root):
+    for short_id in filter(_ids.is_stored_id, _subfolders(cache_root)):
         for version in _subfolders(os.path.join(cache_root, short_id)):
+            if not _ids.is_safe_version(version):  # a leftover, e.g. '1.0.0~'
+                continue
             path = model_dir(cache_root, short_id, version)
-            if version.endswith("~") or not is_complete(path):
+            if not is_complete(path):
                 continue
             try:
                 size, used = _size(path), os.stat(path).st_mtime
@@ -304,7 +374,7 @@ def remove_model(final: str) -> bool:
     them until it closes them.
 
     """
-    guard = filelock.FileLock(lock_file(final), mode=LOCK_FILE_MODE)
+    guard = filelock.FileLock(lock_file(final), mode=_lock_mode(final))
     try:
         guard.acquire(timeout=0)
     except filelock.Timeout:

@@ -25,6 +25,7 @@ import os
 import sys
 import warnings
 
+import audbackend
 import audeer
 
 from audmodel import _cache
@@ -34,6 +35,7 @@ from audmodel import _yaml
 from audmodel._config import config
 from audmodel._repository import HEADER_EXT
 from audmodel._repository import Repository
+from audmodel.backend._common import backend_error_detail
 
 
 INDEX_FORMAT = 1
@@ -122,6 +124,9 @@ def _uid_of_header(path: str) -> str | None:
     short_id, version, name = parts[2:]
     if name != f"{short_id}-{version}{_HEADER_SUFFIX}":
         return None
+    # A listing is input too: '..' as a short ID would name a cache folder.
+    if not (_ids.is_stored_id(short_id) and _ids.is_safe_version(version)):
+        return None
     return f"{short_id}-{version}"
 
 
@@ -177,9 +182,14 @@ def _read_headers(
                 results = pool.map(lambda uid: _read_header(location, uid), group)
                 for uid, result in zip(group, results, strict=True):
                     if isinstance(result, Exception):
+                        reason = (
+                            backend_error_detail(result)
+                            if isinstance(result, audbackend.BackendError)
+                            else result
+                        )
                         warnings.warn(
                             f"Model '{uid}' in {repository} is left out: "
-                            f"its header cannot be read: {result}",
+                            f"its header cannot be read: {reason}",
                             stacklevel=4,
                         )
                     else:
@@ -193,17 +203,12 @@ def _read_header(location: _store.Location, uid: str) -> dict | Exception:
         header = _yaml.loads(data, f"the header of '{uid}'")
     except Exception as ex:
         return ex
-    if not _is_header(header):
-        return RuntimeError("it is not a mapping with 'name' and 'subgroup'")
-    return header
+    problem = _ids.header_problem(header)
+    return header if problem is None else RuntimeError(problem)
 
 
 def _is_header(header: object) -> bool:
-    return (
-        isinstance(header, dict)
-        and isinstance(header.get("name"), str)
-        and isinstance(header.get("subgroup", ""), str)
-    )
+    return _ids.header_problem(header) is None
 
 
 # --- the index in the cache ----------------------------------------------------
@@ -229,7 +234,21 @@ def read_index(cache_root: str) -> dict[str, dict]:
         with open(path, "rb") as fp:
             data = json.loads(fp.read(), object_hook=_decode)
         headers = data["headers"] if data.get("format") == INDEX_FORMAT else {}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        # Anyone in a shared cache's group can write the index: an entry
+        # is used only as a header read from a repository would be.
+        headers = {
+            uid: header
+            for uid, header in headers.items()
+            if _ids.is_model_id(uid) and _is_header(header)
+        }
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        RecursionError,
+    ):
         headers = {}  # rebuilt from the repositories
     _MEMO[path] = (identity, headers)
     return headers

@@ -58,6 +58,7 @@ META_MISSING = "meta missing"
 ALIAS_UNREADABLE = "alias unreadable"
 ALIAS_TO_NOTHING = "alias points to nothing"
 ALIASES_FILE_WRONG = "aliases file wrong"
+UNSAFE_NAME = "unsafe name"
 STALE_CLAIM = "claim of a dead publisher"
 STALE_TICKET = "ticket of a dead publisher"
 UNFINISHED_UPLOAD = "unfinished upload"
@@ -101,6 +102,7 @@ class _Inventory:
     aliases: dict[str, _Stored] = dataclasses.field(default_factory=dict)
     tickets: list[str] = dataclasses.field(default_factory=list)
     unfinished: list[str] = dataclasses.field(default_factory=list)
+    unsafe: list[str] = dataclasses.field(default_factory=list)
 
 
 def check(repository: Repository, repair: bool, verbose: bool) -> list[Finding]:
@@ -136,6 +138,12 @@ def _inventory(location: _store.Location) -> _Inventory:
         if parsed is None:
             continue
         folder, base, version, ext = parsed
+        dots = any(part in (".", "..") for part in stored.split("/"))
+        if dots or not _ids.is_safe_version(version):
+            # Only a listing can hold such a name (an S3 key keeps '..');
+            # a reader building paths from it would leave its folder.
+            inventory.unsafe.append(stored)
+            continue
         # Extensions unknown to the Maven interface end up in the base name:
         # '/_uid/<short_id>.aliases.yaml' is stored as
         # '/_uid/<short_id>.aliases/<version>/<short_id>.aliases-<version>.yaml'.
@@ -235,6 +243,14 @@ def _leftovers(
             "an upload that died",
             fix=_remover(location, stored),
         )
+    for stored in sorted(inventory.unsafe):
+        yield Finding(
+            UNSAFE_NAME,
+            "",
+            stored,
+            "its short ID or version could name a path outside its folder; "
+            "readers leave it out",
+        )
 
 
 def _remover(
@@ -282,12 +298,14 @@ def _models(location: _store.Location, inventory: _Inventory) -> Iterable[Findin
     archives = {}
     for uid, header in headers.items():
         stored = inventory.headers[uid].stored
-        if isinstance(header, Exception) or not _is_header(header):
-            reason = header if isinstance(header, Exception) else "not a model header"
+        reason = (
+            header if isinstance(header, Exception) else _ids.header_problem(header)
+        )
+        if reason is not None:
             yield Finding(HEADER_UNREADABLE, uid, stored, str(reason))
             continue
         short_id, version = _ids.split_uid(uid)
-        path = _store.archive_path(short_id, header["name"], str(header["subgroup"]))
+        path = _store.archive_path(short_id, header["name"], header.get("subgroup"))
         if not any(a.path == path for a in inventory.archives.get(uid, [])):
             yield Finding(
                 HEADER_WITHOUT_ARCHIVE,
@@ -313,10 +331,6 @@ def _models(location: _store.Location, inventory: _Inventory) -> Iterable[Findin
             raise reason
         if reason is not None:
             yield Finding(ARCHIVE_BROKEN, uid, archives[uid].stored, reason)
-
-
-def _is_header(header: object) -> bool:
-    return isinstance(header, dict) and {"name", "subgroup"} <= header.keys()
 
 
 def _empty_meta_writer(

@@ -136,6 +136,108 @@ def is_valid_alias(text: str) -> bool:
     )
 
 
+def is_model_id(text: object) -> bool:
+    r"""Tell if ``text`` is a full model ID (``'<short_id>-<version>'``) or legacy ID.
+
+    These are the forms a model is stored and cached under;
+    each part is one safe folder name.
+
+    Examples:
+        >>> is_model_id("3e120e8d-1.0.0"), is_model_id("../project-evilpkg")
+        (True, False)
+
+    """
+    return isinstance(text, str) and (
+        is_legacy_id(text) or UID_PATTERN.fullmatch(text) is not None
+    )
+
+
+def is_safe_version(text: object) -> bool:
+    r"""Tell if a version read from storage can name a folder.
+
+    It starts with a digit and holds no separator, so it is never ``..``.
+
+    """
+    return isinstance(text, str) and VERSION_PATTERN.fullmatch(text) is not None
+
+
+def is_version(text: object) -> bool:
+    r"""Tell if ``text`` is a version a model can have, see :func:`check_version`."""
+    return (
+        isinstance(text, str)
+        and VERSION_PATTERN.fullmatch(text) is not None
+        and audeer.is_semantic_version(text)
+    )
+
+
+def is_stored_id(text: object) -> bool:
+    r"""Tell if ``text`` can name a model's files: a short or legacy ID.
+
+    Examples:
+        >>> is_stored_id("3e120e8d"), is_stored_id("..")
+        (True, False)
+
+    """
+    return isinstance(text, str) and (is_short_id(text) or is_legacy_id(text))
+
+
+def header_problem(header: object) -> str | None:
+    r"""What makes a header read from storage unusable, ``None`` if nothing.
+
+    Its name and subgroup become folders of the archive's path,
+    so they must pass the checks :func:`audmodel.publish` applies.
+
+    Examples:
+        >>> header_problem({"name": "onnx", "subgroup": "emotion.cnn"}) is None
+        True
+        >>> header_problem({"name": "../prod/torch", "subgroup": ""})
+        "its name '../prod/torch' is not a valid model name"
+
+    """
+    if not isinstance(header, dict) or "name" not in header:
+        return "it is not a mapping with a 'name'"
+    try:
+        check_name(header["name"])
+    except ValueError:
+        return f"its name {header['name']!r} is not a valid model name"
+    try:
+        check_subgroup(header.get("subgroup"))
+    except ValueError:
+        return f"its subgroup {header.get('subgroup')!r} is not a valid subgroup"
+    return None
+
+
+def check_path_parts(path: str, where: str) -> str:
+    r"""Return a ``/``-separated path if none of its parts leaves its folder.
+
+    Every versioned path this package builds below a repository goes
+    through here (see :class:`audmodel.Repository`), so that a name read
+    from storage can never point above the repository.
+
+    Args:
+        path: path, e.g. ``'/_uid/3e120e8d/1.0.0/3e120e8d-1.0.0.header.yaml'``
+        where: what the path is below, named in the error
+
+    Raises:
+        RuntimeError: if a part is ``.`` or ``..``, or holds a backslash or NUL
+
+    Examples:
+        >>> check_path_parts("/_uid/../x.yaml", "Repository('r', '/h', 'file-system')")
+        Traceback (most recent call last):
+        ...
+        RuntimeError: Refusing the path '/_uid/../x.yaml' in Repository(...): ...
+
+    """
+    parts = path.split("/")
+    if any(p in (".", "..") or "\\" in p or "\x00" in p for p in parts):
+        raise RuntimeError(
+            f"Refusing the path '{path}' in {where}: "
+            "a part of it is '.' or '..', or holds a backslash or NUL, "
+            "so it could lead outside."
+        )
+    return path
+
+
 def split_uid(uid: str) -> tuple[str, str]:
     r"""Split ``'<short_id>-<version>'`` into its two parts.
 
@@ -156,11 +258,7 @@ def check_version(version: str) -> str:
             that starts with a digit
 
     """
-    if not (
-        isinstance(version, str)
-        and VERSION_PATTERN.fullmatch(version)
-        and audeer.is_semantic_version(version)
-    ):
+    if not is_version(version):
         raise ValueError(
             f"'{version}' is not a valid version. "
             "Versions have to be semantic versions 'X.Y.Z', "
@@ -195,7 +293,8 @@ def check_name(name: str) -> str:
     r"""Return ``name`` if it can be used as a model name.
 
     The name becomes one folder of a backend path,
-    so it must not contain a separator or consist of dots only.
+    so it must not contain a separator or consist of dots only;
+    ``'_uid'`` and ``'_alias'`` are the repository's own folders.
 
     Raises:
         ValueError: if ``name`` is not a valid model name
@@ -210,6 +309,11 @@ def check_name(name: str) -> str:
             f"'{name}' is not a valid model name. "
             "Names may only contain letters, digits, '.', '_', and '-', "
             "and must not consist of dots only."
+        )
+    if name in RESERVED_FOLDERS:
+        raise ValueError(
+            f"'{name}' is not a valid model name: "
+            "it is reserved for the repository's own files."
         )
     return name
 

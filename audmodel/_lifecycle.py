@@ -35,15 +35,18 @@ def remove(short_id: str, version: str, repository: Repository, verbose: bool) -
         header = _store.header_path(short_id)
         with _store.missing_as_not_found(location, short_id, version):
             header_bytes = _store.read_bytes(location, header, version)
-        info = _yaml.loads(header_bytes, f"the header of '{short_id}-{version}'")
+        info = _yaml.loads(header_bytes, _store.source(location, header, version))
         _refuse_aliased(location, short_id, version)
         meta_bytes = _store.read_if_there(location, _store.meta_path(short_id), version)
         _remove_header(location, short_id, version, header_bytes, meta_bytes)
         _store.debug(verbose, f"Removed the header of '{short_id}-{version}'.")
         paths = [_store.meta_path(short_id), _store.aliases_path(short_id)]
-        if isinstance(info, dict) and {"name", "subgroup"} <= info.keys():
+        # A broken header cannot tell where the archive is, and one that
+        # names a path audmodel.publish would refuse may point to another
+        # model's archive: its archive is left for check() to report.
+        if _ids.header_problem(info) is None:
             paths.append(
-                _store.archive_path(short_id, info["name"], str(info["subgroup"]))
+                _store.archive_path(short_id, info["name"], info.get("subgroup"))
             )
         _remove_rest(location, short_id, version, paths, verbose)
 
@@ -205,9 +208,8 @@ def copy(
         _store.missing_as_not_found(src, short_id, version),
     ):
         header = _store.header_path(short_id)
-        header_bytes = _store.read_bytes(src, header, version)
-        info = _yaml.loads(header_bytes, f"the header of '{uid}' in {source}")
-        archive = _store.archive_path(short_id, info["name"], str(info["subgroup"]))
+        header_bytes, info = _store.read_header(src, short_id, version)
+        archive = _store.archive_path(short_id, info["name"], info.get("subgroup"))
         meta = _store.meta_path(short_id)
         meta_bytes = _store.read_if_there(src, meta, version)
         if meta_bytes is None:

@@ -17,10 +17,12 @@ import audeer
 
 from audmodel import _archive
 from audmodel import _cache
+from audmodel import _ids
 from audmodel import _store
 from audmodel import _yaml
 from audmodel._repository import Repository
 from audmodel.backend._common import ChecksumError
+from audmodel.backend._common import NotRegularFileError
 
 
 def header(
@@ -43,13 +45,14 @@ def header(
         repository = repository or _store.find_header(short_id, version)
         with _cache.lock(local), _store.opened(repository) as location:
             if not os.path.exists(local):
-                with _store.missing_as_not_found(location, short_id, version):
-                    data = _store.read_bytes(
-                        location, _store.header_path(short_id), version
-                    )
-                _yaml.loads(data, f"the header of '{short_id}-{version}'")
+                data, _ = _store.read_header(location, short_id, version)
                 _cache.write_file(local, data)
-    return _read_cached(local, short_id, version, "header")
+    header = _read_cached(local, short_id, version, "header")
+    # The cache may be shared, and a header put there by anyone in its group.
+    problem = _ids.header_problem(header)
+    if problem is not None:
+        raise RuntimeError(f"Refusing the cached header '{local}': {problem}.")
+    return header
 
 
 def meta(
@@ -136,7 +139,7 @@ def _download(
 ) -> None:
     repository = _store.find_header(short_id, version)
     info = header(short_id, version, cache_root, repository)
-    path = _store.archive_path(short_id, info["name"], info["subgroup"])
+    path = _store.archive_path(short_id, info["name"], info.get("subgroup"))
     with (
         _cache.staging(final) as (folder, download),
         _store.opened(repository) as location,
@@ -148,7 +151,8 @@ def _download(
                 )
         except (_archive.ArchiveError, audbackend.BackendError) as ex:
             cause = getattr(ex, "exception", ex)
-            if not isinstance(cause, _archive.ArchiveError | ChecksumError):
+            refused = _archive.ArchiveError | ChecksumError | NotRegularFileError
+            if not isinstance(cause, refused):
                 raise
             raise RuntimeError(
                 f"Cannot load model '{short_id}-{version}' from {repository}: {cause}"
@@ -194,7 +198,7 @@ def archive_entries(short_id: str, version: str, cache_root: str) -> list:
     """
     repository = _store.find_header(short_id, version)
     info = header(short_id, version, cache_root, repository)
-    path = _store.archive_path(short_id, info["name"], info["subgroup"])
+    path = _store.archive_path(short_id, info["name"], info.get("subgroup"))
     with _store.opened(repository) as location:
         try:
             return _store.archive_entries(location, path, version)

@@ -308,7 +308,7 @@ class UndoLog:
         _store.remove(self.location, path, version)
 
     def _remember(self, path: str, version: str) -> None:
-        before = _store.read_if_there(self.location, path, version)
+        before = _store.read_if_there(self.location, path, version, limit=None)
         self._records.append((self.location.repository, path, version, before))
 
     def undo(self) -> None:

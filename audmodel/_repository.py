@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import audbackend
 
+from audmodel import _ids
 from audmodel import backend
+from audmodel.backend._common import check_host
+from audmodel.backend._common import without_userinfo
 
 
 HEADER_EXT = "header.yaml"
@@ -22,6 +25,21 @@ def _default_backends() -> dict[str, type[audbackend.backend.Base]]:
     }
 
 
+class _Interface(audbackend.interface.Maven):
+    r"""audbackend's Maven interface, refusing paths that leave the repository.
+
+    Every versioned path of the interface's methods is built here,
+    so a short ID, name, subgroup or version read from storage
+    cannot reach another repository (``..`` in an S3 key or an
+    Artifactory URL) or a folder above a file-system repository.
+
+    """
+
+    def _path_with_version(self, path: str, version: str) -> str:
+        stored = super()._path_with_version(path, version)
+        return _ids.check_path_parts(stored, repr(self.backend))
+
+
 class Repository:
     r"""A repository of models.
 
@@ -33,6 +51,9 @@ class Repository:
         name: repository name, e.g. ``"models"``
         host: host, e.g. a folder for the ``"file-system"`` backend
         backend: backend name, a key of :attr:`Repository.backend_registry`
+
+    Raises:
+        ValueError: if ``host`` is a URL that cannot be parsed
 
     Examples:
         >>> Repository("models", "/data/repositories", "file-system")
@@ -50,19 +71,27 @@ class Repository:
     def __init__(self, name: str, host: str, backend: str):
         self.name = name
         r"""Repository name."""
-        self.host = host
+        self.host = check_host(host)
         r"""Repository host."""
         self.backend = backend
         r"""Backend name."""
 
     def __eq__(self, other: object) -> bool:
+        if isinstance(other, Repository):
+            return self._identity() == other._identity()
         return str(self) == str(other)
 
     def __hash__(self) -> int:
-        return hash(str(self))
+        return hash(self._identity())
+
+    def _identity(self) -> tuple[str, str, str]:
+        # With credentials: two users' repositories on one host differ.
+        return (self.name, self.host, self.backend)
 
     def __repr__(self) -> str:
-        return f"Repository('{self.name}', '{self.host}', '{self.backend}')"
+        # A host URL may carry 'user:password@'; error messages show this.
+        host = without_userinfo(self.host)
+        return f"Repository('{self.name}', '{host}', '{self.backend}')"
 
     def create_backend_interface(self) -> audbackend.interface.Maven:
         r"""Create the interface to the repository's files.
@@ -86,7 +115,7 @@ class Repository:
         if self.backend not in self.backend_registry:
             raise ValueError(f"'{self.backend}' is not a registered backend")
         backend_class = self.backend_registry[self.backend]
-        return audbackend.interface.Maven(
+        return _Interface(
             backend_class(self.host, self.name),
             extensions=[HEADER_EXT, META_EXT, ALIAS_EXT],
         )

@@ -22,6 +22,7 @@ import os
 import sys
 import tempfile
 from typing import NamedTuple
+import warnings
 import zipfile
 
 import audbackend
@@ -37,8 +38,10 @@ from audmodel._repository import ALIASES_EXT
 from audmodel._repository import HEADER_EXT
 from audmodel._repository import META_EXT
 from audmodel._repository import Repository
+from audmodel.backend._common import FileTooLargeError
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import backend_error
+from audmodel.backend._common import check_size
 from audmodel.backend._common import progress
 
 
@@ -89,8 +92,14 @@ def alias_not_found(alias: str) -> RuntimeError:
 # --- paths ---------------------------------------------------------------
 
 
-def archive_path(short_id: str, name: str, subgroup: str) -> str:
+def archive_path(short_id: str, name: str, subgroup: str | None) -> str:
     r"""Path of a model's archive.
+
+    Name and subgroup are checked as :func:`audmodel.publish` checks them,
+    so that no part of the path can lead elsewhere.
+
+    Raises:
+        ValueError: if the name or subgroup is not valid
 
     Examples:
         >>> archive_path("3e120e8d", "onnx", "emotion.cnn")
@@ -99,6 +108,8 @@ def archive_path(short_id: str, name: str, subgroup: str) -> str:
         '/torch/8d99e4cf.zip'
 
     """
+    name = _ids.check_name(name)
+    subgroup = _ids.check_subgroup(subgroup)
     folders = [part for part in subgroup.split(".") if part]
     return "/" + "/".join([*folders, name, f"{short_id}.zip"])
 
@@ -205,14 +216,25 @@ def find_header(short_id: str, version: str) -> Repository:
 
 
 def header_versions(short_id: str) -> list[str]:
-    r"""All versions of a model in all repositories, sorted."""
+    r"""All versions of a model in all repositories, sorted.
+
+    A listed version that could not name a folder is left out with a warning.
+
+    """
     versions: set[str] = set()
     for location in locations():
-        versions.update(
-            location.interface.versions(
-                header_path(short_id), suppress_backend_errors=True
-            )
+        listed = location.interface.versions(
+            header_path(short_id), suppress_backend_errors=True
         )
+        for version in listed:
+            if _ids.is_safe_version(version):
+                versions.add(version)
+            else:
+                warnings.warn(
+                    f"Version {version!r} of '{short_id}' in {location.repository} "
+                    "is left out: it is not a valid version.",
+                    stacklevel=3,
+                )
     return audeer.sort_versions(list(versions))
 
 
@@ -294,15 +316,64 @@ def source(location: Location, path: str, version: str) -> str:
     return f"'{versioned_path(location, path, version)}' in {location.repository}"
 
 
-def read_bytes(location: Location, path: str, version: str) -> bytes:
-    r"""Download a small file."""
+def read_header(location: Location, short_id: str, version: str) -> tuple[bytes, dict]:
+    r"""Download a model's header; return its bytes and content.
+
+    Raises:
+        RuntimeError: if the model does not exist, or its header is not
+            YAML or names the archive with a name or subgroup
+            that :func:`audmodel.publish` would refuse
+        audbackend.BackendError: if the repository fails
+
+    """
+    path = header_path(short_id)
+    with missing_as_not_found(location, short_id, version):
+        data = read_bytes(location, path, version)
+    where = source(location, path, version)
+    header = _yaml.loads(data, where)
+    problem = _ids.header_problem(header)
+    if problem is not None:
+        raise RuntimeError(f"Refusing the header {where}: {problem}.")
+    return data, header
+
+
+def read_bytes(
+    location: Location, path: str, version: str, limit: int | None = _yaml.MAX_FILE_SIZE
+) -> bytes:
+    r"""Download a small file.
+
+    Args:
+        location: repository
+        path: path for the interface
+        version: version
+        limit: most bytes the file may have, ``None`` for any number
+
+    Raises:
+        RuntimeError: if the file is larger than ``limit``
+        audbackend.BackendError: if the backend fails
+
+    """
     backend = location.interface.backend
-    if isinstance(backend, RangedReads):  # one request, no local file
-        return backend.read_range(versioned_path(location, path, version))
-    with tempfile.TemporaryDirectory() as tmp:
-        local = location.interface.get_file(path, os.path.join(tmp, "file"), version)
-        with open(local, "rb") as fp:
-            return fp.read()
+    try:
+        if isinstance(backend, RangedReads):  # one request, no local file
+            stored = versioned_path(location, path, version)
+            return backend.read_range(stored, 0, None, limit)
+        with tempfile.TemporaryDirectory() as tmp:
+            local = location.interface.get_file(
+                path, os.path.join(tmp, "file"), version
+            )
+            with open(local, "rb") as fp:
+                check_size(local, os.fstat(fp.fileno()).st_size, limit)
+                return fp.read()
+    except (audbackend.BackendError, FileTooLargeError) as ex:
+        cause = getattr(ex, "exception", ex)
+        if not isinstance(cause, FileTooLargeError):
+            raise
+        raise RuntimeError(
+            f"Refusing to read {source(location, path, version)}: "
+            f"it has {cause.size} bytes, more than the {cause.limit} "
+            "such a file may have."
+        ) from None
 
 
 def archive_entries(
@@ -354,9 +425,10 @@ def transfer(
 ) -> None:
     r"""Copy a stored file into another repository, checked by its MD5.
 
-    Between buckets of one S3 store the server copies it
+    Between buckets of one S3 store the server copies it,
+    and between file systems the kernel copies it, never as a hard link
     (the backend's ``copy_from``);
-    from a file system it is uploaded from where it lies;
+    from a file system to another backend it is uploaded from where it lies;
     elsewhere it is downloaded to one temporary file and uploaded from there.
 
     Raises:
@@ -589,6 +661,10 @@ def read_alias(location: Location, alias: str) -> str | None:
             f"Failed to parse alias file: it does not name a model ('uid: <ID>') "
             f"({where})"
         )
+    if not _ids.is_model_id(uid):
+        raise AliasFileError(
+            f"Failed to parse alias file: {uid!r} is not a model ID ({where})"
+        )
     return uid
 
 
@@ -598,20 +674,30 @@ def read_aliases(location: Location, short_id: str, version: str) -> list[str]:
     data = read_if_there(location, path, version)
     if data is None:
         return []
-    content = _yaml.loads(data, source(location, path, version))
-    aliases = content.get("aliases") if isinstance(content, dict) else None
-    return list(aliases or [])
+    where = source(location, path, version)
+    content = _yaml.loads(data, where)
+    aliases = list(
+        (content.get("aliases") if isinstance(content, dict) else None) or []
+    )
+    for alias in aliases:
+        if not _ids.is_valid_alias(alias):
+            raise RuntimeError(
+                f"Refusing the aliases file {where}: {alias!r} is not an alias name."
+            )
+    return aliases
 
 
-def read_if_there(location: Location, path: str, version: str) -> bytes | None:
+def read_if_there(
+    location: Location, path: str, version: str, limit: int | None = _yaml.MAX_FILE_SIZE
+) -> bytes | None:
     r"""Download a small file; ``None`` if it is not there.
 
     Another process may remove it at any moment, so it is read rather than
-    asked for first.
+    asked for first. ``limit`` as in :func:`read_bytes`.
 
     """
     try:
-        return read_bytes(location, path, version)
+        return read_bytes(location, path, version, limit)
     except audbackend.BackendError as ex:
         if isinstance(ex.exception, FileNotFoundError):
             return None
@@ -677,8 +763,9 @@ def _legacy_version(legacy_id: str, cache_root: str) -> str:
     suffix = f".{HEADER_EXT}"
     if os.path.isdir(folder):
         for entry in sorted(os.listdir(folder)):
-            if entry.endswith(suffix) and not entry.startswith("."):
-                return entry[: -len(suffix)]
+            version = entry[: -len(suffix)]
+            if entry.endswith(suffix) and _ids.is_safe_version(version):
+                return version
     versions = header_versions(legacy_id)
     if not versions:
         raise model_not_found(legacy_id, None)

@@ -175,9 +175,13 @@ def test_cache_written_by_audmodel_is_used_without_repository(
 
 
 def test_our_cache_has_audmodel_layout(reference_repository, cache):
+    # A cache shared by a group has group-writable folders; there, lock
+    # files are group-writable too, as audmodel 1.5 makes them.
+    root = pathlib.Path(cache, "3e120e8d")
+    root.mkdir(parents=True)
+    root.chmod(0o2775)
     audmodel.load("emotion-small")
     audmodel.meta("emotion-small")
-    root = pathlib.Path(cache, "3e120e8d")
     names = sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
     assert names == ["2.0.0", "2.0.0.header.yaml", "2.0.0.meta.yaml"]
     locks = sorted(p.name for p in root.iterdir() if p.name.endswith(".lock"))

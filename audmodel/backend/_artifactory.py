@@ -30,7 +30,9 @@ from audmodel.backend._common import RangedReads
 from audmodel.backend._common import Remote
 from audmodel.backend._common import check_bytes
 from audmodel.backend._common import check_download
+from audmodel.backend._common import check_size
 from audmodel.backend._common import progress
+from audmodel.backend._common import without_userinfo
 
 
 CHUNK = 1024 * 1024
@@ -86,7 +88,8 @@ class Artifactory(
         )
 
     def __repr__(self) -> str:
-        return f"audmodel.backend.Artifactory('{self.host}', '{self.repository}')"
+        host = without_userinfo(self.host)
+        return f"audmodel.backend.Artifactory('{host}', '{self.repository}')"
 
     def _session(self) -> requests.Session:
         # Sessions keep connections open; they are shared per process.
@@ -137,7 +140,7 @@ class Artifactory(
             raise self._explain(ex) from None
 
     def _explain(self, ex: Exception) -> Exception:
-        where = f"repository '{self.repository}' on '{self.host}'"
+        where = f"repository '{self.repository}' on '{without_userinfo(self.host)}'"
         status = _status(ex)
         if status == 401:
             return PermissionError(f"Artifactory refused the credentials for {where}.")
@@ -165,7 +168,8 @@ class Artifactory(
         except FileNotFoundError:
             raise FileNotFoundError(
                 errno.ENOENT,
-                f"Artifactory has no repository '{self.repository}' at '{self.host}'",
+                f"Artifactory has no repository '{self.repository}' "
+                f"at '{without_userinfo(self.host)}'",
             ) from None
         if "children" not in info:
             raise NotADirectoryError(f"'{self.repository}' is not a repository")
@@ -254,15 +258,24 @@ class Artifactory(
         prefix = f"/{folder}" if folder else ""
         return [prefix + item["uri"] for item in info["files"] if not item["folder"]]
 
-    def _read_range(self, path: str, start: int, end: int | None) -> bytes:
-        if start == 0 and end is None:
-            response = self._get(self.url(path))
+    def _read_whole(self, path: str, limit: int | None) -> bytes:
+        with self._get(self.url(path), stream=True) as response:
             self._raise_for(response, path)
+            check_size(path, int(response.headers.get("Content-Length", 0)), limit)
+            data = bytearray()
+            for piece in response.iter_content(CHUNK):
+                data += piece
+                # A server that sends no length is cut off at the limit.
+                check_size(path, len(data), limit)
             return check_bytes(
-                response.content,
+                bytes(data),
                 response.headers.get("X-Checksum-Md5"),
                 f"'{path}' from Artifactory repository '{self.repository}'",
             )
+
+    def _read_range(self, path: str, start: int, end: int | None) -> bytes:
+        if start == 0 and end is None:
+            return self._read_whole(path, None)
         last = "" if end is None else end - 1
         response = self._get(self.url(path), headers={"Range": f"bytes={start}-{last}"})
         if response.status_code == 416:  # the file ends before 'start'

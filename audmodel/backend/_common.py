@@ -21,6 +21,39 @@ class ChecksumError(RuntimeError):
     r"""A downloaded file does not match the checksum the backend stored."""
 
 
+class FileTooLargeError(ValueError):
+    r"""A stored file is larger than its reader allows; it was not read.
+
+    Args:
+        path: path on the backend
+        size: the file's size
+        limit: most bytes allowed
+
+    """
+
+    def __init__(self, path: str, size: int, limit: int):
+        super().__init__(
+            f"'{path}' has {size} bytes, more than the {limit} such a file may have."
+        )
+        self.size = size
+        self.limit = limit
+
+
+class NotRegularFileError(OSError):
+    r"""A stored path is a FIFO, socket, device or folder, not a file."""
+
+
+def check_size(path: str, size: int, limit: int | None) -> None:
+    r"""Refuse a file of ``size`` bytes if it is larger than ``limit``.
+
+    Raises:
+        FileTooLargeError: if it is
+
+    """
+    if limit is not None and size > limit:
+        raise FileTooLargeError(path, size, limit)
+
+
 @contextlib.contextmanager
 def progress(total: int, description: str, verbose: bool) -> Iterator[Callable]:
     r"""A progress bar over bytes, shown if ``verbose``; yields its update."""
@@ -73,22 +106,33 @@ class RangedReads:
 
     """
 
-    def read_range(self, path: str, start: int = 0, end: int | None = None) -> bytes:
+    def read_range(
+        self,
+        path: str,
+        start: int = 0,
+        end: int | None = None,
+        limit: int | None = None,
+    ) -> bytes:
         r"""Bytes ``start`` to ``end`` (exclusive) of a file on the backend.
 
         A read of a whole file (``start=0, end=None``) is checked against the
-        MD5 the backend stores, where it stores one.
+        MD5 the backend stores, where it stores one,
+        and refused before it is downloaded if the file has more than
+        ``limit`` bytes.
 
         Args:
             path: path on the backend
             start: first byte
             end: byte after the last; the end of the file if ``None``
+            limit: most bytes a whole file may have, ``None`` for any number
 
         Returns:
             the bytes, fewer than asked for where the file ends before
 
         Raises:
-            BackendError: if the file is missing or the backend fails
+            BackendError: if the file is missing, larger than ``limit``
+                (its ``exception`` a :class:`FileTooLargeError`),
+                or the backend fails
             ValueError: if the range is negative
             RuntimeError: if the backend was not opened
 
@@ -98,7 +142,15 @@ class RangedReads:
         _check_opened(self)
         if end == start:
             return b""
+        if start == 0 and end is None:
+            return _tried(self._read_whole, path, limit)
         return _tried(self._read_range, path, start, end)
+
+    def _read_whole(self, path: str, limit: int | None) -> bytes:
+        # A backend that can tell the size before the download overrides this.
+        data = self._read_range(path, 0, None)
+        check_size(path, len(data), limit)
+        return data
 
     def stream_range(self, path: str, start: int, end: int) -> Iterator[bytes]:
         r"""Bytes ``start`` to ``end`` of a file on the backend, as they arrive.
@@ -200,7 +252,12 @@ def _tried(function: Callable, *args: object) -> object:
     for attempt in range(READ_ATTEMPTS):
         try:
             return function(*args)
-        except (FileNotFoundError, PermissionError) as ex:
+        except (
+            FileNotFoundError,
+            PermissionError,
+            FileTooLargeError,
+            NotRegularFileError,
+        ) as ex:
             raise audbackend.BackendError(ex) from ex
         except Exception as ex:
             if attempt == READ_ATTEMPTS - 1:
@@ -287,6 +344,29 @@ def without_userinfo(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+def check_host(host: str) -> str:
+    r"""Return ``host`` if it is no URL, or a URL that can be parsed.
+
+    The error does not repeat the host, which may carry a password.
+
+    Raises:
+        ValueError: if ``host`` is a URL that cannot be parsed
+
+    Examples:
+        >>> check_host("http://[::1")
+        Traceback (most recent call last):
+        ...
+        ValueError: The host is not a valid URL: Invalid IPv6 URL.
+
+    """
+    if "://" in host:
+        try:
+            urllib.parse.urlsplit(host).port  # noqa: B018 - parses the port
+        except ValueError as ex:
+            raise ValueError(f"The host is not a valid URL: {ex}.") from None
+    return host
 
 
 def backend_error_detail(error: audbackend.BackendError) -> str:

@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 import contextlib
 import datetime
+import hashlib
 import os
 import shutil
+import stat
+from typing import BinaryIO
 import uuid
 
 import audbackend
 
 from audmodel.backend._common import FileTimes
+from audmodel.backend._common import NotRegularFileError
 from audmodel.backend._common import RangedReads
+from audmodel.backend._common import check_size
 from audmodel.backend._common import holds_already
 from audmodel.backend._common import md5_of
 
@@ -24,8 +29,15 @@ class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
     a new file is uploaded without computing its MD5
     (nothing stores it, and nothing is there to compare with),
     it is hard-linked into place when on the same file system
-    and copied by the kernel otherwise,
+    and copied by the kernel otherwise
+    (so a file given to :meth:`put_file` must not be changed afterwards:
+    this package gives it only files it has just written),
     and it appears under its name only when complete.
+    A file of another file-system repository is always copied
+    (:meth:`copy_from`), so that the two never share their bytes.
+    Stored files are read only if they are regular files,
+    so that a FIFO or device planted in the repository cannot block a reader,
+    and no path may have a ``.`` or ``..`` part.
     Uploads and removals are durable: they return once the file's content
     and the folder entries they changed are on disk (``fsync``),
     so that a crash of the machine cannot leave a model's header
@@ -66,9 +78,41 @@ class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
         return None
 
     def _put_file(self, src_path: str, dst_path: str, checksum: str, verbose: bool):
-        with self._staged(src_path, dst_path) as (staging, target):
+        with self._staged(src_path, dst_path, link=True) as (staging, target):
             os.replace(staging, target)
             sync_folder(os.path.dirname(target))
+
+    def copy_from(self, source: object, src_path: str, dst_path: str) -> bool:
+        r"""Copy a file from another file-system repository, never linked.
+
+        A hard link would make both repositories hold one file, so that a
+        change in one (a development repository, say) changed the other.
+
+        Args:
+            source: backend of the other repository, opened
+            src_path: path on ``source``
+            dst_path: path on this backend
+
+        Returns:
+            ``False`` if ``source`` is no file-system repository
+            (the caller copies the file itself)
+
+        Raises:
+            BackendError: if the file cannot be copied
+
+        """
+        if not isinstance(source, FileSystem):
+            return False
+        try:
+            with source._open_regular(src_path):  # refuses a FIFO or device
+                pass
+            local = source.local_path(src_path)
+            with self._staged(local, dst_path, link=False) as (staging, target):
+                os.replace(staging, target)
+                sync_folder(os.path.dirname(target))
+        except Exception as ex:
+            raise audbackend.BackendError(ex) from ex
+        return True
 
     def _remove_file(self, path: str) -> None:
         target = self.local_path(path)
@@ -90,16 +134,18 @@ class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
             FileExistsError: if ``dst_path`` exists
 
         """
-        with self._staged(src_path, dst_path) as (staging, target):
+        with self._staged(src_path, dst_path, link=True) as (staging, target):
             os.link(staging, target)  # fails if the target exists
             sync_folder(os.path.dirname(target))
 
     @contextlib.contextmanager
-    def _staged(self, src_path: str, dst_path: str) -> Iterator[tuple[str, str]]:
+    def _staged(
+        self, src_path: str, dst_path: str, link: bool
+    ) -> Iterator[tuple[str, str]]:
         r"""Yield a complete copy of ``src_path`` beside the target, and the target.
 
-        The copy is a hard link where the file system allows, and is gone
-        afterwards, so that the target only ever appears complete.
+        With ``link``, the copy is a hard link where the file system allows.
+        It is gone afterwards, so that the target only ever appears complete.
         Its content is on disk before it is yielded.
 
         """
@@ -108,6 +154,8 @@ class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
         staging = f"{target}.{uuid.uuid4().hex}~"
         try:
             try:
+                if not link:
+                    raise OSError("copy")
                 os.link(src_path, staging)
             except OSError:  # another file system, or links not allowed
                 shutil.copyfile(src_path, staging)
@@ -151,16 +199,54 @@ class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
         """
         return self._expand(path)
 
+    def _expand(self, path: str) -> str:
+        # audbackend allows '..' in paths; a repository's files stay inside.
+        if any(part in (".", "..") for part in path.split("/")):
+            raise ValueError(f"Refusing the path '{path}': it has a '.' or '..' part.")
+        return super()._expand(path)
+
     def _read_range(self, path: str, start: int, end: int | None) -> bytes:
-        with open(self.local_path(path), "rb") as fp:
+        with self._open_regular(path) as fp:
             fp.seek(start)
             return fp.read() if end is None else fp.read(end - start)
 
+    def _read_whole(self, path: str, limit: int | None) -> bytes:
+        with self._open_regular(path) as fp:
+            check_size(path, os.fstat(fp.fileno()).st_size, limit)
+            return fp.read()
+
     def _read_tail(self, path: str, count: int) -> tuple[bytes, int]:
-        with open(self.local_path(path), "rb") as fp:
+        with self._open_regular(path) as fp:
             size = fp.seek(0, os.SEEK_END)
             fp.seek(max(0, size - count))
             return fp.read(), size
+
+    def _checksum(self, path: str) -> str:
+        md5 = hashlib.md5()
+        with self._open_regular(path) as fp:
+            while chunk := fp.read(1024 * 1024):
+                md5.update(chunk)
+        return md5.hexdigest()
+
+    def _get_file(self, src_path: str, dst_path: str, num_workers: int, verbose: bool):
+        with self._open_regular(src_path) as src, open(dst_path, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+
+    def _open_regular(self, path: str) -> BinaryIO:
+        r"""Open a stored file for reading if it is a regular file.
+
+        Opened without blocking, so that a FIFO cannot make it wait.
+
+        Raises:
+            NotRegularFileError: if it is a FIFO, socket, device or folder
+
+        """
+        local = self.local_path(path)
+        fd = os.open(local, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise NotRegularFileError(f"'{local}' is not a regular file.")
+        return os.fdopen(fd, "rb")
 
     def _ls(self, path: str) -> list[str]:
         # os.walk scans each folder once; audbackend's listing globs, which

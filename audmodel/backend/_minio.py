@@ -15,6 +15,7 @@ import minio.error
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import check_bytes
+from audmodel.backend._common import check_size
 from audmodel.backend._s3 import S3
 
 
@@ -99,6 +100,12 @@ class Minio(RangedReads, FileTimes, audbackend.backend.Minio):
         return s3
 
     def _read_range(self, path: str, start: int, end: int | None) -> bytes:
+        return self._read(path, start, end, None)
+
+    def _read_whole(self, path: str, limit: int | None) -> bytes:
+        return self._read(path, 0, None, limit)
+
+    def _read(self, path: str, start: int, end: int | None, limit: int | None) -> bytes:
         key = path.removeprefix("/")
         length = 0 if end is None else end - start  # 0: to the end
         with _missing_as_not_found(path):
@@ -106,6 +113,7 @@ class Minio(RangedReads, FileTimes, audbackend.backend.Minio):
                 self.repository, key, offset=start, length=length
             )
         try:
+            check_size(path, int(response.headers.get("content-length", 0)), limit)
             data = response.read()
         finally:
             response.close()

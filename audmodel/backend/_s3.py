@@ -37,12 +37,15 @@ import botocore.utils
 
 from audmodel import _tickets
 from audmodel.backend._common import FileTimes
+from audmodel.backend._common import FileTooLargeError
 from audmodel.backend._common import PutWithKnownMD5
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import Remote
 from audmodel.backend._common import _check_opened
 from audmodel.backend._common import check_bytes
 from audmodel.backend._common import check_download
+from audmodel.backend._common import check_host
+from audmodel.backend._common import check_size
 from audmodel.backend._common import progress
 from audmodel.backend._common import without_userinfo
 
@@ -143,7 +146,7 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         *,
         authentication: tuple[str, str] | None = None,
     ):
-        super().__init__(host, repository, authentication=authentication)
+        super().__init__(check_host(host), repository, authentication=authentication)
         # boto3 ignores credentials in a URL but would repeat them in errors.
         self.endpoint = without_userinfo(endpoint_url(host))
         r"""Endpoint URL."""
@@ -453,14 +456,22 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
         return dirs
 
+    def _read_whole(self, path: str, limit: int | None) -> bytes:
+        response = self._get_object(path)
+        try:
+            check_size(path, response["ContentLength"], limit)
+        except FileTooLargeError:
+            response["Body"].close()  # drops the connection, unread
+            raise
+        return check_bytes(
+            response["Body"].read(),
+            _user_metadata(response).get("checksum"),
+            f"'{path}' from bucket '{self.repository}'",
+        )
+
     def _read_range(self, path: str, start: int, end: int | None) -> bytes:
         if start == 0 and end is None:
-            response = self._get_object(path)
-            return check_bytes(
-                response["Body"].read(),
-                _user_metadata(response).get("checksum"),
-                f"'{path}' from bucket '{self.repository}'",
-            )
+            return self._read_whole(path, None)
         last = "" if end is None else end - 1
         return self._get_object(path, Range=f"bytes={start}-{last}")["Body"].read()
 
