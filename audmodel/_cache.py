@@ -31,6 +31,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import datetime
+import hashlib
 import json
 import os
 import shutil
@@ -238,6 +239,26 @@ def place(folder: str, final: str) -> None:
     if os.path.isdir(final) and not is_complete(final):
         os.rmdir(final)
     os.rename(folder, final)
+
+
+def file_md5(path: str) -> str | None:
+    r"""MD5 of a cached file; ``None`` if it is missing or no regular file.
+
+    Opened without blocking: in a cache shared by a group,
+    anyone in it could put a FIFO where a file is expected.
+
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as fp:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        md5 = hashlib.md5()
+        while chunk := fp.read(1024 * 1024):
+            md5.update(chunk)
+        return md5.hexdigest()
 
 
 def write_file(path: str, data: bytes) -> None:

@@ -13,7 +13,6 @@ import copy
 import os
 
 import audbackend
-import audeer
 
 from audmodel import _archive
 from audmodel import _cache
@@ -87,7 +86,7 @@ def meta_locked(
         _store.missing_as_not_found(location, short_id, version),
     ):
         remote_md5 = location.interface.checksum(path, version)
-        if not os.path.exists(local) or audeer.md5(local) != remote_md5:
+        if _cache.file_md5(local) != remote_md5:
             data = _store.read_bytes(location, path, version)
             _yaml.loads(data, f"the meta of '{short_id}-{version}'")
             _cache.write_file(local, data)

@@ -194,6 +194,9 @@ def test_fifo_in_a_shared_cache_blocks_nobody(repository, model_root, cache):
     os.mkfifo(os.path.join(cache, short_id, f"{version}.header.yaml"))
     with pytest.raises(RuntimeError, match="it is not a regular file"):
         finishes(lambda: audmodel.header(uid))
+    # A cached meta is replaced by the repository's.
+    os.mkfifo(os.path.join(cache, short_id, f"{version}.meta.yaml"))
+    assert finishes(lambda: audmodel.meta(uid)) == {}
 
 
 def test_header_index_of_a_shared_cache_is_checked(repository, model_root, cache):
