@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 
 import audeer
 
+from audmodel import _aliases
 from audmodel import _archive
 from audmodel import _cache
 from audmodel import _catalog
 from audmodel import _check
 from audmodel import _ids
+from audmodel import _layout
 from audmodel import _lifecycle
 from audmodel import _load
 from audmodel import _publish
@@ -28,6 +30,7 @@ from audmodel import _tables
 from audmodel import _yaml
 from audmodel._config import config
 from audmodel._repository import Repository
+from audmodel._resolve import resolve
 
 
 if TYPE_CHECKING:  # imported where a table is made
@@ -42,7 +45,7 @@ def _cache_root(cache_root: str | None) -> str:
 
 
 def _resolve(uid: str, cache_root: str | None) -> tuple[str, str]:
-    return _store.resolve(uid, _cache_root(cache_root))
+    return resolve(uid, _cache_root(cache_root))
 
 
 def aliases(
@@ -75,14 +78,14 @@ def aliases(
     short_id, version = _resolve(uid, cache_root)
     repository = _store.find_header(short_id, version)
     with _store.opened(repository) as location:
-        listed = _store.read_aliases(location, short_id, version)
+        listed = _aliases.read_aliases(location, short_id, version)
     # The alias files are the truth; a model's list can lag behind them when
     # processes move an alias at the same time.
     model = f"{short_id}-{version}"
     return sorted(
         alias
         for alias in listed
-        if (_store.find_alias(alias) or (None, None))[1] == model
+        if (_aliases.find_alias(alias) or (None, None))[1] == model
     )
 
 
@@ -954,7 +957,7 @@ def resolve_alias(
         'd4e9c65b-1.0.0'
 
     """
-    found = _store.find_alias(alias) if _ids.is_valid_alias(alias) else None
+    found = _aliases.find_alias(alias) if _ids.is_valid_alias(alias) else None
     if found is None:
         raise _store.alias_not_found(alias)
     return found[1]
@@ -1140,11 +1143,11 @@ def url(
     repository = _store.find_header(short_id, version)
     if type == "model":
         info = _load.header(short_id, version, _cache_root(cache_root), repository)
-        path = _store.archive_path(short_id, info["name"], info.get("subgroup"))
+        path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
     elif type == "header":
-        path = _store.header_path(short_id)
+        path = _layout.header_path(short_id)
     else:
-        path = _store.meta_path(short_id)
+        path = _layout.meta_path(short_id)
     return _store.url(repository, path, version)
 
 

@@ -44,14 +44,14 @@ import filelock
 
 from audmodel import _archive
 from audmodel import _ids
+from audmodel._layout import HEADER_EXT
+from audmodel._layout import META_EXT
 
 
 LOCK_FILE_MODE = 0o664
 r"""Mode of lock files in a folder that is group-writable (a shared cache)."""
 PRIVATE_LOCK_FILE_MODE = 0o644
 SMALL_FILE_LOCK_TIMEOUT = 60.0
-HEADER_EXT = "header.yaml"
-META_EXT = "meta.yaml"
 STAGING_PREFIX = ".staging-"
 
 
@@ -70,6 +70,17 @@ def meta_file(cache_root: str, short_id: str, version: str) -> str:
     r"""Cached meta of a model."""
     folder = _model_folder(cache_root, short_id, version)
     return os.path.join(folder, f"{version}.{META_EXT}")
+
+
+def header_versions(cache_root: str, short_id: str) -> list[str]:
+    r"""Versions of a short or legacy ID whose header is in the cache, sorted."""
+    suffix = f".{HEADER_EXT}"
+    try:
+        names = sorted(os.listdir(os.path.join(cache_root, short_id)))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    versions = [name[: -len(suffix)] for name in names if name.endswith(suffix)]
+    return [version for version in versions if _ids.is_safe_version(version)]
 
 
 def _model_folder(cache_root: str, short_id: str, version: str) -> str:

@@ -30,17 +30,16 @@ import audeer
 
 from audmodel import _cache
 from audmodel import _ids
+from audmodel import _layout
 from audmodel import _store
 from audmodel import _yaml
 from audmodel._config import config
-from audmodel._repository import HEADER_EXT
 from audmodel._repository import Repository
 from audmodel.backend._common import backend_error_detail
 
 
 INDEX_FORMAT = 1
 READ_THREADS = 16
-_HEADER_SUFFIX = f".{HEADER_EXT}"
 # Every file below /_uid/ ends in .yaml. Listed by that ending rather than
 # the header's, metas come as names too, not as full entries of a listing.
 _YAML = ".yaml"
@@ -100,7 +99,7 @@ def listed_uids(repository: Repository) -> list[str]:
         audbackend.BackendError: if the repository cannot be reached
 
     """
-    folder = f"/{_ids.UID_FOLDER}/"
+    folder = f"/{_layout.UID_FOLDER}/"
     with _store.opened(repository) as location:
         paths = _store.stored_files_ending(location, folder, _YAML)
     return [uid for uid in map(_uid_of_header, paths) if uid is not None]
@@ -112,18 +111,14 @@ def _uid_of_header(path: str) -> str | None:
     Examples:
         >>> _uid_of_header("/_uid/3e120e8d/1.0.0/3e120e8d-1.0.0.header.yaml")
         '3e120e8d-1.0.0'
-        >>> _uid_of_header("/_uid/3e120e8d/1.0.0/3e120e8d-1.0.0.meta.yaml") is None
+        >>> _uid_of_header("/_uid/../1.0.0/..-1.0.0.header.yaml") is None
         True
 
     """
-    if not path.endswith(_HEADER_SUFFIX):
+    found = _layout.header_of(path)
+    if found is None:
         return None
-    parts = path.split("/")
-    if len(parts) != 5:
-        return None
-    short_id, version, name = parts[2:]
-    if name != f"{short_id}-{version}{_HEADER_SUFFIX}":
-        return None
+    short_id, version = found
     # A listing is input too: '..' as a short ID would name a cache folder.
     if not (_ids.is_stored_id(short_id) and _ids.is_safe_version(version)):
         return None
@@ -175,7 +170,7 @@ def _read_headers(
     for repository, group in by_repository.items():
         with _store.opened(repository) as location:
             # Threads wait for the network; a local file is read faster alone.
-            local = hasattr(location.interface.backend, "local_path")
+            local = location.capabilities.lies_locally
             with concurrent.futures.ThreadPoolExecutor(
                 1 if local else READ_THREADS
             ) as pool:
@@ -199,7 +194,7 @@ def _read_headers(
 def _read_header(location: _store.Location, uid: str) -> dict | Exception:
     short_id, version = uid.split("-", 1)
     try:
-        data = _store.read_bytes(location, _store.header_path(short_id), version)
+        data = _store.read_bytes(location, _layout.header_path(short_id), version)
         header = _yaml.loads(data, f"the header of '{uid}'")
     except Exception as ex:
         return ex

@@ -33,11 +33,13 @@ import datetime
 import audbackend
 import audeer
 
+from audmodel import _aliases
 from audmodel import _archive
 from audmodel import _ids
-from audmodel import _publish
+from audmodel import _layout
 from audmodel import _store
 from audmodel import _tickets
+from audmodel import _transaction
 from audmodel import _yaml
 from audmodel._repository import Repository
 from audmodel.backend._common import ChecksumError
@@ -134,7 +136,7 @@ def _inventory(location: _store.Location) -> _Inventory:
         if stored.endswith("~"):
             inventory.unfinished.append(stored)
             continue
-        parsed = _parse(stored)
+        parsed = _layout.parse(stored)
         if parsed is None:
             continue
         folder, base, version, ext = parsed
@@ -152,46 +154,24 @@ def _inventory(location: _store.Location) -> _Inventory:
         short_id, _, _ = base.partition(".")
         uid = f"{short_id}-{version}"
         kind = path.rsplit("/", 1)[1][len(short_id) :]
-        if folder == f"/{_ids.UID_FOLDER}":
+        if folder == f"/{_layout.UID_FOLDER}":
             if kind.endswith(".ticket"):
                 inventory.tickets.append(stored)
                 continue
             table = {
-                f".{_store.HEADER_EXT}": inventory.headers,
-                f".{_store.META_EXT}": inventory.metas,
-                f".{_store.ALIASES_EXT}": inventory.aliases_files,
-                f".{_store.CLAIM_EXT}": inventory.claims,
+                f".{_layout.HEADER_EXT}": inventory.headers,
+                f".{_layout.META_EXT}": inventory.metas,
+                f".{_layout.ALIASES_EXT}": inventory.aliases_files,
+                f".{_layout.CLAIM_EXT}": inventory.claims,
             }.get(kind)
             if table is not None:
                 table[uid] = item
-        elif folder == f"/{_ids.ALIAS_FOLDER}":
-            if ext == f".{_store.ALIAS_EXT}" and version == _store.ALIAS_VERSION:
+        elif folder == f"/{_layout.ALIAS_FOLDER}":
+            if ext == f".{_layout.ALIAS_EXT}" and version == _layout.ALIAS_VERSION:
                 inventory.aliases[base] = item
         elif ext == ".zip":
             inventory.archives.setdefault(uid, []).append(item)
     return inventory
-
-
-def _parse(stored: str) -> tuple[str, str, str, str] | None:
-    r"""Split a stored path into folder, base name, version and extension.
-
-    Examples:
-        >>> _parse("/emotion/onnx/3e120e8d/1.0.0/3e120e8d-1.0.0.zip")
-        ('/emotion/onnx', '3e120e8d', '1.0.0', '.zip')
-        >>> _parse("/_uid/3e120e8d/2.0.0/3e120e8d-2.0.0.header.yaml")
-        ('/_uid', '3e120e8d', '2.0.0', '.header.yaml')
-        >>> _parse("/_audmodel/probe") is None
-        True
-
-    """
-    parts = stored.split("/")
-    if len(parts) < 4 or parts[1] == "_audmodel":
-        return None
-    base, version, name = parts[-3:]
-    prefix = f"{base}-{version}"
-    if not name.startswith(prefix):
-        return None
-    return "/".join(parts[:-3]), base, version, name[len(prefix) :]
 
 
 # --- publications in progress, and leftovers ----------------------------------------
@@ -207,8 +187,8 @@ def _live_claims(location: _store.Location, inventory: _Inventory) -> set[str]:
 
 
 def _claim_is_stale(location: _store.Location, claim: _Stored) -> bool:
-    holder = _publish.read_claim(location, claim.path, claim.version)
-    return _publish.is_stale(holder) or _age(location, claim.stored) > GRACE_PERIOD
+    holder = _transaction.read_claim(location, claim.path, claim.version)
+    return _transaction.is_stale(holder) or _age(location, claim.stored) > GRACE_PERIOD
 
 
 def _leftovers(
@@ -217,7 +197,7 @@ def _leftovers(
     for uid, claim in sorted(inventory.claims.items()):
         if uid not in live:
             what = "a publication, copy or removal"
-            if uid.startswith(f"{_publish.ALIASES_LOCK}-"):
+            if uid.startswith(f"{_transaction.ALIASES_LOCK}-"):
                 uid, what = "", "a change of aliases"
             yield Finding(
                 STALE_CLAIM,
@@ -274,14 +254,8 @@ def _remover(
 
 def _age(location: _store.Location, stored: str) -> datetime.timedelta:
     r"""Time since a stored file was written."""
-    backend = location.interface.backend
     now = datetime.datetime.now(datetime.timezone.utc)
-    if hasattr(backend, "modified"):
-        return now - backend.modified(stored)
-    # audbackend tells the day only, in local time; counting from two days
-    # later never takes a file for older than it is.
-    day = datetime.datetime.strptime(backend.date(stored), "%Y-%m-%d")
-    return now - day.replace(tzinfo=datetime.timezone.utc) - datetime.timedelta(2)
+    return now - location.capabilities.modified(stored)
 
 
 # --- models --------------------------------------------------------------------------
@@ -305,7 +279,7 @@ def _models(location: _store.Location, inventory: _Inventory) -> Iterable[Findin
             yield Finding(HEADER_UNREADABLE, uid, stored, str(reason))
             continue
         short_id, version = _ids.split_uid(uid)
-        path = _store.archive_path(short_id, header["name"], header.get("subgroup"))
+        path = _layout.archive_path(short_id, header["name"], header.get("subgroup"))
         if not any(a.path == path for a in inventory.archives.get(uid, [])):
             yield Finding(
                 HEADER_WITHOUT_ARCHIVE,
@@ -337,7 +311,7 @@ def _empty_meta_writer(
     location: _store.Location, short_id: str, version: str
 ) -> Callable[[], str]:
     def fix() -> str:
-        path = _store.meta_path(short_id)
+        path = _layout.meta_path(short_id)
         _store.write_bytes(location, _yaml.dumps({}).encode(), path, version)
         return f"{FIXED}: empty meta written"
 
@@ -346,14 +320,12 @@ def _empty_meta_writer(
 
 def _archive_damage(location: _store.Location, archive: _Stored) -> str | None:
     r"""What is wrong with a stored archive, or ``None``."""
-    backend = location.interface.backend
+    capabilities = location.capabilities
     try:
         with _store.local_copy(location, archive.path, archive.version, False) as local:
             # Downloads of backends that check their MD5 (S3, Artifactory)
             # raise ChecksumError instead; the others are checked here.
-            if getattr(backend, "stores_md5", True) and not getattr(
-                backend, "checks_downloads", False
-            ):
+            if capabilities.stores_md5 and not capabilities.checks_downloads:
                 expected = location.interface.checksum(archive.path, archive.version)
                 actual = audeer.md5(local)
                 if expected and expected != actual:
@@ -401,12 +373,12 @@ def _alias_findings(
 ) -> Iterable[Finding]:
     r"""Check alias files, and that aliases files list the aliases of their model."""
     targets = _parallel(
-        lambda alias: _store.read_alias(location, alias), sorted(inventory.aliases)
+        lambda alias: _aliases.read_alias(location, alias), sorted(inventory.aliases)
     )
     pointing: dict[str, set[str]] = {}
     for alias, target in targets.items():
         stored = inventory.aliases[alias].stored
-        if isinstance(target, _store.AliasFileError):
+        if isinstance(target, _aliases.AliasFileError):
             fix = _remover(location, stored)
             yield Finding(ALIAS_UNREADABLE, alias, stored, str(target), fix=fix)
         elif isinstance(target, Exception):
@@ -421,7 +393,8 @@ def _alias_findings(
             yield Finding(ALIAS_TO_NOTHING, alias, stored, detail, fix=fix)
     with_file = sorted(set(inventory.aliases_files) & set(inventory.headers))
     listed = _parallel(
-        lambda uid: set(_store.read_aliases(location, *_ids.split_uid(uid))), with_file
+        lambda uid: set(_aliases.read_aliases(location, *_ids.split_uid(uid))),
+        with_file,
     )
     for uid in sorted(inventory.headers):
         want = pointing.get(uid, set())
@@ -429,7 +402,7 @@ def _alias_findings(
         if have == want:
             continue
         short_id, version = _ids.split_uid(uid)
-        path = _store.aliases_path(short_id)
+        path = _layout.aliases_path(short_id)
         stored = _store.versioned_path(location, path, version)
         if isinstance(have, Exception):
             detail = f"it cannot be read: {have}"
@@ -466,8 +439,8 @@ def _aliases_writer(
         if any(_age(location, stored) < GRACE_PERIOD for stored in involved):
             return KEPT_YOUNG
         short_id, version = _ids.split_uid(uid)
-        text = _store.aliases_text(aliases).encode()
-        _store.write_bytes(location, text, _store.aliases_path(short_id), version)
+        text = _aliases.aliases_text(aliases).encode()
+        _store.write_bytes(location, text, _layout.aliases_path(short_id), version)
         return f"{FIXED}: lists {aliases}"
 
     return fix

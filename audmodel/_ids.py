@@ -14,13 +14,12 @@ import re
 
 import audeer
 
+from audmodel import _layout
+
 
 LEGACY_REPOSITORY_PUBLIC = "models-public-local"
 LEGACY_REPOSITORY_PRIVATE = "models-private-local"
 
-UID_FOLDER = "_uid"
-ALIAS_FOLDER = "_alias"
-RESERVED_FOLDERS = (UID_FOLDER, ALIAS_FOLDER)
 
 SHORT_ID_PATTERN = re.compile(r"[0-9a-f]{8}")
 LEGACY_ID_PATTERN = re.compile(
@@ -207,37 +206,6 @@ def header_problem(header: object) -> str | None:
     return None
 
 
-def check_path_parts(path: str, where: str) -> str:
-    r"""Return a ``/``-separated path if none of its parts leaves its folder.
-
-    Every versioned path this package builds below a repository goes
-    through here (see :class:`audmodel.Repository`), so that a name read
-    from storage can never point above the repository.
-
-    Args:
-        path: path, e.g. ``'/_uid/3e120e8d/1.0.0/3e120e8d-1.0.0.header.yaml'``
-        where: what the path is below, named in the error
-
-    Raises:
-        RuntimeError: if a part is ``.`` or ``..``, or holds a backslash or NUL
-
-    Examples:
-        >>> check_path_parts("/_uid/../x.yaml", "Repository('r', '/h', 'file-system')")
-        Traceback (most recent call last):
-        ...
-        RuntimeError: Refusing the path '/_uid/../x.yaml' in Repository(...): ...
-
-    """
-    parts = path.split("/")
-    if any(p in (".", "..") or "\\" in p or "\x00" in p for p in parts):
-        raise RuntimeError(
-            f"Refusing the path '{path}' in {where}: "
-            "a part of it is '.' or '..', or holds a backslash or NUL, "
-            "so it could lead outside."
-        )
-    return path
-
-
 def split_uid(uid: str) -> tuple[str, str]:
     r"""Split ``'<short_id>-<version>'`` into its two parts.
 
@@ -310,7 +278,7 @@ def check_name(name: str) -> str:
             "Names may only contain letters, digits, '.', '_', and '-', "
             "and must not consist of dots only."
         )
-    if name in RESERVED_FOLDERS:
+    if name in _layout.RESERVED_FOLDERS:
         raise ValueError(
             f"'{name}' is not a valid model name: "
             "it is reserved for the repository's own files."
@@ -335,7 +303,7 @@ def check_subgroup(subgroup: str | None) -> str:
     if not subgroup:
         return subgroup
     parts = subgroup.split(".")
-    if parts[0] in RESERVED_FOLDERS:
+    if parts[0] in _layout.RESERVED_FOLDERS:
         raise ValueError(f"It is not allowed to set subgroup to '{parts[0]}'.")
     for part in parts:
         if SUBGROUP_PART_PATTERN.fullmatch(part) is None:

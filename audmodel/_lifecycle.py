@@ -3,7 +3,7 @@
 Removal goes in the reverse order of a publication. The header goes
 first, so the model stops existing at once, and a backend that refuses to
 delete refuses before anything changed. Then the model's claim is taken
-(see :func:`audmodel._publish.claimed`), so that no publication of the
+(see :func:`audmodel._transaction.claimed`), so that no publication of the
 same ID runs while meta, the model's aliases file and the archive are
 removed. An interrupted removal leaves files without a header, which
 :func:`audmodel.check` reports and removes with ``repair=True``.
@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import audbackend
 
+from audmodel import _aliases
 from audmodel import _ids
+from audmodel import _layout
 from audmodel import _publish
 from audmodel import _store
+from audmodel import _transaction
 from audmodel import _yaml
 from audmodel._repository import Repository
 from audmodel.backend._common import backend_error
@@ -32,21 +35,22 @@ r"""Seconds a removal waits for a publication of the same ID to end."""
 def remove(short_id: str, version: str, repository: Repository, verbose: bool) -> None:
     r"""Remove a model version from its repository; see :func:`audmodel.remove`."""
     with _store.opened(repository) as location:
-        header = _store.header_path(short_id)
+        header = _layout.header_path(short_id)
         with _store.missing_as_not_found(location, short_id, version):
             header_bytes = _store.read_bytes(location, header, version)
         info = _yaml.loads(header_bytes, _store.source(location, header, version))
         _refuse_aliased(location, short_id, version)
-        meta_bytes = _store.read_if_there(location, _store.meta_path(short_id), version)
+        meta = _layout.meta_path(short_id)
+        meta_bytes = _store.read_if_there(location, meta, version)
         _remove_header(location, short_id, version, header_bytes, meta_bytes)
         _store.debug(verbose, f"Removed the header of '{short_id}-{version}'.")
-        paths = [_store.meta_path(short_id), _store.aliases_path(short_id)]
+        paths = [_layout.meta_path(short_id), _layout.aliases_path(short_id)]
         # A broken header cannot tell where the archive is, and one that
         # names a path audmodel.publish would refuse may point to another
         # model's archive: its archive is left for check() to report.
         if _ids.header_problem(info) is None:
             paths.append(
-                _store.archive_path(short_id, info["name"], info.get("subgroup"))
+                _layout.archive_path(short_id, info["name"], info.get("subgroup"))
             )
         _remove_rest(location, short_id, version, paths, verbose)
 
@@ -64,7 +68,7 @@ def _remove_header(
     so the meta is put back as well.
 
     """
-    header = _store.header_path(short_id)
+    header = _layout.header_path(short_id)
     try:
         with _store.missing_as_not_found(location, short_id, version):
             location.interface.remove_file(header, version)
@@ -81,7 +85,7 @@ def _remove_header(
         # a new alias at the same time, at least one sees the other.
         _refuse_aliased(location, short_id, version)
     except RuntimeError:
-        meta = _store.meta_path(short_id)
+        meta = _layout.meta_path(short_id)
         if meta_bytes is not None and not _store.exists(location, meta, version):
             _store.write_bytes(location, meta_bytes, meta, version)
         _store.write_bytes(location, header_bytes, header, version)
@@ -99,8 +103,8 @@ def _remove_rest(
     try:
         # A publication of the ID that began before the header was gone
         # finds that the model exists and stops; it is waited for.
-        with _publish.claimed(location, short_id, version, verbose, CLAIM_WAIT):
-            if _store.exists(location, _store.header_path(short_id), version):
+        with _transaction.claimed(location, short_id, version, verbose, CLAIM_WAIT):
+            if _store.exists(location, _layout.header_path(short_id), version):
                 # Published anew meanwhile: its files are not ours to remove.
                 return
             for path in paths:
@@ -114,26 +118,13 @@ def _remove_rest(
 
 
 def _refuse_aliased(location: _store.Location, short_id: str, version: str) -> None:
-    pointing = aliases_of(location, short_id, version)
+    pointing = _aliases.aliases_of(location, short_id, version)
     if pointing:
         raise RuntimeError(
             f"Cannot remove model '{short_id}-{version}': the aliases {pointing} "
             "point to it. Point them to another model (audmodel.set_alias) "
             "or remove them (audmodel.remove_alias) first."
         )
-
-
-def aliases_of(location: _store.Location, short_id: str, version: str) -> list[str]:
-    r"""The aliases in a model's aliases file that point to it."""
-    uid = f"{short_id}-{version}"
-    pointing = []
-    for alias in _store.read_aliases(location, short_id, version):
-        try:
-            if _store.read_alias(location, alias) == uid:
-                pointing.append(alias)
-        except _store.AliasFileError:
-            continue
-    return sorted(pointing)
 
 
 def remove_alias(alias: str, verbose: bool) -> None:
@@ -143,21 +134,21 @@ def remove_alias(alias: str, verbose: bool) -> None:
         RuntimeError: if no configured repository holds the alias
 
     """
-    path = _store.alias_path(alias)
+    path = _layout.alias_path(alias)
     found = False
     for location in _store.locations():
-        if not _store.exists(location, path, _store.ALIAS_VERSION):
+        if not _store.exists(location, path, _layout.ALIAS_VERSION):
             continue
         try:
-            uid = _store.read_alias(location, alias)
-        except _store.AliasFileError:
+            uid = _aliases.read_alias(location, alias)
+        except _aliases.AliasFileError:
             uid = None
         # The alias file first: the alias stops existing at once, and a
         # backend that refuses deletion refuses before anything changed.
         try:
-            location.interface.remove_file(path, _store.ALIAS_VERSION)
+            location.interface.remove_file(path, _layout.ALIAS_VERSION)
         except audbackend.BackendError as ex:
-            if _store.exists(location, path, _store.ALIAS_VERSION):
+            if _store.exists(location, path, _layout.ALIAS_VERSION):
                 raise
             if not isinstance(ex.exception, FileNotFoundError):
                 raise
@@ -165,7 +156,7 @@ def remove_alias(alias: str, verbose: bool) -> None:
         found = True
         _store.debug(verbose, f"Removed alias '{alias}' from {location.repository}.")
         if uid is not None:
-            with _publish.aliases_locked(location, verbose):
+            with _transaction.aliases_locked(location, verbose):
                 _drop_from_aliases_file(location, alias, uid)
     if not found:
         raise _store.alias_not_found(alias)
@@ -174,16 +165,16 @@ def remove_alias(alias: str, verbose: bool) -> None:
 def _drop_from_aliases_file(location: _store.Location, alias: str, uid: str) -> None:
     r"""Drop an alias from a model's aliases file, unless it was set again."""
     try:
-        if _store.read_alias(location, alias) == uid:
+        if _aliases.read_alias(location, alias) == uid:
             return  # set again meanwhile
-    except _store.AliasFileError:
+    except _aliases.AliasFileError:
         pass
     short_id, _, version = uid.partition("-")
-    text = _store.aliases_without(location, short_id, version, alias)
+    text = _aliases.aliases_without(location, short_id, version, alias)
     if text is not None and _store.exists(
-        location, _store.header_path(short_id), version
+        location, _layout.header_path(short_id), version
     ):
-        path = _store.aliases_path(short_id)
+        path = _layout.aliases_path(short_id)
         _store.write_bytes(location, text.encode(), path, version)
 
 
@@ -207,31 +198,33 @@ def copy(
         _store.opened(target) as dst,
         _store.missing_as_not_found(src, short_id, version),
     ):
-        header = _store.header_path(short_id)
+        header = _layout.header_path(short_id)
         header_bytes, info = _store.read_header(src, short_id, version)
-        archive = _store.archive_path(short_id, info["name"], info.get("subgroup"))
-        meta = _store.meta_path(short_id)
+        archive = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
+        meta = _layout.meta_path(short_id)
         meta_bytes = _store.read_if_there(src, meta, version)
         if meta_bytes is None:
             meta_bytes = _yaml.dumps({}).encode()
-        aliases = aliases_of(src, short_id, version) if with_aliases else []
-        with _publish.publication(dst, short_id, version, "copy", verbose) as log:
+        aliases = _aliases.aliases_of(src, short_id, version) if with_aliases else []
+        with _transaction.publication(dst, short_id, version, "copy", verbose) as log:
             with _store.missing_as_not_found(src, short_id, version):
                 log.copy_file(src, archive, version, verbose)
             log.put_bytes(meta_bytes, meta, version)
             if aliases:
-                with _publish.aliases_locked(dst, verbose):
+                with _transaction.aliases_locked(dst, verbose):
                     _copy_aliases(log, aliases, uid)
             log.put_bytes(header_bytes, header, version)
     return aliases
 
 
-def _copy_aliases(log: _publish.UndoLog, aliases: list[str], uid: str) -> None:
+def _copy_aliases(log: _transaction.UndoLog, aliases: list[str], uid: str) -> None:
     r"""Point aliases to a model in ``log``'s repository, moving them there."""
     short_id, version = _ids.split_uid(uid)
-    log.put_text(_store.aliases_text(aliases), _store.aliases_path(short_id), version)
+    log.put_text(
+        _aliases.aliases_text(aliases), _layout.aliases_path(short_id), version
+    )
     for alias in aliases:
         _publish.detach_alias(log, alias, uid)
         log.put_text(
-            _store.alias_text(uid), _store.alias_path(alias), _store.ALIAS_VERSION
+            _aliases.alias_text(uid), _layout.alias_path(alias), _layout.ALIAS_VERSION
         )

@@ -17,6 +17,7 @@ import audbackend
 from audmodel import _archive
 from audmodel import _cache
 from audmodel import _ids
+from audmodel import _layout
 from audmodel import _store
 from audmodel import _yaml
 from audmodel._repository import Repository
@@ -80,7 +81,7 @@ def meta_locked(
     repository: Repository,
 ) -> dict[str, object]:
     r"""Like :func:`meta`, with the lock of the cached file held."""
-    path = _store.meta_path(short_id)
+    path = _layout.meta_path(short_id)
     with (
         _store.opened(repository) as location,
         _store.missing_as_not_found(location, short_id, version),
@@ -138,7 +139,7 @@ def _download(
 ) -> None:
     repository = _store.find_header(short_id, version)
     info = header(short_id, version, cache_root, repository)
-    path = _store.archive_path(short_id, info["name"], info.get("subgroup"))
+    path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
     with (
         _cache.staging(final) as (folder, download),
         _store.opened(repository) as location,
@@ -197,7 +198,7 @@ def archive_entries(short_id: str, version: str, cache_root: str) -> list:
     """
     repository = _store.find_header(short_id, version)
     info = header(short_id, version, cache_root, repository)
-    path = _store.archive_path(short_id, info["name"], info.get("subgroup"))
+    path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
     with _store.opened(repository) as location:
         try:
             return _store.archive_entries(location, path, version)

@@ -19,18 +19,16 @@ import copy
 import datetime
 import getpass
 import os
-import random
 import signal
-import socket
 import tempfile
-import time
 
-import audbackend
-
+from audmodel import _aliases
 from audmodel import _archive
 from audmodel import _cache
+from audmodel import _layout
 from audmodel import _load
 from audmodel import _store
+from audmodel import _transaction
 from audmodel import _yaml
 from audmodel._repository import Repository
 from audmodel.backend._common import forget_md5
@@ -76,19 +74,23 @@ def publish(
         _store.opened(repository) as location,
     ):
         archive = os.path.join(tmp, f"{short_id}.zip")
-        backend = location.interface.backend
         md5 = _archive.create(
             root,
             archive,
             compression,
-            md5=getattr(backend, "stores_md5", True),
-            write_behind=_linked_from(backend, tmp),
+            md5=location.capabilities.stores_md5,
+            # Where the backend keeps the archive written here as it lies,
+            # writing it out early shortens the sync of a durable upload;
+            # elsewhere it is copied and deleted, and that would be wasted.
+            write_behind=location.capabilities.links_from(tmp),
         )
         if md5 is not None:
             remember_md5(archive, md5)
         with (
             _forgotten(archive),
-            publication(location, short_id, version, "publish", verbose) as log,
+            _transaction.publication(
+                location, short_id, version, "publish", verbose
+            ) as log,
         ):
             _upload(
                 log,
@@ -105,7 +107,7 @@ def publish(
 
 
 def _upload(
-    log: UndoLog,
+    log: _transaction.UndoLog,
     archive: str,
     header_text: str,
     meta_text: str,
@@ -116,25 +118,27 @@ def _upload(
     alias: str | None,
 ) -> None:
     uid = f"{short_id}-{version}"
-    log.put_file(archive, _store.archive_path(short_id, name, subgroup), version)
-    log.put_text(meta_text, _store.meta_path(short_id), version)
+    log.put_file(archive, _layout.archive_path(short_id, name, subgroup), version)
+    log.put_text(meta_text, _layout.meta_path(short_id), version)
     if alias:
-        with aliases_locked(log.location, False):
+        with _transaction.aliases_locked(log.location, False):
             log.put_text(
-                _store.aliases_text([alias]), _store.aliases_path(short_id), version
+                _aliases.aliases_text([alias]), _layout.aliases_path(short_id), version
             )
             unlink_alias(log, alias, uid)
             log.put_text(
-                _store.alias_text(uid), _store.alias_path(alias), _store.ALIAS_VERSION
+                _aliases.alias_text(uid),
+                _layout.alias_path(alias),
+                _layout.ALIAS_VERSION,
             )
-    if _store.exists(log.location, _store.header_path(short_id), version):
+    if _store.exists(log.location, _layout.header_path(short_id), version):
         raise RuntimeError(
             f"A model with ID '{uid}' was published by another process "
             "in the meantime. Its archive, metadata, or alias files "
             "might have been replaced by the ones of this process. "
             "Make sure the published model is the intended one."
         )
-    log.put_text(header_text, _store.header_path(short_id), version)
+    log.put_text(header_text, _layout.header_path(short_id), version)
 
 
 def set_alias(alias: str, short_id: str, version: str, repository: Repository) -> None:
@@ -145,30 +149,35 @@ def set_alias(alias: str, short_id: str, version: str, repository: Repository) -
 
     """
     uid = f"{short_id}-{version}"
-    with _store.opened(repository) as location, aliases_locked(location, False):
-        log = UndoLog(location)
+    with (
+        _store.opened(repository) as location,
+        _transaction.aliases_locked(location, False),
+    ):
+        log = _transaction.UndoLog(location)
         try:
             unlink_alias(log, alias, uid)
-            aliases = _store.read_aliases(location, short_id, version)
+            aliases = _aliases.read_aliases(location, short_id, version)
             if alias not in aliases:
                 log.put_text(
-                    _store.aliases_text([*aliases, alias]),
-                    _store.aliases_path(short_id),
+                    _aliases.aliases_text([*aliases, alias]),
+                    _layout.aliases_path(short_id),
                     version,
                 )
             log.put_text(
-                _store.alias_text(uid), _store.alias_path(alias), _store.ALIAS_VERSION
+                _aliases.alias_text(uid),
+                _layout.alias_path(alias),
+                _layout.ALIAS_VERSION,
             )
             # A removal of the model meanwhile would leave the alias pointing
             # to nothing; see audmodel._lifecycle.remove().
-            if not _store.exists(location, _store.header_path(short_id), version):
+            if not _store.exists(location, _layout.header_path(short_id), version):
                 raise _store.model_not_found(short_id, version)
         except BaseException:
             log.undo()
-            if not _store.exists(location, _store.header_path(short_id), version):
+            if not _store.exists(location, _layout.header_path(short_id), version):
                 # The undo may have put back the aliases file of the removed
                 # model.
-                _store.remove(location, _store.aliases_path(short_id), version)
+                _store.remove(location, _layout.aliases_path(short_id), version)
             raise
 
 
@@ -195,11 +204,11 @@ def update_meta(
             current = _load.meta_locked(short_id, version, local, repository)
             new = merge(current, meta)
             text = _yaml.dumps(new)
-        path = _store.meta_path(short_id)
+        path = _layout.meta_path(short_id)
         with _store.opened(repository) as location:
             _store.write_bytes(location, text.encode(), path, version)
             # A removal of the model meanwhile would leave the meta behind.
-            if not _store.exists(location, _store.header_path(short_id), version):
+            if not _store.exists(location, _layout.header_path(short_id), version):
                 _store.remove(location, path, version)
                 raise _store.model_not_found(short_id, version)
         _cache.write_file(local, text.encode())
@@ -223,7 +232,7 @@ def merge(base: dict, update: dict) -> dict:
     return merged
 
 
-def unlink_alias(log: UndoLog, alias: str, new_uid: str) -> None:
+def unlink_alias(log: _transaction.UndoLog, alias: str, new_uid: str) -> None:
     r"""Remove ``alias`` from the model it points to now, unless ``new_uid``.
 
     The alias file itself is left to the caller, who overwrites it.
@@ -231,7 +240,7 @@ def unlink_alias(log: UndoLog, alias: str, new_uid: str) -> None:
     its file there is removed, so that it cannot shadow the new one.
 
     """
-    old_repository = _store.alias_repository(alias)
+    old_repository = _aliases.alias_repository(alias)
     if old_repository is None:
         return
     with _store.opened(old_repository) as location:
@@ -239,10 +248,10 @@ def unlink_alias(log: UndoLog, alias: str, new_uid: str) -> None:
         if detach_alias(old, alias, new_uid) and (
             old_repository != log.location.repository
         ):
-            old.remove(_store.alias_path(alias), _store.ALIAS_VERSION)
+            old.remove(_layout.alias_path(alias), _layout.ALIAS_VERSION)
 
 
-def detach_alias(log: UndoLog, alias: str, new_uid: str) -> bool:
+def detach_alias(log: _transaction.UndoLog, alias: str, new_uid: str) -> bool:
     r"""Take ``alias`` from the model it points to in ``log``'s repository.
 
     Nothing changes if it points to ``new_uid`` or is not there.
@@ -253,242 +262,18 @@ def detach_alias(log: UndoLog, alias: str, new_uid: str) -> bool:
     """
     location = log.location
     try:
-        old_uid = _store.read_alias(location, alias)
-    except _store.AliasFileError:
+        old_uid = _aliases.read_alias(location, alias)
+    except _aliases.AliasFileError:
         # A broken alias file is replaced, as audmodel 1.5 does:
         # setting the alias again is how a user mends it.
         return True
     if old_uid is None or old_uid == new_uid:
         return False
     old_short_id, old_version = old_uid.partition("-")[::2]
-    text = _store.aliases_without(location, old_short_id, old_version, alias)
+    text = _aliases.aliases_without(location, old_short_id, old_version, alias)
     if text is not None:
-        log.put_text(text, _store.aliases_path(old_short_id), old_version)
+        log.put_text(text, _layout.aliases_path(old_short_id), old_version)
     return True
-
-
-class UndoLog:
-    r"""Writes files to a repository and remembers how to take them back.
-
-    Each record holds a file's repository, path, version, and its content
-    before the write (``None`` if it did not exist).
-
-    """
-
-    def __init__(self, location: _store.Location, records: list | None = None):
-        self.location = location
-        self._records: list[tuple[Repository, str, str, bytes | None]] = (
-            [] if records is None else records
-        )
-
-    def on(self, location: _store.Location) -> UndoLog:
-        r"""A log for another repository that shares this log's records."""
-        return UndoLog(location, self._records)
-
-    def put_file(self, src: str, path: str, version: str) -> None:
-        self._remember(path, version)
-        self.location.interface.put_file(src, path, version)
-
-    def copy_file(
-        self, source: _store.Location, path: str, version: str, verbose: bool
-    ) -> None:
-        r"""Copy a file from another repository, see :func:`_store.transfer`."""
-        self._remember(path, version)
-        _store.transfer(source, self.location, path, version, verbose)
-
-    def put_text(self, text: str, path: str, version: str) -> None:
-        self.put_bytes(text.encode(), path, version)
-
-    def put_bytes(self, data: bytes, path: str, version: str) -> None:
-        self._remember(path, version)
-        _store.write_bytes(self.location, data, path, version)
-
-    def remove(self, path: str, version: str) -> None:
-        self._remember(path, version)
-        _store.remove(self.location, path, version)
-
-    def _remember(self, path: str, version: str) -> None:
-        before = _store.read_if_there(self.location, path, version, limit=None)
-        self._records.append((self.location.repository, path, version, before))
-
-    def undo(self) -> None:
-        r"""Take back all writes, newest first; keep going if one fails."""
-        errors = []
-        for repository, path, version, before in reversed(self._records):
-            try:
-                with _store.opened(repository) as location:
-                    if before is None:
-                        _store.remove(location, path, version)
-                    else:
-                        _store.write_bytes(location, before, path, version)
-            except Exception as ex:
-                errors.append(f"{path} ({version}) in {repository}: {ex!r}")
-        self._records.clear()
-        if errors:
-            raise RuntimeError(
-                "Could not take back all files of the failed publication: "
-                + "; ".join(errors)
-            )
-
-
-@contextlib.contextmanager
-def publication(
-    location: _store.Location, short_id: str, version: str, verb: str, verbose: bool
-) -> Iterator[UndoLog]:
-    r"""Write a new model's files all or nothing; yields the log to write them by.
-
-    The model's ID is claimed and must be new in the repository.
-    If the block fails before the header is written, every file written by
-    the log is taken back. Errors other than :class:`RuntimeError` are
-    raised as one, saying ``Could not <verb> model '<uid>'``.
-
-    """
-    uid = f"{short_id}-{version}"
-    log = UndoLog(location)
-    try:
-        with claimed(location, short_id, version, verbose):
-            refuse_existing(location, short_id, version)
-            try:
-                yield log
-            except BaseException:
-                header = _store.header_path(short_id)
-                if not _store.exists(location, header, version):
-                    log.undo()
-                raise
-    except (RuntimeError, KeyboardInterrupt):
-        raise
-    except Exception as ex:
-        cause = ex.exception if isinstance(ex, audbackend.BackendError) else ex
-        raise RuntimeError(f"Could not {verb} model '{uid}': {cause!r}") from ex
-
-
-def refuse_existing(location: _store.Location, short_id: str, version: str) -> None:
-    r"""Raise if a repository holds a model already."""
-    if _store.exists(location, _store.header_path(short_id), version):
-        raise RuntimeError(f"A model with ID '{short_id}-{version}' exists already.")
-
-
-ALIASES_LOCK = "_aliases"
-r"""Short ID under whose claim aliases are changed, one change at a time."""
-ALIASES_LOCK_WAIT = 120.0
-r"""Seconds to wait for another process's change of aliases."""
-
-
-@contextlib.contextmanager
-def claimed(
-    location: _store.Location,
-    short_id: str,
-    version: str,
-    verbose: bool,
-    wait: float = 0.0,
-) -> Iterator[None]:
-    r"""Hold the claim on a model ID while its files are written or removed.
-
-    The claim is a file created only if absent
-    (:func:`audmodel._store.create_exclusive`), so that of several processes
-    publishing, copying or removing the same model at once exactly one goes
-    on. A claim left by a killed process on this machine is taken over.
-    A claim held by another process is waited for up to ``wait`` seconds.
-
-    """
-    path = _store.claim_path(short_id)
-    claim = {
-        "owner": getpass.getuser(),
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-    }
-    data = _yaml.dumps(claim).encode()
-    deadline = time.monotonic() + wait
-    pause = 0.02
-    while not _store.create_exclusive(location, data, path, version, verbose):
-        holder = read_claim(location, path, version)
-        if is_stale(holder):
-            _store.remove(location, path, version)
-        elif time.monotonic() >= deadline:
-            raise RuntimeError(
-                f"{_busy(short_id, version)} ({_describe(holder)}). "
-                "If none is running, remove "
-                f"'{_store.versioned_path(location, path, version)}' "
-                f"from {location.repository} and try again."
-            )
-        else:
-            time.sleep(random.uniform(0, pause))
-            pause = min(2 * pause, 1.0)
-    try:
-        yield
-    finally:
-        _store.remove(location, path, version)
-
-
-def aliases_locked(
-    location: _store.Location, verbose: bool
-) -> contextlib.AbstractContextManager:
-    r"""Hold the lock under which aliases of a repository are changed.
-
-    An alias change reads and rewrites the aliases files of two models;
-    changes made one at a time lose no entry. The lock is a claim
-    (:func:`claimed`) on a reserved ID, so that :func:`audmodel.check`
-    finds it if its holder died.
-
-    """
-    return claimed(
-        location, ALIASES_LOCK, _store.ALIAS_VERSION, verbose, ALIASES_LOCK_WAIT
-    )
-
-
-def _busy(short_id: str, version: str) -> str:
-    if short_id == ALIASES_LOCK:
-        return "The aliases are being changed by another process"
-    return (
-        f"A model with ID '{short_id}-{version}' is being published, copied or "
-        "removed by another process"
-    )
-
-
-def read_claim(location: _store.Location, path: str, version: str) -> dict:
-    r"""The owner of a claim as it wrote it, empty if unreadable."""
-    try:
-        holder = _store.read_yaml(location, path, version)
-    except Exception:
-        return {}
-    return holder if isinstance(holder, dict) else {}
-
-
-def is_stale(holder: dict) -> bool:
-    r"""Tell if a claim's process has died on this machine."""
-    if holder.get("host") != socket.gethostname() or not isinstance(
-        holder.get("pid"), int
-    ):
-        return False
-    try:
-        os.kill(holder["pid"], 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
-
-
-def _describe(holder: dict) -> str:
-    if not holder:
-        return "unknown"
-    return (
-        f"{holder.get('owner')}@{holder.get('host')}, process {holder.get('pid')}, "
-        f"since {holder.get('started')}"
-    )
-
-
-def _linked_from(backend: object, folder: str) -> bool:
-    r"""Whether the backend keeps a file uploaded from ``folder`` as it lies.
-
-    Then the archive written there is the one that the backend syncs to
-    disk, and writing it out early saves time; otherwise it is copied and
-    deleted, and writing it out would be wasted.
-
-    """
-    links_from = getattr(backend, "links_from", None)
-    return links_from is not None and links_from(folder)
 
 
 @contextlib.contextmanager

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import audbackend
 
-from audmodel import _ids
+from audmodel import _layout
 from audmodel import backend
 from audmodel.backend._common import check_host
 from audmodel.backend._common import without_userinfo
-
-
-HEADER_EXT = "header.yaml"
-META_EXT = "meta.yaml"
-ALIAS_EXT = "alias.yaml"
-ALIASES_EXT = "aliases.yaml"
 
 
 def _default_backends() -> dict[str, type[audbackend.backend.Base]]:
@@ -28,16 +22,16 @@ def _default_backends() -> dict[str, type[audbackend.backend.Base]]:
 class _Interface(audbackend.interface.Maven):
     r"""audbackend's Maven interface, refusing paths that leave the repository.
 
-    Every versioned path of the interface's methods is built here,
-    so a short ID, name, subgroup or version read from storage
-    cannot reach another repository (``..`` in an S3 key or an
-    Artifactory URL) or a folder above a file-system repository.
+    Every versioned path of the interface's methods is built by
+    :func:`audmodel._layout.versioned`, so a short ID, name, subgroup or
+    version read from storage cannot reach another repository (``..`` in an
+    S3 key or an Artifactory URL) or a folder above a file-system
+    repository.
 
     """
 
     def _path_with_version(self, path: str, version: str) -> str:
-        stored = super()._path_with_version(path, version)
-        return _ids.check_path_parts(stored, repr(self.backend))
+        return _layout.versioned(path, version, repr(self.backend))
 
 
 class Repository:
@@ -117,7 +111,7 @@ class Repository:
         backend_class = self.backend_registry[self.backend]
         return _Interface(
             backend_class(self.host, self.name),
-            extensions=[HEADER_EXT, META_EXT, ALIAS_EXT],
+            extensions=list(_layout.EXTENSIONS),
         )
 
     @classmethod

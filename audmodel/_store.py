@@ -1,13 +1,6 @@
 """The files of a model on a repository, and finding them.
 
-Where each file lies (paths given to :class:`audbackend.interface.Maven`)::
-
-    /<subgroup as folders>/<name>/<short_id>.zip   archive, model version
-    /_uid/<short_id>.header.yaml                   header, model version
-    /_uid/<short_id>.meta.yaml                     meta, model version
-    /_uid/<short_id>.aliases.yaml                  aliases, model version
-    /_alias/<alias>.alias.yaml                     alias, version 1.0.0
-
+Where each file lies is told by :mod:`audmodel._layout`.
 A model exists where its header exists. Repositories are searched in the
 order of :attr:`audmodel.config.REPOSITORIES`; the first one that holds the
 header owns the model.
@@ -30,23 +23,16 @@ import audeer
 
 from audmodel import _archive
 from audmodel import _ids
+from audmodel import _layout
 from audmodel import _tickets
 from audmodel import _yaml
 from audmodel._config import config
-from audmodel._repository import ALIAS_EXT
-from audmodel._repository import ALIASES_EXT
-from audmodel._repository import HEADER_EXT
-from audmodel._repository import META_EXT
 from audmodel._repository import Repository
+from audmodel.backend._capabilities import Capabilities
 from audmodel.backend._common import FileTooLargeError
-from audmodel.backend._common import RangedReads
 from audmodel.backend._common import backend_error
 from audmodel.backend._common import check_size
 from audmodel.backend._common import progress
-
-
-ALIAS_VERSION = "1.0.0"
-CLAIM_EXT = "publishing.yaml"
 
 
 class Location(NamedTuple):
@@ -54,6 +40,11 @@ class Location(NamedTuple):
 
     repository: Repository
     interface: audbackend.interface.Maven
+
+    @property
+    def capabilities(self) -> Capabilities:
+        r"""What the repository's backend can do."""
+        return Capabilities(self.interface.backend)
 
 
 def model_not_found(short_id: str, version: str | None) -> RuntimeError:
@@ -78,7 +69,7 @@ def missing_as_not_found(
         # A file-system repository's files are also read where they lie.
         missing = getattr(ex, "exception", ex)
         if isinstance(missing, FileNotFoundError) and not exists(
-            location, header_path(short_id), version
+            location, _layout.header_path(short_id), version
         ):
             raise model_not_found(short_id, version) from ex
         raise
@@ -92,56 +83,9 @@ def alias_not_found(alias: str) -> RuntimeError:
 # --- paths ---------------------------------------------------------------
 
 
-def archive_path(short_id: str, name: str, subgroup: str | None) -> str:
-    r"""Path of a model's archive.
-
-    Name and subgroup are checked as :func:`audmodel.publish` checks them,
-    so that no part of the path can lead elsewhere.
-
-    Raises:
-        ValueError: if the name or subgroup is not valid
-
-    Examples:
-        >>> archive_path("3e120e8d", "onnx", "emotion.cnn")
-        '/emotion/cnn/onnx/3e120e8d.zip'
-        >>> archive_path("8d99e4cf", "torch", "")
-        '/torch/8d99e4cf.zip'
-
-    """
-    name = _ids.check_name(name)
-    subgroup = _ids.check_subgroup(subgroup)
-    folders = [part for part in subgroup.split(".") if part]
-    return "/" + "/".join([*folders, name, f"{short_id}.zip"])
-
-
-def header_path(short_id: str) -> str:
-    r"""Path of a model's header."""
-    return f"/{_ids.UID_FOLDER}/{short_id}.{HEADER_EXT}"
-
-
-def meta_path(short_id: str) -> str:
-    r"""Path of a model's meta."""
-    return f"/{_ids.UID_FOLDER}/{short_id}.{META_EXT}"
-
-
-def aliases_path(short_id: str) -> str:
-    r"""Path of the list of a model's aliases."""
-    return f"/{_ids.UID_FOLDER}/{short_id}.{ALIASES_EXT}"
-
-
-def claim_path(short_id: str) -> str:
-    r"""Path of the claim a publication in progress holds on a model ID."""
-    return f"/{_ids.UID_FOLDER}/{short_id}.{CLAIM_EXT}"
-
-
-def alias_path(alias: str) -> str:
-    r"""Path of an alias."""
-    return f"/{_ids.ALIAS_FOLDER}/{alias}.{ALIAS_EXT}"
-
-
 def versioned_path(location: Location, path: str, version: str) -> str:
     r"""Where the backend stores ``path`` in ``version``."""
-    return location.interface._path_with_version(path, version)
+    return _layout.versioned(path, version, str(location.repository))
 
 
 def url(repository: Repository, path: str, version: str) -> str:
@@ -154,10 +98,10 @@ def url(repository: Repository, path: str, version: str) -> str:
     """
     with opened(repository) as location:
         stored = versioned_path(location, path, version)
-        backend = location.interface.backend
-        if hasattr(backend, "url"):
-            return backend.url(stored)
-        if isinstance(backend, audbackend.backend.FileSystem):
+        told = location.capabilities.url(stored)
+        if told is not None:
+            return told
+        if isinstance(location.interface.backend, audbackend.backend.FileSystem):
             # audmodel 1.5 joins the repository folder, which ends on a
             # separator, and the stored path with '/'; scripts compare these
             # strings, so the resulting '///' is kept.
@@ -208,7 +152,7 @@ def find_header(short_id: str, version: str) -> Repository:
         audbackend.BackendError: if a repository cannot be reached
 
     """
-    path = header_path(short_id)
+    path = _layout.header_path(short_id)
     for location in locations():
         if location.interface.exists(path, version):
             return location.repository
@@ -224,7 +168,7 @@ def header_versions(short_id: str) -> list[str]:
     versions: set[str] = set()
     for location in locations():
         listed = location.interface.versions(
-            header_path(short_id), suppress_backend_errors=True
+            _layout.header_path(short_id), suppress_backend_errors=True
         )
         for version in listed:
             if _ids.is_safe_version(version):
@@ -240,7 +184,7 @@ def header_versions(short_id: str) -> list[str]:
 
 def is_published(short_id: str, version: str, repository: Repository) -> bool:
     r"""Tell if a model's header is in ``repository`` or a configured one."""
-    path = header_path(short_id)
+    path = _layout.header_path(short_id)
     return any(
         location.interface.exists(path, version) for location in locations(repository)
     )
@@ -278,25 +222,10 @@ def stored_files_ending(location: Location, folder: str, ending: str) -> list[st
         audbackend.BackendError: if the repository cannot be listed
 
     """
-    names_alone = getattr(location.interface.backend, "ls_ending", None)
-    paths = names_alone(folder, ending) if names_alone else None
-    if paths is None or not all(map(_is_versioned_file, paths)):
+    paths = location.capabilities.ls_ending(folder, ending)
+    if paths is None or not all(map(_layout.is_versioned, paths)):
         paths = [p for p in stored_files(location, folder) if p.endswith(ending)]
     return paths
-
-
-def _is_versioned_file(path: str) -> bool:
-    r"""Whether a path is ``.../<artifact>/<version>/<artifact>-<version>.<ext>``.
-
-    Examples:
-        >>> _is_versioned_file("/_uid/3e120e8d/1.0.0/3e120e8d-1.0.0.meta.yaml")
-        True
-        >>> _is_versioned_file("/_uid/3e120e8d/1.0.0-rc.yaml")
-        False
-
-    """
-    *_, artifact, version, name = ["", "", *path.split("/")]
-    return name.startswith(f"{artifact}-{version}.")
 
 
 def read_yaml(location: Location, path: str, version: str) -> object:
@@ -326,7 +255,7 @@ def read_header(location: Location, short_id: str, version: str) -> tuple[bytes,
         audbackend.BackendError: if the repository fails
 
     """
-    path = header_path(short_id)
+    path = _layout.header_path(short_id)
     with missing_as_not_found(location, short_id, version):
         data = read_bytes(location, path, version)
     where = source(location, path, version)
@@ -355,7 +284,7 @@ def read_bytes(
     """
     backend = location.interface.backend
     try:
-        if isinstance(backend, RangedReads):  # one request, no local file
+        if location.capabilities.ranged_reads:  # one request, no local file
             stored = versioned_path(location, path, version)
             return backend.read_range(stored, 0, None, limit)
         with tempfile.TemporaryDirectory() as tmp:
@@ -391,7 +320,7 @@ def archive_entries(
 
     """
     backend = location.interface.backend
-    if isinstance(backend, RangedReads):
+    if location.capabilities.ranged_reads:
         stored = versioned_path(location, path, version)
         return _archive.read_entries(
             lambda count: backend.read_tail(stored, count),
@@ -439,8 +368,7 @@ def transfer(
     src = versioned_path(source, path, version)
     dst = versioned_path(target, path, version)
     expected = source.interface.checksum(path, version)
-    copy_from = getattr(target.interface.backend, "copy_from", None)
-    if copy_from is not None and copy_from(source.interface.backend, src, dst):
+    if target.capabilities.copy_from(source.interface.backend, src, dst):
         debug(verbose, f"Copied '{src}' on the server.")
     else:
         with local_copy(source, path, version, verbose) as local:
@@ -474,11 +402,8 @@ def local_copy(
 
 def lying_locally(location: Location, path: str, version: str) -> str | None:
     r"""Where a stored file lies on disk, if the backend tells (a file system)."""
-    local_path = getattr(location.interface.backend, "local_path", None)
-    if local_path is None:
-        return None
-    local = local_path(versioned_path(location, path, version))
-    return local if os.path.isfile(local) else None
+    local = location.capabilities.local_path(versioned_path(location, path, version))
+    return local if local is not None and os.path.isfile(local) else None
 
 
 def unpack(
@@ -509,7 +434,7 @@ def unpack(
         return _archive.extract(local, folder)
     backend = location.interface.backend
     stored = versioned_path(location, path, version)
-    if not isinstance(backend, RangedReads):
+    if not location.capabilities.ranged_reads:
         return _archive.extract(
             location.interface.get_file(path, download, version, verbose=verbose),
             folder,
@@ -556,16 +481,16 @@ def create_exclusive(
     With ``verbose``, a line on standard error tells which.
 
     """
-    backend = location.interface.backend
+    capabilities = location.capabilities
     target = versioned_path(location, path, version)
     with _staged(data, path) as local:
-        if not hasattr(backend, "put_file_exclusive"):
+        method = capabilities.exclusive_creation
+        if method is None:
             debug(verbose, f"Creating '{target}' by tickets.")
-            return _tickets.put_file_exclusive(backend, local, target)
+            return _tickets.put_file_exclusive(capabilities.backend, local, target)
         try:
-            method = getattr(backend, "exclusive_creation", "a conditional write")
             debug(verbose, f"Creating '{target}' by {method}.")
-            backend.put_file_exclusive(local, target)
+            capabilities.put_file_exclusive(local, target)
         except FileExistsError:
             return False
         except audbackend.BackendError:
@@ -601,92 +526,6 @@ def remove(location: Location, path: str, version: str) -> None:
             raise
 
 
-# --- aliases -------------------------------------------------------------------
-
-
-class AliasFileError(RuntimeError):
-    r"""An alias file that cannot be read.
-
-    Its message starts as audmodel 1.5's does, which scripts match.
-
-    """
-
-
-def find_alias(alias: str) -> tuple[Repository, str] | None:
-    r"""The repository holding an alias and the UID it points to, or ``None``.
-
-    Raises:
-        AliasFileError: if the alias file cannot be parsed
-
-    """
-    path = alias_path(alias)
-    for location in locations():
-        if location.interface.exists(path, ALIAS_VERSION):
-            uid = read_alias(location, alias)
-            if uid is not None:  # else removed meanwhile
-                return location.repository, uid
-    return None
-
-
-def alias_repository(alias: str) -> Repository | None:
-    r"""The first repository that holds an alias, or ``None``."""
-    path = alias_path(alias)
-    for location in locations():
-        if location.interface.exists(path, ALIAS_VERSION):
-            return location.repository
-    return None
-
-
-def read_alias(location: Location, alias: str) -> str | None:
-    r"""The UID an alias file points to, ``None`` if the file is not there.
-
-    Raises:
-        AliasFileError: if the file is not YAML or names no model
-
-    """
-    path = alias_path(alias)
-    where = source(location, path, ALIAS_VERSION)
-    data = read_if_there(location, path, ALIAS_VERSION)
-    if data is None:
-        return None
-    try:
-        content = _yaml.loads(data, where)
-    except _yaml.YAMLError as ex:
-        raise AliasFileError(
-            f"Failed to parse alias file: {ex.reason} ({where})"
-        ) from None
-    uid = content.get("uid") if isinstance(content, dict) else None
-    if not isinstance(uid, str):
-        raise AliasFileError(
-            f"Failed to parse alias file: it does not name a model ('uid: <ID>') "
-            f"({where})"
-        )
-    if not _ids.is_model_id(uid):
-        raise AliasFileError(
-            f"Failed to parse alias file: {uid!r} is not a model ID ({where})"
-        )
-    return uid
-
-
-def read_aliases(location: Location, short_id: str, version: str) -> list[str]:
-    r"""The aliases of a model, empty if it has none."""
-    path = aliases_path(short_id)
-    data = read_if_there(location, path, version)
-    if data is None:
-        return []
-    where = source(location, path, version)
-    content = _yaml.loads(data, where)
-    aliases = list(
-        (content.get("aliases") if isinstance(content, dict) else None) or []
-    )
-    for alias in aliases:
-        if not _ids.is_valid_alias(alias):
-            raise RuntimeError(
-                f"Refusing the aliases file {where}: {alias!r} is not an alias name."
-            )
-    return aliases
-
-
 def read_if_there(
     location: Location, path: str, version: str, limit: int | None = _yaml.MAX_FILE_SIZE
 ) -> bytes | None:
@@ -702,71 +541,3 @@ def read_if_there(
         if isinstance(ex.exception, FileNotFoundError):
             return None
         raise
-
-
-def aliases_without(
-    location: Location, short_id: str, version: str, alias: str
-) -> str | None:
-    r"""A model's aliases file with ``alias`` taken out; ``None`` if not listed."""
-    aliases = read_aliases(location, short_id, version)
-    if alias not in aliases:
-        return None
-    aliases.remove(alias)
-    return aliases_text(aliases)
-
-
-def aliases_text(aliases: list[str]) -> str:
-    r"""The aliases file of a model."""
-    return _yaml.dumps({"aliases": sorted(set(aliases))})
-
-
-def alias_text(uid: str) -> str:
-    r"""The file of an alias."""
-    return _yaml.dumps({"uid": uid})
-
-
-# --- IDs -------------------------------------------------------------------------
-
-
-def resolve(uid: str, cache_root: str) -> tuple[str, str]:
-    r"""Turn a UID, short ID, legacy ID or alias into short ID and version.
-
-    Raises:
-        RuntimeError: if the model or alias does not exist
-
-    """
-    if _ids.is_alias(uid):
-        # A mistyped ID is taken as an alias, so the errors speak of a model,
-        # as in audmodel 1.5.
-        try:
-            found = find_alias(uid) if _ids.is_valid_alias(uid) else None
-        except AliasFileError as ex:
-            error = model_not_found(uid, None)
-            error.args = (f"{error} {ex}",)
-            raise error from None
-        if found is None:
-            raise model_not_found(uid, None)
-        uid = found[1]
-    if _ids.is_legacy_id(uid):
-        return uid, _legacy_version(uid, cache_root)
-    if _ids.is_short_id(uid):
-        versions = header_versions(uid)
-        if not versions:
-            raise model_not_found(uid, None)
-        return uid, versions[-1]
-    return _ids.split_uid(uid)
-
-
-def _legacy_version(legacy_id: str, cache_root: str) -> str:
-    # A legacy model has exactly one version; the cache knows it for free.
-    folder = os.path.join(cache_root, legacy_id)
-    suffix = f".{HEADER_EXT}"
-    if os.path.isdir(folder):
-        for entry in sorted(os.listdir(folder)):
-            version = entry[: -len(suffix)]
-            if entry.endswith(suffix) and _ids.is_safe_version(version):
-                return version
-    versions = header_versions(legacy_id)
-    if not versions:
-        raise model_not_found(legacy_id, None)
-    return versions[0]

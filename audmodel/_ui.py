@@ -35,8 +35,9 @@ import warnings
 import audbackend
 import audeer
 
+from audmodel import _aliases
 from audmodel import _catalog
-from audmodel import _ids
+from audmodel import _layout
 from audmodel import _load
 from audmodel import _store
 from audmodel import _tables
@@ -178,19 +179,15 @@ class Catalog:
 
 def _read_aliases(repository: Repository) -> dict[str, str]:
     r"""Every alias of a repository and the model ID it points to."""
-    folder = f"/{_ids.ALIAS_FOLDER}/"
-    suffix = f"-{_store.ALIAS_VERSION}.{_store.ALIAS_EXT}"
+    folder = f"/{_layout.ALIAS_FOLDER}/"
+    suffix = f"-{_layout.ALIAS_VERSION}.{_layout.ALIAS_EXT}"
     with _store.opened(repository) as location:
         paths = _store.stored_files_ending(location, folder, suffix)
-        names = [
-            path.rsplit("/", 1)[1].removesuffix(suffix)
-            for path in paths
-            if path.endswith(suffix)
-        ]
+        names = [name for name in map(_layout.alias_of, paths) if name is not None]
 
         def target(alias: str) -> str | None:
             try:
-                return _store.read_alias(location, alias)
+                return _aliases.read_alias(location, alias)
             except Exception:  # a broken alias file is no alias
                 return None
 
@@ -330,7 +327,7 @@ def model_page(catalog: Catalog, snapshot: Snapshot, uid: str) -> dict[str, obje
     page["url"], _ = _guarded(
         lambda: _store.url(
             model.repository,
-            _store.archive_path(
+            _layout.archive_path(
                 model.short_id, model.header["name"], model.header.get("subgroup") or ""
             ),
             model.version,

@@ -230,18 +230,18 @@ KILLED_PUBLISH = textwrap.dedent(
     """
     import os, signal, sys
     import audmodel
-    from audmodel import _publish
+    from audmodel import _transaction
 
     repository = audmodel.Repository(sys.argv[2], sys.argv[1], sys.argv[3])
     audmodel.config.REPOSITORIES = [repository]
-    put_text = _publish.UndoLog.put_text
+    put_text = _transaction.UndoLog.put_text
 
     def killed_before_header(self, text, path, version):
         if path.endswith(".header.yaml"):
             os.kill(os.getpid(), signal.SIGKILL)
         return put_text(self, text, path, version)
 
-    _publish.UndoLog.put_text = killed_before_header
+    _transaction.UndoLog.put_text = killed_before_header
     audmodel.publish(sys.argv[4], "torch", {}, "1.0.0")
     """
 )

@@ -1,0 +1,137 @@
+"""Aliases: reading and writing alias files and a model's list of aliases.
+
+An alias is a file ``/_alias/<alias>.alias.yaml`` (in version
+:data:`audmodel._layout.ALIAS_VERSION`) holding ``uid: <model ID>``;
+a model's aliases file lists the aliases that point to it. The alias
+files are the truth; an aliases file can lag behind them while
+processes move an alias at the same time.
+
+"""
+
+from __future__ import annotations
+
+from audmodel import _ids
+from audmodel import _layout
+from audmodel import _yaml
+from audmodel._repository import Repository
+from audmodel._store import Location
+from audmodel._store import locations
+from audmodel._store import read_if_there
+from audmodel._store import source
+
+
+class AliasFileError(RuntimeError):
+    r"""An alias file that cannot be read.
+
+    Its message starts as audmodel 1.5's does, which scripts match.
+
+    """
+
+
+def find_alias(alias: str) -> tuple[Repository, str] | None:
+    r"""The repository holding an alias and the UID it points to, or ``None``.
+
+    Raises:
+        AliasFileError: if the alias file cannot be parsed
+
+    """
+    path = _layout.alias_path(alias)
+    for location in locations():
+        if location.interface.exists(path, _layout.ALIAS_VERSION):
+            uid = read_alias(location, alias)
+            if uid is not None:  # else removed meanwhile
+                return location.repository, uid
+    return None
+
+
+def alias_repository(alias: str) -> Repository | None:
+    r"""The first repository that holds an alias, or ``None``."""
+    path = _layout.alias_path(alias)
+    for location in locations():
+        if location.interface.exists(path, _layout.ALIAS_VERSION):
+            return location.repository
+    return None
+
+
+def read_alias(location: Location, alias: str) -> str | None:
+    r"""The UID an alias file points to, ``None`` if the file is not there.
+
+    Raises:
+        AliasFileError: if the file is not YAML or names no model
+
+    """
+    path = _layout.alias_path(alias)
+    where = source(location, path, _layout.ALIAS_VERSION)
+    data = read_if_there(location, path, _layout.ALIAS_VERSION)
+    if data is None:
+        return None
+    try:
+        content = _yaml.loads(data, where)
+    except _yaml.YAMLError as ex:
+        raise AliasFileError(
+            f"Failed to parse alias file: {ex.reason} ({where})"
+        ) from None
+    uid = content.get("uid") if isinstance(content, dict) else None
+    if not isinstance(uid, str):
+        raise AliasFileError(
+            f"Failed to parse alias file: it does not name a model ('uid: <ID>') "
+            f"({where})"
+        )
+    if not _ids.is_model_id(uid):
+        raise AliasFileError(
+            f"Failed to parse alias file: {uid!r} is not a model ID ({where})"
+        )
+    return uid
+
+
+def read_aliases(location: Location, short_id: str, version: str) -> list[str]:
+    r"""The aliases of a model, empty if it has none."""
+    path = _layout.aliases_path(short_id)
+    data = read_if_there(location, path, version)
+    if data is None:
+        return []
+    where = source(location, path, version)
+    content = _yaml.loads(data, where)
+    aliases = list(
+        (content.get("aliases") if isinstance(content, dict) else None) or []
+    )
+    for alias in aliases:
+        if not _ids.is_valid_alias(alias):
+            raise RuntimeError(
+                f"Refusing the aliases file {where}: {alias!r} is not an alias name."
+            )
+    return aliases
+
+
+def aliases_without(
+    location: Location, short_id: str, version: str, alias: str
+) -> str | None:
+    r"""A model's aliases file with ``alias`` taken out; ``None`` if not listed."""
+    aliases = read_aliases(location, short_id, version)
+    if alias not in aliases:
+        return None
+    aliases.remove(alias)
+    return aliases_text(aliases)
+
+
+def aliases_text(aliases: list[str]) -> str:
+    r"""The aliases file of a model."""
+    return _yaml.dumps({"aliases": sorted(set(aliases))})
+
+
+def alias_text(uid: str) -> str:
+    r"""The file of an alias."""
+    return _yaml.dumps({"uid": uid})
+
+
+def aliases_of(location: Location, short_id: str, version: str) -> list[str]:
+    r"""The aliases in a model's aliases file that point to it."""
+    uid = f"{short_id}-{version}"
+    pointing = []
+    for alias in read_aliases(location, short_id, version):
+        try:
+            if read_alias(location, alias) == uid:
+                pointing.append(alias)
+        except AliasFileError:
+            continue
+    return sorted(pointing)

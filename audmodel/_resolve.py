@@ -1,0 +1,55 @@
+"""Turning what a user passes for a model into its short ID and version.
+
+A full ID names a model at once; a short ID stands for its latest version
+in the configured repositories; a legacy ID for its one version, which the
+cache may already know; anything else is taken as an alias.
+
+"""
+
+from __future__ import annotations
+
+from audmodel import _aliases
+from audmodel import _cache
+from audmodel import _ids
+from audmodel._store import header_versions
+from audmodel._store import model_not_found
+
+
+def resolve(uid: str, cache_root: str) -> tuple[str, str]:
+    r"""Turn a UID, short ID, legacy ID or alias into short ID and version.
+
+    Raises:
+        RuntimeError: if the model or alias does not exist
+
+    """
+    if _ids.is_alias(uid):
+        # A mistyped ID is taken as an alias, so the errors speak of a model,
+        # as in audmodel 1.5.
+        try:
+            found = _aliases.find_alias(uid) if _ids.is_valid_alias(uid) else None
+        except _aliases.AliasFileError as ex:
+            error = model_not_found(uid, None)
+            error.args = (f"{error} {ex}",)
+            raise error from None
+        if found is None:
+            raise model_not_found(uid, None)
+        uid = found[1]
+    if _ids.is_legacy_id(uid):
+        return uid, _legacy_version(uid, cache_root)
+    if _ids.is_short_id(uid):
+        versions = header_versions(uid)
+        if not versions:
+            raise model_not_found(uid, None)
+        return uid, versions[-1]
+    return _ids.split_uid(uid)
+
+
+def _legacy_version(legacy_id: str, cache_root: str) -> str:
+    # A legacy model has exactly one version; the cache knows it for free.
+    cached = _cache.header_versions(cache_root, legacy_id)
+    if cached:
+        return cached[0]
+    versions = header_versions(legacy_id)
+    if not versions:
+        raise model_not_found(legacy_id, None)
+    return versions[0]

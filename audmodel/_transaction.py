@@ -1,0 +1,242 @@
+"""All-or-nothing writes to a repository, and taking turns.
+
+:class:`UndoLog` writes files and takes them back if a publication fails
+before its header is up (the header, written last, makes a model exist).
+A *claim* (``/_uid/<short_id>.publishing.yaml`` in the model's version,
+created only if absent) lets one process at a time publish, copy or
+remove a model ID; a claim on the reserved ID :data:`ALIASES_LOCK` lets one
+process at a time change a repository's aliases. A claim left by a process
+that died on this machine is taken over; :func:`audmodel.check` reports
+and removes others once they are old.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import contextlib
+import datetime
+import getpass
+import os
+import random
+import socket
+import time
+
+import audbackend
+
+from audmodel import _layout
+from audmodel import _store
+from audmodel import _yaml
+from audmodel._repository import Repository
+
+
+class UndoLog:
+    r"""Writes files to a repository and remembers how to take them back.
+
+    Each record holds a file's repository, path, version, and its content
+    before the write (``None`` if it did not exist).
+
+    """
+
+    def __init__(self, location: _store.Location, records: list | None = None):
+        self.location = location
+        self._records: list[tuple[Repository, str, str, bytes | None]] = (
+            [] if records is None else records
+        )
+
+    def on(self, location: _store.Location) -> UndoLog:
+        r"""A log for another repository that shares this log's records."""
+        return UndoLog(location, self._records)
+
+    def put_file(self, src: str, path: str, version: str) -> None:
+        self._remember(path, version)
+        self.location.interface.put_file(src, path, version)
+
+    def copy_file(
+        self, source: _store.Location, path: str, version: str, verbose: bool
+    ) -> None:
+        r"""Copy a file from another repository, see :func:`_store.transfer`."""
+        self._remember(path, version)
+        _store.transfer(source, self.location, path, version, verbose)
+
+    def put_text(self, text: str, path: str, version: str) -> None:
+        self.put_bytes(text.encode(), path, version)
+
+    def put_bytes(self, data: bytes, path: str, version: str) -> None:
+        self._remember(path, version)
+        _store.write_bytes(self.location, data, path, version)
+
+    def remove(self, path: str, version: str) -> None:
+        self._remember(path, version)
+        _store.remove(self.location, path, version)
+
+    def _remember(self, path: str, version: str) -> None:
+        before = _store.read_if_there(self.location, path, version, limit=None)
+        self._records.append((self.location.repository, path, version, before))
+
+    def undo(self) -> None:
+        r"""Take back all writes, newest first; keep going if one fails."""
+        errors = []
+        for repository, path, version, before in reversed(self._records):
+            try:
+                with _store.opened(repository) as location:
+                    if before is None:
+                        _store.remove(location, path, version)
+                    else:
+                        _store.write_bytes(location, before, path, version)
+            except Exception as ex:
+                errors.append(f"{path} ({version}) in {repository}: {ex!r}")
+        self._records.clear()
+        if errors:
+            raise RuntimeError(
+                "Could not take back all files of the failed publication: "
+                + "; ".join(errors)
+            )
+
+
+@contextlib.contextmanager
+def publication(
+    location: _store.Location, short_id: str, version: str, verb: str, verbose: bool
+) -> Iterator[UndoLog]:
+    r"""Write a new model's files all or nothing; yields the log to write them by.
+
+    The model's ID is claimed and must be new in the repository.
+    If the block fails before the header is written, every file written by
+    the log is taken back. Errors other than :class:`RuntimeError` are
+    raised as one, saying ``Could not <verb> model '<uid>'``.
+
+    """
+    uid = f"{short_id}-{version}"
+    log = UndoLog(location)
+    try:
+        with claimed(location, short_id, version, verbose):
+            refuse_existing(location, short_id, version)
+            try:
+                yield log
+            except BaseException:
+                header = _layout.header_path(short_id)
+                if not _store.exists(location, header, version):
+                    log.undo()
+                raise
+    except (RuntimeError, KeyboardInterrupt):
+        raise
+    except Exception as ex:
+        cause = ex.exception if isinstance(ex, audbackend.BackendError) else ex
+        raise RuntimeError(f"Could not {verb} model '{uid}': {cause!r}") from ex
+
+
+def refuse_existing(location: _store.Location, short_id: str, version: str) -> None:
+    r"""Raise if a repository holds a model already."""
+    if _store.exists(location, _layout.header_path(short_id), version):
+        raise RuntimeError(f"A model with ID '{short_id}-{version}' exists already.")
+
+
+ALIASES_LOCK = "_aliases"
+r"""Short ID under whose claim aliases are changed, one change at a time."""
+ALIASES_LOCK_WAIT = 120.0
+r"""Seconds to wait for another process's change of aliases."""
+
+
+@contextlib.contextmanager
+def claimed(
+    location: _store.Location,
+    short_id: str,
+    version: str,
+    verbose: bool,
+    wait: float = 0.0,
+) -> Iterator[None]:
+    r"""Hold the claim on a model ID while its files are written or removed.
+
+    The claim is a file created only if absent
+    (:func:`audmodel._store.create_exclusive`), so that of several processes
+    publishing, copying or removing the same model at once exactly one goes
+    on. A claim left by a killed process on this machine is taken over.
+    A claim held by another process is waited for up to ``wait`` seconds.
+
+    """
+    path = _layout.claim_path(short_id)
+    claim = {
+        "owner": getpass.getuser(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+    }
+    data = _yaml.dumps(claim).encode()
+    deadline = time.monotonic() + wait
+    pause = 0.02
+    while not _store.create_exclusive(location, data, path, version, verbose):
+        holder = read_claim(location, path, version)
+        if is_stale(holder):
+            _store.remove(location, path, version)
+        elif time.monotonic() >= deadline:
+            raise RuntimeError(
+                f"{_busy(short_id, version)} ({_describe(holder)}). "
+                "If none is running, remove "
+                f"'{_store.versioned_path(location, path, version)}' "
+                f"from {location.repository} and try again."
+            )
+        else:
+            time.sleep(random.uniform(0, pause))
+            pause = min(2 * pause, 1.0)
+    try:
+        yield
+    finally:
+        _store.remove(location, path, version)
+
+
+def aliases_locked(
+    location: _store.Location, verbose: bool
+) -> contextlib.AbstractContextManager:
+    r"""Hold the lock under which aliases of a repository are changed.
+
+    An alias change reads and rewrites the aliases files of two models;
+    changes made one at a time lose no entry. The lock is a claim
+    (:func:`claimed`) on a reserved ID, so that :func:`audmodel.check`
+    finds it if its holder died.
+
+    """
+    return claimed(
+        location, ALIASES_LOCK, _layout.ALIAS_VERSION, verbose, ALIASES_LOCK_WAIT
+    )
+
+
+def _busy(short_id: str, version: str) -> str:
+    if short_id == ALIASES_LOCK:
+        return "The aliases are being changed by another process"
+    return (
+        f"A model with ID '{short_id}-{version}' is being published, copied or "
+        "removed by another process"
+    )
+
+
+def read_claim(location: _store.Location, path: str, version: str) -> dict:
+    r"""The owner of a claim as it wrote it, empty if unreadable."""
+    try:
+        holder = _store.read_yaml(location, path, version)
+    except Exception:
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def is_stale(holder: dict) -> bool:
+    r"""Tell if a claim's process has died on this machine."""
+    if holder.get("host") != socket.gethostname() or not isinstance(
+        holder.get("pid"), int
+    ):
+        return False
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def _describe(holder: dict) -> str:
+    if not holder:
+        return "unknown"
+    return (
+        f"{holder.get('owner')}@{holder.get('host')}, process {holder.get('pid')}, "
+        f"since {holder.get('started')}"
+    )
