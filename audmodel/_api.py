@@ -12,6 +12,7 @@ import datetime
 import errno
 import os
 from typing import TYPE_CHECKING
+from typing import Any
 
 import audeer
 
@@ -432,7 +433,7 @@ def header(
     *,
     cache_root: str | None = None,
     verbose: bool = False,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     r"""Header of a model: author, date, name, parameters, subgroup, version.
 
     Args:

@@ -89,9 +89,9 @@ try:
     from isal.isal_zlib import decompressobj
 except ImportError:  # pragma: no cover - a platform without isal's wheels
     from zlib import crc32
-    from zlib import decompressobj
+    from zlib import decompressobj  # type: ignore[assignment]
 
-    _combine = _isal_deflate = None
+    _combine = _isal_deflate = None  # type: ignore[assignment]
 
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -232,16 +232,16 @@ def create(
             else:
                 writer.add_large_deflated(file, path, info, _level(compression), pool)
         writer.finish()
-    return writer.md5.hexdigest() if md5 else None
+    return writer.md5.hexdigest() if writer.md5 is not None else None
 
 
 def _level(compression: int | str) -> int:
-    return 1 if compression == AUTO else compression
+    return compression if isinstance(compression, int) else 1
 
 
 def _choose_level(path: str, compression: int | str) -> int:
     r"""Deflate level for a large file; 'auto' deflates samples to decide."""
-    if compression != AUTO:
+    if isinstance(compression, int):
         return compression
     size = os.path.getsize(path)
     original = compressed = 0
@@ -334,8 +334,8 @@ class _Writer:
 
     def __init__(
         self,
-        out: object,
-        md5: object | None,
+        out: BinaryIO,
+        md5: hashlib._Hash | None,
         sync_range: Callable[[int, int, int, int], int] | None = None,
     ):
         self.out = out
@@ -649,7 +649,7 @@ def _copy_range(
     up to which offset of ``dst`` the copy stands.
 
     """
-    copy: Callable = getattr(os, "copy_file_range", None)
+    copy: Callable[..., int] | None = getattr(os, "copy_file_range", None)
     step = 1 << 30 if copied_to is None else WRITE_BEHIND
     while size > 0:
         count = 0
@@ -1304,7 +1304,9 @@ def _after_local_header(
             received.extend(piece)
 
     receive(_LOCAL.size)
-    name_length, extra_length = _local_header_lengths(received[: _LOCAL.size], entry)
+    name_length, extra_length = _local_header_lengths(
+        bytes(received[: _LOCAL.size]), entry
+    )
     size = _LOCAL.size + name_length + extra_length
     receive(size)
     _check_local_name(bytes(received[_LOCAL.size : _LOCAL.size + name_length]), entry)

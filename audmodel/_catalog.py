@@ -23,6 +23,7 @@ import datetime
 import json
 import os
 import sys
+from typing import Any
 import warnings
 
 import audbackend
@@ -54,7 +55,7 @@ class Model:
 
     uid: str
     repository: Repository
-    header: dict[str, object]
+    header: dict[str, Any]
 
     @property
     def short_id(self) -> str:
@@ -156,7 +157,7 @@ def cached_headers(uids: list[str], cache_root: str) -> Iterator[tuple[str, dict
                 header = _yaml.load_file(path, f"the header of '{uid}' ('{path}')")
             except (OSError, RuntimeError):
                 continue  # read it from its repository instead
-            if _is_header(header):
+            if isinstance(header, dict) and _is_header(header):
                 yield uid, header
 
 
@@ -199,7 +200,9 @@ def _read_header(location: _store.Location, uid: str) -> dict | Exception:
     except Exception as ex:
         return ex
     problem = _ids.header_problem(header)
-    return header if problem is None else RuntimeError(problem)
+    if isinstance(header, dict) and problem is None:
+        return header
+    return RuntimeError(problem)
 
 
 def _is_header(header: object) -> bool:

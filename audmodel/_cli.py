@@ -18,6 +18,8 @@ import datetime
 import inspect
 import json
 import sys
+from typing import TYPE_CHECKING
+from typing import Any
 
 import audbackend
 import audeer
@@ -26,6 +28,10 @@ import audmodel
 from audmodel import _tables
 from audmodel import _yaml
 from audmodel.backend._common import backend_error_detail
+
+
+if TYPE_CHECKING:
+    import pandas
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,7 +79,7 @@ def _call(function: Callable, *args: object, **options: object) -> object:
     return function(*args, **{k: v for k, v in options.items() if k in accepted})
 
 
-def _options(args: argparse.Namespace) -> dict[str, object]:
+def _options(args: argparse.Namespace) -> dict[str, Any]:
     return {"cache_root": args.cache_root, "verbose": args.verbose}
 
 
@@ -170,7 +176,7 @@ def _files(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_table(table: object, form: str) -> None:
+def _print_table(table: pandas.DataFrame, form: str) -> None:
     r"""Print a table: aligned columns, or JSON records for scripts."""
     if form == "json":
         records = [
@@ -291,7 +297,7 @@ def _cache_prune(args: argparse.Namespace) -> int:
     )
 
 
-def _remove_cached(args: argparse.Namespace, question: str, **which: object) -> int:
+def _remove_cached(args: argparse.Namespace, question: str, **which: Any) -> int:
     if not _confirmed(args, question):
         return _nothing_done()
     for uid in audmodel.remove_cached(cache_root=args.cache_root, **which):
@@ -333,7 +339,9 @@ def _size(text: str) -> int:
     return int(float(number) * SIZE_UNITS[unit])
 
 
-def _lookup(function: Callable, show: Callable[[object], str]) -> Callable:
+def _lookup(
+    function: Callable[..., Any], show: Callable[[Any], str]
+) -> Callable[[argparse.Namespace], int]:
     r"""A command that prints one thing about a model."""
 
     def run(args: argparse.Namespace) -> int:
@@ -351,7 +359,7 @@ def _lines(values: list) -> str:
     return "".join(f"{value}\n" for value in values)
 
 
-LOOKUPS = {
+LOOKUPS: dict[str, tuple[Callable[..., Any], Callable[[Any], str], str]] = {
     "header": (audmodel.header, _yaml.dumps, "header of a model, as YAML"),
     "meta": (audmodel.meta, _yaml.dumps, "meta of a model, as YAML"),
     "parameters": (audmodel.parameters, _yaml.dumps, "parameters, as YAML"),

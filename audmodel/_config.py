@@ -8,6 +8,7 @@ the user's file ``~/.config/audmodel.yaml``, whose top-level entries win.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import oyaml as yaml
 
@@ -87,7 +88,7 @@ def _check_repositories(repositories: object, path: str) -> None:
                 )
 
 
-def load_config() -> dict[str, object]:
+def load_config() -> dict[str, Any]:
     r"""Merge the package's configuration with the user's."""
     entries = read_config_file(PACKAGE_CONFIG_FILE)
     entries.update(read_config_file(USER_CONFIG_FILE))

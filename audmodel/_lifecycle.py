@@ -48,7 +48,7 @@ def remove(short_id: str, version: str, repository: Repository, verbose: bool) -
         # A broken header cannot tell where the archive is, and one that
         # names a path audmodel.publish would refuse may point to another
         # model's archive: its archive is left for check() to report.
-        if _ids.header_problem(info) is None:
+        if isinstance(info, dict) and _ids.header_problem(info) is None:
             paths.append(
                 _layout.archive_path(short_id, info["name"], info.get("subgroup"))
             )

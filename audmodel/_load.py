@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+from typing import Any
 
 import audbackend
 
@@ -30,7 +31,7 @@ def header(
     version: str,
     cache_root: str,
     repository: Repository | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     r"""The header of a model, from the cache if there.
 
     ``repository``, if the caller knows it, saves looking it up.
@@ -50,7 +51,7 @@ def header(
     header = _read_cached(local, short_id, version, "header")
     # The cache may be shared, and a header put there by anyone in its group.
     problem = _ids.header_problem(header)
-    if problem is not None:
+    if header is None or problem is not None:
         raise RuntimeError(f"Refusing the cached header '{local}': {problem}.")
     return header
 
@@ -60,7 +61,7 @@ def meta(
     version: str,
     cache_root: str,
     repository: Repository | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     r"""The meta of a model, revalidated against its repository.
 
     Raises:
@@ -79,7 +80,7 @@ def meta_locked(
     version: str,
     local: str,
     repository: Repository,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     r"""Like :func:`meta`, with the lock of the cached file held."""
     path = _layout.meta_path(short_id)
     with (
@@ -94,9 +95,13 @@ def meta_locked(
     return _read_cached(local, short_id, version, "meta") or {}
 
 
-def _read_cached(path: str, short_id: str, version: str, what: str) -> dict:
+def _read_cached(
+    path: str, short_id: str, version: str, what: str
+) -> dict[str, Any] | None:
     data = _yaml.load_file(path, f"the {what} of '{short_id}-{version}' ('{path}')")
-    if data is not None and not isinstance(data, dict):
+    if data is None:
+        return None
+    if not isinstance(data, dict):
         raise RuntimeError(
             f"The {what} of model '{short_id}-{version}' is not a mapping: {path}"
         )

@@ -14,6 +14,7 @@ import contextlib
 import os
 import sys
 import tempfile
+from typing import Any
 from typing import NamedTuple
 import warnings
 import zipfile
@@ -245,7 +246,9 @@ def source(location: Location, path: str, version: str) -> str:
     return f"'{versioned_path(location, path, version)}' in {location.repository}"
 
 
-def read_header(location: Location, short_id: str, version: str) -> tuple[bytes, dict]:
+def read_header(
+    location: Location, short_id: str, version: str
+) -> tuple[bytes, dict[str, Any]]:
     r"""Download a model's header; return its bytes and content.
 
     Raises:
@@ -261,7 +264,7 @@ def read_header(location: Location, short_id: str, version: str) -> tuple[bytes,
     where = source(location, path, version)
     header = _yaml.loads(data, where)
     problem = _ids.header_problem(header)
-    if problem is not None:
+    if not isinstance(header, dict) or problem is not None:
         raise RuntimeError(f"Refusing the header {where}: {problem}.")
     return data, header
 

@@ -142,7 +142,7 @@ def verified(rows: list[tuple[str, str, str]]) -> pandas.DataFrame:
     return table
 
 
-def human_size(size: int) -> str:
+def human_size(size: float) -> str:
     r"""A size in bytes as people read it.
 
     Examples:

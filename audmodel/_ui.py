@@ -29,6 +29,7 @@ import os
 import socket
 import threading
 import time
+from typing import Any
 import urllib.parse
 import warnings
 
@@ -67,7 +68,7 @@ class Entry:
     def latest(self) -> _catalog.Model:
         return self.models[0]
 
-    def row(self) -> dict[str, object]:
+    def row(self) -> dict[str, Any]:
         r"""The entry as one row of the models page."""
         header = self.latest.header
         return {
@@ -131,7 +132,7 @@ class Catalog:
             stale = self._snapshot is None or (
                 time.monotonic() - self._snapshot.taken > self.ttl
             )
-            if stale:
+            if self._snapshot is None or stale:
                 self._snapshot = self._take()
             return self._snapshot
 
@@ -219,7 +220,7 @@ def _entries(models: list[_catalog.Model], aliases: dict[str, str]) -> dict:
 # --- pages as data -------------------------------------------------------------------
 
 
-def models_page(snapshot: Snapshot, query: dict[str, object]) -> dict[str, object]:
+def models_page(snapshot: Snapshot, query: dict[str, Any]) -> dict[str, object]:
     r"""Rows of the models page that match ``query``, one page of them."""
     text = str(query.get("q") or "").strip().lower()
     name = query.get("name") or None
@@ -370,7 +371,7 @@ def lookup_page(snapshot: Snapshot, name: str, query: dict) -> dict[str, object]
     }
 
 
-def _guarded(function: Callable[[], object]) -> tuple[object, str | None]:
+def _guarded(function: Callable[[], Any]) -> tuple[Any, str | None]:
     r"""The result of ``function``, or ``None`` and why it failed."""
     try:
         return function(), None
@@ -436,7 +437,7 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _plain(value: object) -> object:
+def _plain(value: Any) -> Any:
     r"""Data as JSON can hold it: dates as text, tuples as lists."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -506,8 +507,8 @@ def app(catalog: Catalog):
         )
         return HTMLResponse(page, status_code=status)
 
-    def query(request: Request) -> dict[str, object]:
-        values = dict(request.query_params)
+    def query(request: Request) -> dict[str, Any]:
+        values: dict[str, Any] = dict(request.query_params)
         values["param"] = request.query_params.getlist("param")
         return values
 

@@ -48,7 +48,10 @@ _SCALARS = (str, bool, int, float, datetime.date, datetime.datetime, type(None))
 
 # libyaml's parser, where PyYAML was built with it, reads about ten times
 # faster than the pure-Python one; it builds the same safe data.
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+try:
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - a PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader
 
 
 class _Loader(_SafeLoader):
@@ -117,12 +120,12 @@ def _check_plain(obj: object, where: str, depth: int = 1) -> None:
             f"{SERIALIZE_ERROR_MESSAGE}it nests deeper than {MAX_DEPTH} levels "
             f"(at '{where}')"
         )
-    if type(obj) in (dict, OrderedDict):
+    if isinstance(obj, dict) and type(obj) in (dict, OrderedDict):
         for key, value in obj.items():
             if type(key) not in _SCALARS:
                 _raise_not_plain(key, where)
             _check_plain(value, f"{where}.{key}" if where else str(key), depth + 1)
-    elif type(obj) in (list, tuple):
+    elif isinstance(obj, list | tuple) and type(obj) in (list, tuple):
         for index, value in enumerate(obj):
             _check_plain(value, f"{where}[{index}]", depth + 1)
     elif type(obj) not in _SCALARS:

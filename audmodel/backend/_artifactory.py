@@ -15,6 +15,7 @@ import datetime
 import errno
 import hashlib
 import os
+from typing import Any
 from typing import BinaryIO
 from typing import TypeVar
 
@@ -295,10 +296,10 @@ class Artifactory(
         total = response.headers.get("Content-Range", "").rpartition("/")[2]
         return response.content, int(total)
 
-    def _get(self, url: str, **kwargs: object) -> requests.Response:
+    def _get(self, url: str, **kwargs: Any) -> requests.Response:
         return self._request("GET", url, **kwargs)
 
-    def _request(self, method: str, url: str, **kwargs: object) -> requests.Response:
+    def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:
             return self._session().request(
                 method, url, timeout=(self.connect_timeout, self.read_timeout), **kwargs

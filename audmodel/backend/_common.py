@@ -8,10 +8,21 @@ import contextlib
 import datetime
 import hashlib
 import os
+from typing import TYPE_CHECKING
+from typing import TypeVar
 import urllib.parse
 
 import audbackend
 import audeer
+
+
+if TYPE_CHECKING:
+    # The mixins below are mixed into audbackend's backends, whose methods
+    # they call; typed as such.
+    from audbackend.backend import Base as _Backend
+else:
+    _Backend = object
+_T = TypeVar("_T")
 
 
 READ_ATTEMPTS = 3
@@ -96,7 +107,7 @@ def check_bytes(data: bytes, expected: str | None, source: str) -> bytes:
     return data
 
 
-class RangedReads:
+class RangedReads(_Backend):
     r"""Mixin: read a stored file, or part of it, into memory.
 
     For small files (headers) and for the ends of large ones (the central
@@ -184,11 +195,15 @@ class RangedReads:
                 self._read_range, path, first, min(end, first + self.read_part)
             )
 
-    read_threads: int = 8
-    r"""Ranges of one file read at once, e.g. while an archive is unpacked."""
+    @property
+    def read_threads(self) -> int:
+        r"""Ranges of one file read at once, e.g. while an archive is unpacked."""
+        return 8
 
-    read_part: int = 8 * 1024 * 1024
-    r"""Bytes per range when a large file is read in parts."""
+    @property
+    def read_part(self) -> int:
+        r"""Bytes per range when a large file is read in parts."""
+        return 8 * 1024 * 1024
 
     def read_tail(self, path: str, count: int) -> tuple[bytes, int]:
         r"""The last ``count`` bytes of a file on the backend, and its size.
@@ -212,7 +227,7 @@ class RangedReads:
         return _tried(self._read_tail, path, count)
 
 
-class FileTimes:
+class FileTimes(_Backend):
     r"""Mixin: when a stored file was last written, to the second or better.
 
     audbackend's ``date()`` tells the day only, which cannot tell a
@@ -245,7 +260,7 @@ def _check_opened(backend: audbackend.backend.Base) -> None:
         raise RuntimeError("Call 'open()' before reading from the backend.")
 
 
-def _tried(function: Callable, *args: object) -> object:
+def _tried(function: Callable[..., _T], *args: object) -> _T:
     # Tried three times, as audbackend tries its calls: a file that
     # another process replaces while it is read can come with the
     # checksum of the other version, or cut short on some stores.
@@ -265,7 +280,7 @@ def _tried(function: Callable, *args: object) -> object:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-class Remote:
+class Remote(_Backend):
     r"""Mixin for backends that talk to a server.
 
     It holds the timeouts and tries, and opens the backend with one try and
@@ -283,6 +298,8 @@ class Remote:
 
     max_attempts: int = 3
     r"""Tries per request, including the first."""
+
+    opened: bool
 
     def open(self) -> None:
         r"""Check that the repository can be reached.
@@ -424,7 +441,7 @@ def holds_already(backend: audbackend.backend.Base, path: str, checksum: str) ->
         raise
 
 
-class PutWithKnownMD5:
+class PutWithKnownMD5(_Backend):
     r"""Mixin: an upload takes a recorded MD5 instead of reading the file."""
 
     def put_file(

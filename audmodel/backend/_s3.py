@@ -23,6 +23,8 @@ import os
 import re
 import secrets
 import string
+from typing import Any
+from typing import TypeVar
 import urllib.parse
 
 import audbackend
@@ -48,6 +50,9 @@ from audmodel.backend._common import check_host
 from audmodel.backend._common import check_size
 from audmodel.backend._common import progress
 from audmodel.backend._common import without_userinfo
+
+
+_T = TypeVar("_T")
 
 
 CONFIG_FILE = "~/.config/audbackend/minio.cfg"
@@ -151,17 +156,17 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         self.endpoint = without_userinfo(endpoint_url(host))
         r"""Endpoint URL."""
         self._settings = host_config(host)
-        self._client = None
+        self._client: Any = None
 
     def __repr__(self) -> str:
         host = without_userinfo(self.host)
         return f"audmodel.backend.S3('{host}', '{self.repository}')"
 
-    def _setting(self, name: str, cast: Callable[[str], object]) -> object:
+    def _setting(self, name: str, cast: Callable[[str], _T]) -> _T:
         value = self._settings.get(name)
         return getattr(self, name) if value in (None, "") else cast(value)
 
-    def _make_client(self) -> object:
+    def _make_client(self) -> Any:
         session = _session()
         access_key, secret_key = self.authentication or (None, None)
         signed = access_key is not None or session.get_credentials() is not None
@@ -192,7 +197,7 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         access_key: str | None,
         secret_key: str | None,
         signed: bool,
-    ) -> object:
+    ) -> Any:
         config = botocore.config.Config(
             connect_timeout=self._setting("connect_timeout", float),
             read_timeout=self._setting("read_timeout", float),
@@ -225,7 +230,7 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         )
 
     @property
-    def client(self) -> object:
+    def client(self) -> Any:
         r"""The boto3 client, created on first use."""
         if self._client is None:
             self._client = self._make_client()
@@ -776,7 +781,8 @@ def minio_credentials(
 
 
 def _is_aws(endpoint: str) -> bool:
-    return urllib.parse.urlsplit(endpoint).hostname.endswith(".amazonaws.com")
+    host = urllib.parse.urlsplit(endpoint).hostname or ""
+    return host.endswith(".amazonaws.com")
 
 
 def _region(endpoint: str) -> str:
