@@ -8,12 +8,12 @@ import os
 import pathlib
 
 import audbackend
+from helpers import DATE
+from helpers import files_below
+from helpers import publish
 import pytest
 
 import audmodel
-from conftest import DATE
-from conftest import files_below
-from conftest import publish
 
 
 # Signatures of audmodel 1.5.3, which user code is written against: names,

@@ -14,10 +14,10 @@ import subprocess
 import zipfile
 
 import audeer
+from helpers import files_below
 import pytest
 
 from audmodel import _archive
-from conftest import files_below
 
 
 def make_folder(root: pathlib.Path, large: bool = True) -> str:

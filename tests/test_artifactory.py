@@ -9,16 +9,16 @@ import socket
 import time
 
 import audbackend
+from helpers import ARTIFACTORY_KEY
+from helpers import backend_files
+from helpers import files_below
+from helpers import publish
 import pytest
 import requests
 
 import audmodel
 from audmodel.backend import Artifactory
 from audmodel.backend import _artifactory
-from conftest import ARTIFACTORY_KEY
-from conftest import backend_files
-from conftest import files_below
-from conftest import publish
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ import textwrap
 import time
 
 import filelock
+from helpers import files_below
+from helpers import make_file_system_repository
+from helpers import publish
 import pytest
 
 import audmodel
 from audmodel import _cache
-from conftest import files_below
-from conftest import make_file_system_repository
-from conftest import publish
 
 
 @pytest.fixture

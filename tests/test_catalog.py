@@ -9,16 +9,16 @@ import sys
 import zlib
 
 import audbackend
+from helpers import COMPAT
+from helpers import publish
+from helpers import start_script
+from helpers import stored_path
+from helpers import write_stored
 import pytest
 
 import audmodel
 from audmodel import _catalog
 from audmodel.backend._common import RangedReads
-from conftest import COMPAT
-from conftest import publish
-from conftest import start_script
-from conftest import stored_path
-from conftest import write_stored
 
 
 COLUMNS = ["name", "subgroup", "version", "author", "date", "repository", "parameters"]

@@ -10,17 +10,17 @@ import subprocess
 import textwrap
 import time
 
+from helpers import backend_files
+from helpers import files_below
+from helpers import publish
+from helpers import raw_client
+from helpers import read_stored
+from helpers import start_script
+from helpers import stored_path
+from helpers import write_stored
 import pytest
 
 import audmodel
-from conftest import backend_files
-from conftest import files_below
-from conftest import publish
-from conftest import raw_client
-from conftest import read_stored
-from conftest import start_script
-from conftest import stored_path
-from conftest import write_stored
 
 
 @pytest.fixture

@@ -9,15 +9,15 @@ import os
 import pathlib
 import zipfile
 
+from helpers import COMPAT
+from helpers import DATE
+from helpers import SOURCES
+from helpers import backend_files
+from helpers import files_below
+from helpers import read_stored
 import pytest
 
 import audmodel
-from conftest import COMPAT
-from conftest import DATE
-from conftest import SOURCES
-from conftest import backend_files
-from conftest import files_below
-from conftest import read_stored
 
 
 EXPECTED = json.loads((COMPAT / "expected.json").read_text())

@@ -17,6 +17,14 @@ import threading
 import warnings
 import zipfile
 
+from helpers import backend_files
+from helpers import files_below
+from helpers import make_file_system_repository
+from helpers import publish
+from helpers import raw_client
+from helpers import read_stored
+from helpers import stored_path
+from helpers import write_stored
 from hostile_files import declaring_entries
 from hostile_files import laughs
 from hostile_files import overlapping_archive
@@ -26,14 +34,6 @@ import audmodel
 from audmodel import _archive
 from audmodel import _cache
 from audmodel import _yaml
-from conftest import backend_files
-from conftest import files_below
-from conftest import make_file_system_repository
-from conftest import publish
-from conftest import raw_client
-from conftest import read_stored
-from conftest import stored_path
-from conftest import write_stored
 
 
 ALIAS_FILE = "/_alias/production/1.0.0/production-1.0.0.alias.yaml"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import audbackend
+from helpers import COMPAT
 import pytest
 
 from audmodel import _layout
-from conftest import COMPAT
 
 
 REFERENCE = COMPAT / "reference-repository" / "models"

@@ -9,17 +9,17 @@ import os
 import subprocess
 
 import audbackend
-from fault_proxy import FaultProxy
+from helpers import backend_class
+from helpers import backend_files
+from helpers import files_below
+from helpers import make_file_system_repository
+from helpers import publish
+from helpers import read_stored
+from helpers import stored_path
 import pytest
+from servers.fault_proxy import FaultProxy
 
 import audmodel
-from conftest import backend_class
-from conftest import backend_files
-from conftest import files_below
-from conftest import make_file_system_repository
-from conftest import publish
-from conftest import read_stored
-from conftest import stored_path
 
 
 def stored_files(repository: audmodel.Repository) -> set[str]:

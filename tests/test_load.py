@@ -12,16 +12,16 @@ import zipfile
 
 import audbackend
 import filelock
+from helpers import files_below
+from helpers import publish
+from helpers import read_stored
+from helpers import start_script
+from helpers import stored_path
+from helpers import write_stored
 import pytest
 
 import audmodel
 from audmodel import _archive
-from conftest import files_below
-from conftest import publish
-from conftest import read_stored
-from conftest import start_script
-from conftest import stored_path
-from conftest import write_stored
 
 
 def zip_bytes(entries: dict) -> bytes:

@@ -13,6 +13,9 @@ import signal
 import time
 
 import audbackend
+from helpers import create_bucket
+from helpers import publish
+from helpers import write_stored
 import pytest
 from test_config import import_config
 from test_config import write_user_config
@@ -20,9 +23,6 @@ from test_config import write_user_config
 import audmodel
 from audmodel import _cli
 from audmodel import _publish
-from conftest import create_bucket
-from conftest import publish
-from conftest import write_stored
 
 
 BACKEND_ERROR = (

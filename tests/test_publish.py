@@ -10,15 +10,15 @@ import sys
 import textwrap
 
 import audbackend
+from helpers import backend_class
+from helpers import backend_files
+from helpers import publish
+from helpers import read_stored
+from helpers import start_script
+from helpers import write_stored
 import pytest
 
 import audmodel
-from conftest import backend_class
-from conftest import backend_files
-from conftest import publish
-from conftest import read_stored
-from conftest import start_script
-from conftest import write_stored
 
 
 @pytest.fixture

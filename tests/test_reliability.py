@@ -12,18 +12,18 @@ import time
 import zipfile
 
 import audbackend
-from fault_proxy import FaultProxy
+from helpers import backend_files
+from helpers import create_bucket
+from helpers import files_below
+from helpers import publish
+from helpers import read_stored
+from helpers import start_script
+from helpers import stored_path
+from helpers import write_stored
 import pytest
+from servers.fault_proxy import FaultProxy
 
 import audmodel
-from conftest import backend_files
-from conftest import create_bucket
-from conftest import files_below
-from conftest import publish
-from conftest import read_stored
-from conftest import start_script
-from conftest import stored_path
-from conftest import write_stored
 
 
 def cache_entries(cache: str, uid: str) -> list[str]:

@@ -14,17 +14,17 @@ import time
 
 import audbackend
 import botocore
+from helpers import S3_ACCESS_KEY
+from helpers import create_bucket
+from helpers import files_below
+from helpers import publish
+from helpers import raw_client
+from helpers import stored_path
 import pytest
 
 import audmodel
 from audmodel.backend import S3
 from audmodel.backend._s3 import endpoint_url
-from conftest import S3_ACCESS_KEY
-from conftest import create_bucket
-from conftest import files_below
-from conftest import publish
-from conftest import raw_client
-from conftest import stored_path
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ import time
 import urllib.error
 import urllib.request
 
+from helpers import make_file_system_repository
+from helpers import publish
 import pytest
 
 import audmodel
 from audmodel import _ui
-from conftest import make_file_system_repository
-from conftest import publish
 
 
 starlette = pytest.importorskip("starlette", reason="needs the extra 'ui'")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pathlib
 
+from helpers import publish
+from helpers import stored_path
+from helpers import write_stored
 import pytest
 
 import audmodel
 from audmodel import _yaml
-from conftest import publish
-from conftest import stored_path
-from conftest import write_stored
 
 
 ALIAS_FILE = "/_alias/best/1.0.0/best-1.0.0.alias.yaml"
