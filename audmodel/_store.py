@@ -34,6 +34,7 @@ from audmodel.backend._common import FileTooLargeError
 from audmodel.backend._common import backend_error
 from audmodel.backend._common import check_size
 from audmodel.backend._common import progress
+from audmodel.backend._common import without_userinfo
 
 
 class Location(NamedTuple):
@@ -101,7 +102,8 @@ def url(repository: Repository, path: str, version: str) -> str:
         stored = versioned_path(location, path, version)
         told = location.capabilities.url(stored)
         if told is not None:
-            return told
+            # Shown to users and on the catalog's pages: no password in it.
+            return without_userinfo(told)
         if isinstance(location.interface.backend, audbackend.backend.FileSystem):
             # audmodel 1.5 joins the repository folder, which ends on a
             # separator, and the stored path with '/'; scripts compare these

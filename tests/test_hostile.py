@@ -439,6 +439,16 @@ def test_credentials_in_a_host_are_not_shown():
         assert "hunter2" not in repr(interface.backend)
 
 
+def test_urls_show_no_credentials(artifactory_server, model_root, monkeypatch):
+    host = artifactory_server.url.replace("://", "://tester:test-api-key@", 1)
+    artifactory_server.create_repository("creds")
+    repository = audmodel.Repository("creds", host, "artifactory")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    uid = publish(model_root)
+    url = audmodel.url(uid)
+    assert url.startswith(artifactory_server.url) and "test-api-key" not in url
+
+
 @pytest.mark.parametrize("name", ["_uid", "_alias"])
 def test_reserved_names_are_refused(repository, model_root, name):
     with pytest.raises(ValueError, match="reserved for the repository"):
