@@ -31,8 +31,6 @@ from audmodel import _store
 from audmodel import _transaction
 from audmodel import _yaml
 from audmodel._repository import Repository
-from audmodel.backend._common import forget_md5
-from audmodel.backend._common import remember_md5
 
 
 def publish(
@@ -84,17 +82,12 @@ def publish(
             # elsewhere it is copied and deleted, and that would be wasted.
             write_behind=location.capabilities.links_from(tmp),
         )
-        if md5 is not None:
-            remember_md5(archive, md5)
-        with (
-            _forgotten(archive),
-            _transaction.publication(
-                location, short_id, version, "publish", verbose
-            ) as log,
-        ):
+        with _transaction.publication(
+            location, short_id, version, "publish", verbose
+        ) as log:
             _upload(
                 log,
-                archive,
+                (archive, md5),
                 header_text,
                 meta_text,
                 name,
@@ -108,7 +101,7 @@ def publish(
 
 def _upload(
     log: _transaction.UndoLog,
-    archive: str,
+    archive: tuple[str, str | None],
     header_text: str,
     meta_text: str,
     name: str,
@@ -118,7 +111,8 @@ def _upload(
     alias: str | None,
 ) -> None:
     uid = f"{short_id}-{version}"
-    log.put_file(archive, _layout.archive_path(short_id, name, subgroup), version)
+    path, md5 = archive  # the MD5 computed while the archive was written
+    log.put_file(path, _layout.archive_path(short_id, name, subgroup), version, md5)
     log.put_text(meta_text, _layout.meta_path(short_id), version)
     if alias:
         with _transaction.aliases_locked(log.location, False):
@@ -274,15 +268,6 @@ def detach_alias(log: _transaction.UndoLog, alias: str, new_uid: str) -> bool:
     if text is not None:
         log.put_text(text, _layout.aliases_path(old_short_id), old_version)
     return True
-
-
-@contextlib.contextmanager
-def _forgotten(archive: str) -> Iterator[None]:
-    r"""Drop the archive's recorded MD5 when done with it."""
-    try:
-        yield
-    finally:
-        forget_md5(archive)
 
 
 @contextlib.contextmanager

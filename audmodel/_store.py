@@ -467,6 +467,13 @@ def unpack(
         return _archive.extract(archive, folder)
 
 
+def put_file(
+    location: Location, local: str, path: str, version: str, md5: str | None = None
+) -> None:
+    r"""Upload a local file; ``md5``, where known, saves reading it for that."""
+    location.capabilities.put_file(local, versioned_path(location, path, version), md5)
+
+
 def write_bytes(location: Location, data: bytes, path: str, version: str) -> None:
     r"""Upload a small file."""
     with _staged(data, path) as local:

@@ -48,9 +48,12 @@ class UndoLog:
         r"""A log for another repository that shares this log's records."""
         return UndoLog(location, self._records)
 
-    def put_file(self, src: str, path: str, version: str) -> None:
+    def put_file(
+        self, src: str, path: str, version: str, md5: str | None = None
+    ) -> None:
+        r"""Upload a file; ``md5``, where known, saves reading it for that."""
         self._remember(path, version)
-        self.location.interface.put_file(src, path, version)
+        _store.put_file(self.location, src, path, version, md5)
 
     def copy_file(
         self, source: _store.Location, path: str, version: str, verbose: bool

@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import audbackend
+import audeer
 from helpers import backend_class
 from helpers import backend_files
 from helpers import publish
@@ -37,6 +38,24 @@ def fail_upload(repository, monkeypatch):
         monkeypatch.setattr(cls, "_put_file", put_file)
 
     return install
+
+
+# audbackend's MinIO backend computes the MD5 of what it uploads itself.
+@pytest.mark.parametrize(
+    "backend_name", ["artifactory", "file-system", "s3", "s3-s3rver"]
+)
+def test_archive_is_not_read_again_for_its_md5(repository, model_root, monkeypatch):
+    """The MD5 computed while the archive is written goes with its upload."""
+    md5 = audeer.md5
+
+    def refuse_archives(path, *args, **kwargs):
+        assert not str(path).endswith(".zip"), f"read again: {path}"
+        return md5(path, *args, **kwargs)
+
+    monkeypatch.setattr(audeer, "md5", refuse_archives)
+    uid = publish(model_root)
+    assert audmodel.exists(uid)
+    assert sorted(os.listdir(audmodel.load(uid))) == sorted(os.listdir(model_root))
 
 
 def test_archive_is_written_out_early_only_where_the_repository_keeps_it(

@@ -25,6 +25,8 @@ src, dst)``               or by the kernel; ``False`` where it cannot
 ``ls_ending(folder,       names below a folder that end in ``ending``, by a
 ending)``                 listing of names alone; ``None`` where it cannot
 ``modified(path)``        when a file was written, to the second
+``put_file_with_md5       upload a file whose MD5 the caller knows (the
+(src, dst, md5)``         archive's, computed while it was written)
 ``put_file_exclusive      write a file unless one is there, raising
 (src, dst)``              :class:`FileExistsError`; named by
                           ``exclusive_creation``
@@ -140,6 +142,24 @@ class Capabilities:
             return modified(stored)
         day = datetime.datetime.strptime(self.backend.date(stored), "%Y-%m-%d")
         return day.replace(tzinfo=datetime.timezone.utc) + datetime.timedelta(2)
+
+    def put_file(self, src: str, dst: str, md5: str | None = None) -> None:
+        r"""Upload a file; with its MD5 given, without reading it for that.
+
+        Args:
+            src: local file
+            dst: path on the backend
+            md5: the file's MD5, where the caller knows it
+
+        Raises:
+            BackendError: if the upload fails
+
+        """
+        put = self._method("put_file_with_md5")
+        if md5 is not None and put is not None:
+            put(src, dst, md5)
+        else:
+            self.backend.put_file(src, dst)
 
     def put_file_exclusive(self, src: str, dst: str) -> None:
         r"""Write a file unless one is there.

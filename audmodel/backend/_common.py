@@ -401,32 +401,6 @@ def backend_error_detail(error: audbackend.BackendError) -> str:
     return detail or str(error.exception)
 
 
-# MD5s computed while writing a file, by (path, size, modification time),
-# so that an upload does not read the file again to compute it.
-_KNOWN_MD5: dict[tuple[str, int, int], str] = {}
-
-
-def _identity(path: str) -> tuple[str, int, int]:
-    info = os.stat(path)
-    return os.path.realpath(path), info.st_size, info.st_mtime_ns
-
-
-def remember_md5(path: str, md5: str) -> None:
-    r"""Record the MD5 of a file that was just written."""
-    _KNOWN_MD5[_identity(path)] = md5
-
-
-def forget_md5(path: str) -> None:
-    r"""Drop the record of a file that is about to go."""
-    with contextlib.suppress(FileNotFoundError):
-        _KNOWN_MD5.pop(_identity(path), None)
-
-
-def md5_of(path: str) -> str:
-    r"""MD5 of a local file, from the record if it is unchanged since."""
-    return _KNOWN_MD5.get(_identity(path)) or audeer.md5(path)
-
-
 def holds_already(backend: audbackend.backend.Base, path: str, checksum: str) -> bool:
     r"""Tell if a backend holds a file with this MD5 at ``path``.
 
@@ -442,7 +416,7 @@ def holds_already(backend: audbackend.backend.Base, path: str, checksum: str) ->
 
 
 class PutWithKnownMD5(_Backend):
-    r"""Mixin: an upload takes a recorded MD5 instead of reading the file."""
+    r"""Mixin: an upload that takes the file's MD5 if the caller knows it."""
 
     def put_file(
         self,
@@ -457,7 +431,25 @@ class PutWithKnownMD5(_Backend):
             return super().put_file(
                 src_path, dst_path, validate=validate, verbose=verbose
             )
-        checksum = md5_of(src_path)
+        return self.put_file_with_md5(
+            src_path, dst_path, audeer.md5(src_path), verbose=verbose
+        )
+
+    def put_file_with_md5(
+        self, src_path: str, dst_path: str, checksum: str, *, verbose: bool = False
+    ) -> None:
+        r"""Put a file whose MD5 is known, without reading the file for it.
+
+        Args:
+            src_path: local file
+            dst_path: path on the backend
+            checksum: MD5 of the file, e.g. computed while it was written
+            verbose: show a progress bar
+
+        Raises:
+            BackendError: if the upload fails
+
+        """
         if holds_already(self, dst_path, checksum):
             return None  # the same file is there already, as audbackend skips it
         try:

@@ -13,13 +13,13 @@ from typing import BinaryIO
 import uuid
 
 import audbackend
+import audeer
 
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import NotRegularFileError
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import check_size
 from audmodel.backend._common import holds_already
-from audmodel.backend._common import md5_of
 
 
 class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
@@ -68,7 +68,7 @@ class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
             )
         # As audbackend does, an identical file is not written again.
         if os.path.exists(self.local_path(dst_path)) and holds_already(
-            self, dst_path, md5_of(src_path)
+            self, dst_path, audeer.md5(src_path)
         ):
             return None
         try:
