@@ -31,7 +31,6 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import datetime
-import hashlib
 import json
 import os
 import shutil
@@ -46,6 +45,9 @@ from audmodel import _archive
 from audmodel import _ids
 from audmodel._layout import HEADER_EXT
 from audmodel._layout import META_EXT
+from audmodel.backend._common import NotRegularFileError
+from audmodel.backend._common import md5_of_stream
+from audmodel.backend._common import open_regular
 
 
 LOCK_FILE_MODE = 0o664
@@ -260,16 +262,10 @@ def file_md5(path: str) -> str | None:
 
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
+        with open_regular(path) as fp:
+            return md5_of_stream(fp)
+    except (FileNotFoundError, NotRegularFileError):
         return None
-    with os.fdopen(fd, "rb") as fp:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        md5 = hashlib.md5()
-        while chunk := fp.read(1024 * 1024):
-            md5.update(chunk)
-        return md5.hexdigest()
 
 
 def write_file(path: str, data: bytes) -> None:

@@ -25,9 +25,11 @@ from __future__ import annotations
 from collections import OrderedDict
 import datetime
 import os
-import stat
 
 import oyaml as yaml
+
+from audmodel.backend._common import NotRegularFileError
+from audmodel.backend._common import open_regular
 
 
 SERIALIZE_ERROR_MESSAGE = "Cannot serialize the following object to a YAML file:\n"
@@ -303,13 +305,14 @@ def load_file(
 
     """
     source = source or f"'{path}'"
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as fp:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            reason = "it is not a regular file"
-        elif limit is not None and info.st_size > limit:
-            reason = f"it has {info.st_size} bytes, more than the {limit} it may have"
-        else:
-            return loads(fp.read(), source)
+    try:
+        fp = open_regular(path)
+    except NotRegularFileError:
+        reason = "it is not a regular file"
+    else:
+        with fp:
+            size = os.fstat(fp.fileno()).st_size
+            if limit is None or size <= limit:
+                return loads(fp.read(), source)
+        reason = f"it has {size} bytes, more than the {limit} it may have"
     raise YAMLError(f"Refusing to read {source}: {reason}.", reason)

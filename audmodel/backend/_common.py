@@ -8,7 +8,9 @@ import contextlib
 import datetime
 import hashlib
 import os
+import stat
 from typing import TYPE_CHECKING
+from typing import BinaryIO
 from typing import TypeVar
 import urllib.parse
 
@@ -52,6 +54,32 @@ class FileTooLargeError(ValueError):
 
 class NotRegularFileError(OSError):
     r"""A stored path is a FIFO, socket, device or folder, not a file."""
+
+
+def open_regular(path: str) -> BinaryIO:
+    r"""Open a local file for reading if it is a regular file.
+
+    Opened without blocking, so that a FIFO put where a file is expected
+    (in a repository, or in a cache a group shares) cannot make it wait.
+
+    Raises:
+        FileNotFoundError: if there is nothing at ``path``
+        NotRegularFileError: if it is a FIFO, socket, device or folder
+
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotRegularFileError(f"'{path}' is not a regular file.")
+    return os.fdopen(fd, "rb")
+
+
+def md5_of_stream(fp: BinaryIO) -> str:
+    r"""MD5 of what is left to read of an open file."""
+    md5 = hashlib.md5()
+    while chunk := fp.read(1024 * 1024):
+        md5.update(chunk)
+    return md5.hexdigest()
 
 
 def check_size(path: str, size: int, limit: int | None) -> None:

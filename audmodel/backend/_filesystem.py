@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 import contextlib
 import datetime
-import hashlib
 import os
 import shutil
-import stat
 from typing import BinaryIO
 import uuid
 
@@ -16,10 +14,11 @@ import audbackend
 import audeer
 
 from audmodel.backend._common import FileTimes
-from audmodel.backend._common import NotRegularFileError
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import check_size
 from audmodel.backend._common import holds_already
+from audmodel.backend._common import md5_of_stream
+from audmodel.backend._common import open_regular
 
 
 class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
@@ -222,31 +221,16 @@ class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
             return fp.read(), size
 
     def _checksum(self, path: str) -> str:
-        md5 = hashlib.md5()
         with self._open_regular(path) as fp:
-            while chunk := fp.read(1024 * 1024):
-                md5.update(chunk)
-        return md5.hexdigest()
+            return md5_of_stream(fp)
 
     def _get_file(self, src_path: str, dst_path: str, num_workers: int, verbose: bool):
         with self._open_regular(src_path) as src, open(dst_path, "wb") as dst:
             shutil.copyfileobj(src, dst, 1024 * 1024)
 
     def _open_regular(self, path: str) -> BinaryIO:
-        r"""Open a stored file for reading if it is a regular file.
-
-        Opened without blocking, so that a FIFO cannot make it wait.
-
-        Raises:
-            NotRegularFileError: if it is a FIFO, socket, device or folder
-
-        """
-        local = self.local_path(path)
-        fd = os.open(local, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise NotRegularFileError(f"'{local}' is not a regular file.")
-        return os.fdopen(fd, "rb")
+        r"""Open a stored file for reading, see :func:`open_regular`."""
+        return open_regular(self.local_path(path))
 
     def _ls(self, path: str) -> list[str]:
         # os.walk scans each folder once; audbackend's listing globs, which
