@@ -193,16 +193,10 @@ def _read_headers(
 
 
 def _read_header(location: _store.Location, uid: str) -> dict | Exception:
-    short_id, version = uid.split("-", 1)
     try:
-        data = _store.read_bytes(location, _layout.header_path(short_id), version)
-        header = _yaml.loads(data, f"the header of '{uid}'")
+        return _store.read_header(location, *_ids.split_uid(uid))[1]
     except Exception as ex:
         return ex
-    problem = _ids.header_problem(header)
-    if isinstance(header, dict) and problem is None:
-        return header
-    return RuntimeError(problem)
 
 
 def _is_header(header: object) -> bool:
