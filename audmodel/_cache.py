@@ -45,6 +45,7 @@ from audmodel import _archive
 from audmodel import _ids
 from audmodel._layout import HEADER_EXT
 from audmodel._layout import META_EXT
+from audmodel._threads import VERIFY_READS
 from audmodel.backend._common import NotRegularFileError
 from audmodel.backend._common import md5_of_stream
 from audmodel.backend._common import open_regular
@@ -420,7 +421,6 @@ def remove_model(final: str) -> bool:
 
 # --- checking cached files ----------------------------------------------------------
 
-VERIFY_THREADS = 4
 CHANGED = "changed"
 MISSING = "missing"
 EXTRA = "extra"
@@ -463,7 +463,7 @@ def verify(folder: str, files: dict[str, list[int]]) -> list[tuple[str, str]]:
     problems = [(path, MISSING) for path in files if path not in found]
     problems += [(path, EXTRA) for path in found if path not in files]
     common = [path for path in files if path in found]
-    with concurrent.futures.ThreadPoolExecutor(VERIFY_THREADS) as pool:
+    with concurrent.futures.ThreadPoolExecutor(VERIFY_READS) as pool:
         sound = pool.map(lambda p: _matches(found[p], *files[p]), common)
         problems += [
             (path, CHANGED) for path, ok in zip(common, sound, strict=True) if not ok

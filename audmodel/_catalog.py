@@ -36,11 +36,11 @@ from audmodel import _store
 from audmodel import _yaml
 from audmodel._config import config
 from audmodel._repository import Repository
+from audmodel._threads import HEADER_READS
 from audmodel.backend._common import backend_error_detail
 
 
 INDEX_FORMAT = 1
-READ_THREADS = 16
 # Every file below /_uid/ ends in .yaml. Listed by that ending rather than
 # the header's, metas come as names too, not as full entries of a listing.
 _YAML = ".yaml"
@@ -173,7 +173,7 @@ def _read_headers(
             # Threads wait for the network; a local file is read faster alone.
             local = location.capabilities.lies_locally
             with concurrent.futures.ThreadPoolExecutor(
-                1 if local else READ_THREADS
+                1 if local else HEADER_READS
             ) as pool:
                 results = pool.map(lambda uid: _read_header(location, uid), group)
                 for uid, result in zip(group, results, strict=True):

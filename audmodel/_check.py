@@ -42,13 +42,13 @@ from audmodel import _tickets
 from audmodel import _transaction
 from audmodel import _yaml
 from audmodel._repository import Repository
+from audmodel._threads import CHECK_READS
 from audmodel.backend._common import ChecksumError
 
 
 GRACE_PERIOD = datetime.timedelta(hours=1)
 r"""Files younger than this are never removed by a repair."""
 
-READ_THREADS = 8
 
 # The problems a check reports.
 ARCHIVE_WITHOUT_HEADER = "archive without header"
@@ -456,5 +456,5 @@ def _parallel(function: Callable, items: Iterable) -> dict:
             return ex
 
     items = list(items)
-    with concurrent.futures.ThreadPoolExecutor(READ_THREADS) as pool:
+    with concurrent.futures.ThreadPoolExecutor(CHECK_READS) as pool:
         return dict(zip(items, pool.map(call, items), strict=True))

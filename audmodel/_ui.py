@@ -44,12 +44,12 @@ from audmodel import _store
 from audmodel import _tables
 from audmodel import _yaml
 from audmodel._repository import Repository
+from audmodel._threads import HEADER_READS
 from audmodel.backend._common import backend_error_detail
 from audmodel.backend._common import without_userinfo
 
 
 PAGE_SIZE = 50
-ALIAS_THREADS = 16
 MISSING_EXTRA = "The catalog needs the optional extra 'ui': pip install 'audmodel[ui]'"
 
 
@@ -192,7 +192,7 @@ def _read_aliases(repository: Repository) -> dict[str, str]:
             except Exception:  # a broken alias file is no alias
                 return None
 
-        with concurrent.futures.ThreadPoolExecutor(ALIAS_THREADS) as pool:
+        with concurrent.futures.ThreadPoolExecutor(HEADER_READS) as pool:
             uids = list(pool.map(target, names))
     return {alias: uid for alias, uid in zip(names, uids, strict=True) if uid}
 

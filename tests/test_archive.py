@@ -18,6 +18,9 @@ from helpers import files_below
 import pytest
 
 from audmodel import _archive
+from audmodel._archive import _bytes
+from audmodel._archive import _pack
+from audmodel._archive import _zip
 
 
 def make_folder(root: pathlib.Path, large: bool = True) -> str:
@@ -176,7 +179,7 @@ def test_md5_is_computed_while_writing(tmp_path):
 
 
 @pytest.mark.skipif(
-    _archive._sync_file_range() is None, reason="sync_file_range is Linux's"
+    _bytes.sync_file_range() is None, reason="sync_file_range is Linux's"
 )
 def test_archive_to_keep_is_written_out_to_disk_while_it_is_written(
     tmp_path, monkeypatch
@@ -185,16 +188,16 @@ def test_archive_to_keep_is_written_out_to_disk_while_it_is_written(
 
     The limit is lowered; the archive is the same byte for byte.
     """
-    monkeypatch.setattr(_archive, "WRITE_BEHIND", 256 * 1024)
+    monkeypatch.setattr(_bytes, "WRITE_BEHIND", 256 * 1024)
     calls = []
-    sync_range = _archive._sync_file_range()
+    sync_range = _bytes.sync_file_range()
 
     def record(fd: int, offset: int, count: int, flags: int) -> int:
         result = sync_range(fd, offset, count, flags)
         calls.append((offset, count, result))
         return result
 
-    monkeypatch.setattr(_archive, "_sync_file_range", lambda: record)
+    monkeypatch.setattr(_pack, "sync_file_range", lambda: record)
     root = make_folder(tmp_path / "model")
     # The stored weights are written out every 256 KiB as the kernel copies
     # them; deflated data every 4 MiB as it is written.
@@ -220,7 +223,7 @@ def test_archive_to_keep_is_written_out_to_disk_while_it_is_written(
 
 def test_zip64_records_are_written_beyond_the_limit(tmp_path, monkeypatch):
     """Files and offsets beyond 4 GiB take ZIP64 fields; the limit is lowered."""
-    monkeypatch.setattr(_archive, "ZIP64_LIMIT", 5000)
+    monkeypatch.setattr(_zip, "ZIP64_LIMIT", 5000)
     root = make_folder(tmp_path / "model")
     archive = str(tmp_path / "model.zip")
     _archive.create(root, archive, 0)

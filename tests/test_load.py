@@ -204,10 +204,13 @@ def test_archive_larger_than_free_space_is_refused(
     repository, model_root, cache, monkeypatch
 ):
     uid = publish(model_root)
-    usage = shutil.disk_usage(os.path.dirname(cache) or ".")
-    monkeypatch.setattr(
-        _archive.shutil, "disk_usage", lambda path: usage._replace(free=100)
-    )
+    disk_usage = shutil.disk_usage
+
+    def little_free(path):
+        usage = disk_usage(path)
+        return usage._replace(free=100) if str(path).startswith(cache) else usage
+
+    monkeypatch.setattr(shutil, "disk_usage", little_free)
     with pytest.raises(RuntimeError, match="only 100 bytes are free"):
         audmodel.load(uid)
 

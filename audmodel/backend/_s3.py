@@ -38,6 +38,7 @@ import botocore.session
 import botocore.utils
 
 from audmodel import _tickets
+from audmodel._threads import LIST_REQUESTS
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import FileTooLargeError
 from audmodel.backend._common import PutWithKnownMD5
@@ -57,7 +58,6 @@ _T = TypeVar("_T")
 
 CONFIG_FILE = "~/.config/audbackend/minio.cfg"
 MIB = 1024 * 1024
-LIST_THREADS = 8
 # The characters of paths on a backend (audbackend allows no others).
 PATH_CHARACTERS = string.ascii_letters + string.digits + "-._/"
 PROBE_PREFIX = "_audmodel/"
@@ -392,7 +392,7 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
             # A long listing is split by the character after the prefix and
             # its parts listed in parallel: a repository of 10,000 models
             # lists in a fraction of the time one paginated listing takes.
-            with concurrent.futures.ThreadPoolExecutor(LIST_THREADS) as pool:
+            with concurrent.futures.ThreadPoolExecutor(LIST_REQUESTS) as pool:
                 parts = pool.map(
                     lambda c: list(self._keys(prefix + c)), PATH_CHARACTERS
                 )

@@ -1,0 +1,480 @@
+"""Unpacking an archive, local or read by byte ranges, in parallel.
+
+Extraction trusts nothing in the archive: every entry is checked by
+:mod:`._checks` before the first byte is written, each file is created
+exclusively, never more than an entry's declared size is written, and
+every entry's CRC-32 is verified. A remote archive is unpacked while it
+is read: runs of small entries and parts of large ones are fetched in
+parallel and written as they arrive.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+import concurrent.futures
+import contextlib
+import dataclasses
+import itertools
+import os
+import posixpath
+from typing import BinaryIO
+import zipfile
+
+from audmodel._archive._bytes import BATCH
+from audmodel._archive._bytes import CHUNK
+from audmodel._archive._bytes import LARGE
+from audmodel._archive._bytes import copy_range
+from audmodel._archive._bytes import crc32
+from audmodel._archive._bytes import crc_combine
+from audmodel._archive._bytes import crc_of_range
+from audmodel._archive._bytes import decompressobj
+from audmodel._archive._checks import check_entries
+from audmodel._archive._checks import check_space
+from audmodel._archive._directory import open_local
+from audmodel._archive._zip import LOCAL
+from audmodel._archive._zip import ArchiveError
+from audmodel._archive._zip import check_local_name
+from audmodel._archive._zip import local_header_lengths
+from audmodel._threads import CPU_WORKERS
+from audmodel._threads import RANGE_READS
+
+
+@dataclasses.dataclass
+class RemoteArchive:
+    r"""An archive read by byte ranges, e.g. from S3, for :func:`extract`.
+
+    Args:
+        read: gives bytes ``start`` to ``end`` of the archive;
+            called from several threads at once
+        stream: yields bytes ``start`` to ``end`` in pieces as they arrive;
+            called from several threads at once
+        entries: the archive's entries, from :func:`read_directory`
+        directory: where the central directory begins
+        workers: ranges read at once
+        part: fewest bytes per range when a large entry is split
+
+    """
+
+    read: Callable[[int, int], bytes]
+    stream: Callable[[int, int], Iterable[bytes]]
+    entries: list[zipfile.ZipInfo]
+    directory: int
+    workers: int = RANGE_READS
+    part: int = CHUNK
+
+
+def extract(source: str | RemoteArchive, dst_root: str) -> list[zipfile.ZipInfo]:
+    r"""Unpack an archive into the folder ``dst_root``.
+
+    All entries are checked first (see :func:`check_entries`)
+    and the free disk space against their total size,
+    so a refused archive writes nothing.
+    Entries are unpacked in parallel;
+    every entry's size and CRC-32 is verified.
+    A :class:`RemoteArchive` is unpacked while it is read:
+    parts of large entries and runs of small ones are fetched in parallel,
+    and each is written as it arrives.
+
+    Args:
+        source: path of the archive, or an archive read by ranges
+        dst_root: empty or new folder
+
+    Returns:
+        the entries of the extracted files, with their sizes and CRC-32s
+
+    Raises:
+        ArchiveError: if the archive is broken or has a refused entry
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> tmp = tempfile.mkdtemp()
+        >>> _ = pathlib.Path(tmp, "model.txt").write_text("weights")
+        >>> from audmodel._archive import create
+        >>> create(tmp, f"{tmp}.zip")
+        >>> [e.filename for e in extract(f"{tmp}.zip", f"{tmp}-unpacked")]
+        ['model.txt']
+
+    """
+    os.makedirs(dst_root, exist_ok=True)
+    try:
+        if isinstance(source, RemoteArchive):
+            _prepare_destination(source.entries, dst_root)
+            _extract_remote(source, dst_root)
+            entries = source.entries
+        else:
+            with open_local(source) as archive:
+                entries = archive.infolist()
+                _prepare_destination(entries, dst_root)
+                _extract_local(source, entries, dst_root)
+    except zipfile.BadZipFile as ex:
+        raise ArchiveError(f"The archive is broken: {ex}.") from None
+    except (EOFError, zipfile.LargeZipFile, NotImplementedError) as ex:
+        raise ArchiveError(f"The archive cannot be read: {ex}.") from None
+    return [entry for entry in entries if not entry.is_dir()]
+
+
+def _prepare_destination(entries: list[zipfile.ZipInfo], dst_root: str) -> None:
+    r"""Refuse unsafe entries and a lack of space; make every folder once."""
+    check_entries(entries)
+    check_space(entries, dst_root)
+    folders = {
+        entry.filename.rstrip("/")
+        if entry.is_dir()
+        else posixpath.dirname(entry.filename)
+        for entry in entries
+    }
+    for folder in sorted(folders - {""}):
+        os.makedirs(os.path.join(dst_root, *folder.split("/")), exist_ok=True)
+
+
+def _extract_local(
+    src_path: str, entries: list[zipfile.ZipInfo], dst_root: str
+) -> None:
+    # Entry tasks wait for copies; copies wait for nothing. Two pools,
+    # so that waiting entry tasks can never hold every worker.
+    with (
+        open(src_path, "rb") as raw,
+        concurrent.futures.ThreadPoolExecutor(CPU_WORKERS) as pool,
+        concurrent.futures.ThreadPoolExecutor(CPU_WORKERS) as copiers,
+    ):
+        fd = raw.fileno()
+
+        def read(offset: int, size: int) -> bytes:
+            return os.pread(fd, size, offset)
+
+        small = [e for e in entries if not e.is_dir() and e.file_size < LARGE]
+        large = [e for e in entries if not e.is_dir() and e.file_size >= LARGE]
+        jobs = [
+            pool.submit(_extract_small, read, small[i : i + BATCH], dst_root)
+            for i in range(0, len(small), BATCH)
+        ]
+        jobs += [
+            pool.submit(_extract_large_local, read, fd, entry, dst_root, copiers)
+            for entry in large
+        ]
+        for job in jobs:
+            job.result()
+
+
+def _extract_remote(source: RemoteArchive, dst_root: str) -> None:
+    r"""Unpack an archive read by ranges, each byte read once.
+
+    Small entries next to each other are read in runs of up to
+    :data:`CHUNK` bytes; large entries stream in
+    (see :func:`_extract_large_remote`), so memory stays bounded.
+
+    """
+    files = sorted(
+        (e for e in source.entries if not e.is_dir()), key=lambda e: e.header_offset
+    )
+    ends = [e.header_offset for e in files[1:]] + [source.directory]
+    # The fetchers serve all large stored entries at once, so each gets its
+    # share of them: more ranges would not read faster, only cost requests.
+    stored = sum(e.compress_size for e in files if _split(e)) or 1
+    with (
+        concurrent.futures.ThreadPoolExecutor(CPU_WORKERS) as pool,
+        concurrent.futures.ThreadPoolExecutor(source.workers) as fetchers,
+    ):
+        jobs, run = [], []
+        # A run holds entries lying next to each other, from the header of
+        # the first to the header of the entry after the last. Runs are cut
+        # by bytes alone: each costs a request, and creating the files, not
+        # reading them, is what takes the time.
+        for entry, end in zip(files, ends, strict=True):
+            if entry.file_size < LARGE:
+                run.append(entry)
+            if run and (
+                entry.file_size >= LARGE
+                or end - run[0].header_offset >= CHUNK
+                or entry is files[-1]
+            ):
+                stop = entry.header_offset if entry.file_size >= LARGE else end
+                jobs.append(fetchers.submit(_extract_run, source, run, stop, dst_root))
+                run = []
+            if entry.file_size >= LARGE:
+                share = round(source.workers * entry.compress_size / stored)
+                jobs.append(
+                    pool.submit(
+                        _extract_large_remote,
+                        source,
+                        entry,
+                        end,
+                        dst_root,
+                        fetchers,
+                        share,
+                    )
+                )
+        for job in jobs:
+            job.result()
+
+
+def _extract_run(
+    source: RemoteArchive, entries: list[zipfile.ZipInfo], end: int, dst_root: str
+) -> None:
+    r"""Read small entries lying next to each other at once, and unpack them."""
+    start = entries[0].header_offset
+    data = memoryview(source.read(start, end)) if end > start else memoryview(b"")
+
+    def read(offset: int, size: int) -> bytes:
+        return bytes(data[offset - start : offset - start + size])
+
+    _extract_small(read, entries, dst_root)
+
+
+def _extract_small(
+    read: Callable[[int, int], bytes], entries: list[zipfile.ZipInfo], dst_root: str
+) -> None:
+    r"""Unpack small entries in memory.
+
+    The output is bounded by the declared size and its CRC-32 checked.
+
+    """
+    for entry in entries:
+        offset = _data_offset(read, entry)
+        data = read(offset, entry.compress_size)
+        if len(data) != entry.compress_size:
+            raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
+        if entry.compress_type == zipfile.ZIP_DEFLATED:
+            inflater = decompressobj(-15)
+            try:
+                data = inflater.decompress(data, entry.file_size + 1)
+            except Exception as ex:  # zlib.error or isal's error
+                raise ArchiveError(
+                    f"Entry '{entry.filename}' is broken: {ex}"
+                ) from None
+        if len(data) != entry.file_size or crc32(data) != entry.CRC:
+            raise ArchiveError(f"Bad CRC-32 for file '{entry.filename}'")
+        # O_EXCL refuses to follow or replace anything already at the target.
+        out = os.open(
+            _target(dst_root, entry), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666
+        )
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(out, view) :]
+        finally:
+            os.close(out)
+
+
+def _target(dst_root: str, entry: zipfile.ZipInfo) -> str:
+    return os.path.join(dst_root, *entry.filename.split("/"))
+
+
+def _extract_large_local(
+    read: Callable[[int, int], bytes],
+    src: int,
+    entry: zipfile.ZipInfo,
+    dst_root: str,
+    pool: concurrent.futures.Executor,
+) -> None:
+    offset = _data_offset(read, entry)
+    # 'x' refuses to follow or replace anything already at the target.
+    with open(_target(dst_root, entry), "xb") as dst:
+        if entry.compress_type == zipfile.ZIP_STORED:
+            # check_entries has refused stored entries whose two sizes differ.
+            copy = pool.submit(
+                copy_range, src, offset, dst.fileno(), 0, entry.file_size
+            )
+            crc = crc_of_range(src, offset, entry.file_size)
+            copy.result()
+            _check_crc(entry, crc)
+        else:
+            parts = (
+                read(start, min(CHUNK, offset + entry.compress_size - start))
+                for start in range(offset, offset + entry.compress_size, CHUNK)
+            )
+            _inflate(parts, entry, dst)
+
+
+def _split(entry: zipfile.ZipInfo) -> bool:
+    r"""Whether an entry is read in parallel ranges when read remotely."""
+    return entry.file_size >= LARGE and entry.compress_type == zipfile.ZIP_STORED
+
+
+def _extract_large_remote(
+    source: RemoteArchive,
+    entry: zipfile.ZipInfo,
+    limit: int,
+    dst_root: str,
+    fetchers: concurrent.futures.Executor,
+    share: int,
+) -> None:
+    r"""Unpack a large entry as its data streams in.
+
+    The first stream starts at the entry's local header, which is checked
+    as it arrives: a separate request for it would cost as much as a
+    range on stores that read each range from the start. Where the data
+    ends is known only then, so streams reach to ``limit``, the next
+    entry's header (or the central directory), and what lies past the
+    data (a data descriptor) is dropped.
+    A stored entry is split into up to ``share`` ranges (at least one, each
+    of at least ``source.part`` bytes) streamed in parallel, each written at
+    its place; a deflated one is one stream, inflated in order.
+
+    """
+    first = entry.header_offset
+    with open(_target(dst_root, entry), "xb") as dst:
+        if entry.compress_type == zipfile.ZIP_DEFLATED:
+            _, pieces = _after_local_header(source.stream(first, limit), entry)
+            _inflate(pieces, entry, dst)
+            return
+        # The first range holds the local header, whatever the part size.
+        part = max(source.part, LOCAL.size + 2 * 0xFFFF)
+        count = max(1, min(share, (limit - first) // part))
+        step = -(-(limit - first) // count)
+        ranges = [
+            (start, min(start + step, limit)) for start in range(first, limit, step)
+        ]
+        fd = dst.fileno()
+        data_offset: concurrent.futures.Future = concurrent.futures.Future()
+
+        def stream_into_place(start: int, stop: int) -> tuple[int, int]:
+            pieces = source.stream(start, stop)
+            if start == first:
+                try:
+                    offset, pieces = _after_local_header(pieces, entry)
+                except BaseException as ex:
+                    _settle(data_offset, exception=ex)
+                    raise
+                _settle(data_offset, result=offset)
+                start = offset
+            else:
+                offset = data_offset.result()
+            end = offset + entry.compress_size
+            crc = length = 0
+            position = start
+            for piece in pieces:
+                # Only the entry's data, from where it begins to where it ends.
+                low, high = max(position, offset), min(position + len(piece), end)
+                if low < high:
+                    data = piece[low - position : high - position]
+                    _write_at(fd, data, low - offset)
+                    crc = crc32(data, crc)
+                    length += high - low
+                position += len(piece)
+                if position >= stop:
+                    break
+            if position < min(stop, end):
+                raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
+            return crc, length
+
+        jobs = [fetchers.submit(stream_into_place, *range_) for range_ in ranges]
+        try:
+            crc = length = 0
+            for job in jobs:
+                part_crc, part_length = job.result()
+                crc = crc_combine(crc, part_crc, part_length)
+                length += part_length
+        finally:
+            # After a failure: no more reads, and none still writing once
+            # the file is closed; none waiting for a header never read.
+            for job in jobs:
+                job.cancel()
+            _settle(data_offset, exception=ArchiveError("Unpacking was stopped."))
+            concurrent.futures.wait(jobs)
+        if length != entry.compress_size:
+            raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
+        _check_crc(entry, crc)
+
+
+def _settle(
+    future: concurrent.futures.Future,
+    result: object = None,
+    exception: BaseException | None = None,
+) -> None:
+    r"""Give a future its result or exception, unless it has one already."""
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        if exception is None:
+            future.set_result(result)
+        else:
+            future.set_exception(exception)
+
+
+def _write_at(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        count = os.pwrite(fd, view, offset)
+        view, offset = view[count:], offset + count
+
+
+def _check_crc(entry: zipfile.ZipInfo, crc: int) -> None:
+    if crc != entry.CRC:
+        raise ArchiveError(f"Bad CRC-32 for file '{entry.filename}'")
+
+
+def _inflate(parts: Iterable[bytes], entry: zipfile.ZipInfo, dst: BinaryIO) -> None:
+    r"""Inflate the data of a deflated entry into ``dst``, checking size and CRC-32.
+
+    Never more than the declared size is written.
+    Writing runs in a thread of its own, beside inflating.
+
+    """
+    inflater = decompressobj(-15)
+    crc, written = 0, 0
+    with concurrent.futures.ThreadPoolExecutor(1) as writer:
+        pending: deque = deque()
+        for part in parts:
+            data = part
+            while data:
+                try:
+                    out = inflater.decompress(data, entry.file_size - written + 1)
+                except Exception as ex:  # zlib.error or isal's error
+                    raise ArchiveError(
+                        f"Entry '{entry.filename}' is broken: {ex}"
+                    ) from None
+                written += len(out)
+                if written > entry.file_size:
+                    break
+                crc = crc32(out, crc)
+                pending.append(writer.submit(dst.write, out))
+                if len(pending) > 2:
+                    pending.popleft().result()
+                data = inflater.unconsumed_tail
+            if written > entry.file_size or inflater.eof:
+                break
+        for job in pending:
+            job.result()
+    if written != entry.file_size:
+        raise ArchiveError(f"Bad CRC-32 for file '{entry.filename}'")
+    _check_crc(entry, crc)
+
+
+def _data_offset(read: Callable[[int, int], bytes], entry: zipfile.ZipInfo) -> int:
+    r"""Where an entry's data begins, from its local header."""
+    header = read(entry.header_offset, LOCAL.size)
+    name_length, extra_length = local_header_lengths(header, entry)
+    check_local_name(read(entry.header_offset + LOCAL.size, name_length), entry)
+    return entry.header_offset + LOCAL.size + name_length + extra_length
+
+
+def _after_local_header(
+    pieces: Iterable[bytes], entry: zipfile.ZipInfo
+) -> tuple[int, Iterator[bytes]]:
+    r"""Check the local header at the start of a stream; skip past it.
+
+    Returns:
+        where the entry's data begins, and the stream from there on
+
+    """
+    pieces = iter(pieces)
+    received = bytearray()
+
+    def receive(count: int) -> None:
+        while len(received) < count:
+            piece = next(pieces, None)
+            if piece is None:
+                raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
+            received.extend(piece)
+
+    receive(LOCAL.size)
+    name_length, extra_length = local_header_lengths(
+        bytes(received[: LOCAL.size]), entry
+    )
+    size = LOCAL.size + name_length + extra_length
+    receive(size)
+    check_local_name(bytes(received[LOCAL.size : LOCAL.size + name_length]), entry)
+    rest = bytes(received[size:])
+    return entry.header_offset + size, itertools.chain([rest] if rest else [], pieces)
