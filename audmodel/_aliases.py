@@ -10,14 +10,19 @@ processes move an alias at the same time.
 
 from __future__ import annotations
 
+import concurrent.futures
+
 from audmodel import _ids
 from audmodel import _layout
+from audmodel import _output
 from audmodel import _yaml
 from audmodel._repository import Repository
 from audmodel._store import Location
 from audmodel._store import locations
 from audmodel._store import read_if_there
 from audmodel._store import source
+from audmodel._store import stored_files_ending
+from audmodel._threads import HEADER_READS
 
 
 class AliasFileError(RuntimeError):
@@ -40,6 +45,9 @@ def find_alias(alias: str) -> tuple[Repository, str] | None:
         if location.interface.exists(path, _layout.ALIAS_VERSION):
             uid = read_alias(location, alias)
             if uid is not None:  # else removed meanwhile
+                _output.say(
+                    f"Alias '{alias}' points to '{uid}' in {location.repository}."
+                )
                 return location.repository, uid
     return None
 
@@ -122,6 +130,32 @@ def aliases_text(aliases: list[str]) -> str:
 def alias_text(uid: str) -> str:
     r"""The file of an alias."""
     return _yaml.dumps({"uid": uid})
+
+
+def all_aliases(location: Location) -> dict[str, str]:
+    r"""Every alias of a repository and the model ID it points to.
+
+    Found by one listing; the alias files are read in parallel.
+    An alias file that cannot be read is left out.
+
+    Raises:
+        audbackend.BackendError: if the repository cannot be listed
+
+    """
+    folder = f"/{_layout.ALIAS_FOLDER}/"
+    suffix = f"-{_layout.ALIAS_VERSION}.{_layout.ALIAS_EXT}"
+    paths = stored_files_ending(location, folder, suffix)
+    names = [name for name in map(_layout.alias_of, paths) if name is not None]
+
+    def target(alias: str) -> str | None:
+        try:
+            return read_alias(location, alias)
+        except Exception:  # a broken alias file is no alias
+            return None
+
+    with concurrent.futures.ThreadPoolExecutor(HEADER_READS) as pool:
+        uids = list(pool.map(target, names))
+    return {alias: uid for alias, uid in zip(names, uids, strict=True) if uid}
 
 
 def aliases_of(location: Location, short_id: str, version: str) -> list[str]:

@@ -22,9 +22,9 @@ from audmodel import _cache
 from audmodel import _catalog
 from audmodel import _check
 from audmodel import _ids
-from audmodel import _layout
 from audmodel import _lifecycle
 from audmodel import _load
+from audmodel import _output
 from audmodel import _publish
 from audmodel import _store
 from audmodel import _tables
@@ -49,6 +49,7 @@ def _resolve(uid: str, cache_root: str | None) -> tuple[str, str]:
     return resolve(uid, _cache_root(cache_root))
 
 
+@_output.verbose_call
 def aliases(
     uid: str,
     *,
@@ -113,6 +114,7 @@ def author(uid: str, *, cache_root: str | None = None) -> str:
     return header(uid, cache_root=cache_root)["author"]
 
 
+@_output.verbose_call
 def available(
     *,
     name: str | None = None,
@@ -209,6 +211,7 @@ def cached(cache_root: str | None = None) -> pandas.DataFrame:
     return _tables.cached([(entry, headers.get(entry.uid)) for entry in entries])
 
 
+@_output.verbose_call
 def check(
     repository: Repository,
     *,
@@ -270,6 +273,7 @@ def _check_repository(repository: object) -> None:
         )
 
 
+@_output.verbose_call
 def copy(
     uid: str,
     repository: Repository,
@@ -389,6 +393,7 @@ def exists(uid: str) -> bool:
     return True
 
 
+@_output.verbose_call
 def files(
     uid: str,
     *,
@@ -428,6 +433,7 @@ def files(
     return _tables.files(entries)
 
 
+@_output.verbose_call
 def header(
     uid: str,
     *,
@@ -510,6 +516,7 @@ def legacy_uid(
     return _ids.legacy_id(name, params, version, subgroup, private)
 
 
+@_output.verbose_call
 def load(
     uid: str,
     *,
@@ -548,6 +555,7 @@ def load(
     return _load.model(short_id, version, _cache_root(cache_root), timeout, verbose)
 
 
+@_output.verbose_call
 def lookup_table(
     name: str,
     *,
@@ -589,6 +597,7 @@ def lookup_table(
     return _tables.lookup_table(chosen)
 
 
+@_output.verbose_call
 def meta(
     uid: str,
     *,
@@ -622,6 +631,7 @@ def meta(
     return _load.meta(short_id, version, _cache_root(cache_root))
 
 
+@_output.verbose_call
 def name(uid: str, *, cache_root: str | None = None, verbose: bool = False) -> str:
     r"""Name of a model.
 
@@ -646,6 +656,7 @@ def name(uid: str, *, cache_root: str | None = None, verbose: bool = False) -> s
     return header(uid, cache_root=cache_root, verbose=verbose)["name"]
 
 
+@_output.verbose_call
 def parameters(
     uid: str,
     *,
@@ -675,6 +686,7 @@ def parameters(
     return header(uid, cache_root=cache_root, verbose=verbose)["parameters"]
 
 
+@_output.verbose_call
 def publish(
     root: str,
     name: str,
@@ -789,6 +801,7 @@ def _publish_repository(repository: Repository | None) -> Repository:
     return config.REPOSITORIES[0]
 
 
+@_output.verbose_call
 def remove(
     uid: str,
     *,
@@ -836,6 +849,7 @@ def remove(
     _lifecycle.remove(short_id, version, repository, verbose)
 
 
+@_output.verbose_call
 def remove_alias(alias: str, *, verbose: bool = False) -> None:
     r"""Remove an alias.
 
@@ -933,6 +947,7 @@ def repository(uid: str, *, cache_root: str | None = None) -> Repository:
     return _store.find_header(*_resolve(uid, cache_root))
 
 
+@_output.verbose_call
 def resolve_alias(
     alias: str,
     *,
@@ -964,6 +979,7 @@ def resolve_alias(
     return found[1]
 
 
+@_output.verbose_call
 def set_alias(
     alias: str,
     uid: str,
@@ -999,6 +1015,7 @@ def set_alias(
     _publish.set_alias(alias, short_id, version, repository)
 
 
+@_output.verbose_call
 def subgroup(
     uid: str,
     *,
@@ -1065,6 +1082,7 @@ def uid(
     return short_id if version is None else f"{short_id}-{version}"
 
 
+@_output.verbose_call
 def update_meta(
     uid: str,
     meta: dict[str, object],
@@ -1107,6 +1125,7 @@ def update_meta(
     )
 
 
+@_output.verbose_call
 def url(
     uid: str,
     *,
@@ -1141,15 +1160,7 @@ def url(
             f"'type' has to be one of 'model', 'header', 'meta', not '{type}'"
         )
     short_id, version = _resolve(uid, cache_root)
-    repository = _store.find_header(short_id, version)
-    if type == "model":
-        info = _load.header(short_id, version, _cache_root(cache_root), repository)
-        path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
-    elif type == "header":
-        path = _layout.header_path(short_id)
-    else:
-        path = _layout.meta_path(short_id)
-    return _store.url(repository, path, version)
+    return _load.url(short_id, version, _cache_root(cache_root), type)
 
 
 def verify_cached(
@@ -1211,6 +1222,7 @@ def verify_cached(
     return _tables.verified(rows)
 
 
+@_output.verbose_call
 def version(uid: str, *, cache_root: str | None = None, verbose: bool = False) -> str:
     r"""Version of a model.
 

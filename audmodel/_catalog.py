@@ -6,7 +6,7 @@ models there are (see :mod:`audmodel._store` for the layout). Headers are
 immutable: each is read from its repository once, in parallel with the
 others, and kept in the header index of the cache, ``.headers.json`` below
 the cache root, a JSON object ``{"format": 1, "headers": {<uid>: <header>}}``
-(dates and tuples tagged, see :func:`_encode`). The index is replaced
+(dates and tuples tagged, see :func:`audmodel._json.tagged`). The index is replaced
 atomically, under its lock, and only ever grows, so processes sharing a
 cache share it. A header that audmodel 1.5 or :func:`audmodel.header` put
 into the cache is taken from there without a download.
@@ -19,19 +19,20 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 import concurrent.futures
 import dataclasses
-import datetime
 import json
 import os
-import sys
 from typing import Any
 import warnings
 
 import audbackend
 import audeer
 
+from audmodel import _aliases
 from audmodel import _cache
 from audmodel import _ids
+from audmodel import _json
 from audmodel import _layout
+from audmodel import _output
 from audmodel import _store
 from audmodel import _yaml
 from audmodel._config import config
@@ -87,7 +88,9 @@ def models(
     repositories = [repository] if repository else list(config.REPOSITORIES)
     found: dict[str, Repository] = {}
     for repo in repositories:
-        for uid in listed_uids(repo):
+        listed = listed_uids(repo)
+        _output.say(f"{repo} holds {len(listed)} models.", verbose)
+        for uid in listed:
             found.setdefault(uid, repo)
     known = headers(found, cache_root, verbose)
     return [Model(uid, repo, known[uid]) for uid, repo in found.items() if uid in known]
@@ -104,6 +107,17 @@ def listed_uids(repository: Repository) -> list[str]:
     with _store.opened(repository) as location:
         paths = _store.stored_files_ending(location, folder, _YAML)
     return [uid for uid in map(_uid_of_header, paths) if uid is not None]
+
+
+def listed_aliases(repository: Repository) -> dict[str, str]:
+    r"""Every alias of a repository and the model ID it points to.
+
+    Raises:
+        audbackend.BackendError: if the repository cannot be reached
+
+    """
+    with _store.opened(repository) as location:
+        return _aliases.all_aliases(location)
 
 
 def _uid_of_header(path: str) -> str | None:
@@ -139,8 +153,11 @@ def headers(
         return index
     new = dict(cached_headers(missing, cache_root))
     to_read = [uid for uid in missing if uid not in new]
-    if verbose and to_read:
-        print(f"Reading {len(to_read)} headers.", file=sys.stderr)
+    _output.say(
+        f"{len(owners) - len(to_read)} headers found in the cache, "
+        f"{len(to_read)} to read from repositories.",
+        verbose,
+    )
     new.update(_read_headers(to_read, owners))
     if new:
         index = _add_to_index(cache_root, new)
@@ -224,7 +241,7 @@ def read_index(cache_root: str) -> dict[str, dict]:
         return memo[1]
     try:
         with open(path, "rb") as fp:
-            data = json.loads(fp.read(), object_hook=_decode)
+            data = json.loads(fp.read(), object_hook=_json.untagged)
         headers = data["headers"] if data.get("format") == INDEX_FORMAT else {}
         # Anyone in a shared cache's group can write the index: an entry
         # is used only as a header read from a repository would be.
@@ -252,45 +269,12 @@ def _add_to_index(cache_root: str, new: dict[str, dict]) -> dict[str, dict]:
     with _cache.lock(path):
         headers = {**read_index(cache_root), **new}
         text = json.dumps(
-            {"format": INDEX_FORMAT, "headers": _encode(headers)},
+            {"format": INDEX_FORMAT, "headers": _json.tagged(headers)},
             separators=(",", ":"),
         )
         _cache.write_file(path, text.encode())
     _MEMO.pop(path, None)
     return headers
-
-
-def _encode(obj: object) -> object:
-    r"""Plain data as JSON can hold it, dates and tuples tagged.
-
-    Examples:
-        >>> _encode({"date": datetime.date(2024, 1, 2), "shape": (1, 2)})
-        {'date': {'__date__': '2024-01-02'}, 'shape': {'__tuple__': [1, 2]}}
-
-    """
-    if isinstance(obj, dict):
-        return {str(key): _encode(value) for key, value in obj.items()}
-    if isinstance(obj, list):
-        return [_encode(value) for value in obj]
-    if isinstance(obj, tuple):
-        return {"__tuple__": [_encode(value) for value in obj]}
-    if isinstance(obj, datetime.datetime):
-        return {"__datetime__": obj.isoformat()}
-    if isinstance(obj, datetime.date):
-        return {"__date__": obj.isoformat()}
-    return obj
-
-
-def _decode(obj: dict) -> object:
-    if len(obj) == 1:
-        key, value = next(iter(obj.items()))
-        if key == "__tuple__":
-            return tuple(value)
-        if key == "__date__":
-            return datetime.date.fromisoformat(value)
-        if key == "__datetime__":
-            return datetime.datetime.fromisoformat(value)
-    return obj
 
 
 # --- choosing ---------------------------------------------------------------------

@@ -37,6 +37,7 @@ from audmodel import _aliases
 from audmodel import _archive
 from audmodel import _ids
 from audmodel import _layout
+from audmodel import _output
 from audmodel import _store
 from audmodel import _tickets
 from audmodel import _transaction
@@ -111,7 +112,7 @@ def check(repository: Repository, repair: bool, verbose: bool) -> list[Finding]:
     r"""Check a repository; see :func:`audmodel.check`."""
     with _store.opened(repository) as location:
         inventory = _inventory(location)
-        _store.debug(verbose, f"Checking {len(inventory.headers)} models.")
+        _output.say(f"Checking {len(inventory.headers)} models.", verbose)
         live = _live_claims(location, inventory)
         findings = [
             *_leftovers(location, inventory, live),
@@ -122,7 +123,7 @@ def check(repository: Repository, repair: bool, verbose: bool) -> list[Finding]:
         if repair:
             for finding in findings:
                 finding.action = finding.fix() if finding.fix else LEFT
-                _store.debug(verbose, f"{finding.path}: {finding.action}")
+                _output.say(f"{finding.path}: {finding.action}", verbose)
     return findings
 
 

@@ -15,7 +15,6 @@ import argparse
 from collections.abc import Callable
 from collections.abc import Sequence
 import datetime
-import inspect
 import json
 import sys
 from typing import TYPE_CHECKING
@@ -25,6 +24,8 @@ import audbackend
 import audeer
 
 import audmodel
+from audmodel import _json
+from audmodel import _output
 from audmodel import _tables
 from audmodel import _yaml
 from audmodel.backend._common import backend_error_detail
@@ -58,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, host, backend in args.repository
         ]
     try:
-        return args.run(args)
+        with _output.verbose(args.verbose):
+            return args.run(args)
     except KeyboardInterrupt:
         print("audmodel: interrupted", file=sys.stderr)
         return 130
@@ -71,12 +73,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # --- commands ----------------------------------------------------------------
-
-
-def _call(function: Callable, *args: object, **options: object) -> object:
-    r"""Call an API function with those of ``options`` it takes."""
-    accepted = inspect.signature(function).parameters
-    return function(*args, **{k: v for k, v in options.items() if k in accepted})
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -183,21 +179,11 @@ def _print_table(table: pandas.DataFrame, form: str) -> None:
             {table.index.name: index, **row}
             for index, row in zip(table.index, table.to_dict("records"), strict=True)
         ]
-        print(json.dumps(records, indent=2, default=_json_value))
+        print(json.dumps(_json.plain(records), indent=2))
     elif table.empty:
         print("(none)")
     else:
         print(table.to_string())
-
-
-def _json_value(value: object) -> object:
-    if isinstance(value, tuple):
-        return list(value)
-    if hasattr(value, "isoformat"):  # dates and time stamps
-        return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return str(value)
 
 
 def _inline(params: dict) -> str:
@@ -345,7 +331,7 @@ def _lookup(
     r"""A command that prints one thing about a model."""
 
     def run(args: argparse.Namespace) -> int:
-        print(show(_call(function, args.id, **_options(args))), end="")
+        print(show(function(args.id, args.cache_root)), end="")
         return 0
 
     return run
@@ -359,19 +345,70 @@ def _lines(values: list) -> str:
     return "".join(f"{value}\n" for value in values)
 
 
-LOOKUPS: dict[str, tuple[Callable[..., Any], Callable[[Any], str], str]] = {
-    "header": (audmodel.header, _yaml.dumps, "header of a model, as YAML"),
-    "meta": (audmodel.meta, _yaml.dumps, "meta of a model, as YAML"),
-    "parameters": (audmodel.parameters, _yaml.dumps, "parameters, as YAML"),
-    "name": (audmodel.name, _line, "name of a model"),
-    "subgroup": (audmodel.subgroup, _line, "subgroup of a model"),
-    "author": (audmodel.author, _line, "author of a model"),
-    "date": (audmodel.date, _line, "publication date of a model"),
-    "version": (audmodel.version, _line, "version of a model"),
-    "versions": (audmodel.versions, _lines, "versions of a model, oldest first"),
-    "latest-version": (audmodel.latest_version, _line, "latest version of a model"),
-    "aliases": (audmodel.aliases, _lines, "aliases of a model"),
-    "resolve-alias": (audmodel.resolve_alias, _line, "model ID an alias stands for"),
+# Each lookup calls its API function with the options that function takes.
+LOOKUPS: dict[
+    str, tuple[Callable[[str, str | None], Any], Callable[[Any], str], str]
+] = {
+    "header": (
+        lambda uid, root: audmodel.header(uid, cache_root=root),
+        _yaml.dumps,
+        "header of a model, as YAML",
+    ),
+    "meta": (
+        lambda uid, root: audmodel.meta(uid, cache_root=root),
+        _yaml.dumps,
+        "meta of a model, as YAML",
+    ),
+    "parameters": (
+        lambda uid, root: audmodel.parameters(uid, cache_root=root),
+        _yaml.dumps,
+        "parameters, as YAML",
+    ),
+    "name": (
+        lambda uid, root: audmodel.name(uid, cache_root=root),
+        _line,
+        "name of a model",
+    ),
+    "subgroup": (
+        lambda uid, root: audmodel.subgroup(uid, cache_root=root),
+        _line,
+        "subgroup of a model",
+    ),
+    "author": (
+        lambda uid, root: audmodel.author(uid, cache_root=root),
+        _line,
+        "author of a model",
+    ),
+    "date": (
+        lambda uid, root: audmodel.date(uid, cache_root=root),
+        _line,
+        "publication date of a model",
+    ),
+    "version": (
+        lambda uid, root: audmodel.version(uid, cache_root=root),
+        _line,
+        "version of a model",
+    ),
+    "versions": (
+        lambda uid, root: audmodel.versions(uid, cache_root=root),
+        _lines,
+        "versions of a model, oldest first",
+    ),
+    "latest-version": (
+        lambda uid, root: audmodel.latest_version(uid),
+        _line,
+        "latest version of a model",
+    ),
+    "aliases": (
+        lambda uid, root: audmodel.aliases(uid, cache_root=root),
+        _lines,
+        "aliases of a model",
+    ),
+    "resolve-alias": (
+        lambda alias, root: audmodel.resolve_alias(alias, cache_root=root),
+        _line,
+        "model ID an alias stands for",
+    ),
 }
 
 
@@ -416,6 +453,9 @@ def _date(text: str) -> datetime.date:
         ) from None
 
 
+VERBOSE_HELP = "tell each step on standard error, with progress bars for transfers"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="audmodel",
@@ -424,6 +464,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=f"audmodel {audmodel.__version__}"
     )
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "-r",
@@ -437,8 +478,14 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--cache-root", help="cache folder (default: audmodel.default_cache_root())"
     )
+    # Given before the command or after it; SUPPRESS keeps the command's
+    # parser from resetting what was given before it.
     common.add_argument(
-        "-v", "--verbose", action="store_true", help="show progress bars"
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help=VERBOSE_HELP,
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     commands.required = True

@@ -20,6 +20,7 @@ import audbackend
 from audmodel import _aliases
 from audmodel import _ids
 from audmodel import _layout
+from audmodel import _output
 from audmodel import _publish
 from audmodel import _store
 from audmodel import _transaction
@@ -43,7 +44,7 @@ def remove(short_id: str, version: str, repository: Repository, verbose: bool) -
         meta = _layout.meta_path(short_id)
         meta_bytes = _store.read_if_there(location, meta, version)
         _remove_header(location, short_id, version, header_bytes, meta_bytes)
-        _store.debug(verbose, f"Removed the header of '{short_id}-{version}'.")
+        _output.say(f"Removed the header of '{short_id}-{version}'.", verbose)
         paths = [_layout.meta_path(short_id), _layout.aliases_path(short_id)]
         # A broken header cannot tell where the archive is, and one that
         # names a path audmodel.publish would refuse may point to another
@@ -154,7 +155,7 @@ def remove_alias(alias: str, verbose: bool) -> None:
                 raise
             continue  # removed by another process meanwhile
         found = True
-        _store.debug(verbose, f"Removed alias '{alias}' from {location.repository}.")
+        _output.say(f"Removed alias '{alias}' from {location.repository}.", verbose)
         if uid is not None:
             with _transaction.aliases_locked(location, verbose):
                 _drop_from_aliases_file(location, alias, uid)

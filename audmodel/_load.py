@@ -19,6 +19,7 @@ from audmodel import _archive
 from audmodel import _cache
 from audmodel import _ids
 from audmodel import _layout
+from audmodel import _output
 from audmodel import _store
 from audmodel import _yaml
 from audmodel._repository import Repository
@@ -48,6 +49,9 @@ def header(
             if not os.path.exists(local):
                 data, _ = _store.read_header(location, short_id, version)
                 _cache.write_file(local, data)
+                _output.say(f"Header of '{short_id}-{version}' cached in '{local}'.")
+    else:
+        _output.say(f"Header of '{short_id}-{version}' read from the cache.")
     header = _read_cached(local, short_id, version, "header")
     # The cache may be shared, and a header put there by anyone in its group.
     problem = _ids.header_problem(header)
@@ -92,7 +96,37 @@ def meta_locked(
             data = _store.read_bytes(location, path, version)
             _yaml.loads(data, f"the meta of '{short_id}-{version}'")
             _cache.write_file(local, data)
+            _output.say(f"Meta of '{short_id}-{version}' cached in '{local}'.")
+        else:
+            _output.say(f"Meta of '{short_id}-{version}' in the cache is current.")
     return _read_cached(local, short_id, version, "meta") or {}
+
+
+def url(
+    short_id: str,
+    version: str,
+    cache_root: str,
+    type: str = "model",
+    repository: Repository | None = None,
+) -> str:
+    r"""Where a file of a model is stored; see :func:`audmodel.url`.
+
+    ``repository``, if the caller knows it, saves looking it up.
+
+    Raises:
+        RuntimeError: if the model does not exist
+        audbackend.BackendError: if a repository cannot be reached
+
+    """
+    repository = repository or _store.find_header(short_id, version)
+    if type == "model":
+        info = header(short_id, version, cache_root, repository)
+        path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
+    elif type == "header":
+        path = _layout.header_path(short_id)
+    else:
+        path = _layout.meta_path(short_id)
+    return _store.url(repository, path, version)
 
 
 def _read_cached(
@@ -128,6 +162,7 @@ def model(
     # trust one that is there.
     if _cache.is_complete(final):
         _cache.mark_used(final)
+        _output.say(f"Model '{short_id}-{version}' is in the cache: '{final}'.")
         return final
     with _cache.lock(final, timeout):
         if not _cache.is_complete(final):
@@ -167,6 +202,7 @@ def _download(
             _cache.files_record(cache_root, short_id, version), _cache.record(entries)
         )
         _cache.place(folder, final)
+    _output.say(f"Model '{short_id}-{version}' loaded into '{final}'.")
 
 
 def files_record(short_id: str, version: str, cache_root: str) -> dict[str, list]:
@@ -204,6 +240,7 @@ def archive_entries(short_id: str, version: str, cache_root: str) -> list:
     repository = _store.find_header(short_id, version)
     info = header(short_id, version, cache_root, repository)
     path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
+    _output.say(f"Reading the file list of '{short_id}-{version}' from {repository}.")
     with _store.opened(repository) as location:
         try:
             return _store.archive_entries(location, path, version)

@@ -27,6 +27,7 @@ from audmodel import _archive
 from audmodel import _cache
 from audmodel import _layout
 from audmodel import _load
+from audmodel import _output
 from audmodel import _store
 from audmodel import _transaction
 from audmodel import _yaml
@@ -82,6 +83,7 @@ def publish(
             # elsewhere it is copied and deleted, and that would be wasted.
             write_behind=location.capabilities.links_from(tmp),
         )
+        _output.say(f"Packed '{root}' into {os.path.getsize(archive)} bytes.")
         with _transaction.publication(
             location, short_id, version, "publish", verbose
         ) as log:
@@ -201,6 +203,7 @@ def update_meta(
         path = _layout.meta_path(short_id)
         with _store.opened(repository) as location:
             _store.write_bytes(location, text.encode(), path, version)
+            _output.say(f"Wrote '{path}' ({version}) in {repository}.")
             # A removal of the model meanwhile would leave the meta behind.
             if not _store.exists(location, _layout.header_path(short_id), version):
                 _store.remove(location, path, version)

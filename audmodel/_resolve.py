@@ -11,6 +11,7 @@ from __future__ import annotations
 from audmodel import _aliases
 from audmodel import _cache
 from audmodel import _ids
+from audmodel import _output
 from audmodel._store import header_versions
 from audmodel._store import model_not_found
 
@@ -40,6 +41,7 @@ def resolve(uid: str, cache_root: str) -> tuple[str, str]:
         versions = header_versions(uid)
         if not versions:
             raise model_not_found(uid, None)
+        _output.say(f"The latest version of '{uid}' is {versions[-1]}.")
         return uid, versions[-1]
     return _ids.split_uid(uid)
 

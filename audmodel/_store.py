@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 import contextlib
 import os
-import sys
 import tempfile
 from typing import Any
 from typing import NamedTuple
@@ -28,12 +27,13 @@ from audmodel import _layout
 from audmodel import _tickets
 from audmodel import _yaml
 from audmodel._config import config
+from audmodel._output import progress
+from audmodel._output import say
 from audmodel._repository import Repository
 from audmodel.backend._capabilities import Capabilities
 from audmodel.backend._common import FileTooLargeError
 from audmodel.backend._common import backend_error
 from audmodel.backend._common import check_size
-from audmodel.backend._common import progress
 from audmodel.backend._common import without_userinfo
 
 
@@ -158,6 +158,7 @@ def find_header(short_id: str, version: str) -> Repository:
     path = _layout.header_path(short_id)
     for location in locations():
         if location.interface.exists(path, version):
+            say(f"Found '{short_id}-{version}' in {location.repository}.")
             return location.repository
     raise model_not_found(short_id, version)
 
@@ -374,7 +375,7 @@ def transfer(
     dst = versioned_path(target, path, version)
     expected = source.interface.checksum(path, version)
     if target.capabilities.copy_from(source.interface.backend, src, dst):
-        debug(verbose, f"Copied '{src}' on the server.")
+        say(f"Copied '{src}' on the server.", verbose)
     else:
         with local_copy(source, path, version, verbose) as local:
             target.interface.put_file(local, path, version, verbose=verbose)
@@ -498,10 +499,10 @@ def create_exclusive(
     with _staged(data, path) as local:
         method = capabilities.exclusive_creation
         if method is None:
-            debug(verbose, f"Creating '{target}' by tickets.")
+            say(f"Creating '{target}' by tickets.", verbose)
             return _tickets.put_file_exclusive(capabilities.backend, local, target)
         try:
-            debug(verbose, f"Creating '{target}' by {method}.")
+            say(f"Creating '{target}' by {method}.", verbose)
             capabilities.put_file_exclusive(local, target)
         except FileExistsError:
             return False
@@ -510,12 +511,6 @@ def create_exclusive(
         except Exception as ex:
             raise audbackend.BackendError(ex) from ex
         return True
-
-
-def debug(verbose: bool, message: str) -> None:
-    r"""Print a line on standard error if ``verbose``."""
-    if verbose:
-        print(message, file=sys.stderr)
 
 
 def exists(location: Location, path: str, version: str) -> bool:

@@ -25,6 +25,7 @@ import time
 import audbackend
 
 from audmodel import _layout
+from audmodel import _output
 from audmodel import _store
 from audmodel import _yaml
 from audmodel._repository import Repository
@@ -54,6 +55,7 @@ class UndoLog:
         r"""Upload a file; ``md5``, where known, saves reading it for that."""
         self._remember(path, version)
         _store.put_file(self.location, src, path, version, md5)
+        self._tell("Uploaded", path, version)
 
     def copy_file(
         self, source: _store.Location, path: str, version: str, verbose: bool
@@ -61,6 +63,7 @@ class UndoLog:
         r"""Copy a file from another repository, see :func:`_store.transfer`."""
         self._remember(path, version)
         _store.transfer(source, self.location, path, version, verbose)
+        self._tell("Copied", path, version)
 
     def put_text(self, text: str, path: str, version: str) -> None:
         self.put_bytes(text.encode(), path, version)
@@ -68,10 +71,15 @@ class UndoLog:
     def put_bytes(self, data: bytes, path: str, version: str) -> None:
         self._remember(path, version)
         _store.write_bytes(self.location, data, path, version)
+        self._tell("Wrote", path, version)
 
     def remove(self, path: str, version: str) -> None:
         self._remember(path, version)
         _store.remove(self.location, path, version)
+        self._tell("Removed", path, version)
+
+    def _tell(self, verb: str, path: str, version: str) -> None:
+        _output.say(f"{verb} '{path}' ({version}) in {self.location.repository}.")
 
     def _remember(self, path: str, version: str) -> None:
         before = _store.read_if_there(self.location, path, version, limit=None)
@@ -87,6 +95,7 @@ class UndoLog:
                         _store.remove(location, path, version)
                     else:
                         _store.write_bytes(location, before, path, version)
+                _output.say(f"Took back '{path}' ({version}) in {repository}.")
             except Exception as ex:
                 errors.append(f"{path} ({version}) in {repository}: {ex!r}")
         self._records.clear()

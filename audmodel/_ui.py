@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Iterator
-import concurrent.futures
 import contextlib
 import dataclasses
 import datetime
@@ -36,15 +35,12 @@ import warnings
 import audbackend
 import audeer
 
-from audmodel import _aliases
 from audmodel import _catalog
-from audmodel import _layout
+from audmodel import _json
 from audmodel import _load
-from audmodel import _store
 from audmodel import _tables
 from audmodel import _yaml
 from audmodel._repository import Repository
-from audmodel._threads import HEADER_READS
 from audmodel.backend._common import backend_error_detail
 from audmodel.backend._common import without_userinfo
 
@@ -80,7 +76,7 @@ class Entry:
             "date": _text(header.get("date")),
             "author": _text(header.get("author")),
             "aliases": self.aliases,
-            "parameters": _plain(header.get("parameters") or {}),
+            "parameters": _json.plain(header.get("parameters") or {}),
             "repository": self.latest.repository.name,
         }
 
@@ -151,7 +147,7 @@ class Catalog:
         for repository in self.repositories:
             try:
                 uids = _catalog.listed_uids(repository)
-                found = _read_aliases(repository)
+                found = _catalog.listed_aliases(repository)
             except audbackend.BackendError as ex:
                 errors[repository.name] = backend_error_detail(ex)
                 continue
@@ -176,25 +172,6 @@ class Catalog:
         return Snapshot(
             _entries(models, aliases), broken, errors, aliases, time.monotonic()
         )
-
-
-def _read_aliases(repository: Repository) -> dict[str, str]:
-    r"""Every alias of a repository and the model ID it points to."""
-    folder = f"/{_layout.ALIAS_FOLDER}/"
-    suffix = f"-{_layout.ALIAS_VERSION}.{_layout.ALIAS_EXT}"
-    with _store.opened(repository) as location:
-        paths = _store.stored_files_ending(location, folder, suffix)
-        names = [name for name in map(_layout.alias_of, paths) if name is not None]
-
-        def target(alias: str) -> str | None:
-            try:
-                return _aliases.read_alias(location, alias)
-            except Exception:  # a broken alias file is no alias
-                return None
-
-        with concurrent.futures.ThreadPoolExecutor(HEADER_READS) as pool:
-            uids = list(pool.map(target, names))
-    return {alias: uid for alias, uid in zip(names, uids, strict=True) if uid}
 
 
 def _reason(uid: str, messages: list[str]) -> str:
@@ -288,7 +265,7 @@ def model_page(catalog: Catalog, snapshot: Snapshot, uid: str) -> dict[str, obje
             return {"uid": uid, "broken": reason, "repository": repository}
         raise KeyError(uid)
     entry = snapshot.entries[model.short_id]
-    header = _plain(model.header)
+    header = _json.plain(model.header)
     page: dict[str, object] = {
         "uid": model.uid,
         "short_id": model.short_id,
@@ -307,7 +284,7 @@ def model_page(catalog: Catalog, snapshot: Snapshot, uid: str) -> dict[str, obje
         },
     }
     page["meta"], page["meta_error"] = _guarded(
-        lambda: _plain(
+        lambda: _json.plain(
             _load.meta(
                 model.short_id, model.version, catalog.cache_root, model.repository
             )
@@ -326,12 +303,11 @@ def model_page(catalog: Catalog, snapshot: Snapshot, uid: str) -> dict[str, obje
         if not e.is_dir()
     ]
     page["url"], _ = _guarded(
-        lambda: _store.url(
-            model.repository,
-            _layout.archive_path(
-                model.short_id, model.header["name"], model.header.get("subgroup") or ""
-            ),
+        lambda: _load.url(
+            model.short_id,
             model.version,
+            catalog.cache_root,
+            repository=model.repository,
         )
     )
     return page
@@ -353,7 +329,7 @@ def lookup_page(snapshot: Snapshot, name: str, query: dict) -> dict[str, object]
         {
             "uid": m.uid,
             "values": [
-                _plain((m.header.get("parameters") or {}).get(column))
+                _json.plain((m.header.get("parameters") or {}).get(column))
                 for column in columns
             ],
         }
@@ -435,17 +411,6 @@ def _text(value: object) -> str | None:
     if isinstance(value, datetime.date):
         return value.isoformat()
     return None if value is None else str(value)
-
-
-def _plain(value: Any) -> Any:
-    r"""Data as JSON can hold it: dates as text, tuples as lists."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime.date | datetime.datetime):
-        return value.isoformat()
-    return value
 
 
 def _yaml_value(value: object) -> str:

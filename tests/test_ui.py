@@ -17,6 +17,7 @@ from helpers import publish
 import pytest
 
 import audmodel
+from audmodel import _catalog
 from audmodel import _ui
 
 
@@ -173,7 +174,8 @@ def test_alias_redirects_to_its_model(client, team):
 def test_aliases_are_found_on_every_backend(repository, model_root):
     first = publish(model_root, "1.0.0", alias="best")
     second = publish(model_root, "2.0.0", alias="v2.0.0-rc.yaml")
-    assert _ui._read_aliases(repository) == {"best": first, "v2.0.0-rc.yaml": second}
+    found = _catalog.listed_aliases(repository)
+    assert found == {"best": first, "v2.0.0-rc.yaml": second}
 
 
 def test_unknown_model_is_not_found(client):

@@ -25,6 +25,7 @@ import requests
 import requests.adapters
 import urllib3
 
+from audmodel._output import progress
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import PutWithKnownMD5
 from audmodel.backend._common import RangedReads
@@ -32,7 +33,6 @@ from audmodel.backend._common import Remote
 from audmodel.backend._common import check_bytes
 from audmodel.backend._common import check_download
 from audmodel.backend._common import check_size
-from audmodel.backend._common import progress
 from audmodel.backend._common import without_userinfo
 
 

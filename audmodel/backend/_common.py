@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Iterator
-import contextlib
 import datetime
 import hashlib
 import os
@@ -91,20 +90,6 @@ def check_size(path: str, size: int, limit: int | None) -> None:
     """
     if limit is not None and size > limit:
         raise FileTooLargeError(path, size, limit)
-
-
-@contextlib.contextmanager
-def progress(total: int, description: str, verbose: bool) -> Iterator[Callable]:
-    r"""A progress bar over bytes, shown if ``verbose``; yields its update."""
-    bar = audeer.progress_bar(
-        total=total,
-        desc=audeer.format_display_message(description, pbar=True),
-        disable=not verbose,
-    )
-    try:
-        yield bar.update
-    finally:
-        bar.close()
 
 
 def check_download(path: str, expected: str | None, source: str) -> None:

@@ -38,6 +38,7 @@ import botocore.session
 import botocore.utils
 
 from audmodel import _tickets
+from audmodel._output import progress
 from audmodel._threads import LIST_REQUESTS
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import FileTooLargeError
@@ -49,7 +50,6 @@ from audmodel.backend._common import check_bytes
 from audmodel.backend._common import check_download
 from audmodel.backend._common import check_host
 from audmodel.backend._common import check_size
-from audmodel.backend._common import progress
 from audmodel.backend._common import without_userinfo
 
 

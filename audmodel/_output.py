@@ -1,0 +1,118 @@
+"""What the library tells the user while it works: all of it goes through here.
+
+``verbose=True`` means the same in every function that takes it: a
+progress bar on long transfers, one line on standard error for every other
+step (which repository answered, whether the cache held a model, what was
+written). Warnings stay :mod:`warnings`; errors stay exceptions.
+
+A public function turns the lines on for its own call with
+:func:`verbose_call`, so that the functions it calls need no ``verbose``
+argument of their own to say what they do; the command line's ``-v``
+turns them on for the whole command, also in functions whose signature,
+kept from audmodel 1.5, has no ``verbose``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterator
+import contextlib
+import contextvars
+import functools
+import sys
+from typing import Any
+from typing import TypeVar
+
+
+_shown: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "audmodel_verbose", default=False
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def shown(verbose: bool = False) -> bool:
+    r"""Whether steps are told: asked for here, or for the whole call.
+
+    Examples:
+        >>> shown(), shown(True)
+        (False, True)
+
+    """
+    return verbose or _shown.get()
+
+
+def say(message: str, verbose: bool = False) -> None:
+    r"""Tell one step, as one line on standard error, if steps are shown.
+
+    Args:
+        message: what was done, a sentence
+        verbose: show it even outside a verbose call
+
+    Examples:
+        >>> say("Nothing to do.")  # not shown: no verbose call
+
+    """
+    if shown(verbose):
+        print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def verbose(on: bool = True) -> Iterator[None]:
+    r"""Show every step told inside the block (and keep showing if already on).
+
+    Examples:
+        >>> with verbose():
+        ...     shown()
+        True
+
+    """
+    token = _shown.set(_shown.get() or bool(on))
+    try:
+        yield
+    finally:
+        _shown.reset(token)
+
+
+def verbose_call(function: F) -> F:
+    r"""Show the steps of a call of ``function`` if it is called with ``verbose=True``.
+
+    The function keeps its signature; ``verbose`` stays its argument.
+
+    """
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with verbose(bool(kwargs.get("verbose", False))):
+            return function(*args, **kwargs)
+
+    return call  # type: ignore[return-value]
+
+
+def in_thread(function: Callable[..., Any]) -> Callable[..., Any]:
+    r"""``function`` bound to the caller's verbosity, to run in a worker thread."""
+    return functools.partial(contextvars.copy_context().run, function)
+
+
+@contextlib.contextmanager
+def progress(
+    total: int, description: str, verbose: bool = False
+) -> Iterator[Callable[[int], object]]:
+    r"""A progress bar over ``total`` bytes, if steps are shown; yields its update.
+
+    Examples:
+        >>> with progress(10, "Download model.zip") as update:
+        ...     _ = update(10)
+
+    """
+    import audeer  # its progress bar, only when a transfer starts
+
+    bar = audeer.progress_bar(
+        total=total,
+        desc=audeer.format_display_message(description, pbar=True),
+        disable=not shown(verbose),
+    )
+    try:
+        yield bar.update
+    finally:
+        bar.close()

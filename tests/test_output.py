@@ -1,0 +1,103 @@
+"""``verbose`` means the same in every function: steps on stderr, else silence."""
+
+import inspect
+import subprocess
+import sys
+
+from helpers import make_file_system_repository
+from helpers import publish
+import pytest
+
+import audmodel
+
+
+# Every public function that takes 'verbose', called on a published model
+# with the aliases 'best' and 'spare' (another model, 'other', can be removed).
+CALLS = {
+    "aliases": lambda uid, **kw: audmodel.aliases(uid, **kw),
+    "available": lambda uid, **kw: audmodel.available(**kw),
+    "check": lambda uid, **kw: audmodel.check(audmodel.config.REPOSITORIES[0], **kw),
+    "copy": lambda uid, **kw: audmodel.copy(uid, kw.pop("target"), **kw),
+    "files": lambda uid, **kw: audmodel.files(uid, **kw),
+    "header": lambda uid, **kw: audmodel.header(uid, **kw),
+    "load": lambda uid, **kw: audmodel.load(uid, **kw),
+    "lookup_table": lambda uid, **kw: audmodel.lookup_table("torch", **kw),
+    "meta": lambda uid, **kw: audmodel.meta(uid, **kw),
+    "name": lambda uid, **kw: audmodel.name(uid, **kw),
+    "parameters": lambda uid, **kw: audmodel.parameters(uid, **kw),
+    "publish": lambda uid, **kw: publish(kw.pop("root"), "3.0.0", **kw),
+    "remove": lambda uid, **kw: audmodel.remove(kw.pop("other"), **kw),
+    "remove_alias": lambda uid, **kw: audmodel.remove_alias("spare", **kw),
+    "resolve_alias": lambda uid, **kw: audmodel.resolve_alias("best", **kw),
+    "set_alias": lambda uid, **kw: audmodel.set_alias("new", uid, **kw),
+    "subgroup": lambda uid, **kw: audmodel.subgroup(uid, **kw),
+    "update_meta": lambda uid, **kw: audmodel.update_meta(uid, {"a": 1}, **kw),
+    "url": lambda uid, **kw: audmodel.url(uid, **kw),
+    "version": lambda uid, **kw: audmodel.version(uid, **kw),
+}
+EXTRA = {"copy": ["target"], "publish": ["root"], "remove": ["other"]}
+
+
+def test_every_function_with_verbose_is_covered():
+    public = [
+        name
+        for name in dir(audmodel)
+        if inspect.isfunction(getattr(audmodel, name))
+        and "verbose" in inspect.signature(getattr(audmodel, name)).parameters
+    ]
+    assert sorted(public) == sorted(CALLS)
+
+
+@pytest.fixture
+def published(request, tmp_path, monkeypatch, model_root):
+    repository = make_file_system_repository(request, tmp_path, "models")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    uid = publish(model_root, alias="best")
+    other = publish(model_root, "2.0.0")
+    audmodel.set_alias("spare", uid)
+    return uid, other, request, tmp_path, model_root
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+@pytest.mark.parametrize("function", sorted(CALLS))
+def test_verbose_tells_each_step_on_stderr_and_nothing_else(
+    published, capfd, function, verbose
+):
+    uid, other, request, tmp_path, model_root = published
+    extra = {
+        "target": make_file_system_repository(request, tmp_path, "target"),
+        "root": model_root,
+        "other": other,
+    }
+    kwargs = {key: extra[key] for key in EXTRA.get(function, [])}
+    capfd.readouterr()
+    CALLS[function](uid, verbose=verbose, **kwargs)
+    out, err = capfd.readouterr()
+    assert out == ""
+    if verbose:
+        assert err.strip(), f"{function}(verbose=True) told nothing"
+    else:
+        assert err == "", f"{function}(verbose=False) told: {err}"
+
+
+def test_command_line_v_before_the_command_shows_steps(published):
+    uid = published[0]
+    host = audmodel.config.REPOSITORIES[0].host
+    args = ["-r", "models", host, "file-system"]
+    args += ["--cache-root", str(published[3] / "cli-cache")]
+    quiet = _run("author", uid, *args)
+    told = _run(
+        "-v", "author", uid, *args[:4], "--cache-root", str(published[3] / "other")
+    )
+    assert quiet.stdout == told.stdout == "tester\n"
+    assert quiet.stderr == ""
+    assert f"Found '{uid}' in Repository('models'" in told.stderr
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "audmodel", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
