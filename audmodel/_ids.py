@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import re
+from typing import NamedTuple
 
 import audeer
 
@@ -206,16 +207,36 @@ def header_problem(header: object) -> str | None:
     return None
 
 
-def split_uid(uid: str) -> tuple[str, str]:
+class ModelId(NamedTuple):
+    r"""A model's ID as its two parts; its text is ``'<short_id>-<version>'``.
+
+    A tuple, so ``short_id, version = model_id`` works where the parts are
+    needed, and ``str(model_id)`` where the ID is shown or stored.
+
+    Examples:
+        >>> model_id = ModelId("8d99e4cf", "1.0.0")
+        >>> str(model_id), model_id.version
+        ('8d99e4cf-1.0.0', '1.0.0')
+
+    """
+
+    short_id: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.short_id}-{self.version}"
+
+
+def split_uid(uid: str) -> ModelId:
     r"""Split ``'<short_id>-<version>'`` into its two parts.
 
     Examples:
         >>> split_uid("8d99e4cf-1.0.0-rc.1")
-        ('8d99e4cf', '1.0.0-rc.1')
+        ModelId(short_id='8d99e4cf', version='1.0.0-rc.1')
 
     """
     short, _, version = uid.partition("-")
-    return short, version
+    return ModelId(short, version)
 
 
 def check_version(version: str) -> str:

@@ -170,7 +170,7 @@ def _drop_from_aliases_file(location: _store.Location, alias: str, uid: str) -> 
             return  # set again meanwhile
     except _aliases.AliasFileError:
         pass
-    short_id, _, version = uid.partition("-")
+    short_id, version = _ids.split_uid(uid)
     text = _aliases.aliases_without(location, short_id, version, alias)
     if text is not None and _store.exists(
         location, _layout.header_path(short_id), version

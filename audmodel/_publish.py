@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 import contextlib
 import copy
+import dataclasses
 import datetime
 import getpass
 import os
@@ -25,6 +26,7 @@ import tempfile
 from audmodel import _aliases
 from audmodel import _archive
 from audmodel import _cache
+from audmodel import _ids
 from audmodel import _layout
 from audmodel import _load
 from audmodel import _output
@@ -52,7 +54,7 @@ def publish(
     verbose: bool = False,
 ) -> str:
     r"""Publish a model whose arguments were checked; see :func:`audmodel.publish`."""
-    uid = f"{short_id}-{version}"
+    uid = _ids.ModelId(short_id, version)
     if _store.is_published(short_id, version, repository):
         raise RuntimeError(f"A model with ID '{uid}' exists already.")
     header = {
@@ -84,47 +86,55 @@ def publish(
             write_behind=location.capabilities.links_from(tmp),
         )
         _output.say(f"Packed '{root}' into {os.path.getsize(archive)} bytes.")
+        upload = _Upload(
+            uid,
+            archive,
+            md5,
+            _layout.archive_path(short_id, name, subgroup),
+            header_text,
+            meta_text,
+            alias,
+        )
         with _transaction.publication(
             location, short_id, version, "publish", verbose
         ) as log:
-            _upload(
-                log,
-                (archive, md5),
-                header_text,
-                meta_text,
-                name,
-                subgroup,
-                short_id,
-                version,
-                alias,
-            )
-    return uid
+            _upload(log, upload)
+    return str(uid)
 
 
-def _upload(
-    log: _transaction.UndoLog,
-    archive: tuple[str, str | None],
-    header_text: str,
-    meta_text: str,
-    name: str,
-    subgroup: str,
-    short_id: str,
-    version: str,
-    alias: str | None,
-) -> None:
-    uid = f"{short_id}-{version}"
-    path, md5 = archive  # the MD5 computed while the archive was written
-    log.put_file(path, _layout.archive_path(short_id, name, subgroup), version, md5)
-    log.put_text(meta_text, _layout.meta_path(short_id), version)
-    if alias:
+@dataclasses.dataclass(frozen=True)
+class _Upload:
+    r"""The files of a publication, ready to be written."""
+
+    uid: _ids.ModelId
+    archive: str  # local path
+    archive_md5: str | None  # computed while the archive was written
+    archive_path: str  # stored path
+    header_text: str
+    meta_text: str
+    alias: str | None
+
+
+def _upload(log: _transaction.UndoLog, upload: _Upload) -> None:
+    r"""Write a publication's files in the order that keeps readers safe.
+
+    The archive first and the header last: see ``docs/architecture.rst``.
+
+    """
+    short_id, version = uid = upload.uid
+    log.put_file(upload.archive, upload.archive_path, version, upload.archive_md5)
+    log.put_text(upload.meta_text, _layout.meta_path(short_id), version)
+    if upload.alias:
         with _transaction.aliases_locked(log.location, False):
             log.put_text(
-                _aliases.aliases_text([alias]), _layout.aliases_path(short_id), version
+                _aliases.aliases_text([upload.alias]),
+                _layout.aliases_path(short_id),
+                version,
             )
-            unlink_alias(log, alias, uid)
+            unlink_alias(log, upload.alias, str(uid))
             log.put_text(
-                _aliases.alias_text(uid),
-                _layout.alias_path(alias),
+                _aliases.alias_text(str(uid)),
+                _layout.alias_path(upload.alias),
                 _layout.ALIAS_VERSION,
             )
     if _store.exists(log.location, _layout.header_path(short_id), version):
@@ -134,7 +144,7 @@ def _upload(
             "might have been replaced by the ones of this process. "
             "Make sure the published model is the intended one."
         )
-    log.put_text(header_text, _layout.header_path(short_id), version)
+    log.put_text(upload.header_text, _layout.header_path(short_id), version)
 
 
 def set_alias(alias: str, short_id: str, version: str, repository: Repository) -> None:
@@ -266,7 +276,7 @@ def detach_alias(log: _transaction.UndoLog, alias: str, new_uid: str) -> bool:
         return True
     if old_uid is None or old_uid == new_uid:
         return False
-    old_short_id, old_version = old_uid.partition("-")[::2]
+    old_short_id, old_version = _ids.split_uid(old_uid)
     text = _aliases.aliases_without(location, old_short_id, old_version, alias)
     if text is not None:
         log.put_text(text, _layout.aliases_path(old_short_id), old_version)
