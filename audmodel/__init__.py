@@ -44,9 +44,17 @@ from audmodel._repository import Repository
 # Like audmodel 1.5: 'from audmodel import *' imports nothing.
 __all__: list[str] = []
 
-try:
-    import importlib.metadata
 
-    __version__ = importlib.metadata.version(__name__)
-except Exception:  # pragma: no cover - running from a source tree
-    __version__ = "unknown"
+def __getattr__(attribute: str) -> str:
+    # The version is read from the installed package's metadata when first
+    # asked for: importlib.metadata takes longer to import than audmodel.
+    if attribute != "__version__":
+        raise AttributeError(f"module 'audmodel' has no attribute '{attribute}'")
+    try:
+        import importlib.metadata
+
+        version = importlib.metadata.version(__name__)
+    except Exception:  # pragma: no cover - running from a source tree
+        version = "unknown"
+    globals()["__version__"] = version
+    return version

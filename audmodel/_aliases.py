@@ -10,12 +10,11 @@ processes move an alias at the same time.
 
 from __future__ import annotations
 
-import concurrent.futures
-
 from audmodel import _ids
 from audmodel import _layout
 from audmodel import _output
 from audmodel import _yaml
+from audmodel._lazy import futures
 from audmodel._repository import Repository
 from audmodel._store import Location
 from audmodel._store import locations
@@ -153,7 +152,7 @@ def all_aliases(location: Location) -> dict[str, str]:
         except Exception:  # a broken alias file is no alias
             return None
 
-    with concurrent.futures.ThreadPoolExecutor(HEADER_READS) as pool:
+    with futures.ThreadPoolExecutor(HEADER_READS) as pool:
         uids = list(pool.map(target, names))
     return {alias: uid for alias, uid in zip(names, uids, strict=True) if uid}
 

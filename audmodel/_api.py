@@ -14,22 +14,16 @@ import os
 from typing import TYPE_CHECKING
 from typing import Any
 
-import audeer
-
 from audmodel import _aliases
-from audmodel import _archive
 from audmodel import _cache
-from audmodel import _catalog
-from audmodel import _check
 from audmodel import _ids
-from audmodel import _lifecycle
+from audmodel import _lazy
 from audmodel import _load
 from audmodel import _output
-from audmodel import _publish
 from audmodel import _store
-from audmodel import _tables
 from audmodel import _yaml
 from audmodel._config import config
+from audmodel._lazy import audeer
 from audmodel._repository import Repository
 from audmodel._resolve import resolve
 
@@ -37,12 +31,28 @@ from audmodel._resolve import resolve
 if TYPE_CHECKING:  # imported where a table is made
     import pandas
 
+    from audmodel import _archive
+    from audmodel import _catalog
+    from audmodel import _check
+    from audmodel import _lifecycle
+    from audmodel import _publish
+    from audmodel import _tables
+else:
+    # The rooms only some functions need, imported by the first of them;
+    # a cached load, say, needs none (see audmodel._lazy).
+    _archive = _lazy.module("audmodel._archive")
+    _catalog = _lazy.module("audmodel._catalog")
+    _check = _lazy.module("audmodel._check")
+    _lifecycle = _lazy.module("audmodel._lifecycle")
+    _publish = _lazy.module("audmodel._publish")
+    _tables = _lazy.module("audmodel._tables")
+
 
 URL_TYPES = ("model", "header", "meta")
 
 
 def _cache_root(cache_root: str | None) -> str:
-    return audeer.path(cache_root or default_cache_root())
+    return _cache.root_path(cache_root or default_cache_root())
 
 
 def _resolve(uid: str, cache_root: str | None) -> tuple[str, str]:

@@ -27,7 +27,6 @@ link (the root itself may be one).
 from __future__ import annotations
 
 from collections.abc import Iterator
-import concurrent.futures
 import contextlib
 import dataclasses
 import datetime
@@ -36,19 +35,26 @@ import os
 import shutil
 import stat
 import time
+from typing import TYPE_CHECKING
 import uuid
 import warnings
 
-import filelock
-
-from audmodel import _archive
 from audmodel import _ids
+from audmodel import _lazy
 from audmodel._layout import HEADER_EXT
 from audmodel._layout import META_EXT
+from audmodel._lazy import filelock
+from audmodel._lazy import futures
 from audmodel._threads import VERIFY_READS
 from audmodel.backend._common import NotRegularFileError
 from audmodel.backend._common import md5_of_stream
 from audmodel.backend._common import open_regular
+
+
+if TYPE_CHECKING:
+    from audmodel import _archive
+else:  # imported when an archive is first read (see audmodel._lazy)
+    _archive = _lazy.module("audmodel._archive")
 
 
 LOCK_FILE_MODE = 0o664
@@ -56,6 +62,17 @@ r"""Mode of lock files in a folder that is group-writable (a shared cache)."""
 PRIVATE_LOCK_FILE_MODE = 0o644
 SMALL_FILE_LOCK_TIMEOUT = 60.0
 STAGING_PREFIX = ".staging-"
+
+
+def root_path(cache_root: str) -> str:
+    r"""A cache root as an absolute path, ``~`` expanded, links kept.
+
+    Examples:
+        >>> root_path("/data/../cache")
+        '/cache'
+
+    """
+    return os.path.abspath(os.path.expanduser(cache_root))
 
 
 def model_dir(cache_root: str, short_id: str, version: str) -> str:
@@ -463,7 +480,7 @@ def verify(folder: str, files: dict[str, list[int]]) -> list[tuple[str, str]]:
     problems = [(path, MISSING) for path in files if path not in found]
     problems += [(path, EXTRA) for path in found if path not in files]
     common = [path for path in files if path in found]
-    with concurrent.futures.ThreadPoolExecutor(VERIFY_READS) as pool:
+    with futures.ThreadPoolExecutor(VERIFY_READS) as pool:
         sound = pool.map(lambda p: _matches(found[p], *files[p]), common)
         problems += [
             (path, CHANGED) for path, ok in zip(common, sound, strict=True) if not ok

@@ -24,9 +24,6 @@ import os
 from typing import Any
 import warnings
 
-import audbackend
-import audeer
-
 from audmodel import _aliases
 from audmodel import _cache
 from audmodel import _ids
@@ -36,6 +33,8 @@ from audmodel import _output
 from audmodel import _store
 from audmodel import _yaml
 from audmodel._config import config
+from audmodel._lazy import audbackend
+from audmodel._lazy import audeer
 from audmodel._repository import Repository
 from audmodel._threads import HEADER_READS
 from audmodel.backend._common import backend_error_detail

@@ -30,9 +30,6 @@ import concurrent.futures
 import dataclasses
 import datetime
 
-import audbackend
-import audeer
-
 from audmodel import _aliases
 from audmodel import _archive
 from audmodel import _ids
@@ -42,6 +39,8 @@ from audmodel import _store
 from audmodel import _tickets
 from audmodel import _transaction
 from audmodel import _yaml
+from audmodel._lazy import audbackend
+from audmodel._lazy import audeer
 from audmodel._repository import Repository
 from audmodel._threads import CHECK_READS
 from audmodel.backend._common import ChecksumError

@@ -20,19 +20,30 @@ import sys
 from typing import TYPE_CHECKING
 from typing import Any
 
-import audbackend
-import audeer
-
 import audmodel
+from audmodel import _cache
 from audmodel import _json
+from audmodel import _lazy
 from audmodel import _output
-from audmodel import _tables
 from audmodel import _yaml
+from audmodel._lazy import audbackend
 from audmodel.backend._common import backend_error_detail
 
 
 if TYPE_CHECKING:
     import pandas
+
+    from audmodel import _tables
+else:  # only the cache commands need it (see audmodel._lazy)
+    _tables = _lazy.module("audmodel._tables")
+
+
+class _Version(argparse.Action):
+    r"""Print the version, looked up only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(f"audmodel {audmodel.__version__}")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,7 +257,7 @@ def _ui(args: argparse.Namespace) -> int:
 
     catalog = _ui.Catalog(
         list(audmodel.config.REPOSITORIES),
-        audeer.path(args.cache_root or audmodel.default_cache_root()),
+        _cache.root_path(args.cache_root or audmodel.default_cache_root()),
     )
     try:
         _ui.serve(catalog, args.host, args.port, args.open)
@@ -462,7 +473,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Publish, version and load machine-learning models.",
     )
     parser.add_argument(
-        "--version", action="version", version=f"audmodel {audmodel.__version__}"
+        "--version", action=_Version, nargs=0, help="show the version and exit"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     common = argparse.ArgumentParser(add_help=False)

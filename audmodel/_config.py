@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import oyaml as yaml
-
+from audmodel._lazy import yaml
 from audmodel._repository import Repository
 
 
@@ -95,11 +94,41 @@ def load_config() -> dict[str, Any]:
     return entries
 
 
-class config:  # noqa: N801 - the class is a namespace named as in audmodel 1.5
+class _ReadWhenFirstUsed(type):
+    r"""Reads the configuration files when a setting is first looked at.
+
+    Not at import: ``import audmodel`` then needs no YAML parser, and a
+    broken user file is reported by the first call that needs a setting.
+    A setting assigned before is kept.
+
+    """
+
+    _SETTINGS = ("CACHE_ROOT", "REPOSITORIES")
+
+    def __getattr__(cls, name: str) -> Any:
+        # Called only for attributes not set yet.
+        if name not in cls._SETTINGS:
+            raise AttributeError(f"type object 'config' has no attribute '{name}'")
+        entries = load_config()
+        values = {
+            "CACHE_ROOT": lambda: entries["cache_root"],
+            "REPOSITORIES": lambda: [
+                Repository(r["name"], r["host"], r["backend"])
+                for r in entries["repositories"]
+            ],
+        }
+        for setting in cls._SETTINGS:
+            if setting not in vars(cls):
+                setattr(cls, setting, values[setting]())
+        return type.__getattribute__(cls, name)
+
+
+class config(metaclass=_ReadWhenFirstUsed):  # noqa: N801 - named as in audmodel 1.5
     r"""Settings of :mod:`audmodel`.
 
-    Read at import from the configuration shipped with the package
-    and the user's file :file:`~/.config/audmodel.yaml`,
+    Read from the configuration shipped with the package
+    and the user's file :file:`~/.config/audmodel.yaml`
+    when a setting is first used,
     which may set ``cache_root`` and ``repositories``
     (a list of entries with ``name``, ``host``, and ``backend``).
     Assign to the attributes to change them at run time.
@@ -113,14 +142,10 @@ class config:  # noqa: N801 - the class is a namespace named as in audmodel 1.5
 
     """
 
-    _entries = load_config()
-
-    CACHE_ROOT: str = _entries["cache_root"]
+    CACHE_ROOT: str
     r"""Default cache root."""
 
-    REPOSITORIES: list[Repository] = [  # noqa: RUF012 - users assign to it
-        Repository(r["name"], r["host"], r["backend"]) for r in _entries["repositories"]
-    ]
+    REPOSITORIES: list[Repository]
     r"""Repositories, searched in this order.
 
     A model is published to the first one

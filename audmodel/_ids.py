@@ -13,9 +13,8 @@ from collections.abc import Mapping
 import re
 from typing import NamedTuple
 
-import audeer
-
 from audmodel import _layout
+from audmodel._lazy import audeer
 
 
 LEGACY_REPOSITORY_PUBLIC = "models-public-local"

@@ -15,8 +15,6 @@ target repository, archive first, header last, all or nothing.
 
 from __future__ import annotations
 
-import audbackend
-
 from audmodel import _aliases
 from audmodel import _ids
 from audmodel import _layout
@@ -25,6 +23,7 @@ from audmodel import _publish
 from audmodel import _store
 from audmodel import _transaction
 from audmodel import _yaml
+from audmodel._lazy import audbackend
 from audmodel._repository import Repository
 from audmodel.backend._common import backend_error
 

@@ -11,20 +11,26 @@ from __future__ import annotations
 
 import copy
 import os
+from typing import TYPE_CHECKING
 from typing import Any
 
-import audbackend
-
-from audmodel import _archive
 from audmodel import _cache
 from audmodel import _ids
 from audmodel import _layout
+from audmodel import _lazy
 from audmodel import _output
 from audmodel import _store
 from audmodel import _yaml
+from audmodel._lazy import audbackend
 from audmodel._repository import Repository
 from audmodel.backend._common import ChecksumError
 from audmodel.backend._common import NotRegularFileError
+
+
+if TYPE_CHECKING:
+    from audmodel import _archive
+else:  # imported when an archive is first read (see audmodel._lazy)
+    _archive = _lazy.module("audmodel._archive")
 
 
 def header(

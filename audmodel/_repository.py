@@ -2,36 +2,81 @@
 
 from __future__ import annotations
 
-import audbackend
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from typing import Any
 
 from audmodel import _layout
 from audmodel import backend
+from audmodel._lazy import audbackend
 from audmodel.backend._common import check_host
 from audmodel.backend._common import without_userinfo
 
 
-def _default_backends() -> dict[str, type[audbackend.backend.Base]]:
-    return {
-        "artifactory": backend.Artifactory,
-        "file-system": backend.FileSystem,
-        "minio": backend.Minio,
-        "s3": backend.S3,
-    }
+if TYPE_CHECKING:
+    BackendClass = type[audbackend.backend.Base]
 
 
-class _Interface(audbackend.interface.Maven):
-    r"""audbackend's Maven interface, refusing paths that leave the repository.
+class _BackendRegistry(dict):
+    r"""Backend classes by name, audmodel's own imported when first looked up.
 
-    Every versioned path of the interface's methods is built by
-    :func:`audmodel._layout.versioned`, so a short ID, name, subgroup or
-    version read from storage cannot reach another repository (``..`` in an
-    S3 key or an Artifactory URL) or a folder above a file-system
-    repository.
+    A value may be held as the name of a class in :mod:`audmodel.backend`
+    until it is read: then the backend's module, and its library (boto3,
+    dohq-artifactory, minio), is imported, and the class takes the name's
+    place. Reading it in any way (``[]``, ``get``, ``values``, ``items``,
+    a copy) gives classes.
 
     """
 
-    def _path_with_version(self, path: str, version: str) -> str:
-        return _layout.versioned(path, version, repr(self.backend))
+    def __getitem__(self, name: str) -> BackendClass:
+        value = super().__getitem__(name)
+        if isinstance(value, str):
+            value = getattr(backend, value)
+            super().__setitem__(name, value)
+        return value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default
+
+    def __iter__(self) -> Iterator[str]:
+        # Overridden so that dict(registry) and {**registry} read values
+        # through __getitem__ rather than copying the names held.
+        return iter(list(super().keys()))
+
+    def values(self) -> list[BackendClass]:  # type: ignore[override]
+        return [self[name] for name in self]
+
+    def items(self) -> list[tuple[str, BackendClass]]:  # type: ignore[override]
+        return [(name, self[name]) for name in self]
+
+    def pop(self, name: str, *default: Any) -> Any:
+        if name not in self:
+            return super().pop(name, *default)
+        value = self[name]
+        super().pop(name)
+        return value
+
+    def copy(self) -> dict[str, BackendClass]:
+        return dict(self.items())
+
+    def __eq__(self, other: object) -> bool:
+        return dict(self.items()) == other
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
+
+
+def _default_backends() -> _BackendRegistry:
+    return _BackendRegistry(
+        {
+            "artifactory": "Artifactory",
+            "file-system": "FileSystem",
+            "minio": "Minio",
+            "s3": "S3",
+        }
+    )
 
 
 class Repository:
@@ -109,7 +154,9 @@ class Repository:
         if self.backend not in self.backend_registry:
             raise ValueError(f"'{self.backend}' is not a registered backend")
         backend_class = self.backend_registry[self.backend]
-        return _Interface(
+        from audmodel.backend._interface import Interface  # imports audbackend
+
+        return Interface(
             backend_class(self.host, self.name),
             extensions=list(_layout.EXTENSIONS),
         )

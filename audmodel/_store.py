@@ -13,20 +13,20 @@ from collections.abc import Iterator
 import contextlib
 import os
 import tempfile
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import NamedTuple
 import warnings
 import zipfile
 
-import audbackend
-import audeer
-
-from audmodel import _archive
 from audmodel import _ids
 from audmodel import _layout
+from audmodel import _lazy
 from audmodel import _tickets
 from audmodel import _yaml
 from audmodel._config import config
+from audmodel._lazy import audbackend
+from audmodel._lazy import audeer
 from audmodel._output import progress
 from audmodel._output import say
 from audmodel._repository import Repository
@@ -35,6 +35,12 @@ from audmodel.backend._common import FileTooLargeError
 from audmodel.backend._common import backend_error
 from audmodel.backend._common import check_size
 from audmodel.backend._common import without_userinfo
+
+
+if TYPE_CHECKING:
+    from audmodel import _archive
+else:  # imported when an archive is first read (see audmodel._lazy)
+    _archive = _lazy.module("audmodel._archive")
 
 
 class Location(NamedTuple):

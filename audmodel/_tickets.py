@@ -28,7 +28,7 @@ import random
 import secrets
 import time
 
-import audbackend
+from audmodel._lazy import audbackend
 
 
 ATTEMPTS = 10

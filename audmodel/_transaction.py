@@ -22,12 +22,11 @@ import random
 import socket
 import time
 
-import audbackend
-
 from audmodel import _layout
 from audmodel import _output
 from audmodel import _store
 from audmodel import _yaml
+from audmodel._lazy import audbackend
 from audmodel._repository import Repository
 
 

@@ -32,14 +32,13 @@ from typing import Any
 import urllib.parse
 import warnings
 
-import audbackend
-import audeer
-
 from audmodel import _catalog
 from audmodel import _json
 from audmodel import _load
 from audmodel import _tables
 from audmodel import _yaml
+from audmodel._lazy import audbackend
+from audmodel._lazy import audeer
 from audmodel._repository import Repository
 from audmodel.backend._common import backend_error_detail
 from audmodel.backend._common import without_userinfo

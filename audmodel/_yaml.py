@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 import datetime
+import functools
 import os
 
-import oyaml as yaml
-
+from audmodel._lazy import yaml
 from audmodel.backend._common import NotRegularFileError
 from audmodel.backend._common import open_regular
 
@@ -48,32 +48,32 @@ real ones have a few hundred."""
 _SCALARS = (str, bool, int, float, datetime.date, datetime.datetime, type(None))
 
 
-# libyaml's parser, where PyYAML was built with it, reads about ten times
-# faster than the pure-Python one; it builds the same safe data.
-try:
-    from yaml import CSafeLoader as _SafeLoader
-except ImportError:  # pragma: no cover - a PyYAML built without libyaml
-    from yaml import SafeLoader as _SafeLoader
+@functools.cache
+def _loader_and_dumper() -> tuple[type[yaml.SafeLoader], type[yaml.SafeDumper]]:
+    r"""A safe loader and dumper that read and write tuples as audmodel 1.5 does.
 
+    Made at the first use, so that PyYAML is imported then.
 
-class _Loader(_SafeLoader):
-    r"""Safe loader that also reads tuples."""
+    """
+    # libyaml's parser, where PyYAML was built with it, reads about ten times
+    # faster than the pure-Python one; it builds the same safe data.
+    safe_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+    class Loader(safe_loader):  # type: ignore[valid-type,misc]
+        pass
 
-class _Dumper(yaml.SafeDumper):
-    r"""Safe dumper that writes tuples as audmodel 1.5 does."""
+    class Dumper(yaml.SafeDumper):
+        pass
 
+    def construct_tuple(loader: yaml.SafeLoader, node: yaml.Node) -> tuple:
+        return tuple(loader.construct_sequence(node))
 
-def _construct_tuple(loader: _Loader, node: yaml.Node) -> tuple:
-    return tuple(loader.construct_sequence(node))
+    def represent_tuple(dumper: yaml.SafeDumper, data: tuple) -> yaml.Node:
+        return dumper.represent_sequence(TUPLE_TAG, data)
 
-
-def _represent_tuple(dumper: _Dumper, data: tuple) -> yaml.Node:
-    return dumper.represent_sequence(TUPLE_TAG, data)
-
-
-_Loader.add_constructor(TUPLE_TAG, _construct_tuple)
-_Dumper.add_representer(tuple, _represent_tuple)
+    Loader.add_constructor(TUPLE_TAG, construct_tuple)
+    Dumper.add_representer(tuple, represent_tuple)
+    return Loader, Dumper
 
 
 class YAMLError(RuntimeError):
@@ -161,7 +161,8 @@ def dumps(obj: object) -> str:
 
     """
     check_plain(obj)
-    return yaml.dump(obj, Dumper=_Dumper, default_flow_style=False, sort_keys=False)
+    dumper = _loader_and_dumper()[1]
+    return yaml.dump(obj, Dumper=dumper, default_flow_style=False, sort_keys=False)
 
 
 def loads(text: str | bytes, source: str) -> object:
@@ -187,7 +188,7 @@ def loads(text: str | bytes, source: str) -> object:
         audmodel._yaml.YAMLError: Refusing to read meta: ...
 
     """
-    loader = _Loader(text)
+    loader = _loader_and_dumper()[0](text)
     try:
         node = loader.get_single_node()
         if node is None:

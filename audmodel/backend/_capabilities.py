@@ -42,8 +42,7 @@ from collections.abc import Callable
 import datetime
 from typing import Any
 
-import audbackend
-
+from audmodel._lazy import audbackend
 from audmodel.backend._common import RangedReads
 
 

@@ -13,8 +13,8 @@ from typing import BinaryIO
 from typing import TypeVar
 import urllib.parse
 
-import audbackend
-import audeer
+from audmodel._lazy import audbackend
+from audmodel._lazy import audeer
 
 
 if TYPE_CHECKING:

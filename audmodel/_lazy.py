@@ -1,0 +1,79 @@
+"""Libraries imported when first used, so that ``import audmodel`` stays fast.
+
+``import audmodel`` must not pay for what a call may never need: audbackend's
+package imports its MinIO client and a streaming unzipper, audeer its
+progress bars and web helpers, filelock and PyYAML their own load, and
+``concurrent.futures`` the logging package. The modules named here are
+stand-ins that a module of ours imports from here; the library is imported
+at the first attribute looked up on one. Rooms of ours that only some
+functions need are made stand-ins the same way where they are imported
+(``_api``, ``_store``, ``_cache``, ``_load``, ``_cli``). A backend's own
+library (boto3, dohq-artifactory, minio) is imported only by its backend
+module, when a repository of that kind is first opened (see
+:mod:`audmodel.backend`).
+
+Examples:
+    >>> audbackend.BackendError.__name__
+    'BackendError'
+
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+from typing import TYPE_CHECKING
+from typing import Any
+
+
+class _Deferred(types.ModuleType):
+    r"""Stands for a module until its first use, then hands every look-up to it.
+
+    The import happens through :func:`importlib.import_module`, which holds
+    the import system's lock of that module, so threads that use it first
+    at the same moment wait for one import instead of seeing half a module
+    (as :class:`importlib.util.LazyLoader` lets them before Python 3.12).
+    Each look-up goes to the module in :data:`sys.modules`, so an attribute
+    replaced there (a test's monkeypatch) is what callers get.
+
+    """
+
+    def __getattr__(self, attribute: str) -> Any:
+        # Called only for what the stand-in itself lacks: all but its name.
+        return getattr(importlib.import_module(self.__name__), attribute)
+
+    def __repr__(self) -> str:
+        return f"<module '{self.__name__}', imported at its first use>"
+
+
+def module(name: str) -> types.ModuleType:
+    r"""A stand-in for the module ``name`` that imports it at its first use.
+
+    Args:
+        name: module name
+
+    Returns:
+        the stand-in; nothing is imported yet
+
+    Examples:
+        >>> json = module("json")
+        >>> json.dumps([1])
+        '[1]'
+
+    """
+    return _Deferred(name)
+
+
+if TYPE_CHECKING:
+    import concurrent.futures as futures
+
+    import audbackend
+    import audeer
+    import filelock
+    import oyaml as yaml
+else:
+    audbackend = module("audbackend")
+    audeer = module("audeer")
+    filelock = module("filelock")
+    futures = module("concurrent.futures")  # its logging takes 10 ms
+    yaml = module("oyaml")
