@@ -14,38 +14,44 @@ import os
 from typing import TYPE_CHECKING
 from typing import Any
 
-from audmodel import _aliases
-from audmodel import _cache
 from audmodel import _ids
 from audmodel import _lazy
-from audmodel import _load
 from audmodel import _output
-from audmodel import _store
-from audmodel import _yaml
 from audmodel._config import config
 from audmodel._lazy import audeer
 from audmodel._repository import Repository
-from audmodel._resolve import resolve
 
 
 if TYPE_CHECKING:  # imported where a table is made
     import pandas
 
+    from audmodel import _aliases
     from audmodel import _archive
+    from audmodel import _cache
     from audmodel import _catalog
     from audmodel import _check
     from audmodel import _lifecycle
+    from audmodel import _load
     from audmodel import _publish
+    from audmodel import _resolve
+    from audmodel import _store
     from audmodel import _tables
+    from audmodel import _yaml
 else:
-    # The rooms only some functions need, imported by the first of them;
-    # a cached load, say, needs none (see audmodel._lazy).
+    # Each room is imported by the first function that needs it: uid()
+    # needs none, a cached load _cache and _load (see audmodel._lazy).
+    _aliases = _lazy.module("audmodel._aliases")
     _archive = _lazy.module("audmodel._archive")
+    _cache = _lazy.module("audmodel._cache")
     _catalog = _lazy.module("audmodel._catalog")
     _check = _lazy.module("audmodel._check")
     _lifecycle = _lazy.module("audmodel._lifecycle")
+    _load = _lazy.module("audmodel._load")
     _publish = _lazy.module("audmodel._publish")
+    _resolve = _lazy.module("audmodel._resolve")
+    _store = _lazy.module("audmodel._store")
     _tables = _lazy.module("audmodel._tables")
+    _yaml = _lazy.module("audmodel._yaml")
 
 
 URL_TYPES = ("model", "header", "meta")
@@ -55,8 +61,8 @@ def _cache_root(cache_root: str | None) -> str:
     return _cache.root_path(cache_root or default_cache_root())
 
 
-def _resolve(uid: str, cache_root: str | None) -> tuple[str, str]:
-    return resolve(uid, _cache_root(cache_root))
+def _resolved(uid: str, cache_root: str | None) -> tuple[str, str]:
+    return _resolve.resolve(uid, _cache_root(cache_root))
 
 
 @_output.verbose_call
@@ -87,7 +93,7 @@ def aliases(
         ['my-model']
 
     """
-    short_id, version = _resolve(uid, cache_root)
+    short_id, version = _resolved(uid, cache_root)
     repository = _store.find_header(short_id, version)
     with _store.opened(repository) as location:
         listed = _aliases.read_aliases(location, short_id, version)
@@ -332,7 +338,7 @@ def copy(
 
     """
     _check_repository(repository)
-    short_id, version = _resolve(uid, cache_root)
+    short_id, version = _resolved(uid, cache_root)
     source = _store.find_header(short_id, version)
     return _lifecycle.copy(short_id, version, source, repository, aliases, verbose)
 
@@ -396,7 +402,7 @@ def exists(uid: str) -> bool:
 
     """
     try:
-        short_id, version = _resolve(uid, None)
+        short_id, version = _resolved(uid, None)
         _store.find_header(short_id, version)
     except RuntimeError:
         return False
@@ -438,7 +444,7 @@ def files(
         model.yaml    11
 
     """
-    short_id, version = _resolve(uid, cache_root)
+    short_id, version = _resolved(uid, cache_root)
     entries = _load.archive_entries(short_id, version, _cache_root(cache_root))
     return _tables.files(entries)
 
@@ -470,7 +476,7 @@ def header(
         'torch'
 
     """
-    short_id, version = _resolve(uid, cache_root)
+    short_id, version = _resolved(uid, cache_root)
     return _load.header(short_id, version, _cache_root(cache_root))
 
 
@@ -561,7 +567,7 @@ def load(
         ['model.yaml']
 
     """
-    short_id, version = _resolve(uid, cache_root)
+    short_id, version = _resolved(uid, cache_root)
     return _load.model(short_id, version, _cache_root(cache_root), timeout, verbose)
 
 
@@ -637,7 +643,7 @@ def meta(
         {'data': {'emodb': {'version': '1.1.1'}}}
 
     """
-    short_id, version = _resolve(uid, cache_root)
+    short_id, version = _resolved(uid, cache_root)
     return _load.meta(short_id, version, _cache_root(cache_root))
 
 
@@ -854,7 +860,7 @@ def remove(
         False
 
     """  # noqa: E501
-    short_id, version = _resolve(uid, cache_root)
+    short_id, version = _resolved(uid, cache_root)
     repository = _store.find_header(short_id, version)
     _lifecycle.remove(short_id, version, repository, verbose)
 
@@ -954,7 +960,7 @@ def repository(uid: str, *, cache_root: str | None = None) -> Repository:
         'models'
 
     """
-    return _store.find_header(*_resolve(uid, cache_root))
+    return _store.find_header(*_resolved(uid, cache_root))
 
 
 @_output.verbose_call
@@ -1020,7 +1026,7 @@ def set_alias(
 
     """
     _ids.check_alias(alias)
-    short_id, version = _resolve(uid, cache_root)
+    short_id, version = _resolved(uid, cache_root)
     repository = _store.find_header(short_id, version)
     _publish.set_alias(alias, short_id, version, repository)
 
@@ -1128,7 +1134,7 @@ def update_meta(
     if not isinstance(meta, dict):
         raise ValueError(f"'meta' must be a dict, not {type(meta).__name__}.")
     _yaml.check_plain(meta)
-    short_id, version = _resolve(uid, cache_root)
+    short_id, version = _resolved(uid, cache_root)
     repository = _store.find_header(short_id, version)
     return _publish.update_meta(
         short_id, version, meta, replace, _cache_root(cache_root), repository
@@ -1169,7 +1175,7 @@ def url(
         raise ValueError(
             f"'type' has to be one of 'model', 'header', 'meta', not '{type}'"
         )
-    short_id, version = _resolve(uid, cache_root)
+    short_id, version = _resolved(uid, cache_root)
     return _load.url(short_id, version, _cache_root(cache_root), type)
 
 
@@ -1218,7 +1224,7 @@ def verify_cached(
     entries = _cache.entries(root)
     if uid is not None:
         if _ids.is_alias(uid):
-            uid = "-".join(_resolve(uid, cache_root))
+            uid = "-".join(_resolved(uid, cache_root))
         entries = _cache.of_model(entries, uid)
         if not entries:
             raise RuntimeError(f"Model '{uid}' is not in the cache '{root}'.")
@@ -1278,7 +1284,7 @@ def versions(uid: str, *, cache_root: str | None = None) -> list[str]:
     if _ids.is_short_id(uid):
         return _store.header_versions(uid)
     try:
-        short_id, version = _resolve(uid, cache_root)
+        short_id, version = _resolved(uid, cache_root)
     except RuntimeError:
         return []
     if _ids.is_legacy_id(short_id):  # a legacy model has one version only

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 import audmodel
-from audmodel import _cache
 from audmodel import _json
 from audmodel import _lazy
 from audmodel import _output
@@ -33,8 +32,10 @@ from audmodel.backend._common import backend_error_detail
 if TYPE_CHECKING:
     import pandas
 
+    from audmodel import _cache
     from audmodel import _tables
-else:  # only the cache commands need it (see audmodel._lazy)
+else:  # only some commands need them (see audmodel._lazy)
+    _cache = _lazy.module("audmodel._cache")
     _tables = _lazy.module("audmodel._tables")
 
 

@@ -10,11 +10,11 @@ Anything else a user passes where an ID is expected is taken as an alias.
 from __future__ import annotations
 
 from collections.abc import Mapping
+import hashlib
 import re
 from typing import NamedTuple
 
 from audmodel import _layout
-from audmodel._lazy import audeer
 
 
 LEGACY_REPOSITORY_PUBLIC = "models-public-local"
@@ -60,7 +60,7 @@ def short_id(
     """
     ordered = {key: params[key] for key in sorted(params)}
     fingerprint = f"{subgroup or ''}.{name}" + str(ordered)
-    return audeer.uid(from_string=fingerprint, short=True)
+    return _hashed(fingerprint)[-8:]
 
 
 def legacy_id(
@@ -91,7 +91,7 @@ def legacy_id(
     group_id = f"{group}.{name}" if subgroup is None else f"{group}.{subgroup}.{name}"
     repository = LEGACY_REPOSITORY_PRIVATE if private else LEGACY_REPOSITORY_PUBLIC
     fingerprint = str(params) + group_id + "lookup" + version + repository
-    return audeer.uid(from_string=fingerprint)
+    return _hashed(fingerprint)
 
 
 def is_short_id(text: str) -> bool:
@@ -165,7 +165,46 @@ def is_version(text: object) -> bool:
     return (
         isinstance(text, str)
         and VERSION_PATTERN.fullmatch(text) is not None
-        and audeer.is_semantic_version(text)
+        and _is_semantic(text)
+    )
+
+
+def _is_semantic(version: str) -> bool:
+    r"""Tell if a version is ``X.Y.Z`` with a pre-release or build part.
+
+    The rule of :func:`audeer.is_semantic_version`, which audmodel 1.5
+    applies: three integer parts, a leading ``v`` allowed, and after the
+    third part ``-`` or ``+`` but no further ``.`` before them.
+
+    Examples:
+        >>> [_is_semantic(v) for v in ("1.0.0", "1.0.0-rc.1", "1.0", "1.0.0.1")]
+        [True, True, False, False]
+
+    """
+    parts = version.split(".")
+    if len(parts) < 3:
+        return False
+    patch = ".".join(parts[2:]).split("-")[0].split("+")[0]
+    if "." in patch:  # e.g. 1.0.0.1
+        return False
+    try:
+        int(parts[0].removeprefix("v")), int(parts[1]), int(patch)
+    except ValueError:
+        return False
+    return True
+
+
+def _hashed(fingerprint: str) -> str:
+    r"""The MD5 of a fingerprint as a UUID-shaped ID, as audmodel 1.5 hashes.
+
+    Examples:
+        >>> _hashed("example")
+        '1a79a4d6-0de6-718e-8e5b-326e338ae533'
+
+    """
+    digest = hashlib.md5(fingerprint.encode("utf-8")).hexdigest()
+    return "-".join(
+        (digest[:8], digest[8:12], digest[12:16], digest[16:20], digest[20:])
     )
 
 

@@ -8,12 +8,21 @@ cache may already know; anything else is taken as an alias.
 
 from __future__ import annotations
 
-from audmodel import _aliases
-from audmodel import _cache
+from typing import TYPE_CHECKING
+
 from audmodel import _ids
+from audmodel import _lazy
 from audmodel import _output
-from audmodel._store import header_versions
-from audmodel._store import model_not_found
+
+
+if TYPE_CHECKING:
+    from audmodel import _aliases
+    from audmodel import _cache
+    from audmodel import _store
+else:  # a full ID needs none of them (see audmodel._lazy)
+    _aliases = _lazy.module("audmodel._aliases")
+    _cache = _lazy.module("audmodel._cache")
+    _store = _lazy.module("audmodel._store")
 
 
 def resolve(uid: str, cache_root: str) -> tuple[str, str]:
@@ -29,18 +38,18 @@ def resolve(uid: str, cache_root: str) -> tuple[str, str]:
         try:
             found = _aliases.find_alias(uid) if _ids.is_valid_alias(uid) else None
         except _aliases.AliasFileError as ex:
-            error = model_not_found(uid, None)
+            error = _store.model_not_found(uid, None)
             error.args = (f"{error} {ex}",)
             raise error from None
         if found is None:
-            raise model_not_found(uid, None)
+            raise _store.model_not_found(uid, None)
         uid = found[1]
     if _ids.is_legacy_id(uid):
         return uid, _legacy_version(uid, cache_root)
     if _ids.is_short_id(uid):
-        versions = header_versions(uid)
+        versions = _store.header_versions(uid)
         if not versions:
-            raise model_not_found(uid, None)
+            raise _store.model_not_found(uid, None)
         _output.say(f"The latest version of '{uid}' is {versions[-1]}.")
         return uid, versions[-1]
     return _ids.split_uid(uid)
@@ -51,7 +60,7 @@ def _legacy_version(legacy_id: str, cache_root: str) -> str:
     cached = _cache.header_versions(cache_root, legacy_id)
     if cached:
         return cached[0]
-    versions = header_versions(legacy_id)
+    versions = _store.header_versions(legacy_id)
     if not versions:
-        raise model_not_found(legacy_id, None)
+        raise _store.model_not_found(legacy_id, None)
     return versions[0]

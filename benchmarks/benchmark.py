@@ -47,6 +47,7 @@ import boto3
 import boto3.s3.transfer
 from local_s3 import start_s3
 import numpy as np
+from reference import reference_python
 
 import audmodel
 from audmodel import _archive
@@ -446,16 +447,6 @@ def load_of_reference_archives(
         "target <= 0.3 x",
         ratio <= 0.3,
     )
-
-
-def reference_python(venv: str) -> str:
-    python = os.path.join(venv, "bin", "python")
-    if not os.path.exists(python):
-        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-        subprocess.run(
-            [python, "-m", "pip", "install", "-q", "audmodel==1.5.3"], check=True
-        )
-    return python
 
 
 def compare_with_reference(
