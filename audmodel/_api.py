@@ -18,6 +18,9 @@ from audmodel import _ids
 from audmodel import _lazy
 from audmodel import _output
 from audmodel._config import config
+from audmodel._defaults import COMPRESSION
+from audmodel._defaults import LOAD_TIMEOUT
+from audmodel._defaults import URL_TYPES
 from audmodel._lazy import audeer
 from audmodel._repository import Repository
 
@@ -52,9 +55,6 @@ else:
     _store = _lazy.module("audmodel._store")
     _tables = _lazy.module("audmodel._tables")
     _yaml = _lazy.module("audmodel._yaml")
-
-
-URL_TYPES = ("model", "header", "meta")
 
 
 def _cache_root(cache_root: str | None) -> str:
@@ -537,7 +537,7 @@ def load(
     uid: str,
     *,
     cache_root: str | None = None,
-    timeout: float = 14400,
+    timeout: float = LOAD_TIMEOUT,
     verbose: bool = False,
 ) -> str:
     r"""Download a model into the cache, unless it is there, and return its folder.
@@ -712,7 +712,7 @@ def publish(
     repository: Repository | None = None,
     alias: str | None = None,
     author: str | None = None,
-    compression: int | str = "auto",
+    compression: int | str = COMPRESSION,
     date: datetime.date | None = None,
     meta: dict[str, object] | None = None,
     subgroup: str | None = None,

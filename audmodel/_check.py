@@ -36,13 +36,13 @@ from audmodel import _ids
 from audmodel import _layout
 from audmodel import _output
 from audmodel import _store
-from audmodel import _tickets
 from audmodel import _transaction
 from audmodel import _yaml
 from audmodel._lazy import audbackend
 from audmodel._lazy import audeer
 from audmodel._repository import Repository
 from audmodel._threads import CHECK_READS
+from audmodel.backend import _tickets
 from audmodel.backend._common import ChecksumError
 
 
@@ -169,7 +169,7 @@ def _inventory(location: _store.Location) -> _Inventory:
         elif folder == f"/{_layout.ALIAS_FOLDER}":
             if ext == f".{_layout.ALIAS_EXT}" and version == _layout.ALIAS_VERSION:
                 inventory.aliases[base] = item
-        elif ext == ".zip":
+        elif ext == f".{_layout.ARCHIVE_EXT}":
             inventory.archives.setdefault(uid, []).append(item)
     return inventory
 

@@ -25,6 +25,11 @@ from audmodel import _json
 from audmodel import _lazy
 from audmodel import _output
 from audmodel import _yaml
+from audmodel._defaults import CATALOG_HOST
+from audmodel._defaults import CATALOG_PORT
+from audmodel._defaults import COMPRESSION
+from audmodel._defaults import LOAD_TIMEOUT
+from audmodel._defaults import URL_TYPES
 from audmodel._lazy import audbackend
 from audmodel.backend._common import backend_error_detail
 
@@ -449,11 +454,11 @@ def _mapping_file(path: str, what: str) -> dict[str, object]:
 
 
 def _compression(text: str) -> int | str:
-    if text == "auto":
+    if text == COMPRESSION:
         return text
     if text.isdigit() and int(text) <= 9:
         return int(text)
-    raise argparse.ArgumentTypeError(f"'{text}' is neither 'auto' nor 0-9")
+    raise argparse.ArgumentTypeError(f"'{text}' is neither '{COMPRESSION}' nor 0-9")
 
 
 def _date(text: str) -> datetime.date:
@@ -468,6 +473,10 @@ def _date(text: str) -> datetime.date:
 VERBOSE_HELP = "tell each step on standard error, with progress bars for transfers"
 
 
+# Adds a command with the common options: name, function to run, help.
+_Command = Callable[[str, Callable, str], argparse.ArgumentParser]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="audmodel",
@@ -477,6 +486,25 @@ def _parser() -> argparse.ArgumentParser:
         "--version", action=_Version, nargs=0, help="show the version and exit"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
+    common = _common_options()
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    commands.required = True
+
+    def command(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
+        return _subcommand(commands, common, name, run, help)
+
+    _add_model_commands(command)
+    _add_lookup_commands(command)
+    _add_search_commands(command)
+    _add_lifecycle_commands(command)
+    _add_catalog_command(command)
+    _add_cache_commands(commands, common)
+    _add_change_commands(command)
+    return parser
+
+
+def _common_options() -> argparse.ArgumentParser:
+    r"""The options every command takes."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "-r",
@@ -499,12 +527,11 @@ def _parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help=VERBOSE_HELP,
     )
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    commands.required = True
+    return common
 
-    def command(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
-        return _subcommand(commands, common, name, run, help)
 
+def _add_model_commands(command: _Command) -> None:
+    r"""publish, load, exists, uid."""
     sub = command("publish", _publish, "publish a model folder; prints its ID")
     sub.add_argument("root", metavar="ROOT", help="folder with the model files")
     sub.add_argument("name", metavar="NAME", help="model name")
@@ -515,9 +542,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--compression",
         type=_compression,
-        default="auto",
-        metavar="{auto,0-9}",
-        help="'auto' (default), 0 to store, 1-9 to deflate every file",
+        default=COMPRESSION,
+        metavar=f"{{{COMPRESSION},0-9}}",
+        help=f"'{COMPRESSION}' (default), 0 to store, 1-9 to deflate every file",
     )
     sub.add_argument("--date", type=_date, help="publication date, YYYY-MM-DD")
     sub.add_argument("--meta", metavar="FILE", help="YAML file with the meta")
@@ -527,8 +554,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--timeout",
         type=float,
-        default=14400,
-        help="seconds to wait for the cache lock",
+        default=LOAD_TIMEOUT,
+        help="seconds to wait for the cache lock (default: %(default)s)",
     )
 
     sub = command("exists", _exists, "tell if a model exists; exit 1 if not")
@@ -544,6 +571,9 @@ def _parser() -> argparse.ArgumentParser:
         help="model version (default: the short ID alone)",
     )
 
+
+def _add_lookup_commands(command: _Command) -> None:
+    r"""One command per entry of :data:`LOOKUPS`."""
     for name, (function, printer, help) in LOOKUPS.items():
         sub = command(name, _lookup(function, printer), help)
         if name == "resolve-alias":
@@ -551,6 +581,9 @@ def _parser() -> argparse.ArgumentParser:
         else:
             sub.add_argument("id", metavar="ID", help="model ID or alias")
 
+
+def _add_search_commands(command: _Command) -> None:
+    r"""ls, lookup, files."""
     sub = command("ls", _ls, "list models, filtered by name, subgroup, parameters")
     sub.add_argument("--name", help="keep models of this name")
     sub.add_argument(
@@ -574,6 +607,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("id", metavar="ID", help="model ID or alias")
     _add_format(sub)
 
+
+def _add_lifecycle_commands(command: _Command) -> None:
+    r"""remove, remove-alias, copy, check."""
     sub = command("remove", _remove, "remove a model version from its repository")
     sub.add_argument("id", metavar="ID", help="model ID")
     _add_yes(sub)
@@ -604,20 +640,28 @@ def _parser() -> argparse.ArgumentParser:
     _add_yes(sub)
     _add_format(sub)
 
+
+def _add_catalog_command(command: _Command) -> None:
+    r"""Ui."""
     sub = command("ui", _ui, "serve a read-only catalog of the models in a browser")
     sub.add_argument(
         "--host",
-        default="127.0.0.1",
+        default=CATALOG_HOST,
         help="address to listen on (default: %(default)s)",
     )
     sub.add_argument(
         "--port",
         type=int,
-        default=8765,
+        default=CATALOG_PORT,
         help="port to listen on (default: %(default)s)",
     )
     sub.add_argument("--open", action="store_true", help="open it in a browser")
 
+
+def _add_cache_commands(
+    commands: argparse._SubParsersAction, common: argparse.ArgumentParser
+) -> None:
+    r"""Cache ls, rm, prune, verify."""
     cache = commands.add_parser(
         "cache",
         help="models in the cache: ls, rm, prune, verify",
@@ -654,6 +698,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_format(sub)
 
+
+def _add_change_commands(command: _Command) -> None:
+    r"""update-meta, set-alias, url, repository."""
     sub = command("update-meta", _update_meta, "merge a YAML file into the meta")
     sub.add_argument("id", metavar="ID", help="model ID or alias")
     sub.add_argument("file", metavar="FILE", help="YAML file with the meta")
@@ -667,11 +714,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = command("url", _url, "where a file of a model is stored")
     sub.add_argument("id", metavar="ID", help="model ID or alias")
-    sub.add_argument("--type", choices=["model", "header", "meta"], default="model")
+    sub.add_argument("--type", choices=URL_TYPES, default=URL_TYPES[0])
 
     sub = command("repository", _repository, "repository of a model, as YAML")
     sub.add_argument("id", metavar="ID", help="model ID or alias")
-    return parser
 
 
 def _subcommand(

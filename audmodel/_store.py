@@ -22,7 +22,6 @@ import zipfile
 from audmodel import _ids
 from audmodel import _layout
 from audmodel import _lazy
-from audmodel import _tickets
 from audmodel import _yaml
 from audmodel._config import config
 from audmodel._lazy import audbackend
@@ -30,6 +29,7 @@ from audmodel._lazy import audeer
 from audmodel._output import progress
 from audmodel._output import say
 from audmodel._repository import Repository
+from audmodel.backend import _tickets
 from audmodel.backend._capabilities import Capabilities
 from audmodel.backend._common import FileTooLargeError
 from audmodel.backend._common import backend_error
@@ -496,7 +496,7 @@ def create_exclusive(
     writes it: by the backend's own conditional write where it has one
     (``put_file_exclusive``: file system, S3, MinIO; on S3 stores that
     ignore conditional writes by tickets), else by taking
-    tickets (:mod:`audmodel._tickets`, e.g. on Artifactory).
+    tickets (:mod:`audmodel.backend._tickets`, e.g. on Artifactory).
     With ``verbose``, a line on standard error tells which.
 
     """

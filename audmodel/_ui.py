@@ -37,6 +37,8 @@ from audmodel import _json
 from audmodel import _load
 from audmodel import _tables
 from audmodel import _yaml
+from audmodel._defaults import CATALOG_HOST
+from audmodel._defaults import CATALOG_PORT
 from audmodel._lazy import audbackend
 from audmodel._lazy import audeer
 from audmodel._repository import Repository
@@ -529,8 +531,8 @@ def app(catalog: Catalog):
 
 def serve(
     catalog: Catalog,
-    host: str = "127.0.0.1",
-    port: int = 8765,
+    host: str = CATALOG_HOST,
+    port: int = CATALOG_PORT,
     open_browser: bool = False,
 ) -> None:
     r"""Serve a catalog until interrupted.
@@ -554,7 +556,7 @@ def serve(
 
 
 @contextlib.contextmanager
-def running(catalog: Catalog, host: str = "127.0.0.1") -> Iterator[str]:
+def running(catalog: Catalog, host: str = CATALOG_HOST) -> Iterator[str]:
     r"""Serve a catalog in a thread for the time of a ``with`` block.
 
     For notebooks, tests and the documentation's screenshots.

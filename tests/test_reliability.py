@@ -305,7 +305,7 @@ def test_racing_exclusive_creations_have_one_winner(repository):
 def test_stale_ticket_does_not_block_creation(repository, monkeypatch):
     """A ticket left by a killed process is ignored once it is old."""
     from audmodel import _store
-    from audmodel import _tickets
+    from audmodel.backend import _tickets
 
     with _store.opened(repository) as location:
         backend = location.interface.backend

@@ -24,10 +24,11 @@ from audmodel._archive._bytes import crc32
 from audmodel._archive._bytes import isal_deflate
 from audmodel._archive._bytes import sync_file_range
 from audmodel._archive._writer import Writer
+from audmodel._defaults import COMPRESSION
 from audmodel._threads import CPU_WORKERS
 
 
-AUTO = "auto"
+AUTO = COMPRESSION
 
 STORE_RATIO = 0.92  # a stored entry is then at most 9 % larger than deflated
 

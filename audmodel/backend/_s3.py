@@ -37,9 +37,9 @@ import botocore.exceptions
 import botocore.session
 import botocore.utils
 
-from audmodel import _tickets
 from audmodel._output import progress
 from audmodel._threads import LIST_REQUESTS
+from audmodel.backend import _tickets
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import FileTooLargeError
 from audmodel.backend._common import PutWithKnownMD5
@@ -573,7 +573,7 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         Of several processes creating the same file, exactly one succeeds.
         Where the store honours conditional writes (``If-None-Match: *``:
         AWS, current MinIO) one request does it;
-        elsewhere processes take tickets (:mod:`audmodel._tickets`).
+        elsewhere processes take tickets (:mod:`audmodel.backend._tickets`).
         :attr:`honours_if_none_match` tells which.
 
         Args:
