@@ -1,7 +1,15 @@
-"""Set-up for the examples in docstrings and docs: a private repository."""
+"""Set-up for the examples in docstrings and docs.
+
+A docstring's examples run against a private file-system repository with
+one model in it. A page of the docs gets nothing: its examples set up what
+they need themselves, as a reader pasting them into a new interpreter
+would; only the configuration, the working folder and the temporary
+folder are put back afterwards.
+"""
 
 import datetime
 import os
+import tempfile
 
 import pytest
 
@@ -17,6 +25,11 @@ def doctest_repository(request, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("AUDMODEL_CACHE_ROOT", raising=False)
     monkeypatch.setattr(audmodel.config, "CACHE_ROOT", str(tmp_path / "cache"))
+    if str(request.node.fspath).endswith(".rst"):
+        monkeypatch.setattr(audmodel.config, "REPOSITORIES", [])
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+        yield
+        return
     repository = audmodel.Repository("models", str(tmp_path / "host"), "file-system")
     os.makedirs(tmp_path / "host" / "models")
     monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])

@@ -229,12 +229,12 @@ def cached(cache_root: str | None = None) -> pandas.DataFrame:
 
 @_output.verbose_call
 def check(
-    repository: Repository,
+    repository: Repository | str | None = None,
     *,
     repair: bool = False,
     verbose: bool = False,
 ) -> pandas.DataFrame:
-    r"""Check a repository for damage, and optionally repair it.
+    r"""Check repositories for damage, and optionally repair them.
 
     Lists in one report:
     archives without a header (publications that died),
@@ -255,12 +255,14 @@ def check(
     a broken model is left to the user (see :func:`remove`).
 
     Args:
-        repository: repository to check
+        repository: repository to check, or the name of a configured one;
+            every configured repository if ``None``
         repair: repair what can be repaired
         verbose: show debug messages
 
     Returns:
         table with one row per problem and the columns
+        ``repository`` (its name),
         ``problem``, ``uid`` (model ID, or alias name),
         ``path`` (the stored file), ``detail``,
         and ``action`` (what the repair did, empty without ``repair``);
@@ -269,16 +271,42 @@ def check(
     Raises:
         audbackend.BackendError: if the repository cannot be reached,
             or a repair fails
-        TypeError: if ``repository`` is not a :class:`Repository`
+        TypeError: if ``repository`` is not a :class:`Repository` or name
+        ValueError: if no configured repository has that name
 
     Examples:
-        >>> repository = audmodel.config.REPOSITORIES[0]
-        >>> audmodel.check(repository).empty
+        >>> audmodel.check().empty
+        True
+        >>> audmodel.check(audmodel.config.REPOSITORIES[0].name).empty
         True
 
     """
-    _check_repository(repository)
-    return _tables.findings(_check.check(repository, repair, verbose))
+    if repository is None:
+        repositories = list(config.REPOSITORIES)
+    elif isinstance(repository, str):
+        repositories = [_configured(repository)]
+    else:
+        _check_repository(repository)
+        repositories = [repository]
+    return _tables.findings(
+        [(r, _check.check(r, repair, verbose)) for r in repositories]
+    )
+
+
+def _configured(name: str) -> Repository:
+    r"""The configured repository of this name.
+
+    Raises:
+        ValueError: if there is none, naming those there are
+
+    """
+    for repository in config.REPOSITORIES:
+        if repository.name == name:
+            return repository
+    names = ", ".join(f"'{r.name}'" for r in config.REPOSITORIES) or "none"
+    raise ValueError(
+        f"No configured repository is named '{name}'; configured are: {names}."
+    )
 
 
 def _check_repository(repository: object) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from collections.abc import Sequence
 import datetime
 import json
+import os
+import re
 import sys
 from typing import TYPE_CHECKING
 from typing import Any
@@ -25,6 +27,7 @@ from audmodel import _json
 from audmodel import _lazy
 from audmodel import _output
 from audmodel import _yaml
+from audmodel._config import USER_CONFIG_FILE
 from audmodel._defaults import CATALOG_HOST
 from audmodel._defaults import CATALOG_PORT
 from audmodel._defaults import COMPRESSION
@@ -70,23 +73,68 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.repository:
-        audmodel.config.REPOSITORIES = [
-            audmodel.Repository(name, host, backend)
-            for name, host, backend in args.repository
-        ]
     try:
         with _output.verbose(args.verbose):
+            if args.repository:
+                audmodel.config.REPOSITORIES = [
+                    _repository_argument(*given) for given in args.repository
+                ]
             return args.run(args)
     except KeyboardInterrupt:
         print("audmodel: interrupted", file=sys.stderr)
         return 130
     except audbackend.BackendError as ex:
-        print(f"audmodel: error: {backend_error_detail(ex)}", file=sys.stderr)
-        return 1
+        detail = backend_error_detail(ex) + _default_repository_hint(args)
+        return _error(detail, args.commands)
     except (OSError, RuntimeError, ValueError) as ex:
-        print(f"audmodel: error: {ex}", file=sys.stderr)
-        return 1
+        return _error(str(ex), args.commands)
+    except Exception as ex:  # anything else, still in one line
+        return _error(f"{type(ex).__name__}: {ex}", args.commands)
+
+
+def _error(message: str, commands: frozenset[str]) -> int:
+    r"""Print one line on standard error, speaking of commands; exit status 1.
+
+    The API's messages name functions (``audmodel.set_alias``); on the
+    command line they name the command that does the same.
+
+    """
+
+    def command(match: re.Match) -> str:
+        name = match.group(1).replace("_", "-")
+        return f"audmodel {name}" if name in commands else match.group(0)
+
+    line = re.sub(r"\baudmodel\.([a-z_]+)\b(?:\(\))?", command, message)
+    print(f"audmodel: error: {' '.join(line.split())}", file=sys.stderr)
+    return 1
+
+
+def _repository_argument(name: str, host: str, backend: str) -> audmodel.Repository:
+    r"""A repository given by ``-r`` or ``--to``, its backend checked.
+
+    Raises:
+        ValueError: naming the registered backends if ``backend`` is not one
+
+    """
+    registry = audmodel.Repository.backend_registry
+    if backend not in registry:
+        registered = ", ".join(sorted(registry))
+        raise ValueError(
+            f"'{backend}' is not a registered backend; registered are: {registered}."
+        )
+    return audmodel.Repository(name, host, backend)
+
+
+def _default_repository_hint(args: argparse.Namespace) -> str:
+    r"""What to do when the repository shipped as default cannot be reached."""
+    user_file = os.path.expanduser(USER_CONFIG_FILE)
+    if args.repository or os.path.exists(user_file):
+        return ""
+    return (
+        " (No repository is configured, so audmodel searched its default, "
+        "the public S3 bucket 'audmodel-public'. To use your own, list it in "
+        f"{USER_CONFIG_FILE} or pass -r NAME HOST BACKEND.)"
+    )
 
 
 # --- commands ----------------------------------------------------------------
@@ -224,7 +272,7 @@ def _remove_alias(args: argparse.Namespace) -> int:
 
 
 def _copy(args: argparse.Namespace) -> int:
-    target = audmodel.Repository(*args.to)
+    target = _repository_argument(*args.to)
     for alias in audmodel.copy(args.id, target, aliases=args.aliases, **_options(args)):
         print(alias)
     return 0
@@ -235,15 +283,8 @@ def _check(args: argparse.Namespace) -> int:
         args, "Remove orphaned files and rewrite aliases files?"
     ):
         return _nothing_done()
-    import pandas as pd
-
-    tables = [
-        audmodel.check(repository, repair=args.repair, verbose=args.verbose)
-        .assign(repository=repository.name)
-        .set_index("repository")
-        for repository in audmodel.config.REPOSITORIES
-    ]
-    table = pd.concat(tables) if tables else pd.DataFrame()
+    table = audmodel.check(repair=args.repair, verbose=args.verbose)
+    table = table.set_index("repository")
     if not args.repair:
         table = table.drop(columns="action", errors="ignore")
     _print_table(table, args.format)
@@ -500,6 +541,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_catalog_command(command)
     _add_cache_commands(commands, common)
     _add_change_commands(command)
+    parser.set_defaults(commands=frozenset(commands.choices))
     return parser
 
 

@@ -136,7 +136,11 @@ def opened(repository: Repository) -> Iterator[Location]:
         interface.backend.open()
     except audbackend.BackendError as ex:
         cause = ex.exception
-        raise backend_error(cause, f"Cannot open {repository}: {cause}") from cause
+        message = f"Cannot open {repository}: {cause}"
+        if isinstance(cause, FileNotFoundError):
+            folder = os.path.join(repository.host, repository.name)
+            message += f". Create the folder '{folder}', or check the host."
+        raise backend_error(cause, message) from cause
     try:
         yield Location(repository, interface)
     finally:

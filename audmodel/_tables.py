@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pandas is imported where a table is made
     import pandas
 
     from audmodel import _check
+    from audmodel._repository import Repository
 
 
 AVAILABLE_COLUMNS = [
@@ -123,12 +124,18 @@ def cached(rows: list[tuple[_cache.Entry, dict | None]]) -> pandas.DataFrame:
     return table
 
 
-def findings(found: list[_check.Finding]) -> pandas.DataFrame:
-    r"""One row per problem found in a repository."""
+def findings(
+    found: list[tuple[Repository, list[_check.Finding]]],
+) -> pandas.DataFrame:
+    r"""One row per problem found, with the name of the repository it is in."""
     import pandas as pd
 
-    rows = [[getattr(f, column) for column in CHECK_COLUMNS] for f in found]
-    return pd.DataFrame(rows, columns=CHECK_COLUMNS, dtype=object)
+    rows = [
+        [repository.name, *(getattr(f, column) for column in CHECK_COLUMNS)]
+        for repository, findings in found
+        for f in findings
+    ]
+    return pd.DataFrame(rows, columns=["repository", *CHECK_COLUMNS], dtype=object)
 
 
 def verified(rows: list[tuple[str, str, str]]) -> pandas.DataFrame:

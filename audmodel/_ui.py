@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import contextlib
 import dataclasses
 import datetime
+import errno
 import json
 import math
 import os
@@ -47,7 +48,11 @@ from audmodel.backend._common import without_userinfo
 
 
 PAGE_SIZE = 50
-MISSING_EXTRA = "The catalog needs the optional extra 'ui': pip install 'audmodel[ui]'"
+MISSING_EXTRA = (
+    "The catalog needs the optional extra 'ui' (Starlette, uvicorn, Jinja2): "
+    "pip install -e '.[ui]' in a clone of audmodel, or install its wheel "
+    "with the extra, see the README's 'Installing'."
+)
 
 
 # --- what the pages show ------------------------------------------------------------
@@ -546,13 +551,43 @@ def serve(
     except ImportError as ex:
         raise ImportError(MISSING_EXTRA) from ex
     application = app(catalog)
+    listening = _listen(host, port)
     address = f"http://{host}:{port}/models"
     print(f"audmodel catalog on {address} (Ctrl+C stops it)", flush=True)
     if open_browser:
         import webbrowser
 
         threading.Timer(0.5, webbrowser.open, [address]).start()
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(application, log_level="warning"))
+    server.run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    r"""A socket listening on ``host`` and ``port`` (0: any free port).
+
+    Raises:
+        RuntimeError: if the port is taken or the address cannot be used,
+            saying what to do
+
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+        listening.listen(128)
+    except OSError as ex:
+        listening.close()
+        if ex.errno == errno.EADDRINUSE:
+            raise RuntimeError(
+                f"Port {port} on {host} is taken by another program: "
+                f"choose another with --port, e.g. --port {port + 1}."
+            ) from None
+        raise RuntimeError(
+            f"Cannot listen on {host}:{port}: {ex.strerror or ex}. "
+            "Check the address given with --host."
+        ) from None
+    return listening
 
 
 @contextlib.contextmanager
@@ -572,12 +607,10 @@ def running(catalog: Catalog, host: str = CATALOG_HOST) -> Iterator[str]:
         import uvicorn
     except ImportError as ex:
         raise ImportError(MISSING_EXTRA) from ex
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(app(catalog), host=host, port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    listening = _listen(host, 0)
+    port = listening.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app(catalog), log_level="warning"))
+    thread = threading.Thread(target=server.run, args=([listening],), daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import pathlib
 import shutil
+import subprocess
 import sys
 
 from helpers import ARTIFACTORY_KEY
@@ -28,6 +30,9 @@ from servers.processes import free_port
 from servers.processes import serve
 
 import audmodel
+
+
+ROOT = pathlib.Path(__file__).parents[1]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -66,10 +71,27 @@ def moto_endpoint() -> str:
     yield from serve(command, port)
 
 
+def install_s3rver() -> str | None:
+    """Install s3rver from tests/package.json where npm is at hand.
+
+    Returns:
+        why s3rver cannot run, or ``None`` if it can
+
+    """
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return f"s3rver needs Node.js and npm: install them, then run '{S3RVER_SETUP}'"
+    if not S3RVER.exists():
+        command = [*S3RVER_SETUP.split(), "--no-audit", "--no-fund", "--silent"]
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if result.returncode != 0 or not S3RVER.exists():
+            return f"'{S3RVER_SETUP}' failed: {result.stderr.strip()[-200:]}"
+    return None
+
+
 @pytest.fixture(scope="session")
 def s3rver(tmp_path_factory, test_environment) -> S3rver:
-    if not S3RVER.exists() or shutil.which("node") is None:
-        reason = f"s3rver is not installed: run '{S3RVER_SETUP}' (needs Node.js)"
+    reason = install_s3rver()
+    if reason is not None:
         if os.environ.get("CI"):
             pytest.fail(reason)  # CI has Node.js and installs it
         pytest.skip(reason)
@@ -184,3 +206,16 @@ def reference_repository(monkeypatch) -> audmodel.Repository:
     )
     monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repo])
     return repo
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line at the end: what was skipped, and what enables it."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        parts = [f"{count} because {reason}" for reason, count in reasons.items()]
+        total = sum(reasons.values())
+        terminalreporter.write_line(f"{total} skipped: " + "; ".join(parts))

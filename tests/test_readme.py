@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import doctest
+import json
+import os
 import pathlib
 import re
 import subprocess
 import sys
+
+import pytest
 
 
 ROOT = pathlib.Path(__file__).parents[1]
@@ -71,3 +76,44 @@ def test_guarantees_page_names_existing_tests():
         source = (ROOT / "tests" / module).read_text()
         if name:
             assert f"def {name}(" in source, f"{module}::{name}"
+
+
+DOC_PAGES = sorted(
+    path.name for path in (ROOT / "docs").glob("*.rst") if ">>> " in path.read_text()
+)
+
+# Runs examples one after the other in one namespace, as a reader pasting
+# them would; an example that shows an error may raise, no other may.
+PASTE = """
+import json, sys, traceback
+namespace = {"__name__": "__main__"}
+for source, raises in json.load(sys.stdin):
+    try:
+        exec(compile(source, "<pasted>", "single"), namespace)
+    except Exception:
+        if not raises:
+            traceback.print_exc()
+            sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("page", DOC_PAGES)
+def test_docs_examples_run_pasted_into_a_new_interpreter(page, tmp_path):
+    """A page's examples, in order, need nothing the page does not set up.
+
+    The doctest run compares their output; this runs them as a reader
+    would, in a new interpreter without a configuration of the user's.
+    """
+    examples = doctest.DocTestParser().get_examples((ROOT / "docs" / page).read_text())
+    pasted = json.dumps([[e.source, e.exc_msg is not None] for e in examples])
+    environment = {**os.environ, "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+    environment.pop("AUDMODEL_CACHE_ROOT", None)
+    result = subprocess.run(
+        [sys.executable, "-c", PASTE],
+        input=pasted,
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr

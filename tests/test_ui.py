@@ -273,12 +273,14 @@ def test_snapshot_is_taken_anew_when_old(team, tmp_path, model_root):
 def test_ui_without_the_extra_names_it(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "starlette", None)
     monkeypatch.setitem(sys.modules, "starlette.applications", None)
-    with pytest.raises(ImportError, match=r"pip install 'audmodel\[ui\]'"):
+    # Named as this package is installed: from its clone or wheel, not by
+    # 'pip install audmodel[ui]', which would fetch another package.
+    with pytest.raises(ImportError, match=r"extra 'ui'.*pip install -e '\.\[ui\]'"):
         _ui.app(_ui.Catalog([], "cache"))
     from audmodel._cli import main
 
     assert main(["ui", "--port", "0"]) == 1
-    assert "audmodel[ui]" in capsys.readouterr().err
+    assert "pip install -e '.[ui]'" in capsys.readouterr().err
 
 
 def test_command_starts_the_catalog_on_loopback(team, tmp_path):
