@@ -384,12 +384,13 @@ def _size(text: str) -> int:
 
 
 def _lookup(
-    function: Callable[..., Any], show: Callable[[Any], str]
+    function: str, show: Callable[[Any], str]
 ) -> Callable[[argparse.Namespace], int]:
-    r"""A command that prints one thing about a model."""
+    r"""A command that prints what the API function ``function`` answers."""
 
     def run(args: argparse.Namespace) -> int:
-        print(show(function(args.id, args.cache_root)), end="")
+        options = {} if function in NO_CACHE_ROOT else {"cache_root": args.cache_root}
+        print(show(getattr(audmodel, function)(args.id, **options)), end="")
         return 0
 
     return run
@@ -403,71 +404,25 @@ def _lines(values: list) -> str:
     return "".join(f"{value}\n" for value in values)
 
 
-# Each lookup calls its API function with the options that function takes.
-LOOKUPS: dict[
-    str, tuple[Callable[[str, str | None], Any], Callable[[Any], str], str]
-] = {
-    "header": (
-        lambda uid, root: audmodel.header(uid, cache_root=root),
-        _yaml.dumps,
-        "header of a model, as YAML",
-    ),
-    "meta": (
-        lambda uid, root: audmodel.meta(uid, cache_root=root),
-        _yaml.dumps,
-        "meta of a model, as YAML",
-    ),
-    "parameters": (
-        lambda uid, root: audmodel.parameters(uid, cache_root=root),
-        _yaml.dumps,
-        "parameters, as YAML",
-    ),
-    "name": (
-        lambda uid, root: audmodel.name(uid, cache_root=root),
-        _line,
-        "name of a model",
-    ),
-    "subgroup": (
-        lambda uid, root: audmodel.subgroup(uid, cache_root=root),
-        _line,
-        "subgroup of a model",
-    ),
-    "author": (
-        lambda uid, root: audmodel.author(uid, cache_root=root),
-        _line,
-        "author of a model",
-    ),
-    "date": (
-        lambda uid, root: audmodel.date(uid, cache_root=root),
-        _line,
-        "publication date of a model",
-    ),
-    "version": (
-        lambda uid, root: audmodel.version(uid, cache_root=root),
-        _line,
-        "version of a model",
-    ),
-    "versions": (
-        lambda uid, root: audmodel.versions(uid, cache_root=root),
-        _lines,
-        "versions of a model, oldest first",
-    ),
-    "latest-version": (
-        lambda uid, root: audmodel.latest_version(uid),
-        _line,
-        "latest version of a model",
-    ),
-    "aliases": (
-        lambda uid, root: audmodel.aliases(uid, cache_root=root),
-        _lines,
-        "aliases of a model",
-    ),
-    "resolve-alias": (
-        lambda alias, root: audmodel.resolve_alias(alias, cache_root=root),
-        _line,
-        "model ID an alias stands for",
-    ),
+# Commands that print one thing about a model: the API function of that
+# name, how its answer is printed, and the help. Each function takes
+# cache_root, except those in NO_CACHE_ROOT (their signatures are
+# audmodel 1.5's).
+LOOKUPS: dict[str, tuple[str, Callable[[Any], str], str]] = {
+    "header": ("header", _yaml.dumps, "header of a model, as YAML"),
+    "meta": ("meta", _yaml.dumps, "meta of a model, as YAML"),
+    "parameters": ("parameters", _yaml.dumps, "parameters, as YAML"),
+    "name": ("name", _line, "name of a model"),
+    "subgroup": ("subgroup", _line, "subgroup of a model"),
+    "author": ("author", _line, "author of a model"),
+    "date": ("date", _line, "publication date of a model"),
+    "version": ("version", _line, "version of a model"),
+    "versions": ("versions", _lines, "versions of a model, oldest first"),
+    "latest-version": ("latest_version", _line, "latest version of a model"),
+    "aliases": ("aliases", _lines, "aliases of a model"),
+    "resolve-alias": ("resolve_alias", _line, "model ID an alias stands for"),
 }
+NO_CACHE_ROOT = {"latest_version"}
 
 
 # --- arguments ---------------------------------------------------------------
