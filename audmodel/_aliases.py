@@ -159,7 +159,7 @@ def all_aliases(location: Location) -> dict[str, str]:
 
 def aliases_of(location: Location, short_id: str, version: str) -> list[str]:
     r"""The aliases in a model's aliases file that point to it."""
-    uid = f"{short_id}-{version}"
+    uid = str(_ids.ModelId(short_id, version))
     pointing = []
     for alias in read_aliases(location, short_id, version):
         try:

@@ -99,7 +99,7 @@ def aliases(
         listed = _aliases.read_aliases(location, short_id, version)
     # The alias files are the truth; a model's list can lag behind them when
     # processes move an alias at the same time.
-    model = f"{short_id}-{version}"
+    model = str(_ids.ModelId(short_id, version))
     return sorted(
         alias
         for alias in listed
@@ -1123,7 +1123,7 @@ def uid(
 
     """
     short_id = _ids.short_id(name, params, subgroup)
-    return short_id if version is None else f"{short_id}-{version}"
+    return short_id if version is None else str(_ids.ModelId(short_id, version))
 
 
 @_output.verbose_call

@@ -323,7 +323,7 @@ class Entry:
     @property
     def uid(self) -> str:
         r"""Model ID."""
-        return f"{self.short_id}-{self.version}"
+        return str(_ids.ModelId(self.short_id, self.version))
 
 
 def entries(cache_root: str) -> list[Entry]:

@@ -136,7 +136,7 @@ def _uid_of_header(path: str) -> str | None:
     # A listing is input too: '..' as a short ID would name a cache folder.
     if not (_ids.is_stored_id(short_id) and _ids.is_safe_version(version)):
         return None
-    return f"{short_id}-{version}"
+    return str(_ids.ModelId(short_id, version))
 
 
 # --- headers -------------------------------------------------------------------

@@ -152,7 +152,7 @@ def _inventory(location: _store.Location) -> _Inventory:
         path = f"{folder}/{base}{ext}"
         item = _Stored(path, version, stored)
         short_id, _, _ = base.partition(".")
-        uid = f"{short_id}-{version}"
+        uid = str(_ids.ModelId(short_id, version))
         kind = path.rsplit("/", 1)[1][len(short_id) :]
         if folder == f"/{_layout.UID_FOLDER}":
             if kind.endswith(".ticket"):

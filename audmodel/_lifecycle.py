@@ -99,7 +99,7 @@ def _remove_rest(
     paths: list[str],
     verbose: bool,
 ) -> None:
-    uid = f"{short_id}-{version}"
+    uid = str(_ids.ModelId(short_id, version))
     try:
         # A publication of the ID that began before the header was gone
         # finds that the model exists and stops; it is waited for.
@@ -192,7 +192,7 @@ def copy(
         the aliases copied with it
 
     """
-    uid = f"{short_id}-{version}"
+    uid = str(_ids.ModelId(short_id, version))
     with (
         _store.opened(source) as src,
         _store.opened(target) as dst,

@@ -154,7 +154,7 @@ def set_alias(alias: str, short_id: str, version: str, repository: Repository) -
     If anything fails, the files are put back as they were.
 
     """
-    uid = f"{short_id}-{version}"
+    uid = str(_ids.ModelId(short_id, version))
     with (
         _store.opened(repository) as location,
         _transaction.aliases_locked(location, False),

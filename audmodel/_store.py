@@ -57,7 +57,7 @@ class Location(NamedTuple):
 
 def model_not_found(short_id: str, version: str | None) -> RuntimeError:
     r"""The error users match on when a model is unknown."""
-    uid = f"{short_id}-{version}" if version else short_id
+    uid = str(_ids.ModelId(short_id, version)) if version else short_id
     return RuntimeError(f"A model with ID '{uid}' does not exist.")
 
 

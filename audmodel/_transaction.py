@@ -22,6 +22,7 @@ import random
 import socket
 import time
 
+from audmodel import _ids
 from audmodel import _layout
 from audmodel import _output
 from audmodel import _store
@@ -117,7 +118,7 @@ def publication(
     raised as one, saying ``Could not <verb> model '<uid>'``.
 
     """
-    uid = f"{short_id}-{version}"
+    uid = str(_ids.ModelId(short_id, version))
     log = UndoLog(location)
     try:
         with claimed(location, short_id, version, verbose):
