@@ -209,13 +209,17 @@ def models_page(snapshot: Snapshot, query: dict[str, Any]) -> dict[str, object]:
     name = query.get("name") or None
     subgroup = query.get("subgroup") or None
     params = _params(query.get("param") or [])
+    # Chosen as audmodel.available() chooses, from each model's latest version.
+    chosen = _catalog.select(
+        [entry.latest for entry in snapshot.entries.values()],
+        name=name,
+        subgroup=subgroup,
+        params=params,
+    )
     rows = [
         row
-        for row in (entry.row() for entry in snapshot.entries.values())
-        if (name is None or row["name"] == name)
-        and (subgroup is None or _catalog.below(row["subgroup"], subgroup))
-        and _catalog.holds(row["parameters"], params)
-        and (not text or text in _haystack(row))
+        for row in (snapshot.entries[model.short_id].row() for model in chosen)
+        if not text or text in _haystack(row)
     ]
     sort = query.get("sort") or "date"
     _sort(rows, sort)
