@@ -458,7 +458,11 @@ def files(
     Returns:
         table indexed by the files' relative paths (``path``),
         with the columns ``size`` (bytes), ``modified`` (time stamp
-        stored in the archive) and ``crc32``
+        stored in the archive) and ``crc32``, an integer as
+        :func:`zlib.crc32` and :attr:`zipfile.ZipInfo.CRC` give it, so
+        that it compares with them (the command line and the catalog,
+        which show it to people, print it as 8 hex digits, as
+        ``unzip -v`` does)
 
     Raises:
         audbackend.BackendError: if a repository cannot be reached

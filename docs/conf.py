@@ -17,5 +17,11 @@ autosummary_generate = False
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 exclude_patterns = ["_build"]
-html_theme = "alabaster"
+# The theme of NumPy's, pandas' and SciPy's documentation.
+html_theme = "pydata_sphinx_theme"
 html_title = "audmodel"
+html_sidebars = {"**": []}  # the pages are flat: no section navigation
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+}
