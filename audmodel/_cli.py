@@ -307,7 +307,7 @@ def _ui(args: argparse.Namespace) -> int:
         _cache.root_path(args.cache_root or audmodel.default_cache_root()),
     )
     try:
-        _ui.serve(catalog, args.host, args.port, args.open)
+        _ui.serve(catalog, args.host, args.port, args.open, args.allow_host or ())
     except ImportError as ex:
         raise RuntimeError(str(ex)) from None
     return 0
@@ -651,6 +651,13 @@ def _add_catalog_command(command: _Command) -> None:
         type=int,
         default=CATALOG_PORT,
         help="port to listen on (default: %(default)s)",
+    )
+    sub.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="a host name to answer to besides the address and localhost "
+        "(repeat for several); requests naming others are refused",
     )
     sub.add_argument("--open", action="store_true", help="open it in a browser")
 

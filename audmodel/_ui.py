@@ -18,6 +18,7 @@ of its archive, as archives cannot change.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 import contextlib
 import dataclasses
@@ -27,6 +28,7 @@ import json
 import math
 import os
 import socket
+import sys
 import threading
 import time
 from typing import Any
@@ -37,6 +39,7 @@ from audmodel import _catalog
 from audmodel import _json
 from audmodel import _load
 from audmodel import _tables
+from audmodel import _ui_safety
 from audmodel import _yaml
 from audmodel._defaults import CATALOG_HOST
 from audmodel._defaults import CATALOG_PORT
@@ -443,8 +446,14 @@ def _repository_args(repository: Repository) -> str:
 # --- the web application -------------------------------------------------------------
 
 
-def app(catalog: Catalog):
-    r"""The Starlette application of a catalog.
+def app(catalog: Catalog, hosts: frozenset[str] | None = None):
+    r"""The application of a catalog, behind its :class:`_ui_safety.Guard`.
+
+    Args:
+        catalog: the catalog
+        hosts: host names to answer to (see
+            :func:`audmodel._ui_safety.allowed_hosts`); ``None``: any,
+            for an application called in the same process
 
     Raises:
         ImportError: if the extra ``ui`` is not installed, saying which
@@ -528,7 +537,7 @@ def app(catalog: Catalog):
         Route("/aliases/{alias}", alias),
         Route("/lookup/{name}", lookup),
     ]
-    return Starlette(
+    application = Starlette(
         routes=[
             Route("/", home),
             *pages,
@@ -536,6 +545,7 @@ def app(catalog: Catalog):
             Mount("/static", StaticFiles(directory=os.path.join(here, "static"))),
         ]
     )
+    return _ui_safety.Guard(application, hosts)
 
 
 def serve(
@@ -543,18 +553,36 @@ def serve(
     host: str = CATALOG_HOST,
     port: int = CATALOG_PORT,
     open_browser: bool = False,
+    allow_hosts: Iterable[str] = (),
 ) -> None:
     r"""Serve a catalog until interrupted.
 
+    Args:
+        catalog: the catalog
+        host: address to listen on
+        port: port to listen on
+        open_browser: open the models page in a browser
+        allow_hosts: host names to answer to besides ``host`` and
+            ``localhost``
+
     Raises:
         ImportError: if the extra ``ui`` is not installed, saying which
+        RuntimeError: if the port is taken or the address unusable
 
     """
     try:
         import uvicorn
     except ImportError as ex:
         raise ImportError(MISSING_EXTRA) from ex
-    application = app(catalog)
+    application = app(catalog, _ui_safety.allowed_hosts(host, allow_hosts))
+    if not _ui_safety.is_loopback(host):
+        print(
+            f"Warning: the catalog listens on {host}, not only on this machine. "
+            "It has no authentication: whoever reaches the port sees every "
+            "model, its meta and its files.",
+            file=sys.stderr,
+            flush=True,
+        )
     listening = _listen(host, port)
     address = f"http://{host}:{port}/models"
     print(f"audmodel catalog on {address} (Ctrl+C stops it)", flush=True)
@@ -613,7 +641,8 @@ def running(catalog: Catalog, host: str = CATALOG_HOST) -> Iterator[str]:
         raise ImportError(MISSING_EXTRA) from ex
     listening = _listen(host, 0)
     port = listening.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app(catalog), log_level="warning"))
+    hosts = _ui_safety.allowed_hosts(host)
+    server = uvicorn.Server(uvicorn.Config(app(catalog, hosts), log_level="warning"))
     thread = threading.Thread(target=server.run, args=([listening],), daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

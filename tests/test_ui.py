@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from helpers import make_file_system_repository
@@ -19,6 +21,7 @@ import pytest
 import audmodel
 from audmodel import _catalog
 from audmodel import _ui
+from audmodel import _ui_safety
 
 
 starlette = pytest.importorskip("starlette", reason="needs the extra 'ui'")
@@ -387,3 +390,107 @@ def test_browser_shows_hostile_text_as_text(catalog_page, team):
     assert HOSTILE in page.inner_text("#parameters")
     assert page.evaluate("window.hacked") is None
     assert dialogs == []
+
+
+# --- safe to leave running ----------------------------------------------------
+
+
+def raw_get(address: str, path: str, host: str | None = None):
+    """A GET with a Host header of one's choice, as a rebinding page sends it."""
+    url = urllib.parse.urlsplit(address)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    connection.putrequest("GET", path, skip_host=True)
+    connection.putheader("Host", host or url.netloc)
+    connection.endheaders()
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response.status, dict(response.getheaders()), body
+
+
+@pytest.fixture
+def served(team, tmp_path):
+    catalog = _ui.Catalog(audmodel.config.REPOSITORIES, str(tmp_path / "cache"))
+    with _ui.running(catalog) as address:
+        yield address
+
+
+def test_catalog_answers_only_to_its_own_host_names(served):
+    port = urllib.parse.urlsplit(served).port
+    for host in ("evil.example.com", f"evil.example.com:{port}", "10.0.0.1"):
+        status, _, body = raw_get(served, "/models", host)
+        assert status == 400, host
+        assert b"Unknown host" in body and b"--allow-host" in body
+        status, _, body = raw_get(served, "/api/models", host)
+        assert status == 400
+        assert json.loads(body)["error"] == "Unknown host"
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "LOCALHOST"):
+        assert raw_get(served, "/models", host)[0] == 200, host
+
+
+def test_allowed_host_names_are_answered():
+    hosts = _ui_safety.allowed_hosts("0.0.0.0", ["models.example.com"])
+    assert "models.example.com" in hosts and "0.0.0.0" not in hosts
+    scope = {"headers": [(b"host", b"models.example.com:8765")], "query_string": b""}
+    assert _ui_safety.refusal(scope, hosts) is None
+    scope["headers"] = [(b"host", b"other.example.com")]
+    assert _ui_safety.refusal(scope, hosts)[0] == 400
+
+
+def test_huge_queries_are_refused_with_a_clear_page(served):
+    status, _, body = raw_get(served, "/models?q=" + "x" * 100_000)
+    assert status == 414 and len(body) < 2000
+    assert b"at most 4096" in body and b"/models" in body
+    status, _, body = raw_get(served, "/api/models?q=" + "x" * 300)
+    assert status == 400
+    assert json.loads(body)["error"] == "Parameter too long"
+    many = "&".join(f"param=a{i}=1" for i in range(100))
+    assert raw_get(served, "/models?" + many)[0] == 400
+    assert raw_get(served, "/models?q=" + "x" * 200)[0] == 200
+
+
+def test_pages_are_sent_with_headers_that_keep_them_inert(served, team):
+    for path in ("/models", f"/models/{team['joy']}", "/api/models", "/nope"):
+        _, headers, _ = raw_get(served, path)
+        headers = {k.lower(): v for k, v in headers.items()}
+        policy = headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+    _, _, page = raw_get(served, f"/models/{team['joy']}")
+    assert b"<script>" not in page and b" style=" not in page
+
+
+def test_catalog_off_loopback_warns_that_it_has_no_authentication(capsys):
+    pytest.importorskip("uvicorn")
+    catalog = _ui.Catalog([], "cache")
+    with socket.socket() as taken:  # serve() fails at once on a taken port
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        with pytest.raises(RuntimeError, match="is taken"):
+            _ui.serve(catalog, "0.0.0.0", taken.getsockname()[1])
+    assert "no authentication" in capsys.readouterr().err
+
+
+def test_browser_copy_button_works_under_the_content_security_policy(
+    catalog_page, team
+):
+    page, address, _ = catalog_page
+    violations = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(address.replace("/models", f"/models/{team['joy']}"))
+    button = page.locator("button[data-copy]").first
+    button.click()
+    page.wait_for_function(
+        "document.querySelector('button[data-copy]').textContent === 'copied'"
+    )
+    assert violations == []
