@@ -208,10 +208,11 @@ def _entries(models: list[_catalog.Model], aliases: dict[str, str]) -> dict:
 
 def models_page(snapshot: Snapshot, query: dict[str, Any]) -> dict[str, object]:
     r"""Rows of the models page that match ``query``, one page of them."""
-    text = str(query.get("q") or "").strip().lower()
+    typed = str(query.get("q") or "").strip()
+    text = typed.lower()  # matched without case, shown as typed
     name = query.get("name") or None
     subgroup = query.get("subgroup") or None
-    params = _params(query.get("param") or [])
+    params, filter_errors = _params(query.get("param") or [])
     # Chosen as audmodel.available() chooses, from each model's latest version.
     chosen = _catalog.select(
         [entry.latest for entry in snapshot.entries.values()],
@@ -231,12 +232,14 @@ def models_page(snapshot: Snapshot, query: dict[str, Any]) -> dict[str, object]:
     shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     return {
         "query": {
-            "q": text,
+            "q": typed,
             "name": name,
             "subgroup": subgroup,
             "param": [f"{k}={_yaml_value(v)}" for k, v in params.items()],
             "sort": sort,
         },
+        "searched": _searched(typed, name, subgroup, params),
+        "filter_errors": filter_errors,
         "total": len(rows),
         "page": page,
         "pages": pages,
@@ -370,21 +373,41 @@ def _guarded(function: Callable[[], Any]) -> tuple[Any, str | None]:
         return None, str(ex)
 
 
-def _params(items: list[str] | str) -> dict[str, object]:
-    r"""``key=value`` filters; the value read as one YAML scalar.
+def _params(items: list[str] | str) -> tuple[dict[str, object], list[str]]:
+    r"""``key=value`` filters, and what is wrong with those that are not.
 
-    Any web page can send a request to a catalog on this machine,
-    so nothing but a short plain value is parsed (see :func:`_yaml.scalar`).
+    The value is read as one YAML scalar. Any web page can send a request
+    to a catalog on this machine, so nothing but a short plain value is
+    parsed (see :func:`_yaml.read_scalar`); another value is compared as
+    text, and the user told so.
 
     """
     if isinstance(items, str):
         items = [items]
-    params = {}
+    params: dict[str, object] = {}
+    errors = []
     for item in items:
         key, separator, value = str(item).partition("=")
-        if separator and key.strip():
-            params[key.strip()] = _yaml.scalar(value)
-    return params
+        if not separator or not key.strip():
+            errors.append(f"'{item}' is no filter: write it as KEY=VALUE.")
+            continue
+        try:
+            params[key.strip()] = _yaml.read_scalar(value)
+        except ValueError as ex:
+            params[key.strip()] = value
+            errors.append(f"'{item}': {ex} It is compared as text.")
+    return params, errors
+
+
+def _searched(
+    text: str, name: str | None, subgroup: str | None, params: dict[str, object]
+) -> str:
+    r"""What a models page was asked for, in words; empty for all models."""
+    parts = [f"'{text}'"] if text else []
+    parts += [f"name {name}"] if name else []
+    parts += [f"subgroup {subgroup}"] if subgroup else []
+    parts += [f"{k}={_yaml_value(v)}" for k, v in params.items()]
+    return ", ".join(parts)
 
 
 def _haystack(row: dict) -> str:
@@ -491,6 +514,27 @@ def app(catalog: Catalog, hosts: frozenset[str] | None = None):
         )
         return HTMLResponse(page, status_code=status)
 
+    def error(request: Request, status: int, title: str, detail: str):
+        # The /api/ twin answers {"error": ..., "detail": ...}.
+        data = {"error": title, "detail": detail}
+        return respond(request, "error.html", data, status=status)
+
+    def missing(request: Request, what: str):
+        detail = f"There is no {what} in the repositories of this catalog."
+        return error(request, 404, "Not found", detail)
+
+    async def failed(request: Request, ex: Exception):
+        status = getattr(ex, "status_code", 500)
+        if status == 404:
+            return missing(request, f"page '{request.url.path}'")
+        if status == 405:
+            detail = f"{request.method} is not answered: the catalog only shows."
+            return error(request, 405, "Method not allowed", detail)
+        if status < 500:
+            return error(request, status, "Bad request", str(getattr(ex, "detail", ex)))
+        detail = f"The page could not be made: {type(ex).__name__}: {ex}"
+        return error(request, 500, "Server error", detail)
+
     def query(request: Request) -> dict[str, Any]:
         values: dict[str, Any] = dict(request.query_params)
         values["param"] = request.query_params.getlist("param")
@@ -505,18 +549,14 @@ def app(catalog: Catalog, hosts: frozenset[str] | None = None):
         try:
             data = model_page(catalog, catalog.snapshot(), uid)
         except KeyError:
-            return respond(
-                request, "missing.html", {"what": f"model '{uid}'"}, status=404
-            )
+            return missing(request, f"model '{uid}'")
         return respond(request, "model.html", data)
 
     def alias(request: Request):
         name = request.path_params["alias"]
         uid = catalog.snapshot().aliases.get(name)
         if uid is None:
-            return respond(
-                request, "missing.html", {"what": f"alias '{name}'"}, status=404
-            )
+            return missing(request, f"alias '{name}'")
         prefix = "/api" if request.url.path.startswith("/api/") else ""
         target = f"{prefix}/models/{uid}"
         if request.query_params.get("format") == "json":
@@ -525,8 +565,13 @@ def app(catalog: Catalog, hosts: frozenset[str] | None = None):
 
     def lookup(request: Request):
         name = request.path_params["name"]
-        data = lookup_page(catalog.snapshot(), name, query(request))
-        return respond(request, "lookup.html", data)
+        snapshot = catalog.snapshot()
+        models = (m for entry in snapshot.entries.values() for m in entry.models)
+        if all(model.header["name"] != name for model in models):
+            return missing(request, f"model named '{name}'")
+        return respond(
+            request, "lookup.html", lookup_page(snapshot, name, query(request))
+        )
 
     def home(request: Request):
         return RedirectResponse("/models", status_code=307)
@@ -538,12 +583,13 @@ def app(catalog: Catalog, hosts: frozenset[str] | None = None):
         Route("/lookup/{name}", lookup),
     ]
     application = Starlette(
+        exception_handlers={404: failed, 405: failed, 400: failed, Exception: failed},
         routes=[
             Route("/", home),
             *pages,
             Mount("/api", routes=pages),
             Mount("/static", StaticFiles(directory=os.path.join(here, "static"))),
-        ]
+        ],
     )
     return _ui_safety.Guard(application, hosts)
 

@@ -258,6 +258,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 MAX_SCALAR = 256
+_PLAIN_ONLY = "only plain values are read (numbers, booleans, dates, words)."
 r"""Characters of a value that :func:`scalar` reads as YAML."""
 
 
@@ -282,13 +283,42 @@ def scalar(text: str) -> object:
         '&a x'
 
     """
-    if len(text) > MAX_SCALAR or not text or text[0] in "[{&*!|>%@`" or "\n" in text:
+    try:
+        return read_scalar(text)
+    except ValueError:
         return text
+
+
+def read_scalar(text: str) -> object:
+    r"""Read one plain value, or say why ``text`` is not one.
+
+    Like :func:`scalar`, for a caller that tells the user.
+
+    Raises:
+        ValueError: if ``text`` is not one short plain value, saying why
+
+    Examples:
+        >>> read_scalar("8000")
+        8000
+        >>> read_scalar("[1, 2]")
+        Traceback (most recent call last):
+        ...
+        ValueError: only plain values are read (numbers, booleans, dates, words).
+
+    """
+    if len(text) > MAX_SCALAR:
+        raise ValueError(f"a value has at most {MAX_SCALAR} characters.")
+    if not text:
+        return text
+    if text[0] in "[{&*!|>%@`" or "\n" in text:
+        raise ValueError(_PLAIN_ONLY)
     try:
         value = loads(text, "a value")
     except YAMLError:
-        return text
-    return value if type(value) in _SCALARS else text
+        raise ValueError("it is not a valid value.") from None
+    if type(value) not in _SCALARS:
+        raise ValueError(_PLAIN_ONLY)
+    return value
 
 
 def load_file(

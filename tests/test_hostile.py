@@ -248,8 +248,10 @@ def test_catalog_filter_value_is_a_plain_scalar_only(tmp_path):
     from audmodel import _ui
 
     bomb = laughs().replace("\n", " ")
-    params = finishes(lambda: _ui._params([f"x={bomb}", "rate=16000", "y=[1, 2]"]))
+    given = [f"x={bomb}", "rate=16000", "y=[1, 2]"]
+    params, errors = finishes(lambda: _ui._params(given))
     assert params == {"x": bomb, "rate": 16000, "y": "[1, 2]"}
+    assert len(errors) == 2  # the user is told that x and y are read as text
     assert _yaml.scalar("&a [*a]") == "&a [*a]"
     assert _yaml.scalar("1" * 300) == "1" * 300
 

@@ -494,3 +494,59 @@ def test_browser_copy_button_works_under_the_content_security_policy(
         "document.querySelector('button[data-copy]').textContent === 'copied'"
     )
     assert violations == []
+
+
+# --- pages that tell the user what happened ---------------------------------------
+
+
+def test_every_error_gets_the_catalogs_page_and_the_api_a_json_body(client, team):
+    cases = [
+        ("GET", "/nope", 404, "Not found"),
+        ("GET", "/models/12345678-1.0.0", 404, "Not found"),
+        ("GET", "/aliases/nope", 404, "Not found"),
+        ("GET", "/lookup/nope", 404, "Not found"),
+        ("POST", "/models", 405, "Method not allowed"),
+    ]
+    for method, path, status, title in cases:
+        page = client.request(method, path)
+        assert page.status_code == status, path
+        assert f"<h1>{title}</h1>" in page.text and 'href="/models"' in page.text
+        api = client.request(method, "/api" + path)
+        assert api.status_code == status, path
+        assert api.json()["error"] == title and api.json()["detail"]
+
+
+def test_a_failing_page_is_a_500_page_not_a_traceback(team, tmp_path, monkeypatch):
+    catalog = _ui.Catalog(audmodel.config.REPOSITORIES, str(tmp_path / "cache"))
+    client = TestClient(_ui.app(catalog), raise_server_exceptions=False)
+
+    def broken(*args):
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(_ui, "models_page", broken)
+    page = client.get("/models")
+    assert page.status_code == 500 and "disk on fire" in page.text
+    assert "Traceback" not in page.text
+    assert client.get("/api/models").json()["error"] == "Server error"
+
+
+def test_invalid_filters_are_shown_above_the_results(client, team):
+    data = client.get("/api/models", params={"param": "noequals"}).json()
+    assert data["filter_errors"] == ["'noequals' is no filter: write it as KEY=VALUE."]
+    data = client.get("/api/models", params={"param": "task=["}).json()
+    assert "compared as text" in data["filter_errors"][0]
+    page = client.get("/models", params={"param": "noequals"})
+    assert "is no filter" in page.text
+
+
+def test_search_keeps_what_was_typed_and_matches_without_case(client, team):
+    data = client.get("/api/models", params={"q": "SPEECH"}).json()
+    assert data["query"]["q"] == "SPEECH"
+    assert [row["name"] for row in data["models"]] == ["torch"]
+    assert 'value="SPEECH"' in client.get("/models", params={"q": "SPEECH"}).text
+
+
+def test_no_match_says_what_was_searched_and_offers_to_clear(client, team):
+    page = client.get("/models", params={"q": "nothing-like-it", "name": "onnx"})
+    assert "No model matches &#39;nothing-like-it&#39;, name onnx." in page.text
+    assert "Clear filters" in page.text and '<table class="models">' not in page.text
