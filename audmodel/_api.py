@@ -43,18 +43,18 @@ if TYPE_CHECKING:  # imported where a table is made
 else:
     # Each room is imported by the first function that needs it: uid()
     # needs none, a cached load _cache and _load (see audmodel._lazy).
-    _aliases = _lazy.module("audmodel._aliases")
-    _archive = _lazy.module("audmodel._archive")
-    _cache = _lazy.module("audmodel._cache")
-    _catalog = _lazy.module("audmodel._catalog")
-    _check = _lazy.module("audmodel._check")
-    _lifecycle = _lazy.module("audmodel._lifecycle")
-    _load = _lazy.module("audmodel._load")
-    _publish = _lazy.module("audmodel._publish")
-    _resolve = _lazy.module("audmodel._resolve")
-    _store = _lazy.module("audmodel._store")
-    _tables = _lazy.module("audmodel._tables")
-    _yaml = _lazy.module("audmodel._yaml")
+    _aliases = _lazy.module("audmodel._aliases", globals())
+    _archive = _lazy.module("audmodel._archive", globals())
+    _cache = _lazy.module("audmodel._cache", globals())
+    _catalog = _lazy.module("audmodel._catalog", globals())
+    _check = _lazy.module("audmodel._check", globals())
+    _lifecycle = _lazy.module("audmodel._lifecycle", globals())
+    _load = _lazy.module("audmodel._load", globals())
+    _publish = _lazy.module("audmodel._publish", globals())
+    _resolve = _lazy.module("audmodel._resolve", globals())
+    _store = _lazy.module("audmodel._store", globals())
+    _tables = _lazy.module("audmodel._tables", globals())
+    _yaml = _lazy.module("audmodel._yaml", globals())
 
 
 def _cache_root(cache_root: str | None) -> str:
@@ -476,8 +476,9 @@ def files(
         model.yaml    11
 
     """
-    short_id, version = _resolved(uid, cache_root)
-    entries = _load.archive_entries(short_id, version, _cache_root(cache_root))
+    root = _cache_root(cache_root)
+    short_id, version = _resolve.resolve(uid, root)
+    entries = _load.archive_entries(short_id, version, root)
     return _tables.files(entries)
 
 
@@ -508,8 +509,9 @@ def header(
         'torch'
 
     """
-    short_id, version = _resolved(uid, cache_root)
-    return _load.header(short_id, version, _cache_root(cache_root))
+    root = _cache_root(cache_root)
+    short_id, version = _resolve.resolve(uid, root)
+    return _load.header(short_id, version, root)
 
 
 def latest_version(uid: str) -> str:
@@ -599,8 +601,9 @@ def load(
         ['model.yaml']
 
     """
-    short_id, version = _resolved(uid, cache_root)
-    return _load.model(short_id, version, _cache_root(cache_root), timeout, verbose)
+    root = _cache_root(cache_root)
+    short_id, version = _resolve.resolve(uid, root)
+    return _load.model(short_id, version, root, timeout, verbose)
 
 
 @_output.verbose_call
@@ -675,8 +678,9 @@ def meta(
         {'data': {'emodb': {'version': '1.1.1'}}}
 
     """
-    short_id, version = _resolved(uid, cache_root)
-    return _load.meta(short_id, version, _cache_root(cache_root))
+    root = _cache_root(cache_root)
+    short_id, version = _resolve.resolve(uid, root)
+    return _load.meta(short_id, version, root)
 
 
 @_output.verbose_call
@@ -1166,11 +1170,10 @@ def update_meta(
     if not isinstance(meta, dict):
         raise ValueError(f"'meta' must be a dict, not {type(meta).__name__}.")
     _yaml.check_plain(meta)
-    short_id, version = _resolved(uid, cache_root)
+    root = _cache_root(cache_root)
+    short_id, version = _resolve.resolve(uid, root)
     repository = _store.find_header(short_id, version)
-    return _publish.update_meta(
-        short_id, version, meta, replace, _cache_root(cache_root), repository
-    )
+    return _publish.update_meta(short_id, version, meta, replace, root, repository)
 
 
 @_output.verbose_call
@@ -1207,8 +1210,9 @@ def url(
         raise ValueError(
             f"'type' has to be one of 'model', 'header', 'meta', not '{type}'"
         )
-    short_id, version = _resolved(uid, cache_root)
-    return _load.url(short_id, version, _cache_root(cache_root), type)
+    root = _cache_root(cache_root)
+    short_id, version = _resolve.resolve(uid, root)
+    return _load.url(short_id, version, root, type)
 
 
 def verify_cached(

@@ -54,7 +54,7 @@ from audmodel.backend._common import open_regular
 if TYPE_CHECKING:
     from audmodel import _archive
 else:  # imported when an archive is first read (see audmodel._lazy)
-    _archive = _lazy.module("audmodel._archive")
+    _archive = _lazy.module("audmodel._archive", globals())
 
 
 LOCK_FILE_MODE = 0o664

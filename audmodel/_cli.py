@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from audmodel import _cache
     from audmodel import _tables
 else:  # only some commands need them (see audmodel._lazy)
-    _cache = _lazy.module("audmodel._cache")
-    _tables = _lazy.module("audmodel._tables")
+    _cache = _lazy.module("audmodel._cache", globals())
+    _tables = _lazy.module("audmodel._tables", globals())
 
 
 class _Version(argparse.Action):

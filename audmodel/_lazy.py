@@ -21,6 +21,7 @@ Examples:
 from __future__ import annotations
 
 import importlib
+import sys
 import types
 from typing import TYPE_CHECKING
 from typing import Any
@@ -34,34 +35,53 @@ class _Deferred(types.ModuleType):
     at the same moment wait for one import instead of seeing half a module
     (as :class:`importlib.util.LazyLoader` lets them before Python 3.12).
     Each look-up goes to the module in :data:`sys.modules`, so an attribute
-    replaced there (a test's monkeypatch) is what callers get.
+    replaced there (a test's monkeypatch) is what callers get. Given the
+    namespace it is bound in, the stand-in puts the module there in its
+    place once imported, so that later look-ups cost nothing extra.
 
     """
 
+    def __init__(self, name: str, namespace: dict[str, Any] | None = None):
+        super().__init__(name)
+        self._namespace = namespace
+
     def __getattr__(self, attribute: str) -> Any:
         # Called only for what the stand-in itself lacks: all but its name.
-        return getattr(importlib.import_module(self.__name__), attribute)
+        # The module in sys.modules is taken as it is once its import has
+        # finished; while it runs, import_module waits for it.
+        module = sys.modules.get(self.__name__)
+        if module is None or getattr(module.__spec__, "_initializing", False):
+            module = importlib.import_module(self.__name__)
+        if self._namespace is not None:
+            for key, value in list(self._namespace.items()):
+                if value is self:
+                    self._namespace[key] = module
+        return getattr(module, attribute)
 
     def __repr__(self) -> str:
         return f"<module '{self.__name__}', imported at its first use>"
 
 
-def module(name: str) -> types.ModuleType:
+def module(name: str, namespace: dict[str, Any] | None = None) -> types.ModuleType:
     r"""A stand-in for the module ``name`` that imports it at its first use.
 
     Args:
         name: module name
+        namespace: the globals of the module the stand-in is bound in;
+            the stand-in puts the imported module there in its place
 
     Returns:
         the stand-in; nothing is imported yet
 
     Examples:
-        >>> json = module("json")
+        >>> json = module("json", globals())
         >>> json.dumps([1])
         '[1]'
+        >>> type(json) is type(module("json"))  # now the module itself
+        False
 
     """
-    return _Deferred(name)
+    return _Deferred(name, namespace)
 
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ from audmodel.backend._common import NotRegularFileError
 if TYPE_CHECKING:
     from audmodel import _archive
 else:  # imported when an archive is first read (see audmodel._lazy)
-    _archive = _lazy.module("audmodel._archive")
+    _archive = _lazy.module("audmodel._archive", globals())
 
 
 def header(

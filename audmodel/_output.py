@@ -83,8 +83,13 @@ def verbose_call(function: F) -> F:
 
     @functools.wraps(function)
     def call(*args: Any, **kwargs: Any) -> Any:
-        with verbose(bool(kwargs.get("verbose", False))):
+        if not kwargs.get("verbose"):  # most calls: nothing to set
             return function(*args, **kwargs)
+        token = _shown.set(True)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _shown.reset(token)
 
     return call  # type: ignore[return-value]
 

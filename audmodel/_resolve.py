@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from audmodel import _cache
     from audmodel import _store
 else:  # a full ID needs none of them (see audmodel._lazy)
-    _aliases = _lazy.module("audmodel._aliases")
-    _cache = _lazy.module("audmodel._cache")
-    _store = _lazy.module("audmodel._store")
+    _aliases = _lazy.module("audmodel._aliases", globals())
+    _cache = _lazy.module("audmodel._cache", globals())
+    _store = _lazy.module("audmodel._store", globals())
 
 
 def resolve(uid: str, cache_root: str) -> tuple[str, str]:

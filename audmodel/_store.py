@@ -40,7 +40,7 @@ from audmodel.backend._common import without_userinfo
 if TYPE_CHECKING:
     from audmodel import _archive
 else:  # imported when an archive is first read (see audmodel._lazy)
-    _archive = _lazy.module("audmodel._archive")
+    _archive = _lazy.module("audmodel._archive", globals())
 
 
 class Location(NamedTuple):

@@ -31,6 +31,7 @@ import socket
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 from typing import Any
 import urllib.parse
 import warnings
@@ -48,6 +49,11 @@ from audmodel._lazy import audeer
 from audmodel._repository import Repository
 from audmodel.backend._common import backend_error_detail
 from audmodel.backend._common import without_userinfo
+
+
+if TYPE_CHECKING:  # the extra 'ui'
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 
 PAGE_SIZE = 50
@@ -483,115 +489,138 @@ def app(catalog: Catalog, hosts: frozenset[str] | None = None):
 
     """
     try:
-        import jinja2
         from starlette.applications import Starlette
-        from starlette.requests import Request
-        from starlette.responses import HTMLResponse
-        from starlette.responses import JSONResponse
-        from starlette.responses import RedirectResponse
         from starlette.routing import Mount
         from starlette.routing import Route
         from starlette.staticfiles import StaticFiles
+
+        site = _Site(catalog)
     except ImportError as ex:
         raise ImportError(MISSING_EXTRA) from ex
-
-    here = os.path.dirname(__file__)
-    templates = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(os.path.join(here, "templates")),
-        autoescape=True,  # every name, parameter and meta value is escaped
+    pages = [
+        Route("/models", site.models),
+        Route("/models/{uid}", site.model),
+        Route("/aliases/{alias}", site.alias),
+        Route("/lookup/{name}", site.lookup),
+    ]
+    static = os.path.join(os.path.dirname(__file__), "static")
+    application = Starlette(
+        exception_handlers={code: site.failed for code in (400, 404, 405, Exception)},
+        routes=[
+            Route("/", site.home),
+            *pages,
+            Mount("/api", routes=pages),
+            Mount("/static", StaticFiles(directory=static)),
+        ],
     )
-    templates.filters["size"] = _tables.human_size
-    templates.filters["query"] = _query_string
+    return _ui_safety.Guard(application, hosts)
 
-    def respond(request: Request, template: str, data: dict, status: int = 200):
-        wants_json = request.url.path.startswith("/api/") or (
-            request.query_params.get("format") == "json"
+
+class _Site:
+    r"""The catalog's pages: one method per route, each page or its JSON twin.
+
+    Raises:
+        ImportError: if Jinja2 or Starlette is missing
+
+    """
+
+    def __init__(self, catalog: Catalog):
+        import jinja2
+        from starlette import responses
+
+        self.catalog = catalog
+        self.responses = responses
+        self.templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(
+                os.path.join(os.path.dirname(__file__), "templates")
+            ),
+            autoescape=True,  # every name, parameter and meta value is escaped
         )
-        if wants_json:
-            return JSONResponse(data, status_code=status)
-        page = templates.get_template(template).render(
-            data=data, request_path=request.url.path
-        )
-        return HTMLResponse(page, status_code=status)
+        self.templates.filters["size"] = _tables.human_size
+        self.templates.filters["query"] = _query_string
 
-    def error(request: Request, status: int, title: str, detail: str):
-        # The /api/ twin answers {"error": ..., "detail": ...}.
-        data = {"error": title, "detail": detail}
-        return respond(request, "error.html", data, status=status)
+    # --- pages ---
 
-    def missing(request: Request, what: str):
-        detail = f"There is no {what} in the repositories of this catalog."
-        return error(request, 404, "Not found", detail)
+    def models(self, request: Request) -> Response:
+        data = models_page(self.catalog.snapshot(), _query(request))
+        return self.respond(request, "models.html", data)
 
-    async def failed(request: Request, ex: Exception):
-        status = getattr(ex, "status_code", 500)
-        if status == 404:
-            return missing(request, f"page '{request.url.path}'")
-        if status == 405:
-            detail = f"{request.method} is not answered: the catalog only shows."
-            return error(request, 405, "Method not allowed", detail)
-        if status < 500:
-            return error(request, status, "Bad request", str(getattr(ex, "detail", ex)))
-        detail = f"The page could not be made: {type(ex).__name__}: {ex}"
-        return error(request, 500, "Server error", detail)
-
-    def query(request: Request) -> dict[str, Any]:
-        values: dict[str, Any] = dict(request.query_params)
-        values["param"] = request.query_params.getlist("param")
-        return values
-
-    def models(request: Request):
-        data = models_page(catalog.snapshot(), query(request))
-        return respond(request, "models.html", data)
-
-    def model(request: Request):
+    def model(self, request: Request) -> Response:
         uid = request.path_params["uid"]
         try:
-            data = model_page(catalog, catalog.snapshot(), uid)
+            data = model_page(self.catalog, self.catalog.snapshot(), uid)
         except KeyError:
-            return missing(request, f"model '{uid}'")
-        return respond(request, "model.html", data)
+            return self.missing(request, f"model '{uid}'")
+        return self.respond(request, "model.html", data)
 
-    def alias(request: Request):
+    def alias(self, request: Request) -> Response:
         name = request.path_params["alias"]
-        uid = catalog.snapshot().aliases.get(name)
+        uid = self.catalog.snapshot().aliases.get(name)
         if uid is None:
-            return missing(request, f"alias '{name}'")
+            return self.missing(request, f"alias '{name}'")
         prefix = "/api" if request.url.path.startswith("/api/") else ""
         target = f"{prefix}/models/{uid}"
         if request.query_params.get("format") == "json":
             target += "?format=json"
-        return RedirectResponse(target, status_code=307)
+        return self.responses.RedirectResponse(target, status_code=307)
 
-    def lookup(request: Request):
+    def lookup(self, request: Request) -> Response:
         name = request.path_params["name"]
-        snapshot = catalog.snapshot()
+        snapshot = self.catalog.snapshot()
         models = (m for entry in snapshot.entries.values() for m in entry.models)
         if all(model.header["name"] != name for model in models):
-            return missing(request, f"model named '{name}'")
-        return respond(
-            request, "lookup.html", lookup_page(snapshot, name, query(request))
+            return self.missing(request, f"model named '{name}'")
+        data = lookup_page(snapshot, name, _query(request))
+        return self.respond(request, "lookup.html", data)
+
+    def home(self, request: Request) -> Response:
+        return self.responses.RedirectResponse("/models", status_code=307)
+
+    # --- answers ---
+
+    def respond(
+        self, request: Request, template: str, data: dict, status: int = 200
+    ) -> Response:
+        r"""The page, or its JSON twin under ``/api/`` or with ``?format=json``."""
+        wants_json = request.url.path.startswith("/api/") or (
+            request.query_params.get("format") == "json"
         )
+        if wants_json:
+            return self.responses.JSONResponse(data, status_code=status)
+        page = self.templates.get_template(template).render(
+            data=data, request_path=request.url.path
+        )
+        return self.responses.HTMLResponse(page, status_code=status)
 
-    def home(request: Request):
-        return RedirectResponse("/models", status_code=307)
+    def error(self, request: Request, status: int, title: str, detail: str) -> Response:
+        r"""An error page; its JSON twin is ``{"error": ..., "detail": ...}``."""
+        data = {"error": title, "detail": detail}
+        return self.respond(request, "error.html", data, status=status)
 
-    pages = [
-        Route("/models", models),
-        Route("/models/{uid}", model),
-        Route("/aliases/{alias}", alias),
-        Route("/lookup/{name}", lookup),
-    ]
-    application = Starlette(
-        exception_handlers={404: failed, 405: failed, 400: failed, Exception: failed},
-        routes=[
-            Route("/", home),
-            *pages,
-            Mount("/api", routes=pages),
-            Mount("/static", StaticFiles(directory=os.path.join(here, "static"))),
-        ],
-    )
-    return _ui_safety.Guard(application, hosts)
+    def missing(self, request: Request, what: str) -> Response:
+        detail = f"There is no {what} in the repositories of this catalog."
+        return self.error(request, 404, "Not found", detail)
+
+    async def failed(self, request: Request, ex: Exception) -> Response:
+        r"""What an error raised while answering becomes."""
+        status = getattr(ex, "status_code", 500)
+        if status == 404:
+            return self.missing(request, f"page '{request.url.path}'")
+        if status == 405:
+            detail = f"{request.method} is not answered: the catalog only shows."
+            return self.error(request, 405, "Method not allowed", detail)
+        if status < 500:
+            detail = str(getattr(ex, "detail", ex))
+            return self.error(request, status, "Bad request", detail)
+        detail = f"The page could not be made: {type(ex).__name__}: {ex}"
+        return self.error(request, 500, "Server error", detail)
+
+
+def _query(request: Request) -> dict[str, Any]:
+    r"""A request's query, with ``param`` as the list of all given."""
+    values: dict[str, Any] = dict(request.query_params)
+    values["param"] = request.query_params.getlist("param")
+    return values
 
 
 def serve(
