@@ -24,7 +24,11 @@ EXPECTED = json.loads((COMPAT / "expected.json").read_text())
 SHARED = pathlib.Path(__file__).parents[2] / "shared" / "compat"
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="no shared reference data beside")
+@pytest.mark.skipif(
+    not SHARED.exists(),
+    reason="the shared reference data is not beside this clone (shared/compat "
+    "next to it); tests/compat holds the copy every other test uses",
+)
 def test_vendored_reference_data_equals_shared_copy():
     comparison = filecmp.dircmp(COMPAT, SHARED, ignore=["README.rst"])
 
