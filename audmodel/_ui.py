@@ -57,6 +57,8 @@ if TYPE_CHECKING:  # the extra 'ui'
 
 
 PAGE_SIZE = 50
+REFRESH_INTERVAL = 10.0
+r"""Seconds a snapshot is kept at least, whatever asks for a new one."""
 MISSING_EXTRA = (
     "The catalog needs the optional extra 'ui' (Starlette, uvicorn, Jinja2): "
     "pip install -e '.[ui]' in a clone of audmodel, or install its wheel "
@@ -104,7 +106,8 @@ class Snapshot:
     broken: dict[str, tuple[str, str]]  # uid -> repository name, reason
     errors: dict[str, str]  # repository name -> why it cannot be read
     aliases: dict[str, str]  # alias -> uid
-    taken: float
+    taken: float  # time.monotonic()
+    taken_at: str = ""  # when, in UTC, for people
 
     def model(self, uid: str) -> _catalog.Model | None:
         r"""A model version, or the latest version of a short ID."""
@@ -137,15 +140,25 @@ class Catalog:
         self._lock = threading.Lock()
         self._files: dict[str, list] = {}
 
-    def snapshot(self) -> Snapshot:
-        r"""The current snapshot, taken anew if it is too old."""
+    def snapshot(self, refresh: bool = False) -> Snapshot:
+        r"""The current snapshot, taken anew if it is too old.
+
+        Args:
+            refresh: take a new one unless the current one is younger than
+                :data:`REFRESH_INTERVAL` seconds (so that a page cannot make
+                the server list the repositories on every request)
+
+        """
         with self._lock:
-            stale = self._snapshot is None or (
-                time.monotonic() - self._snapshot.taken > self.ttl
-            )
-            if self._snapshot is None or stale:
-                self._snapshot = self._take()
-            return self._snapshot
+            current = self._snapshot
+            age = math.inf if current is None else time.monotonic() - current.taken
+            if (
+                current is None
+                or age > self.ttl
+                or (refresh and age >= REFRESH_INTERVAL)
+            ):
+                current = self._snapshot = self._take()
+            return current
 
     def files(self, model: _catalog.Model) -> list:
         r"""Entries of a model's archive, read once."""
@@ -184,8 +197,14 @@ class Catalog:
             for uid, repository in owners.items()
             if uid in headers
         ]
+        now = datetime.datetime.now(datetime.timezone.utc)
         return Snapshot(
-            _entries(models, aliases), broken, errors, aliases, time.monotonic()
+            _entries(models, aliases),
+            broken,
+            errors,
+            aliases,
+            time.monotonic(),
+            now.isoformat(timespec="seconds"),
         )
 
 
@@ -542,20 +561,20 @@ class _Site:
     # --- pages ---
 
     def models(self, request: Request) -> Response:
-        data = models_page(self.catalog.snapshot(), _query(request))
+        data = models_page(self.snapshot(request), _query(request))
         return self.respond(request, "models.html", data)
 
     def model(self, request: Request) -> Response:
         uid = request.path_params["uid"]
         try:
-            data = model_page(self.catalog, self.catalog.snapshot(), uid)
+            data = model_page(self.catalog, self.snapshot(request), uid)
         except KeyError:
             return self.missing(request, f"model '{uid}'")
         return self.respond(request, "model.html", data)
 
     def alias(self, request: Request) -> Response:
         name = request.path_params["alias"]
-        uid = self.catalog.snapshot().aliases.get(name)
+        uid = self.snapshot(request).aliases.get(name)
         if uid is None:
             return self.missing(request, f"alias '{name}'")
         prefix = "/api" if request.url.path.startswith("/api/") else ""
@@ -566,7 +585,7 @@ class _Site:
 
     def lookup(self, request: Request) -> Response:
         name = request.path_params["name"]
-        snapshot = self.catalog.snapshot()
+        snapshot = self.snapshot(request)
         models = (m for entry in snapshot.entries.values() for m in entry.models)
         if all(model.header["name"] != name for model in models):
             return self.missing(request, f"model named '{name}'")
@@ -578,17 +597,31 @@ class _Site:
 
     # --- answers ---
 
+    def snapshot(self, request: Request) -> Snapshot:
+        r"""The catalog's snapshot, taken anew for ``?refresh=1`` (rate-limited)."""
+        return self.catalog.snapshot(refresh=request.query_params.get("refresh") == "1")
+
     def respond(
         self, request: Request, template: str, data: dict, status: int = 200
     ) -> Response:
-        r"""The page, or its JSON twin under ``/api/`` or with ``?format=json``."""
+        r"""The page, or its JSON twin under ``/api/`` or with ``?format=json``.
+
+        Each says when the snapshot it shows was taken.
+
+        """
+        taken = self.catalog.snapshot().taken_at
+        data = {**data, "snapshot": {"taken": taken, "kept": self.catalog.ttl}}
         wants_json = request.url.path.startswith("/api/") or (
             request.query_params.get("format") == "json"
         )
         if wants_json:
             return self.responses.JSONResponse(data, status_code=status)
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "refresh"]
+        refresh = urllib.parse.urlencode([*kept, ("refresh", "1")])
         page = self.templates.get_template(template).render(
-            data=data, request_path=request.url.path
+            data=data,
+            request_path=request.url.path,
+            refresh_link=f"{request.url.path}?{refresh}",
         )
         return self.responses.HTMLResponse(page, status_code=status)
 

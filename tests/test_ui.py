@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
 import os
@@ -550,3 +551,27 @@ def test_no_match_says_what_was_searched_and_offers_to_clear(client, team):
     page = client.get("/models", params={"q": "nothing-like-it", "name": "onnx"})
     assert "No model matches &#39;nothing-like-it&#39;, name onnx." in page.text
     assert "Clear filters" in page.text and '<table class="models">' not in page.text
+
+
+# --- stays current ----------------------------------------------------------------
+
+
+def test_page_says_when_its_snapshot_was_taken_and_refresh_is_rate_limited(
+    team, tmp_path, model_root, monkeypatch
+):
+    catalog = _ui.Catalog(audmodel.config.REPOSITORIES, str(tmp_path / "cache"))
+    client = TestClient(_ui.app(catalog))
+    data = client.get("/api/models").json()
+    taken = datetime.datetime.fromisoformat(data["snapshot"]["taken"])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert abs((now - taken).total_seconds()) < 60
+    page = client.get("/models", params={"q": "onnx"})
+    assert data["snapshot"]["taken"] in page.text
+    assert 'href="/models?q=onnx&amp;refresh=1"' in page.text
+    before = data["total"]
+    audmodel.publish(model_root, "new", {}, "1.0.0")
+    # Asked again at once: the snapshot is too young to be taken anew.
+    monkeypatch.setattr(_ui, "REFRESH_INTERVAL", 3600.0)
+    assert client.get("/api/models?refresh=1").json()["total"] == before
+    monkeypatch.setattr(_ui, "REFRESH_INTERVAL", 0.0)
+    assert client.get("/api/models?refresh=1").json()["total"] == before + 1
