@@ -250,6 +250,11 @@ def models_page(snapshot: Snapshot, query: dict[str, Any]) -> dict[str, object]:
         for row in (snapshot.entries[model.short_id].row() for model in chosen)
         if not text or text in _haystack(row)
     ]
+    # Narrowed to a name or subgroup, the parameters that tell the rows
+    # apart become columns, as in the lookup table.
+    columns = _differing_parameters(rows) if name or subgroup else []
+    for row in rows:
+        row["columns"] = [row["parameters"].get(column) for column in columns]
     sort = query.get("sort") or "date"
     _sort(rows, sort)
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
@@ -264,6 +269,7 @@ def models_page(snapshot: Snapshot, query: dict[str, Any]) -> dict[str, object]:
             "sort": sort,
         },
         "searched": _searched(typed, name, subgroup, params),
+        "columns": columns,
         "filter_errors": filter_errors,
         "total": len(rows),
         "page": page,
@@ -285,11 +291,42 @@ def models_page(snapshot: Snapshot, query: dict[str, Any]) -> dict[str, object]:
 
 
 def _sort(rows: list[dict], by: str) -> None:
-    r"""Sort rows by name, or newest first."""
+    r"""Sort rows by name, by a parameter (``param:KEY``), or newest first."""
     if by == "name":
         rows.sort(key=lambda r: (r["name"], r["subgroup"], r["short_id"]))
+    elif by.startswith("param:"):
+        key = by.removeprefix("param:")
+        rows.sort(key=lambda r: (_order(r["parameters"].get(key)), r["short_id"]))
     else:
         rows.sort(key=lambda r: (r["date"] or "", r["short_id"]), reverse=True)
+
+
+def _order(value: object) -> tuple:
+    r"""A sort key for parameter values of any type: numbers, then text, missing last.
+
+    Examples:
+        >>> sorted([None, "b", 2, 10, "a"], key=_order)
+        [2, 10, 'a', 'b', None]
+
+    """
+    if value is None:
+        return (2, 0, "")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, value, "")
+    return (1, 0, str(value))
+
+
+def _differing_parameters(rows: list[dict]) -> list[str]:
+    r"""Parameter names whose values are not the same in all rows, sorted."""
+    names = sorted({str(key) for row in rows for key in row["parameters"]})
+    return [
+        name
+        for name in names
+        if len(
+            {json.dumps(row["parameters"].get(name), sort_keys=True) for row in rows}
+        )
+        > 1
+    ]
 
 
 def model_page(catalog: Catalog, snapshot: Snapshot, uid: str) -> dict[str, object]:

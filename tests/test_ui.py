@@ -575,3 +575,17 @@ def test_page_says_when_its_snapshot_was_taken_and_refresh_is_rate_limited(
     assert client.get("/api/models?refresh=1").json()["total"] == before
     monkeypatch.setattr(_ui, "REFRESH_INTERVAL", 0.0)
     assert client.get("/api/models?refresh=1").json()["total"] == before + 1
+
+
+def test_list_of_one_name_shows_the_parameters_that_differ_sortable(client, team):
+    data = client.get("/api/models", params={"name": "onnx"}).json()
+    assert data["columns"] == ["rate", "task"]  # both differ between the rows
+    by_task = client.get(
+        "/api/models", params={"name": "onnx", "sort": "param:task"}
+    ).json()
+    tasks = [row["columns"][1] for row in by_task["models"]]
+    assert tasks == sorted(tasks)
+    assert client.get("/api/models").json()["columns"] == []  # unfiltered: none
+    page = client.get("/models", params={"name": "onnx", "sort": "param:rate"})
+    assert 'class="parameter"' in page.text and "sort=param%3Atask" in page.text
+    assert "by rate</option>" in page.text
