@@ -61,8 +61,11 @@ def _cache_root(cache_root: str | None) -> str:
     return _cache.root_path(cache_root or default_cache_root())
 
 
-def _resolved(uid: str, cache_root: str | None) -> tuple[str, str]:
-    return _resolve.resolve(uid, _cache_root(cache_root))
+def _resolved(uid: str, cache_root: str | None) -> tuple[str, str, str]:
+    r"""Short ID and version of what the user passed, and the cache root used."""
+    root = _cache_root(cache_root)
+    short_id, version = _resolve.resolve(uid, root)
+    return short_id, version, root
 
 
 @_output.verbose_call
@@ -93,7 +96,7 @@ def aliases(
         ['my-model']
 
     """
-    short_id, version = _resolved(uid, cache_root)
+    short_id, version, _ = _resolved(uid, cache_root)
     repository = _store.find_header(short_id, version)
     with _store.opened(repository) as location:
         listed = _aliases.read_aliases(location, short_id, version)
@@ -366,7 +369,7 @@ def copy(
 
     """
     _check_repository(repository)
-    short_id, version = _resolved(uid, cache_root)
+    short_id, version, _ = _resolved(uid, cache_root)
     source = _store.find_header(short_id, version)
     return _lifecycle.copy(short_id, version, source, repository, aliases, verbose)
 
@@ -430,7 +433,7 @@ def exists(uid: str) -> bool:
 
     """
     try:
-        short_id, version = _resolved(uid, None)
+        short_id, version, _ = _resolved(uid, None)
         _store.find_header(short_id, version)
     except RuntimeError:
         return False
@@ -476,8 +479,7 @@ def files(
         model.yaml    11
 
     """
-    root = _cache_root(cache_root)
-    short_id, version = _resolve.resolve(uid, root)
+    short_id, version, root = _resolved(uid, cache_root)
     entries = _load.archive_entries(short_id, version, root)
     return _tables.files(entries)
 
@@ -509,8 +511,7 @@ def header(
         'torch'
 
     """
-    root = _cache_root(cache_root)
-    short_id, version = _resolve.resolve(uid, root)
+    short_id, version, root = _resolved(uid, cache_root)
     return _load.header(short_id, version, root)
 
 
@@ -601,8 +602,7 @@ def load(
         ['model.yaml']
 
     """
-    root = _cache_root(cache_root)
-    short_id, version = _resolve.resolve(uid, root)
+    short_id, version, root = _resolved(uid, cache_root)
     return _load.model(short_id, version, root, timeout, verbose)
 
 
@@ -678,8 +678,7 @@ def meta(
         {'data': {'emodb': {'version': '1.1.1'}}}
 
     """
-    root = _cache_root(cache_root)
-    short_id, version = _resolve.resolve(uid, root)
+    short_id, version, root = _resolved(uid, cache_root)
     return _load.meta(short_id, version, root)
 
 
@@ -896,7 +895,7 @@ def remove(
         False
 
     """  # noqa: E501
-    short_id, version = _resolved(uid, cache_root)
+    short_id, version, _ = _resolved(uid, cache_root)
     repository = _store.find_header(short_id, version)
     _lifecycle.remove(short_id, version, repository, verbose)
 
@@ -996,7 +995,8 @@ def repository(uid: str, *, cache_root: str | None = None) -> Repository:
         'models'
 
     """
-    return _store.find_header(*_resolved(uid, cache_root))
+    short_id, version, _ = _resolved(uid, cache_root)
+    return _store.find_header(short_id, version)
 
 
 @_output.verbose_call
@@ -1062,7 +1062,7 @@ def set_alias(
 
     """
     _ids.check_alias(alias)
-    short_id, version = _resolved(uid, cache_root)
+    short_id, version, _ = _resolved(uid, cache_root)
     repository = _store.find_header(short_id, version)
     _publish.set_alias(alias, short_id, version, repository)
 
@@ -1170,8 +1170,7 @@ def update_meta(
     if not isinstance(meta, dict):
         raise ValueError(f"'meta' must be a dict, not {type(meta).__name__}.")
     _yaml.check_plain(meta)
-    root = _cache_root(cache_root)
-    short_id, version = _resolve.resolve(uid, root)
+    short_id, version, root = _resolved(uid, cache_root)
     repository = _store.find_header(short_id, version)
     return _publish.update_meta(short_id, version, meta, replace, root, repository)
 
@@ -1210,8 +1209,7 @@ def url(
         raise ValueError(
             f"'type' has to be one of 'model', 'header', 'meta', not '{type}'"
         )
-    root = _cache_root(cache_root)
-    short_id, version = _resolve.resolve(uid, root)
+    short_id, version, root = _resolved(uid, cache_root)
     return _load.url(short_id, version, root, type)
 
 
@@ -1260,7 +1258,7 @@ def verify_cached(
     entries = _cache.entries(root)
     if uid is not None:
         if _ids.is_alias(uid):
-            uid = "-".join(_resolved(uid, cache_root))
+            uid = "-".join(_resolve.resolve(uid, root))
         entries = _cache.of_model(entries, uid)
         if not entries:
             raise RuntimeError(f"Model '{uid}' is not in the cache '{root}'.")
@@ -1320,7 +1318,7 @@ def versions(uid: str, *, cache_root: str | None = None) -> list[str]:
     if _ids.is_short_id(uid):
         return _store.header_versions(uid)
     try:
-        short_id, version = _resolved(uid, cache_root)
+        short_id, version, _ = _resolved(uid, cache_root)
     except RuntimeError:
         return []
     if _ids.is_legacy_id(short_id):  # a legacy model has one version only

@@ -94,11 +94,6 @@ def verbose_call(function: F) -> F:
     return call  # type: ignore[return-value]
 
 
-def in_thread(function: Callable[..., Any]) -> Callable[..., Any]:
-    r"""``function`` bound to the caller's verbosity, to run in a worker thread."""
-    return functools.partial(contextvars.copy_context().run, function)
-
-
 @contextlib.contextmanager
 def progress(
     total: int, description: str, verbose: bool = False
