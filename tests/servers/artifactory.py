@@ -46,6 +46,9 @@ import json
 import threading
 import urllib.parse
 
+from servers.local_http import QuietHandler
+from servers.local_http import serve_in_thread
+
 
 PREFIX = "/artifactory"
 
@@ -111,9 +114,7 @@ class Emulator:
             pass
 
         Handler.emulator = emulator
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_in_thread(Handler)
         return self
 
     def stop(self) -> None:
@@ -332,16 +333,8 @@ class Emulator:
         raise HTTPError(404, "Could not locate artifact")
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # One buffered write per response, without Nagle's delay: otherwise each
-    # request of a kept-alive connection waits for a delayed ACK (~40 ms).
-    wbufsize = -1
-    disable_nagle_algorithm = True
+class _Handler(QuietHandler):
     emulator: Emulator
-
-    def log_message(self, format, *args) -> None:
-        pass
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

@@ -14,6 +14,9 @@ import http.client
 import http.server
 import threading
 
+from servers.local_http import QuietHandler
+from servers.local_http import serve_in_thread
+
 
 @dataclasses.dataclass
 class Rule:
@@ -36,9 +39,7 @@ class FaultProxy:
             pass
 
         Handler.proxy = proxy
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_in_thread(Handler)
 
     @property
     def url(self) -> str:
@@ -78,14 +79,8 @@ class FaultProxy:
         self._server.server_close()
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    wbufsize = -1
-    disable_nagle_algorithm = True
+class _Handler(QuietHandler):
     proxy: FaultProxy
-
-    def log_message(self, format, *args) -> None:
-        pass
 
     def _relay(self) -> None:
         length = int(self.headers.get("Content-Length", 0) or 0)
