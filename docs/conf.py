@@ -1,6 +1,13 @@
 """Sphinx configuration."""
 
 import importlib.metadata
+import pathlib
+import sys
+import tempfile
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+
+import _inventories  # noqa: E402
 
 project = "audmodel"
 author = "The audmodel developers"
@@ -10,6 +17,7 @@ version = release = importlib.metadata.version("audmodel")
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
     "sphinx.ext.napoleon",
 ]
 autodoc_typehints = "description"
@@ -17,6 +25,9 @@ autosummary_generate = False
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 exclude_patterns = ["_build"]
+# Links to Python, pandas, filelock and audbackend, from inventories kept in
+# _inventories.py: the build needs no network.
+intersphinx_mapping = _inventories.write(pathlib.Path(tempfile.mkdtemp()))
 # The theme of NumPy's, pandas' and SciPy's documentation.
 html_theme = "pydata_sphinx_theme"
 html_title = "audmodel"

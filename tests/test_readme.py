@@ -54,6 +54,7 @@ def test_docs_build_without_warnings(tmp_path):
             sys.executable,
             "-m",
             "sphinx",
+            "-n",  # every reference resolves, to Python and pandas too
             "-W",
             "-q",
             "-b",
@@ -65,7 +66,11 @@ def test_docs_build_without_warnings(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "html" / "api.html").read_text().count("audmodel.publish")
+    api = (tmp_path / "html" / "api.html").read_text()
+    assert api.count("audmodel.publish")
+    # Types and errors of other projects link to those projects' documentation.
+    assert "https://pandas.pydata.org/docs/reference/api/pandas.DataFrame.html" in api
+    assert "audbackend/api/audbackend.BackendError.html" in api
 
 
 def test_guarantees_page_names_existing_tests():
