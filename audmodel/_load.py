@@ -9,6 +9,8 @@ cache only when complete.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+import contextlib
 import copy
 import os
 from typing import TYPE_CHECKING
@@ -28,6 +30,8 @@ from audmodel.backend._common import NotRegularFileError
 
 
 if TYPE_CHECKING:
+    import zipfile
+
     from audmodel import _archive
 else:  # imported when an archive is first read (see audmodel._lazy)
     _archive = _lazy.module("audmodel._archive", globals())
@@ -243,15 +247,66 @@ def archive_entries(short_id: str, version: str, cache_root: str) -> list:
         audbackend.BackendError: if a repository cannot be reached
 
     """
-    repository = _store.find_header(short_id, version)
+    with _stored_archive(short_id, version, cache_root, "list the files") as (
+        location,
+        path,
+    ):
+        return _store.archive_entries(location, path, version)
+
+
+def archive_member(
+    short_id: str,
+    version: str,
+    cache_root: str,
+    entry: zipfile.ZipInfo,
+    repository: Repository | None = None,
+) -> bytes:
+    r"""One file of a model's archive (e.g. its README), read from its repository.
+
+    Only the entry's bytes are read, not the archive
+    (see :func:`audmodel._store.archive_member`).
+
+    Args:
+        short_id: short ID of the model
+        version: its version
+        cache_root: cache folder, for the header
+        entry: the file's entry, from :func:`archive_entries`
+        repository: where the model is; found if ``None``
+
+    Raises:
+        RuntimeError: if the model does not exist or the entry is broken
+        audbackend.BackendError: if a repository cannot be reached
+
+    """
+    with _stored_archive(
+        short_id, version, cache_root, f"read '{entry.filename}'", repository
+    ) as (location, path):
+        return _store.archive_member(location, path, version, entry)
+
+
+@contextlib.contextmanager
+def _stored_archive(
+    short_id: str,
+    version: str,
+    cache_root: str,
+    doing: str,
+    repository: Repository | None = None,
+) -> Iterator[tuple[_store.Location, str]]:
+    r"""The opened repository of a model and its archive's path there.
+
+    A broken archive met inside becomes a :class:`RuntimeError` saying
+    what could not be done (``doing``) with which model.
+
+    """
+    if repository is None:
+        repository = _store.find_header(short_id, version)
     info = header(short_id, version, cache_root, repository)
     path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
-    _output.say(f"Reading the file list of '{short_id}-{version}' from {repository}.")
+    _output.say(f"Reading the archive of '{short_id}-{version}' in {repository}.")
     with _store.opened(repository) as location:
         try:
-            return _store.archive_entries(location, path, version)
+            yield location, path
         except _archive.ArchiveError as ex:
             raise RuntimeError(
-                f"Cannot list the files of model '{short_id}-{version}' "
-                f"in {repository}: {ex}"
+                f"Cannot {doing} of model '{short_id}-{version}' in {repository}: {ex}"
             ) from None

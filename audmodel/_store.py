@@ -335,18 +335,55 @@ def archive_entries(
         RuntimeError: if the archive is broken or unsafe
 
     """
+    with _archive_reader(location, path, version) as (tail, read):
+        return _archive.read_entries(tail, read)
+
+
+def archive_member(
+    location: Location, path: str, version: str, entry: zipfile.ZipInfo
+) -> bytes:
+    r"""The content of one entry of a stored archive (e.g. its README).
+
+    Where the backend reads parts of files, only the entry is read.
+
+    Args:
+        location: the repository
+        path: the archive's path
+        version: the model's version
+        entry: the entry, from :func:`archive_entries`
+
+    Raises:
+        audbackend.BackendError: if the archive cannot be read
+        RuntimeError: if the entry is broken or not what the directory says
+
+    """
+    with _archive_reader(location, path, version) as (_, read):
+        return _archive.read_member(
+            lambda offset, size: read(offset, offset + size), entry
+        )
+
+
+@contextlib.contextmanager
+def _archive_reader(location: Location, path: str, version: str) -> Iterator[tuple]:
+    r"""Two readers of a stored archive: its last ``count`` bytes, and a range.
+
+    By ranged reads where the backend has them; elsewhere from a temporary
+    download of the archive.
+
+    """
     backend = location.interface.backend
     if location.capabilities.ranged_reads:
         stored = versioned_path(location, path, version)
-        return _archive.read_entries(
+        yield (
             lambda count: backend.read_tail(stored, count),
             lambda start, end: backend.read_range(stored, start, end),
         )
+        return
     with tempfile.TemporaryDirectory() as tmp:
         local = location.interface.get_file(path, os.path.join(tmp, "a.zip"), version)
         with open(local, "rb") as fp:
             size = os.fstat(fp.fileno()).st_size
-            return _archive.read_entries(
+            yield (
                 lambda count: (
                     os.pread(fp.fileno(), count, max(0, size - count)),
                     size,

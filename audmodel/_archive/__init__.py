@@ -40,6 +40,7 @@ from audmodel._archive._pack import create
 from audmodel._archive._pack import list_files
 from audmodel._archive._unpack import RemoteArchive
 from audmodel._archive._unpack import extract
+from audmodel._archive._unpack import read_member
 from audmodel._archive._zip import ALIGNMENT
 from audmodel._archive._zip import TAIL
 from audmodel._archive._zip import ArchiveError
@@ -62,5 +63,6 @@ __all__ = [
     "list_files",
     "read_directory",
     "read_entries",
+    "read_member",
     "verify",
 ]

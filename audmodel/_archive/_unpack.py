@@ -233,20 +233,7 @@ def _extract_small(
 
     """
     for entry in entries:
-        offset = _data_offset(read, entry)
-        data = read(offset, entry.compress_size)
-        if len(data) != entry.compress_size:
-            raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
-        if entry.compress_type == zipfile.ZIP_DEFLATED:
-            inflater = decompressobj(-15)
-            try:
-                data = inflater.decompress(data, entry.file_size + 1)
-            except Exception as ex:  # zlib.error or isal's error
-                raise ArchiveError(
-                    f"Entry '{entry.filename}' is broken: {ex}"
-                ) from None
-        if len(data) != entry.file_size or crc32(data) != entry.CRC:
-            raise ArchiveError(f"Bad CRC-32 for file '{entry.filename}'")
+        data = read_member(read, entry)
         # O_EXCL refuses to follow or replace anything already at the target.
         out = os.open(
             _target(dst_root, entry), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666
@@ -257,6 +244,49 @@ def _extract_small(
                 view = view[os.write(out, view) :]
         finally:
             os.close(out)
+
+
+def read_member(read: Callable[[int, int], bytes], entry: zipfile.ZipInfo) -> bytes:
+    r"""The content of one entry, read into memory.
+
+    The output is bounded by the entry's declared size and its CRC-32
+    checked, so that a hostile archive cannot make it larger or different.
+
+    Args:
+        read: gives ``size`` bytes of the archive from ``offset`` on
+        entry: the entry, from :func:`read_directory`
+
+    Returns:
+        the entry's bytes
+
+    Raises:
+        ArchiveError: if the entry is cut short, broken, or its size or
+            CRC-32 differ from what the central directory says
+
+    Example:
+        >>> import io, zipfile
+        >>> buffer = io.BytesIO()
+        >>> with zipfile.ZipFile(buffer, "w") as archive:
+        ...     archive.writestr("a.txt", "hello")
+        >>> data = buffer.getvalue()
+        >>> entry = zipfile.ZipFile(buffer).infolist()[0]
+        >>> read_member(lambda offset, size: data[offset : offset + size], entry)
+        b'hello'
+
+    """
+    offset = _data_offset(read, entry)
+    data = read(offset, entry.compress_size)
+    if len(data) != entry.compress_size:
+        raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
+    if entry.compress_type == zipfile.ZIP_DEFLATED:
+        inflater = decompressobj(-15)
+        try:
+            data = inflater.decompress(data, entry.file_size + 1)
+        except Exception as ex:  # zlib.error or isal's error
+            raise ArchiveError(f"Entry '{entry.filename}' is broken: {ex}") from None
+    if len(data) != entry.file_size or crc32(data) != entry.CRC:
+        raise ArchiveError(f"Bad CRC-32 for file '{entry.filename}'")
+    return data
 
 
 def _target(dst_root: str, entry: zipfile.ZipInfo) -> str:
