@@ -40,6 +40,8 @@ from audmodel import _catalog
 from audmodel import _json
 from audmodel import _load
 from audmodel import _tables
+from audmodel import _ui_card
+from audmodel import _ui_compare
 from audmodel import _ui_safety
 from audmodel import _yaml
 from audmodel._defaults import CATALOG_HOST
@@ -60,7 +62,8 @@ PAGE_SIZE = 50
 REFRESH_INTERVAL = 10.0
 r"""Seconds a snapshot is kept at least, whatever asks for a new one."""
 MISSING_EXTRA = (
-    "The catalog needs the optional extra 'ui' (Starlette, uvicorn, Jinja2): "
+    "The catalog needs the optional extra 'ui' (Starlette, uvicorn, Jinja2, "
+    "markdown-it-py, nh3): "
     "pip install -e '.[ui]' in a clone of audmodel, or install its wheel "
     "with the extra, see the README's 'Installing'."
 )
@@ -139,6 +142,7 @@ class Catalog:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
         self._files: dict[str, list] = {}
+        self._cards: dict[str, _ui_card.Card | None] = {}
 
     def snapshot(self, refresh: bool = False) -> Snapshot:
         r"""The current snapshot, taken anew if it is too old.
@@ -167,6 +171,23 @@ class Catalog:
                 model.short_id, model.version, self.cache_root
             )
         return self._files[model.uid]
+
+    def card(self, model: _catalog.Model) -> _ui_card.Card | None:
+        r"""A model's README, read once: only its entry, and only if small."""
+        if model.uid not in self._cards:
+            entry = _ui_card.find_readme(self.files(model))
+            self._cards[model.uid] = (
+                None
+                if entry is None
+                else _ui_card.card(entry, lambda: self.readme(model, entry))
+            )
+        return self._cards[model.uid]
+
+    def readme(self, model: _catalog.Model, entry: Any) -> bytes:
+        r"""The bytes of a README entry, read from the archive by ranges."""
+        return _load.archive_member(
+            model.short_id, model.version, self.cache_root, entry, model.repository
+        )
 
     def _take(self) -> Snapshot:
         owners: dict[str, Repository] = {}
@@ -361,25 +382,12 @@ def model_page(catalog: Catalog, snapshot: Snapshot, uid: str) -> dict[str, obje
             "shell": f"audmodel load {model.uid} {_repository_args(model.repository)}",
         },
     }
-    page["meta"], page["meta_error"] = _guarded(
-        lambda: _json.plain(
-            _load.meta(
-                model.short_id, model.version, catalog.cache_root, model.repository
-            )
-        )
-    )
+    page["meta"], page["meta_error"] = _guarded(lambda: _meta(catalog, model))
     page["meta_yaml"] = _yaml.dumps(page["meta"]) if page["meta"] else ""
     files, page["files_error"] = _guarded(lambda: catalog.files(model))
-    page["files"] = [
-        {
-            "path": e.filename,
-            "size": e.file_size,
-            "modified": datetime.datetime(*e.date_time).isoformat(),
-            "crc32": f"{e.CRC:08x}",
-        }
-        for e in files or []
-        if not e.is_dir()
-    ]
+    page["files"] = _file_rows(files or [])
+    card, page["card_error"] = _guarded(lambda: catalog.card(model))
+    page["card"] = card and dataclasses.asdict(card)
     page["url"], _ = _guarded(
         lambda: _load.url(
             model.short_id,
@@ -389,6 +397,70 @@ def model_page(catalog: Catalog, snapshot: Snapshot, uid: str) -> dict[str, obje
         )
     )
     return page
+
+
+def compare_page(
+    catalog: Catalog, snapshot: Snapshot, asked: list[str]
+) -> dict[str, object]:
+    r"""Two or more models side by side, see :mod:`audmodel._ui_compare`.
+
+    Args:
+        catalog: the catalog, for meta and files
+        snapshot: its snapshot
+        asked: IDs, short IDs (their latest version) or aliases
+
+    Raises:
+        ValueError: if fewer than two or too many models are asked for
+        KeyError: if one of them is not in the catalog
+
+    """
+    models = []
+    for uid in _ui_compare.chosen(asked):
+        model = snapshot.model(snapshot.aliases.get(uid, uid))
+        if model is None:
+            raise KeyError(uid)
+        models.append(model)
+    sides = [_side(catalog, model) for model in models]
+    return {**_ui_compare.compare(sides), "errors": snapshot.errors}
+
+
+def _side(catalog: Catalog, model: _catalog.Model) -> _ui_compare.Side:
+    r"""One model of a comparison, with what of it could not be read."""
+    meta, meta_error = _guarded(lambda: _meta(catalog, model))
+    files, files_error = _guarded(lambda: catalog.files(model))
+    problems = [
+        f"its {what} cannot be read: {error}"
+        for what, error in (("meta", meta_error), ("files", files_error))
+        if error
+    ]
+    return _ui_compare.Side(
+        model.uid,
+        _json.plain(model.header),
+        meta,
+        None if files is None else {f["path"]: f for f in _file_rows(files)},
+        problems,
+    )
+
+
+def _meta(catalog: Catalog, model: _catalog.Model) -> dict[str, Any]:
+    r"""A model's meta as it is now, as plain JSON values."""
+    return _json.plain(
+        _load.meta(model.short_id, model.version, catalog.cache_root, model.repository)
+    )
+
+
+def _file_rows(entries: list) -> list[dict[str, Any]]:
+    r"""The files of an archive, as the pages show them."""
+    return [
+        {
+            "path": e.filename,
+            "size": e.file_size,
+            "modified": datetime.datetime(*e.date_time).isoformat(),
+            "crc32": f"{e.CRC:08x}",
+        }
+        for e in entries
+        if not e.is_dir()
+    ]
 
 
 def lookup_page(snapshot: Snapshot, name: str, query: dict) -> dict[str, object]:
@@ -544,7 +616,11 @@ def app(catalog: Catalog, hosts: frozenset[str] | None = None):
         ImportError: if the extra ``ui`` is not installed, saying which
 
     """
+    # markdown_it and nh3 render model cards; imported here so that a
+    # missing one is named when the catalog starts, not on a model page.
     try:
+        import markdown_it  # noqa: F401
+        import nh3  # noqa: F401
         from starlette.applications import Starlette
         from starlette.routing import Mount
         from starlette.routing import Route
@@ -556,8 +632,10 @@ def app(catalog: Catalog, hosts: frozenset[str] | None = None):
     pages = [
         Route("/models", site.models),
         Route("/models/{uid}", site.model),
+        Route("/models/{uid}/readme", site.readme),
         Route("/aliases/{alias}", site.alias),
         Route("/lookup/{name}", site.lookup),
+        Route("/compare", site.compare),
     ]
     static = os.path.join(os.path.dirname(__file__), "static")
     application = Starlette(
@@ -609,6 +687,23 @@ class _Site:
             return self.missing(request, f"model '{uid}'")
         return self.respond(request, "model.html", data)
 
+    def readme(self, request: Request) -> Response:
+        r"""A model's README as it is stored, as plain text that cannot run."""
+        uid = request.path_params["uid"]
+        model = self.snapshot(request).model(uid)
+        card = None if model is None else self.catalog.card(model)
+        if model is None or card is None:
+            return self.missing(request, f"README of a model '{uid}'")
+        if card.size > _ui_card.RAW_LIMIT:
+            detail = (
+                f"{card.file} has {_tables.human_size(card.size)}, more than the "
+                f"catalog sends; load the model to read it: audmodel load {uid}"
+            )
+            return self.error(request, 413, "README too large", detail)
+        entry = _ui_card.find_readme(self.catalog.files(model))
+        data = self.catalog.readme(model, entry)
+        return self.responses.Response(data, media_type="text/plain; charset=utf-8")
+
     def alias(self, request: Request) -> Response:
         name = request.path_params["alias"]
         uid = self.snapshot(request).aliases.get(name)
@@ -628,6 +723,16 @@ class _Site:
             return self.missing(request, f"model named '{name}'")
         data = lookup_page(snapshot, name, _query(request))
         return self.respond(request, "lookup.html", data)
+
+    def compare(self, request: Request) -> Response:
+        asked = request.query_params.getlist("uid")
+        try:
+            data = compare_page(self.catalog, self.snapshot(request), asked)
+        except ValueError as ex:
+            return self.error(request, 400, "Nothing to compare", str(ex))
+        except KeyError as ex:
+            return self.missing(request, f"model '{ex.args[0]}'")
+        return self.respond(request, "compare.html", data)
 
     def home(self, request: Request) -> Response:
         return self.responses.RedirectResponse("/models", status_code=307)

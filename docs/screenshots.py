@@ -6,8 +6,9 @@ Usage::
 
 Fills an S3 repository on a moto server (on 127.0.0.1, so that no local
 path shows on the pages) with example models, serves the catalog
-(``audmodel ui``) on 127.0.0.1, and photographs the models page and a model
-page in headless Chromium (``/usr/bin/chromium``, or ``CHROMIUM``) into
+(``audmodel ui``) on 127.0.0.1, and photographs the models page, a model
+page with its card, the compare page and a model page on a phone in
+headless Chromium (``/usr/bin/chromium``, or ``CHROMIUM``) into
 ``docs/_static/``. Needs the extras ``test`` and ``ui``.
 """
 
@@ -40,6 +41,19 @@ CHROMIUM_ARGS = [
 ]
 
 
+CARD = """# Valence from speech
+
+Predicts **valence** (negative to positive) from 16 kHz speech,
+as a value between 0 and 1.
+
+| data | CCC |
+|------|-----|
+| msppodcast 2.6.1 | 0.61 |
+
+Trained on MSP-Podcast; see `log/eval.yaml` for the evaluation.
+"""
+
+
 def fill(root: str, endpoint: str) -> audmodel.Repository:
     """A repository with a few models of an emotion and a speech team."""
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
@@ -55,6 +69,8 @@ def fill(root: str, endpoint: str) -> audmodel.Repository:
         fp.write("layers: 14\n")
     with open(os.path.join(model, "log", "eval.yaml"), "w") as fp:
         fp.write("uar: 0.61\n")
+    with open(os.path.join(model, "README.md"), "w") as fp:
+        fp.write(CARD)
     day = datetime.date(2026, 11, 2)
     catalog = [
         ("onnx", "emotion.cnn", {"task": "arousal", "sampling_rate": 16000}),
@@ -66,6 +82,8 @@ def fill(root: str, endpoint: str) -> audmodel.Repository:
     ]
     for i, (name, subgroup, params) in enumerate(catalog):
         for version in ["1.0.0", "1.1.0"][: 1 + i % 2]:
+            with open(os.path.join(model, "model.onnx"), "wb") as fp:
+                fp.write(os.urandom(300_000))  # each version its own weights
             audmodel.publish(
                 model,
                 name,
@@ -81,8 +99,13 @@ def fill(root: str, endpoint: str) -> audmodel.Repository:
     return repository
 
 
+def photograph(page, name: str, full_page: bool = True) -> None:
+    """Save what a browser page shows into ``docs/_static/NAME``."""
+    page.screenshot(path=os.path.join(HERE, "_static", name), full_page=full_page)
+
+
 def main() -> None:
-    """Fill a repository, serve it, photograph two pages."""
+    """Fill a repository, serve it, photograph its pages."""
     for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]:
         os.environ.setdefault(name, "demo")
     with socket.socket() as probe:
@@ -100,12 +123,18 @@ def main() -> None:
             )
             page = browser.new_page(viewport={"width": 1200, "height": 620})
             page.goto(address)
-            page.screenshot(path=os.path.join(HERE, "_static", "catalog-models.png"))
+            photograph(page, "catalog-models.png", full_page=False)
             page.click("text=emotion-valence")
-            page.wait_for_selector("#files")
-            page.screenshot(
-                path=os.path.join(HERE, "_static", "catalog-model.png"), full_page=True
-            )
+            page.wait_for_selector("#card")
+            photograph(page, "catalog-model.png")
+            page.check("input[name=uid]:not(:checked)")
+            page.click("text=Compare ticked versions")
+            page.wait_for_selector("#compare")
+            photograph(page, "catalog-compare.png")
+            phone = browser.new_page(viewport={"width": 420, "height": 900})
+            phone.goto(address.replace("/models", "/aliases/emotion-valence"))
+            phone.wait_for_selector("#card")
+            photograph(phone, "catalog-phone.png", full_page=False)
             browser.close()
     server.stop()
 

@@ -40,7 +40,10 @@ LAYERS = [
     ["_store", "_cache", "_repository", "_config"],
     ["_aliases", "_resolve", "_transaction"],
     ["_publish", "_load", "_lifecycle", "_check", "_catalog", "_tables"],
-    ["__init__", "_api", "_cli", "_ui", "_ui_safety", "__main__"],
+    [
+        *["__init__", "_api", "_cli", "__main__"],
+        *["_ui", "_ui_safety", "_ui_card", "_ui_compare"],
+    ],
 ]
 
 

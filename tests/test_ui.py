@@ -22,6 +22,8 @@ import pytest
 import audmodel
 from audmodel import _catalog
 from audmodel import _ui
+from audmodel import _ui_card
+from audmodel import _ui_compare
 from audmodel import _ui_safety
 
 
@@ -589,3 +591,205 @@ def test_list_of_one_name_shows_the_parameters_that_differ_sortable(client, team
     page = client.get("/models", params={"name": "onnx", "sort": "param:rate"})
     assert 'class="parameter"' in page.text and "sort=param%3Atask" in page.text
     assert "by rate</option>" in page.text
+
+
+# --- model cards, compare, phones --------------------------------------------------
+
+README = """# Emotion model
+
+Detects **anger** in speech.
+
+<script>window.hacked = 1</script>
+
+<img src="x" onerror="window.hacked = 1">
+
+[run me](javascript:window.hacked=1) and
+<a href="javascript:window.hacked = 1" onclick="window.hacked = 1">me too</a>
+
+![a diagram](https://example.org/diagram.png)
+
+| data | UAR |
+|------|-----|
+| emodb | 0.5 |
+"""
+
+
+def publish_with_readme(tmp_path, name: str, readme: str, weights: int = 0) -> str:
+    root = tmp_path / name
+    root.mkdir()
+    (root / name).write_text(readme)
+    (root / "weights.bin").write_bytes(os.urandom(weights))
+    return audmodel.publish(str(root), "card", {"readme": name}, "1.0.0")
+
+
+def count_archive_reads(monkeypatch) -> list[int]:
+    """Sizes of all reads of parts of stored files, from now on."""
+    from audmodel.backend._common import RangedReads
+
+    read = []
+    read_range, read_tail = RangedReads.read_range, RangedReads.read_tail
+
+    def count_range(self, *args, **kwargs):
+        data = read_range(self, *args, **kwargs)
+        read.append(len(data))
+        return data
+
+    def count_tail(self, *args, **kwargs):
+        data, size = read_tail(self, *args, **kwargs)
+        read.append(len(data))
+        return data, size
+
+    monkeypatch.setattr(RangedReads, "read_range", count_range)
+    monkeypatch.setattr(RangedReads, "read_tail", count_tail)
+    return read
+
+
+def test_browser_model_card_is_rendered_inert_from_a_few_ranges(
+    team, tmp_path, browser, monkeypatch
+):
+    weights = 2 * 1024 * 1024
+    uid = publish_with_readme(tmp_path, "README.md", README, weights)
+    catalog = _ui.Catalog(audmodel.config.REPOSITORIES, str(tmp_path / "cache"))
+    read = count_archive_reads(monkeypatch)
+    with _ui.running(catalog) as address:
+        page = browser.new_page()
+        dialogs = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog), dialog.dismiss()))
+        page.goto(address.replace("/models", f"/models/{uid}"))
+        card = page.locator("#card")
+        assert card.locator("h1").inner_text() == "Emotion model"
+        assert card.locator("strong").inner_text() == "anger"
+        assert "emodb" in card.locator("table").inner_text()
+        assert "[image: a diagram]" in card.inner_text()
+        # Nothing of the README can run or load anything.
+        assert card.locator("script, img, iframe, [onerror], [onclick]").count() == 0
+        for index in range(card.locator("a").count()):
+            link = card.locator("a").nth(index)
+            assert not (link.get_attribute("href") or "").startswith("javascript")
+            link.click()
+        assert page.evaluate("window.hacked") is None
+        assert dialogs == []
+        page.close()
+    readme_entry = len(README) + 200  # its local header and name, at most
+    assert 0 < sum(read) < readme_entry + 100_000
+    assert sum(read) < weights / 10  # far less than the archive
+
+
+def test_large_readme_is_linked_and_other_readmes_shown_as_text(team, tmp_path):
+    large = "x" * (_ui_card.RENDER_LIMIT + 1)
+    linked = publish_with_readme(tmp_path, "README.md", large)
+    text = publish_with_readme(tmp_path, "README.txt", "<b>as typed</b>\n")
+    catalog = _ui.Catalog(audmodel.config.REPOSITORIES, str(tmp_path / "cache"))
+    client = TestClient(_ui.app(catalog))
+    card = client.get(f"/api/models/{linked}").json()["card"]
+    assert card == {"file": "README.md", "size": len(large), "html": None, "text": None}
+    page = client.get(f"/models/{linked}").text
+    assert f'href="/models/{linked}/readme"' in page
+    raw = client.get(f"/models/{linked}/readme")
+    assert raw.headers["content-type"] == "text/plain; charset=utf-8"
+    assert raw.text == large
+    assert client.get(f"/api/models/{text}").json()["card"]["text"] == (
+        "<b>as typed</b>\n"
+    )
+    assert "&lt;b&gt;as typed&lt;/b&gt;" in client.get(f"/models/{text}").text
+    # Models without a README have no card, and no README to link.
+    assert client.get(f"/api/models/{team['joy']}").json()["card"] is None
+    assert client.get(f"/models/{team['joy']}/readme").status_code == 404
+
+
+def test_compare_marks_what_differs_and_its_json_twin_agrees(client, team):
+    asked = {"uid": [team["anger-2"], team["joy"]]}
+    data = client.get("/api/compare", params=asked).json()
+    assert [m["uid"] for m in data["models"]] == [team["anger-2"], team["joy"]]
+    sections = {s["title"]: {r["key"]: r for r in s["rows"]} for s in data["sections"]}
+    assert sections["Parameters"]["task"]["values"] == ["anger", "joy"]
+    assert sections["Parameters"]["task"]["differs"]
+    assert not sections["Model"]["name"]["differs"]
+    assert sections["Meta"] == {}  # neither has meta
+    assert not sections["Files"]["model.onnx"]["differs"]
+    assert client.get("/compare", params=asked).status_code == 200
+    # An alias or a short ID stands for its model.
+    by_alias = client.get("/api/compare", params={"uid": ["angry", team["joy"]]})
+    assert by_alias.json()["models"][0]["uid"] == team["anger-2"]
+
+
+@pytest.mark.parametrize(
+    "uids, status",
+    [
+        ([], 400),
+        (["x"], 400),
+        (["a", "a"], 400),
+        ([f"m{i}" for i in range(_ui_compare.MAX_MODELS + 1)], 400),
+        (["00000000-1.0.0", "11111111-1.0.0"], 404),
+    ],
+)
+def test_compare_refuses_what_it_cannot_compare(client, team, uids, status):
+    page = client.get("/compare", params={"uid": uids})
+    assert page.status_code == status
+    assert 'href="/models"' in page.text  # the catalog's page, with a way back
+    api = client.get("/api/compare", params={"uid": uids})
+    assert api.status_code == status and api.json()["detail"]
+
+
+def test_browser_compare_ticked_versions_marks_a_changed_file(
+    catalog_page, team, tmp_path, monkeypatch
+):
+    page, address, _ = catalog_page
+    monkeypatch.setattr(_ui, "REFRESH_INTERVAL", 0.0)
+    root = tmp_path / "team-model"
+    (root / "model.onnx").write_bytes(os.urandom(4096))  # same size, new bytes
+    newer = audmodel.publish(
+        str(root), "onnx", {"task": "anger", "rate": 16000}, "3.0.0",
+        subgroup="emotion.cnn",
+    )  # fmt: skip
+    page.goto(address.replace("/models", f"/models/{newer}?refresh=1"))
+    page.check(f"input[value='{team['anger-1']}']")
+    page.click("text=Compare ticked versions")
+    page.wait_for_url("**/compare?**")
+    changed = page.locator("tr.differs th.key").all_inner_texts()
+    assert any(text.startswith("model.onnx") for text in changed)
+    assert any(text.startswith("version") for text in changed)
+    assert not any(text.startswith("log/eval.yaml") for text in changed)
+    assert not any(text.startswith("task") for text in changed)
+    # From the list: two models whose parameters differ.
+    page.goto(address)
+    page.check(f"input[value='{team['joy']}']")
+    page.check(f"input[value='{team['asr']}']")
+    page.click("text=Compare ticked")
+    page.wait_for_url("**/compare?**")
+    changed = page.locator("#section-parameters tr.differs th.key").all_inner_texts()
+    assert {text.split()[0] for text in changed} == {"language", "rate", "task"}
+
+
+def test_browser_every_page_fits_a_phone_and_a_desktop(team, tmp_path, browser):
+    root = tmp_path / "long"
+    deep = root / ("folder-with-a-long-name-" * 3)
+    deep.mkdir(parents=True)
+    (deep / ("file-with-a-long-name-" * 4 + ".bin")).write_bytes(b"x")
+    (root / "README.md").write_text("# Card\n\n```\n" + "x" * 300 + "\n```\n")
+    long = audmodel.publish(
+        str(root),
+        "onnx",
+        {"task": "anger", "a_long_parameter_name": "value" * 12},
+        "1.0.0",
+        subgroup="emotion.cnn.with.a.deep.subgroup",
+        meta={"note": "y" * 200},
+    )
+    catalog = _ui.Catalog(audmodel.config.REPOSITORIES, str(tmp_path / "cache"))
+    paths = [
+        "/models",
+        "/models?name=onnx",
+        f"/models/{long}",
+        "/lookup/onnx",
+        f"/compare?uid={long}&uid={team['anger-2']}&uid={team['joy']}",
+    ]
+    with _ui.running(catalog) as address:
+        for width in (420, 1400):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            for path in paths:
+                page.goto(address.replace("/models", path, 1))
+                scrolled, window = page.evaluate(
+                    "[document.documentElement.scrollWidth, window.innerWidth]"
+                )
+                assert (width, path, scrolled) == (width, path, window)
+            page.close()

@@ -1,0 +1,168 @@
+"""Model cards: the README a model's archive holds, shown on its catalog page.
+
+A README is text its publisher wrote, shown to whoever opens the page, so
+it is treated as hostile: Markdown is rendered by markdown-it-py (CommonMark,
+with tables) and the HTML that comes out is cleaned by nh3 (the Rust
+sanitizer ammonia) down to an allow-list of tags and attributes. Nothing of
+it can run: no scripts, no event handlers, no links but ``http``,
+``https`` and ``mailto``, no styles, and no images (a page that loads images
+from elsewhere tells their host who reads it; an image becomes its
+alternative text). ``README.rst`` and ``README.txt`` are shown as text.
+
+Only the README's entry of the archive is read, by ranged reads, and only
+when it is at most :data:`RENDER_LIMIT` bytes; a larger one is linked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from typing import Any
+import zipfile
+
+
+# In the order they are looked for, at the top of the model folder.
+README_NAMES = ("README.md", "README.rst", "README.txt")
+RENDER_LIMIT = 1024 * 1024  # bytes; a larger README is linked, not shown
+RAW_LIMIT = 16 * 1024 * 1024  # bytes; the most the link sends
+_LINK_SCHEMES = {"http", "https", "mailto"}
+# nh3's allow-list of tags keeps images and image maps; a README's do not.
+_IMAGE_TAGS = {"img", "map", "area"}
+
+
+@dataclasses.dataclass
+class Card:
+    r"""A model's README, as shown on its page.
+
+    Exactly one of ``html`` (Markdown, rendered and cleaned) and ``text``
+    (any other README) is set, or neither when the README is larger than
+    :data:`RENDER_LIMIT` and only linked.
+
+    """
+
+    file: str
+    size: int
+    html: str | None = None
+    text: str | None = None
+
+    @property
+    def linked(self) -> bool:
+        r"""Whether the README is too large to show and only linked."""
+        return self.html is None and self.text is None
+
+
+def find_readme(entries: list[zipfile.ZipInfo]) -> zipfile.ZipInfo | None:
+    r"""The README among the entries of an archive, or ``None``.
+
+    Looked for at the top of the model folder, by the names in
+    :data:`README_NAMES` without regard to case, in their order.
+
+    Args:
+        entries: the archive's entries
+
+    Returns:
+        the README's entry, if there is one
+
+    Example:
+        >>> entry = zipfile.ZipInfo("readme.MD")
+        >>> find_readme([zipfile.ZipInfo("docs/README.md"), entry]) is entry
+        True
+
+    """
+    by_name = {e.filename.lower(): e for e in entries if not e.is_dir()}
+    for name in README_NAMES:
+        if name.lower() in by_name:
+            return by_name[name.lower()]
+    return None
+
+
+def card(entry: zipfile.ZipInfo, read: Any) -> Card:
+    r"""The card of a README entry.
+
+    Args:
+        entry: the README's entry
+        read: callable without arguments that gives the entry's bytes;
+            not called when the README is too large to show
+
+    Returns:
+        the card
+
+    Example:
+        >>> entry = zipfile.ZipInfo("README.md")
+        >>> entry.file_size = 9
+        >>> card(entry, lambda: b"# Hello\n").html
+        '<h1>Hello</h1>\n'
+
+    """
+    shown = Card(entry.filename, entry.file_size)
+    if entry.file_size > RENDER_LIMIT:
+        return shown
+    text = read().decode("utf-8", errors="replace")
+    if entry.filename.lower().endswith(".md"):
+        shown.html = render_markdown(text)
+    else:
+        shown.text = text
+    return shown
+
+
+def render_markdown(text: str) -> str:
+    r"""Markdown as HTML that cannot run anything.
+
+    Args:
+        text: the Markdown
+
+    Returns:
+        cleaned HTML
+
+    Example:
+        >>> render_markdown("[x](javascript:alert(1)) <b onclick='f()'>b</b>")
+        '<p>[x](javascript:alert(1)) <b>b</b></p>\n'
+
+    """
+    from markdown_it import MarkdownIt
+
+    # Raw HTML is let through to the sanitizer, which decides what of it
+    # stays, so that a README's harmless markup (<b>, <details>) still shows.
+    markdown = MarkdownIt("commonmark", {"html": True}).enable(
+        ["table", "strikethrough"]
+    )
+    markdown.add_render_rule("image", _image_as_text)
+    return sanitize(markdown.render(text))
+
+
+def sanitize(fragment: str) -> str:
+    r"""An HTML fragment cut down to tags, attributes and links that cannot run.
+
+    Args:
+        fragment: HTML
+
+    Returns:
+        the fragment without scripts, styles, event handlers, images and
+        links other than ``http``, ``https`` and ``mailto``
+
+    Example:
+        >>> sanitize('<a href="javascript:f()">x</a><script>f()</script>')
+        '<a rel="noopener noreferrer nofollow">x</a>'
+
+    """
+    import nh3
+
+    return nh3.clean(
+        fragment,
+        tags=set(nh3.ALLOWED_TAGS) - _IMAGE_TAGS,
+        attributes={
+            tag: set(names)
+            for tag, names in nh3.ALLOWED_ATTRIBUTES.items()
+            if tag not in _IMAGE_TAGS
+        },
+        url_schemes=_LINK_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def _image_as_text(
+    renderer: Any, tokens: list, index: int, options: Any, env: Any
+) -> str:
+    r"""An image of the README shown as its alternative text."""
+    alt = renderer.renderInlineAsText(tokens[index].children or [], options, env)
+    return f'<em class="image">[image: {html.escape(alt)}]</em>' if alt else ""
