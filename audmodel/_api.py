@@ -13,7 +13,10 @@ import errno
 import os
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import Literal
+from typing import overload
 
+from audmodel import _config
 from audmodel import _ids
 from audmodel import _lazy
 from audmodel import _output
@@ -61,10 +64,27 @@ def _cache_root(cache_root: str | None) -> str:
     return _cache.root_path(cache_root or default_cache_root())
 
 
+def _shared(cache_root: str | None) -> str | None:
+    r"""The shared cache a call reads, if any: none where a cache root is given."""
+    if cache_root is not None:
+        return None
+    shared = _config.shared_cache_root()
+    if not shared:
+        return None
+    shared = _cache.root_path(shared)
+    return None if shared == _cache_root(None) else shared
+
+
+def _roots(cache_root: str | None) -> list[str]:
+    r"""The caches a call reads, the user's (the one written to) first."""
+    shared = _shared(cache_root)
+    return [_cache_root(cache_root)] + ([shared] if shared else [])
+
+
 def _resolved(uid: str, cache_root: str | None) -> tuple[str, str, str]:
     r"""Short ID and version of what the user passed, and the cache root used."""
     root = _cache_root(cache_root)
-    short_id, version = _resolve.resolve(uid, root)
+    short_id, version = _resolve.resolve(uid, root, _shared(cache_root))
     return short_id, version, root
 
 
@@ -192,7 +212,9 @@ def available(
     """
     if params is not None and not isinstance(params, dict):
         raise ValueError(f"'params' must be a dict, not {type(params).__name__}.")
-    found = _catalog.models(_cache_root(cache_root), repository, verbose)
+    found = _catalog.models(
+        _cache_root(cache_root), repository, verbose, _shared(cache_root)
+    )
     chosen = _catalog.select(
         found,
         name=name,
@@ -214,7 +236,10 @@ def cached(cache_root: str | None = None) -> pandas.DataFrame:
         table indexed by model ID (``uid``),
         with the columns ``name`` and ``subgroup`` (from the cached header,
         ``None`` if it is not cached), ``version``, ``path`` (the folder),
-        ``size`` (bytes) and ``last_used`` (time of the last :func:`load`)
+        ``size`` (bytes), ``last_used`` (time of the last :func:`load`)
+        and ``cache``: ``'user'`` for the cache models are loaded into,
+        ``'shared'`` for the shared cache (see :func:`default_cache_root`),
+        whose models are listed too unless ``cache_root`` is given
 
     Examples:
         >>> folder = audmodel.load("my-model")
@@ -224,10 +249,15 @@ def cached(cache_root: str | None = None) -> pandas.DataFrame:
         d4e9c65b-1.0.0  torch   1.0.0    11
 
     """
-    root = _cache_root(cache_root)
-    entries = _cache.entries(root)
-    headers = dict(_catalog.cached_headers([e.uid for e in entries], root))
-    return _tables.cached([(entry, headers.get(entry.uid)) for entry in entries])
+    shared = _config.shared_cache_root()
+    rows = []
+    for root in _roots(cache_root):
+        # The shared cache is named so also when it is given as cache_root.
+        kind = "shared" if shared and root == _cache.root_path(shared) else "user"
+        entries = _cache.entries(root)
+        headers = dict(_catalog.cached_headers([e.uid for e in entries], root))
+        rows += [(entry, headers.get(entry.uid), kind) for entry in entries]
+    return _tables.cached(rows)
 
 
 @_output.verbose_call
@@ -397,19 +427,38 @@ def date(uid: str, *, cache_root: str | None = None) -> str:
     return str(header(uid, cache_root=cache_root)["date"])
 
 
-def default_cache_root() -> str:
-    r"""Default cache folder.
+@overload
+def default_cache_root(shared: Literal[False] = False) -> str: ...
 
-    ``AUDMODEL_CACHE_ROOT`` if set, else :attr:`audmodel.config.CACHE_ROOT`.
+
+@overload
+def default_cache_root(shared: bool) -> str | None: ...
+
+
+def default_cache_root(shared: bool = False) -> str | None:
+    r"""Default cache folder, or the shared one.
+
+    The user's cache is ``AUDMODEL_CACHE_ROOT`` if set, else
+    :attr:`audmodel.config.CACHE_ROOT`. The shared cache, which an
+    administrator fills and its users only read, is
+    ``AUDMODEL_SHARED_CACHE_ROOT`` if set, else
+    :attr:`audmodel.config.SHARED_CACHE_ROOT`.
+
+    Args:
+        shared: return the shared cache folder instead
 
     Returns:
-        cache folder
+        cache folder; with ``shared=True`` ``None`` if there is no shared cache
 
     Examples:
         >>> audmodel.default_cache_root()
         '...'
+        >>> audmodel.default_cache_root(shared=True) is None
+        True
 
     """
+    if shared:
+        return _config.shared_cache_root()
     return os.environ.get("AUDMODEL_CACHE_ROOT") or config.CACHE_ROOT
 
 
@@ -434,6 +483,11 @@ def exists(uid: str) -> bool:
     """
     try:
         short_id, version, _ = _resolved(uid, None)
+        if _config.offline():
+            return any(
+                os.path.exists(_cache.header_file(root, short_id, version))
+                for root in _roots(None)
+            )
         _store.find_header(short_id, version)
     except RuntimeError:
         return False
@@ -480,6 +534,12 @@ def files(
 
     """
     short_id, version, root = _resolved(uid, cache_root)
+    if _config.offline():
+        for cache in _roots(cache_root):
+            record = _cache.read_record(_cache.files_record(cache, short_id, version))
+            if record is not None:
+                return _tables.recorded_files(record)
+        raise _store.not_cached(f"The file list of model '{short_id}-{version}'")
     entries = _load.archive_entries(short_id, version, root)
     return _tables.files(entries)
 
@@ -512,7 +572,7 @@ def header(
 
     """
     short_id, version, root = _resolved(uid, cache_root)
-    return _load.header(short_id, version, root)
+    return _load.header(short_id, version, root, shared=_shared(cache_root))
 
 
 def latest_version(uid: str) -> str:
@@ -581,6 +641,14 @@ def load(
     Processes that load the same model into one cache at the same time
     download it once.
 
+    Without ``cache_root``, a shared cache (``default_cache_root(shared=True)``)
+    is looked in first: a complete model there is returned as it is,
+    nothing is written there and no lock taken (a model there that
+    differs from its archive is skipped with a warning).
+    Offline (:attr:`audmodel.config.OFFLINE`), the model is taken from the
+    caches, an alias as it resolved when last used; where no repository can
+    be reached, the same, with a warning where the answer may be stale.
+
     Args:
         uid: model ID, short ID (latest version) or alias
         cache_root: cache folder, see :func:`default_cache_root`
@@ -592,8 +660,10 @@ def load(
 
     Raises:
         audbackend.BackendError: if a repository cannot be reached
+            and the model is not cached
         RuntimeError: if the model does not exist
-            or its archive is broken or refused
+            or its archive is broken or refused,
+            or, offline, if it is not cached
         filelock.Timeout: if the cache lock is not acquired within ``timeout``
 
     Examples:
@@ -603,7 +673,7 @@ def load(
 
     """
     short_id, version, root = _resolved(uid, cache_root)
-    return _load.model(short_id, version, root, timeout, verbose)
+    return _load.model(short_id, version, root, timeout, verbose, _shared(cache_root))
 
 
 @_output.verbose_call
@@ -643,7 +713,9 @@ def lookup_table(
         d4e9c65b-1.0.0  emodb  melspec  cnn10          16000
 
     """
-    found = _catalog.models(_cache_root(cache_root), verbose=verbose)
+    found = _catalog.models(
+        _cache_root(cache_root), verbose=verbose, shared=_shared(cache_root)
+    )
     chosen = _catalog.select(found, name=name, subgroup=subgroup, version=version)
     return _tables.lookup_table(chosen)
 
@@ -679,7 +751,7 @@ def meta(
 
     """
     short_id, version, root = _resolved(uid, cache_root)
-    return _load.meta(short_id, version, root)
+    return _load.meta(short_id, version, root, shared=_shared(cache_root))
 
 
 @_output.verbose_call
@@ -1025,10 +1097,7 @@ def resolve_alias(
         'd4e9c65b-1.0.0'
 
     """
-    found = _aliases.find_alias(alias) if _ids.is_valid_alias(alias) else None
-    if found is None:
-        raise _store.alias_not_found(alias)
-    return found[1]
+    return _resolve.alias(alias, _roots(cache_root))
 
 
 @_output.verbose_call
@@ -1255,18 +1324,23 @@ def verify_cached(
 
     """
     root = _cache_root(cache_root)
-    entries = _cache.entries(root)
+    # What load() would use: a model of the shared cache before the user's.
+    found: dict[str, tuple[_cache.Entry, str]] = {}
+    for cache in reversed(_roots(cache_root)):
+        found.update({e.uid: (e, cache) for e in _cache.entries(cache)})
+    entries = sorted(found.values(), key=lambda item: item[0].uid)
     if uid is not None:
         if _ids.is_alias(uid):
-            uid = "-".join(_resolve.resolve(uid, root))
-        entries = _cache.of_model(entries, uid)
+            uid = "-".join(_resolve.resolve(uid, root, _shared(cache_root)))
+        chosen = _cache.of_model([entry for entry, _ in entries], uid)
+        entries = [item for item in entries if item[0] in chosen]
         if not entries:
             raise RuntimeError(f"Model '{uid}' is not in the cache '{root}'.")
     rows = [
         (entry.uid, path, problem)
-        for entry in entries
+        for entry, cache in entries
         for path, problem in _cache.verify(
-            entry.path, _load.files_record(entry.short_id, entry.version, root)
+            entry.path, _load.files_record(entry.short_id, entry.version, cache)
         )
     ]
     return _tables.verified(rows)
@@ -1316,11 +1390,11 @@ def versions(uid: str, *, cache_root: str | None = None) -> list[str]:
 
     """
     if _ids.is_short_id(uid):
-        return _store.header_versions(uid)
+        return _resolve.latest_versions(uid, _roots(cache_root))
     try:
         short_id, version, _ = _resolved(uid, cache_root)
     except RuntimeError:
         return []
     if _ids.is_legacy_id(short_id):  # a legacy model has one version only
         return [version]
-    return _store.header_versions(short_id)
+    return _resolve.latest_versions(short_id, _roots(cache_root))

@@ -9,6 +9,17 @@ can share one cache)::
     <cache_root>/<short_id>/.<version>.files.json   size and CRC-32 of each
                                                     file, from the archive
     <cache_root>/<short_id>/.<basename>.lock        lock of <basename>
+    <cache_root>/<short_id>/.<version>.shared.json  sizes and times of the
+                                                    files of the model in
+                                                    the shared cache, when
+                                                    last verified
+    <cache_root>/.aliases/<alias>                   the model ID an alias
+                                                    named when last resolved
+
+A shared cache (:func:`audmodel.default_cache_root` with ``shared=True``)
+has the same layout; it is filled by loading with it as ``cache_root`` and
+only read otherwise: whatever a user of it needs to write (the record of a
+verification, an alias) goes to the user's own cache.
 
 A model folder is built in a hidden staging folder beside its final place
 and renamed into place only when complete, so a folder at the final place
@@ -136,6 +147,46 @@ def refuse_linked_folder(path: str) -> None:
         )
 
 
+def make_folder(folder: str) -> None:
+    r"""Create a cache folder and those above it that are missing.
+
+    Below a group-writable folder (a shared cache) each new folder is
+    group-writable too, whatever the umask, so that the group's members can
+    lock and load there; setgid folders pass their group on by themselves.
+
+    """
+    if os.path.isdir(folder):
+        return
+    parent = os.path.dirname(folder)
+    if parent != folder:
+        make_folder(parent)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(folder)
+        if _is_shared(parent):
+            os.chmod(folder, stat.S_IMODE(os.stat(folder).st_mode) | _GROUP_RWX)
+
+
+_GROUP_RWX = stat.S_IRGRP | stat.S_IWGRP | stat.S_IXGRP
+
+
+def _share_readable(folder: str) -> None:
+    r"""Make a model folder readable by the group, for a shared cache."""
+    for base, names, files in os.walk(folder):
+        for name in names:
+            path = os.path.join(base, name)
+            os.chmod(
+                path, stat.S_IMODE(os.lstat(path).st_mode) | stat.S_IRGRP | stat.S_IXGRP
+            )
+        for name in files:
+            path = os.path.join(base, name)
+            if os.path.islink(path):  # chmod would follow it
+                continue
+            os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | stat.S_IRGRP)
+    os.chmod(
+        folder, stat.S_IMODE(os.stat(folder).st_mode) | stat.S_IRGRP | stat.S_IXGRP
+    )
+
+
 def _is_shared(folder: str) -> bool:
     r"""Tell if a cache folder is group-writable, as a shared cache is."""
     try:
@@ -183,7 +234,7 @@ def lock(path: str, timeout: float = SMALL_FILE_LOCK_TIMEOUT) -> Iterator[None]:
 
     """
     refuse_linked_folder(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    make_folder(os.path.dirname(path))
     file = lock_file(path)
     guard = filelock.FileLock(file, mode=_lock_mode(file))
     try:
@@ -227,7 +278,7 @@ def staging(final: str) -> Iterator[tuple[str, str]]:
 
     """
     refuse_linked_folder(final)
-    os.makedirs(os.path.dirname(final), exist_ok=True)
+    make_folder(os.path.dirname(final))
     remove_leftovers(final)
     folder = _staging_name(final)
     file = _staging_name(final)
@@ -266,7 +317,13 @@ def _staging_name(final: str) -> str:
 
 
 def place(folder: str, final: str) -> None:
-    r"""Move a complete staging folder to its final place, atomically."""
+    r"""Move a complete staging folder to its final place, atomically.
+
+    In a shared cache its files are made readable by the group first.
+
+    """
+    if _is_shared(os.path.dirname(final)):
+        _share_readable(folder)
     if os.path.isdir(final) and not is_complete(final):
         os.rmdir(final)
     os.rename(folder, final)
@@ -293,7 +350,7 @@ def write_file(path: str, data: bytes) -> None:
 
     """
     refuse_linked_folder(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    make_folder(os.path.dirname(path))
     remove_leftovers(path)
     tmp = _staging_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -305,6 +362,102 @@ def write_file(path: str, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+# --- the shared cache and aliases ---------------------------------------------
+
+
+def shared_model(
+    shared_root: str, cache_root: str, short_id: str, version: str
+) -> str | None:
+    r"""A model folder in the shared cache that may be used, or ``None``.
+
+    A folder is used once its files were compared with the record of its
+    archive (:func:`verify`); the sizes and modification times of its files
+    are then remembered in the user's cache (``cache_root``), and later
+    uses only compare those, rereading the files when one of them changed.
+    Nothing is written to the shared cache, and no lock is taken there.
+    A model that audmodel 1.5 put there has no record and is used as it is.
+
+    Warns:
+        UserWarning: naming the model and what differs, if it fails
+            verification (the caller loads it into its own cache instead)
+
+    """
+    folder = model_dir(shared_root, short_id, version)
+    if not is_complete(folder):
+        return None
+    files = read_record(files_record(shared_root, short_id, version))
+    if files is None:
+        return folder
+    stamp_path = os.path.join(
+        _model_folder(cache_root, short_id, version), f".{version}.shared.json"
+    )
+    now = _stamp(folder)
+    stamp = read_record(stamp_path)
+    if stamp is not None and stamp == {"folder": folder, "files": now}:
+        return folder
+    problems = verify(folder, files)
+    if problems:
+        listed = ", ".join(f"{path} {problem}" for path, problem in problems[:3])
+        warnings.warn(
+            f"Model '{short_id}-{version}' in the shared cache '{shared_root}' "
+            f"differs from its archive ({listed}); it is loaded into "
+            f"'{cache_root}' instead.",
+            stacklevel=2,
+        )
+        return None
+    with contextlib.suppress(OSError, RuntimeError):  # the stamp only saves time
+        write_file(stamp_path, json.dumps({"folder": folder, "files": now}).encode())
+    return folder
+
+
+def _stamp(folder: str) -> dict[str, list[int]]:
+    r"""Size and modification time (ns) of each file below a folder."""
+    stamp = {}
+    for base, _, names in os.walk(folder):
+        for name in names:
+            info = os.lstat(os.path.join(base, name))
+            relative = os.path.relpath(os.path.join(base, name), folder)
+            stamp[relative.replace(os.sep, "/")] = [info.st_size, info.st_mtime_ns]
+    return stamp
+
+
+def alias_file(cache_root: str, alias: str) -> str:
+    r"""Where a cache keeps the model ID an alias named when last resolved.
+
+    Raises:
+        ValueError: if ``alias`` is not a valid alias (it names the file)
+
+    """
+    if not _ids.is_valid_alias(alias):
+        raise ValueError(f"'{alias}' is not a valid alias.")
+    return os.path.join(cache_root, ".aliases", alias)
+
+
+def remember_alias(cache_root: str, alias: str, uid: str) -> None:
+    r"""Keep what an alias resolved to, for offline use; never fails a call."""
+    if recalled_alias([cache_root], alias) == uid:
+        return  # written only when it changes
+    with contextlib.suppress(OSError, ValueError, RuntimeError):
+        write_file(alias_file(cache_root, alias), uid.encode())
+
+
+def recalled_alias(cache_roots: list[str], alias: str) -> str | None:
+    r"""The model ID an alias named when last resolved, from the first cache knowing it.
+
+    What is read is checked to be a model ID before it is used.
+
+    """
+    for root in cache_roots:
+        try:
+            with open(alias_file(root, alias), encoding="ascii") as fp:
+                uid = fp.read(200).strip()
+        except (OSError, ValueError):
+            continue
+        if _ids.is_model_id(uid):
+            return uid
+    return None
 
 
 # --- what the cache holds, and freeing space ----------------------------------

@@ -33,6 +33,7 @@ from audmodel import _output
 from audmodel import _store
 from audmodel import _yaml
 from audmodel._config import config
+from audmodel._config import offline
 from audmodel._lazy import audbackend
 from audmodel._lazy import audeer
 from audmodel._repository import Repository
@@ -54,7 +55,7 @@ class Model:
     r"""A model version and where it is."""
 
     uid: str
-    repository: Repository
+    repository: Repository | None  # None: known from a cache, offline
     header: dict[str, Any]
 
     @property
@@ -72,6 +73,7 @@ def models(
     cache_root: str,
     repository: Repository | None = None,
     verbose: bool = False,
+    shared: str | None = None,
 ) -> list[Model]:
     r"""All models of the configured repositories, or of one.
 
@@ -79,11 +81,15 @@ def models(
     as :func:`audmodel.load` would take it.
     A header that cannot be read or parsed is reported in a warning
     and its model left out.
+    Offline, the models whose headers the caches' indexes hold
+    (``shared`` too), without their repository.
 
     Raises:
         audbackend.BackendError: if a repository cannot be reached
 
     """
+    if offline():
+        return indexed_models([cache_root] + ([shared] if shared else []))
     repositories = [repository] if repository else list(config.REPOSITORIES)
     found: dict[str, Repository] = {}
     for repo in repositories:
@@ -93,6 +99,14 @@ def models(
             found.setdefault(uid, repo)
     known = headers(found, cache_root, verbose)
     return [Model(uid, repo, known[uid]) for uid, repo in found.items() if uid in known]
+
+
+def indexed_models(roots: list[str]) -> list[Model]:
+    r"""The models of the header indexes of caches; the first cache wins."""
+    found: dict[str, dict] = {}
+    for root in reversed(roots):
+        found.update(read_index(root))
+    return [Model(uid, None, header) for uid, header in sorted(found.items())]
 
 
 def listed_uids(repository: Repository) -> list[str]:

@@ -1,7 +1,10 @@
-"""Configuration: the cache root and the repositories to search.
+"""Configuration: the caches, the repositories to search, and how to reach them.
 
-Read once at import, from the configuration shipped in the package and then
-the user's file ``~/.config/audmodel.yaml``, whose top-level entries win.
+Read when a setting is first used, from the configuration shipped in the
+package and then the user's file ``~/.config/audmodel.yaml``, whose
+top-level entries win. Where an environment variable names a setting too,
+it wins over both: :func:`shared_cache_root`, :func:`offline` and
+:func:`cache_lock` are the settings as the library uses them.
 
 """
 
@@ -19,6 +22,10 @@ USER_CONFIG_FILE = "~/.config/audmodel.yaml"
 # In the order audmodel 1.5 checks them, so a file missing several keys
 # gets the same first complaint.
 REPOSITORY_KEYS = ("host", "backend", "name")
+CACHE_LOCKS = ("auto", "lease")
+r"""Values of ``cache_lock``: ``flock`` with a fallback, or lease locks always."""
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
 
 
 def read_config_file(path: str) -> dict[str, object]:
@@ -51,11 +58,18 @@ def read_config_file(path: str) -> dict[str, object]:
         return {}
     if not isinstance(entries, dict):
         raise ValueError(f"The configuration file '{path}' must hold a mapping.")
-    if "cache_root" in entries and not isinstance(entries["cache_root"], str):
-        raise ValueError(
-            f"The entry 'cache_root' in the configuration file '{path}' "
-            f"must be a path, not {entries['cache_root']!r}."
+    for key in ("cache_root", "shared_cache_root"):
+        if key in entries and not isinstance(entries[key], str):
+            raise ValueError(
+                f"The entry '{key}' in the configuration file '{path}' "
+                f"must be a path, not {entries[key]!r}."
+            )
+    if "offline" in entries:
+        entries["offline"] = _switch(
+            entries["offline"], f"the entry 'offline' in '{path}'"
         )
+    if "cache_lock" in entries:
+        _check_lock(entries["cache_lock"], f"the entry 'cache_lock' in '{path}'")
     if "repositories" in entries:
         _check_repositories(entries["repositories"], path)
     return entries
@@ -87,6 +101,61 @@ def _check_repositories(repositories: object, path: str) -> None:
                 )
 
 
+def _switch(value: object, where: str) -> bool:
+    r"""A yes/no setting, from a file or the environment.
+
+    Raises:
+        ValueError: naming ``where`` if the value is neither
+
+    """
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError(f"{where} must be true or false (1 or 0), not {value!r}.")
+
+
+def _check_lock(value: object, where: str) -> str:
+    if value not in CACHE_LOCKS:
+        raise ValueError(
+            f"{where} must be one of {', '.join(CACHE_LOCKS)}, not {value!r}."
+        )
+    return str(value)
+
+
+def shared_cache_root() -> str | None:
+    r"""The shared cache folder: ``AUDMODEL_SHARED_CACHE_ROOT``, else the setting.
+
+    Returns:
+        the folder, or ``None`` if there is no shared cache
+
+    """
+    return os.environ.get("AUDMODEL_SHARED_CACHE_ROOT") or config.SHARED_CACHE_ROOT
+
+
+def offline() -> bool:
+    r"""Whether offline mode is on: ``AUDMODEL_OFFLINE``, else the setting.
+
+    Raises:
+        ValueError: if ``AUDMODEL_OFFLINE`` is neither true nor false
+
+    """
+    if "AUDMODEL_OFFLINE" in os.environ:
+        return _switch(os.environ["AUDMODEL_OFFLINE"], "AUDMODEL_OFFLINE")
+    return bool(config.OFFLINE)
+
+
+def cache_lock() -> str:
+    r"""How the cache is locked: ``AUDMODEL_CACHE_LOCK``, else the setting.
+
+    Raises:
+        ValueError: if the value is not one of :data:`CACHE_LOCKS`
+
+    """
+    if os.environ.get("AUDMODEL_CACHE_LOCK"):
+        return _check_lock(os.environ["AUDMODEL_CACHE_LOCK"], "AUDMODEL_CACHE_LOCK")
+    return _check_lock(config.CACHE_LOCK, "audmodel.config.CACHE_LOCK")
+
+
 def load_config() -> dict[str, Any]:
     r"""Merge the package's configuration with the user's."""
     entries = read_config_file(PACKAGE_CONFIG_FILE)
@@ -103,7 +172,13 @@ class _ReadWhenFirstUsed(type):
 
     """
 
-    _SETTINGS = ("CACHE_ROOT", "REPOSITORIES")
+    _SETTINGS = (
+        "CACHE_ROOT",
+        "REPOSITORIES",
+        "SHARED_CACHE_ROOT",
+        "OFFLINE",
+        "CACHE_LOCK",
+    )
 
     def __getattr__(cls, name: str) -> Any:
         # Called only for attributes not set yet.
@@ -116,6 +191,9 @@ class _ReadWhenFirstUsed(type):
                 Repository(r["name"], r["host"], r["backend"])
                 for r in entries["repositories"]
             ],
+            "SHARED_CACHE_ROOT": lambda: entries.get("shared_cache_root") or None,
+            "OFFLINE": lambda: entries.get("offline", False),
+            "CACHE_LOCK": lambda: entries.get("cache_lock", "auto"),
         }
         for setting in cls._SETTINGS:
             if setting not in vars(cls):
@@ -129,11 +207,14 @@ class config(metaclass=_ReadWhenFirstUsed):  # noqa: N801 - named as in audmodel
     Read from the configuration shipped with the package
     and the user's file :file:`~/.config/audmodel.yaml`
     when a setting is first used,
-    which may set ``cache_root`` and ``repositories``
-    (a list of entries with ``name``, ``host``, and ``backend``).
+    which may set ``cache_root``, ``repositories``
+    (a list of entries with ``name``, ``host``, and ``backend``),
+    ``shared_cache_root``, ``offline`` (``true`` or ``false``)
+    and ``cache_lock`` (``auto`` or ``lease``).
     Assign to the attributes to change them at run time.
-    The environment variable ``AUDMODEL_CACHE_ROOT``
-    takes precedence over :attr:`config.CACHE_ROOT`.
+    The environment variables ``AUDMODEL_CACHE_ROOT``,
+    ``AUDMODEL_SHARED_CACHE_ROOT``, ``AUDMODEL_OFFLINE`` and
+    ``AUDMODEL_CACHE_LOCK`` take precedence over the attributes.
 
     Examples:
         >>> audmodel.config.CACHE_ROOT = "~/caches/audmodel"
@@ -150,5 +231,24 @@ class config(metaclass=_ReadWhenFirstUsed):  # noqa: N801 - named as in audmodel
 
     A model is published to the first one
     unless :func:`audmodel.publish` is given another.
+
+    """
+
+    SHARED_CACHE_ROOT: str | None
+    r"""A cache filled by an administrator, read-only for its users.
+
+    :func:`audmodel.load` and the functions that read metadata look there
+    first, and write nothing there; ``None`` (the default): no shared cache.
+
+    """
+
+    OFFLINE: bool
+    r"""Contact no repository; answer from the caches, or say what is not cached."""
+
+    CACHE_LOCK: str
+    r"""How the cache is locked.
+
+    ``'auto'``: ``flock``, or lease lock files where it fails;
+    ``'lease'``: lease lock files always.
 
     """

@@ -15,6 +15,7 @@ import copy
 import os
 from typing import TYPE_CHECKING
 from typing import Any
+import warnings
 
 from audmodel import _cache
 from audmodel import _ids
@@ -23,10 +24,12 @@ from audmodel import _lazy
 from audmodel import _output
 from audmodel import _store
 from audmodel import _yaml
+from audmodel._config import offline
 from audmodel._lazy import audbackend
 from audmodel._repository import Repository
 from audmodel.backend._common import ChecksumError
 from audmodel.backend._common import NotRegularFileError
+from audmodel.backend._common import is_unreachable
 
 
 if TYPE_CHECKING:
@@ -42,18 +45,25 @@ def header(
     version: str,
     cache_root: str,
     repository: Repository | None = None,
+    shared: str | None = None,
 ) -> dict[str, Any]:
-    r"""The header of a model, from the cache if there.
+    r"""The header of a model, from the caches if there.
 
     ``repository``, if the caller knows it, saves looking it up.
+    The shared cache (``shared``) is read, never written.
 
     Raises:
-        RuntimeError: if the model does not exist
+        RuntimeError: if the model does not exist, or, offline, is not cached
         audbackend.BackendError: if a repository cannot be reached
 
     """
     local = _cache.header_file(cache_root, short_id, version)
+    if shared is not None and not os.path.exists(local):
+        in_shared = _cache.header_file(shared, short_id, version)
+        local = in_shared if os.path.exists(in_shared) else local
     if not os.path.exists(local):
+        if offline():
+            raise _store.not_cached(f"Model '{short_id}-{version}'")
         repository = repository or _store.find_header(short_id, version)
         with _cache.lock(local), _store.opened(repository) as location:
             if not os.path.exists(local):
@@ -75,18 +85,40 @@ def meta(
     version: str,
     cache_root: str,
     repository: Repository | None = None,
+    shared: str | None = None,
 ) -> dict[str, Any]:
     r"""The meta of a model, revalidated against its repository.
 
+    A copy in the shared cache (``shared``) that is current is read there.
+    Offline, or where no repository can be reached, the cached copy is
+    taken as it is; in the second case with a warning that it may be stale.
+
     Raises:
-        RuntimeError: if the model does not exist
+        RuntimeError: if the model does not exist, or, offline, is not cached
         audbackend.BackendError: if a repository cannot be reached
+            and the meta is not cached
 
     """
-    repository = repository or _store.find_header(short_id, version)
     local = _cache.meta_file(cache_root, short_id, version)
-    with _cache.lock(local):
-        return meta_locked(short_id, version, local, repository)
+    copies = [local] + ([_cache.meta_file(shared, short_id, version)] if shared else [])
+    cached = next((path for path in copies if os.path.exists(path)), None)
+    if offline():
+        if cached is None:
+            raise _store.not_cached(f"The meta of model '{short_id}-{version}'")
+        return _read_cached(cached, short_id, version, "meta") or {}
+    try:
+        repository = repository or _store.find_header(short_id, version)
+        with _cache.lock(local):
+            return meta_locked(short_id, version, local, repository, copies[1:])
+    except audbackend.BackendError as ex:
+        if cached is None or not is_unreachable(ex):
+            raise
+        warnings.warn(
+            f"No repository can be reached ({ex.exception}); the meta of "
+            f"'{short_id}-{version}' is taken from the cache and may be stale.",
+            stacklevel=2,
+        )
+        return _read_cached(cached, short_id, version, "meta") or {}
 
 
 def meta_locked(
@@ -94,14 +126,22 @@ def meta_locked(
     version: str,
     local: str,
     repository: Repository,
+    shared_copies: list[str] | None = None,
 ) -> dict[str, Any]:
-    r"""Like :func:`meta`, with the lock of the cached file held."""
+    r"""Like :func:`meta`, with the lock of the cached file held.
+
+    A current copy among ``shared_copies`` is read where it is.
+
+    """
     path = _layout.meta_path(short_id)
     with (
         _store.opened(repository) as location,
         _store.missing_as_not_found(location, short_id, version),
     ):
         remote_md5 = location.interface.checksum(path, version)
+        for copy_path in shared_copies or []:
+            if not os.path.exists(local) and _cache.file_md5(copy_path) == remote_md5:
+                return _read_cached(copy_path, short_id, version, "meta") or {}
         if _cache.file_md5(local) != remote_md5:
             data = _store.read_bytes(location, path, version)
             _yaml.loads(data, f"the meta of '{short_id}-{version}'")
@@ -158,15 +198,28 @@ def model(
     cache_root: str,
     timeout: float,
     verbose: bool,
+    shared: str | None = None,
 ) -> str:
-    r"""The folder of a model in the cache, downloaded if not there.
+    r"""The folder of a model in the caches, downloaded if not there.
+
+    The shared cache (``shared``) is looked in first and only read
+    (see :func:`audmodel._cache.shared_model`); a model is downloaded into
+    ``cache_root``.
 
     Raises:
-        RuntimeError: if the model does not exist or its archive is refused
+        RuntimeError: if the model does not exist or its archive is refused,
+            or, offline, it is not cached
         audbackend.BackendError: if a repository cannot be reached
         filelock.Timeout: if the cache lock is not acquired in ``timeout``
 
     """
+    if shared is not None:
+        found = _cache.shared_model(shared, cache_root, short_id, version)
+        if found is not None:
+            _output.say(
+                f"Model '{short_id}-{version}' is in the shared cache: '{found}'."
+            )
+            return found
     final = _cache.model_dir(cache_root, short_id, version)
     # A folder appears only by an atomic rename, so no lock is needed to
     # trust one that is there.
@@ -174,6 +227,8 @@ def model(
         _cache.mark_used(final)
         _output.say(f"Model '{short_id}-{version}' is in the cache: '{final}'.")
         return final
+    if offline():
+        raise _store.not_cached(f"Model '{short_id}-{version}'")
     with _cache.lock(final, timeout):
         if not _cache.is_complete(final):
             _download(short_id, version, cache_root, final, verbose)

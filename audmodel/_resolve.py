@@ -4,50 +4,62 @@ A full ID names a model at once; a short ID stands for its latest version
 in the configured repositories; a legacy ID for its one version, which the
 cache may already know; anything else is taken as an alias.
 
+Offline (:func:`audmodel._config.offline`), or when no repository can be
+reached, aliases and latest versions are answered from the caches: an alias
+as it resolved when last used, a short ID by the newest version whose
+header is cached. The second case warns that the answer may be stale.
+
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+from typing import TypeVar
+import warnings
 
 from audmodel import _ids
 from audmodel import _lazy
 from audmodel import _output
+from audmodel._config import offline
 
 
 if TYPE_CHECKING:
     from audmodel import _aliases
     from audmodel import _cache
     from audmodel import _store
+    from audmodel._lazy import audbackend
+    from audmodel._lazy import audeer
 else:  # a full ID needs none of them (see audmodel._lazy)
     _aliases = _lazy.module("audmodel._aliases", globals())
     _cache = _lazy.module("audmodel._cache", globals())
     _store = _lazy.module("audmodel._store", globals())
+    from audmodel._lazy import audbackend
+    from audmodel._lazy import audeer
+
+T = TypeVar("T")
 
 
-def resolve(uid: str, cache_root: str) -> tuple[str, str]:
+def resolve(uid: str, cache_root: str, shared: str | None = None) -> tuple[str, str]:
     r"""Turn a UID, short ID, legacy ID or alias into short ID and version.
 
+    Args:
+        uid: what the user passed
+        cache_root: the user's cache
+        shared: the shared cache, if one is used
+
     Raises:
-        RuntimeError: if the model or alias does not exist
+        RuntimeError: if the model or alias does not exist,
+            or, offline, is not cached
 
     """
+    roots = [cache_root] + ([shared] if shared else [])
     if _ids.is_alias(uid):
-        # A mistyped ID is taken as an alias, so the errors speak of a model,
-        # as in audmodel 1.5.
-        try:
-            found = _aliases.find_alias(uid) if _ids.is_valid_alias(uid) else None
-        except _aliases.AliasFileError as ex:
-            error = _store.model_not_found(uid, None)
-            error.args = (f"{error} {ex}",)
-            raise error from None
-        if found is None:
-            raise _store.model_not_found(uid, None)
-        uid = found[1]
+        uid = alias(uid, roots, model_error=True)
     if _ids.is_legacy_id(uid):
-        return uid, _legacy_version(uid, cache_root)
+        return uid, _legacy_version(uid, roots)
     if _ids.is_short_id(uid):
-        versions = _store.header_versions(uid)
+        versions = latest_versions(uid, roots)
         if not versions:
             raise _store.model_not_found(uid, None)
         _output.say(f"The latest version of '{uid}' is {versions[-1]}.")
@@ -55,12 +67,94 @@ def resolve(uid: str, cache_root: str) -> tuple[str, str]:
     return _ids.split_uid(uid)
 
 
-def _legacy_version(legacy_id: str, cache_root: str) -> str:
+def alias(name: str, roots: list[str], model_error: bool = False) -> str:
+    r"""The model ID an alias points to; kept in the first cache for offline use.
+
+    Args:
+        name: the alias
+        roots: the caches, the user's first
+        model_error: raise a missing alias as a missing model, as
+            :func:`audmodel.load` does in audmodel 1.5
+
+    Raises:
+        RuntimeError: if the alias does not exist, or, offline, is not cached
+
+    """
+
+    def missing() -> RuntimeError:
+        if model_error:
+            return _store.model_not_found(name, None)
+        return _store.alias_not_found(name)
+
+    if not _ids.is_valid_alias(name):
+        raise missing()
+    if offline():
+        found = _cache.recalled_alias(roots, name)
+        if found is None:
+            raise _store.not_cached(f"Alias '{name}'")
+        return found
+
+    def online() -> str | None:
+        try:
+            return (_aliases.find_alias(name) or (None, None))[1]
+        except _aliases.AliasFileError as ex:
+            if not model_error:
+                raise  # resolve_alias() says what is wrong with the file
+            error = missing()
+            error.args = (f"{error} {ex}",)
+            raise error from None
+
+    uid = _or_cached(
+        online, lambda: _cache.recalled_alias(roots, name), f"alias '{name}'"
+    )
+    if uid is None:
+        raise missing()
+    _cache.remember_alias(roots[0], name, uid)
+    return uid
+
+
+def latest_versions(short_id: str, roots: list[str]) -> list[str]:
+    r"""Versions of a model, sorted: in the repositories, or offline in the caches."""
+    if offline():
+        return _cached_versions(short_id, roots)
+    return _or_cached(
+        lambda: _store.header_versions(short_id),
+        lambda: _cached_versions(short_id, roots) or None,
+        f"the versions of '{short_id}'",
+    )
+
+
+def _cached_versions(short_id: str, roots: list[str]) -> list[str]:
+    found = {v for root in roots for v in _cache.header_versions(root, short_id)}
+    return audeer.sort_versions(list(found))
+
+
+def _legacy_version(legacy_id: str, roots: list[str]) -> str:
     # A legacy model has exactly one version; the cache knows it for free.
-    cached = _cache.header_versions(cache_root, legacy_id)
-    if cached:
-        return cached[0]
-    versions = _store.header_versions(legacy_id)
+    versions = _cached_versions(legacy_id, roots) or latest_versions(legacy_id, roots)
     if not versions:
         raise _store.model_not_found(legacy_id, None)
     return versions[0]
+
+
+def _or_cached(ask: Callable[[], T], cached: Callable[[], T | None], what: str) -> T:
+    r"""Ask the repositories; where none can be reached, take the caches' answer.
+
+    Warns:
+        UserWarning: that the cached answer may be stale, naming the error
+
+    """
+    try:
+        return ask()
+    except audbackend.BackendError as ex:
+        from audmodel.backend._common import is_unreachable
+
+        answer = cached() if is_unreachable(ex) else None
+        if answer is None:
+            raise
+        warnings.warn(
+            f"No repository can be reached ({ex.exception}); {what} is taken "
+            "from the cache as it was when last used, and may be stale.",
+            stacklevel=3,
+        )
+        return answer

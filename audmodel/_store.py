@@ -24,6 +24,7 @@ from audmodel import _layout
 from audmodel import _lazy
 from audmodel import _yaml
 from audmodel._config import config
+from audmodel._config import offline
 from audmodel._lazy import audbackend
 from audmodel._lazy import audeer
 from audmodel._output import progress
@@ -59,6 +60,22 @@ def model_not_found(short_id: str, version: str | None) -> RuntimeError:
     r"""The error users match on when a model is unknown."""
     uid = str(_ids.ModelId(short_id, version)) if version else short_id
     return RuntimeError(f"A model with ID '{uid}' does not exist.")
+
+
+OFFLINE_SWITCHES = "AUDMODEL_OFFLINE, audmodel.config.OFFLINE, or 'offline: true'"
+
+
+def not_cached(what: str) -> RuntimeError:
+    r"""The error of offline mode for something the caches do not hold.
+
+    Args:
+        what: e.g. ``"Model 'd4e9c65b-1.0.0'"`` or ``"Alias 'production'"``
+
+    """
+    return RuntimeError(
+        f"{what} is not cached, and offline mode is on ({OFFLINE_SWITCHES}): "
+        "no repository is contacted. Load it once online."
+    )
 
 
 @contextlib.contextmanager
@@ -129,8 +146,15 @@ def opened(repository: Repository) -> Iterator[Location]:
     Raises:
         audbackend.BackendError: if the repository cannot be reached
         ValueError: if its backend is not registered
+        RuntimeError: in offline mode
 
     """
+    if offline():
+        raise RuntimeError(
+            f"Offline mode is on ({OFFLINE_SWITCHES}): {repository} is not "
+            "contacted. Turn offline mode off for what needs a repository "
+            "(publishing, aliases, removing, copying, checking)."
+        )
     interface = repository.create_backend_interface()
     try:
         interface.backend.open()

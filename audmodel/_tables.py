@@ -32,7 +32,7 @@ AVAILABLE_COLUMNS = [
     "parameters",
 ]
 FILES_COLUMNS = ["size", "modified", "crc32"]
-CACHED_COLUMNS = ["name", "subgroup", "version", "path", "size", "last_used"]
+CACHED_COLUMNS = ["name", "subgroup", "version", "path", "size", "last_used", "cache"]
 CHECK_COLUMNS = ["problem", "uid", "path", "detail", "action"]
 VERIFY_COLUMNS = ["path", "problem"]
 
@@ -48,7 +48,7 @@ def available(models: list[_catalog.Model]) -> pandas.DataFrame:
             model.version,
             model.header.get("author"),
             _date_text(model.header.get("date")),
-            model.repository.name,
+            model.repository.name if model.repository else None,  # None: offline
             model.header.get("parameters") or {},
         ]
         for model in models
@@ -83,25 +83,56 @@ def lookup_table(models: list[_catalog.Model]) -> pandas.DataFrame:
 
 def files(entries: list[zipfile.ZipInfo]) -> pandas.DataFrame:
     r"""One row per file of an archive: size, modification time, CRC-32."""
+    entries = [entry for entry in entries if not entry.is_dir()]
+    return _files(
+        [e.filename for e in entries],
+        [e.file_size for e in entries],
+        [datetime.datetime(*e.date_time) for e in entries],
+        [e.CRC for e in entries],
+    )
+
+
+def recorded_files(record: dict[str, list[int]]) -> pandas.DataFrame:
+    r"""The table of :func:`files` from a cache's record of a model's files.
+
+    The record keeps sizes and CRC-32s only: ``modified`` is unknown (NaT).
+
+    """
+    paths = sorted(record)
+    return _files(
+        paths,
+        [record[p][0] for p in paths],
+        [None] * len(paths),
+        [record[p][1] for p in paths],
+    )
+
+
+def _files(
+    paths: list[str],
+    sizes: list[int],
+    modified: list[datetime.datetime | None],
+    crcs: list[int],
+) -> pandas.DataFrame:
     import pandas as pd
 
-    entries = [entry for entry in entries if not entry.is_dir()]
     table = pd.DataFrame(
         {
-            "size": pd.Series([e.file_size for e in entries], dtype="int64"),
-            "modified": pd.to_datetime(
-                [datetime.datetime(*e.date_time) for e in entries]
-            ),
-            "crc32": pd.Series([e.CRC for e in entries], dtype="int64"),
+            "size": pd.Series(sizes, dtype="int64"),
+            "modified": pd.to_datetime(pd.Series(modified, dtype=object)),
+            "crc32": pd.Series(crcs, dtype="int64"),
         },
         columns=FILES_COLUMNS,
     )
-    table.index = pd.Index([e.filename for e in entries], name="path", dtype=object)
+    table.index = pd.Index(paths, name="path", dtype=object)
     return table
 
 
-def cached(rows: list[tuple[_cache.Entry, dict | None]]) -> pandas.DataFrame:
-    r"""One row per cached model folder; name and subgroup from its header."""
+def cached(rows: list[tuple[_cache.Entry, dict | None, str]]) -> pandas.DataFrame:
+    r"""One row per cached model folder; name and subgroup from its header.
+
+    Each row is an entry, its header and which cache it is in.
+
+    """
     import pandas as pd
 
     table = pd.DataFrame(
@@ -113,14 +144,15 @@ def cached(rows: list[tuple[_cache.Entry, dict | None]]) -> pandas.DataFrame:
                 entry.path,
                 entry.size,
                 datetime.datetime.fromtimestamp(entry.last_used),
+                cache,
             ]
-            for entry, header in rows
+            for entry, header, cache in rows
         ],
         columns=CACHED_COLUMNS,
     )
     table["size"] = table["size"].astype("int64")
     table["last_used"] = pd.to_datetime(table["last_used"])
-    table.index = _uid_index([entry.uid for entry, _ in rows])
+    table.index = _uid_index([entry.uid for entry, _, _ in rows])
     return table
 
 

@@ -97,7 +97,7 @@ class Entry:
             "author": _text(header.get("author")),
             "aliases": self.aliases,
             "parameters": _json.plain(header.get("parameters") or {}),
-            "repository": self.latest.repository.name,
+            "repository": _repository_info(self.latest.repository)["name"],
         }
 
 
@@ -587,7 +587,10 @@ def _yaml_value(value: object) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
-def _repository_info(repository: Repository) -> dict[str, str]:
+def _repository_info(repository: Repository | None) -> dict[str, str]:
+    # The catalog lists repositories, so its models always have one.
+    if repository is None:
+        return {"name": "", "host": "", "backend": ""}
     return {
         "name": repository.name,
         "host": without_userinfo(repository.host),
@@ -595,7 +598,7 @@ def _repository_info(repository: Repository) -> dict[str, str]:
     }
 
 
-def _repository_args(repository: Repository) -> str:
+def _repository_args(repository: Repository | None) -> str:
     info = _repository_info(repository)
     return f"-r {info['name']} {info['host']} {info['backend']}"
 

@@ -141,9 +141,13 @@ def artifactory_server() -> Emulator:
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """Point the cache into the test's folder and configure no repository."""
-    monkeypatch.delenv("AUDMODEL_CACHE_ROOT", raising=False)
+    for name in ["CACHE_ROOT", "SHARED_CACHE_ROOT", "OFFLINE", "CACHE_LOCK"]:
+        monkeypatch.delenv(f"AUDMODEL_{name}", raising=False)
     monkeypatch.setattr(audmodel.config, "CACHE_ROOT", str(tmp_path / "cache"))
     monkeypatch.setattr(audmodel.config, "REPOSITORIES", [])
+    monkeypatch.setattr(audmodel.config, "SHARED_CACHE_ROOT", None)
+    monkeypatch.setattr(audmodel.config, "OFFLINE", False)
+    monkeypatch.setattr(audmodel.config, "CACHE_LOCK", "auto")
     return tmp_path
 
 

@@ -19,12 +19,12 @@ import audmodel
 # Signatures of audmodel 1.5.3, which user code is written against: names,
 # kinds and defaults. publish's 'repository' gained a default (the first
 # configured repository), and 'compression' defaults to "auto" (levels 0-9
-# keep their meaning).
+# keep their meaning). default_cache_root gained 'shared' (as in audb).
 SIGNATURES = {
     "aliases": "(uid, *, cache_root=None, verbose=False)",
     "author": "(uid, *, cache_root=None)",
     "date": "(uid, *, cache_root=None)",
-    "default_cache_root": "()",
+    "default_cache_root": "(shared=False)",
     "exists": "(uid)",
     "header": "(uid, *, cache_root=None, verbose=False)",
     "latest_version": "(uid)",

@@ -43,7 +43,9 @@ def test_cached_lists_models_with_size_and_last_use(loaded, model_root, cache):
         "path",
         "size",
         "last_used",
+        "cache",
     ]
+    assert set(table["cache"]) == {"user"}  # no shared cache is set
     first = table.loc[loaded[0]]
     assert (first["name"], first["subgroup"], first["version"]) == (
         "torch",

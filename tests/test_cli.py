@@ -239,7 +239,10 @@ def test_command_line_page_runs_as_shown(tmp_path):
     (tmp_path / "my-model").mkdir()
     (tmp_path / "my-model" / "model.onnx").write_bytes(b"weights")
     (tmp_path / "repositories" / "models").mkdir(parents=True)
-    env = {**os.environ, "HOME": str(tmp_path)}
+    # The default cache is ~/audmodel, here a folder in the working
+    # directory, which 'python -m' would put first on the module path: an
+    # editable install would then import the cache as a namespace package.
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONSAFEPATH": "1"}
     program = f"{shlex.quote(sys.executable)} -m audmodel"
     checker = doctest.OutputChecker()
     for command, expected in examples:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Iterator
 import datetime
+import errno
 import hashlib
 import os
 import stat
@@ -412,6 +413,67 @@ def backend_error_detail(error: audbackend.BackendError) -> str:
     plain = str(audbackend.BackendError(error.exception))
     detail = str(error).removeprefix(plain).strip()
     return detail or str(error.exception)
+
+
+# Errors of HTTP clients that mean the server was not reached or did not
+# answer in time, by name, so that their libraries need not be imported.
+_UNREACHABLE_NAMES = {
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ConnectionClosedError",
+    "ProxyConnectionError",
+    "NewConnectionError",
+    "MaxRetryError",
+    "ConnectTimeout",
+    "ReadTimeout",
+}
+
+
+_UNREACHABLE_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ETIMEDOUT,
+    -2,  # socket.EAI_NONAME: the host name does not resolve
+    -3,  # socket.EAI_AGAIN: the name server does not answer
+}
+
+
+def is_unreachable(error: BaseException) -> bool:
+    r"""Tell if an error means a repository could not be reached.
+
+    A refused or reset connection, a name that does not resolve, a timeout,
+    in the error or anything it was raised from; not a missing file or a
+    refused permission, which a repository that was reached reports.
+
+    Examples:
+        >>> is_unreachable(backend_error(ConnectionRefusedError(), "Refused."))
+        True
+        >>> is_unreachable(backend_error(FileNotFoundError(), "Gone."))
+        False
+
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionError | TimeoutError) or (
+            type(current).__name__ in _UNREACHABLE_NAMES
+        ):
+            return True
+        if isinstance(current, OSError) and current.errno in _UNREACHABLE_ERRNOS:
+            return True
+        todo += [
+            getattr(current, "exception", None),
+            current.__cause__,
+            current.__context__,
+        ]
+    return False
 
 
 def holds_already(backend: audbackend.backend.Base, path: str, checksum: str) -> bool:
