@@ -540,7 +540,7 @@ def files(
             if record is not None:
                 return _tables.recorded_files(record)
         raise _store.not_cached(f"The file list of model '{short_id}-{version}'")
-    entries = _load.archive_entries(short_id, version, root)
+    entries = _load.archive_entries(short_id, version, root, shared=_shared(cache_root))
     return _tables.files(entries)
 
 
@@ -1279,7 +1279,7 @@ def url(
             f"'type' has to be one of 'model', 'header', 'meta', not '{type}'"
         )
     short_id, version, root = _resolved(uid, cache_root)
-    return _load.url(short_id, version, root, type)
+    return _load.url(short_id, version, root, type, shared=_shared(cache_root))
 
 
 def verify_cached(

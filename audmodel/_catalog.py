@@ -97,7 +97,7 @@ def models(
         _output.say(f"{repo} holds {len(listed)} models.", verbose)
         for uid in listed:
             found.setdefault(uid, repo)
-    known = headers(found, cache_root, verbose)
+    known = headers(found, cache_root, verbose, shared)
     return [Model(uid, repo, known[uid]) for uid, repo in found.items() if uid in known]
 
 
@@ -157,14 +157,29 @@ def _uid_of_header(path: str) -> str | None:
 
 
 def headers(
-    owners: dict[str, Repository], cache_root: str, verbose: bool
+    owners: dict[str, Repository],
+    cache_root: str,
+    verbose: bool,
+    shared: str | None = None,
 ) -> dict[str, dict]:
-    r"""Headers of the given models, from the index, else read and indexed."""
+    r"""Headers of the given models, from the index, else read and indexed.
+
+    Headers missing from the index are taken from the cache's header files,
+    then from the shared cache (``shared``; read, never written), and only
+    then read from the repositories.
+
+    """
     index = read_index(cache_root)
     missing = [uid for uid in owners if uid not in index]
     if not missing:
         return index
     new = dict(cached_headers(missing, cache_root))
+    if shared is not None:
+        in_shared = read_index(shared)
+        new.update(
+            {u: in_shared[u] for u in missing if u in in_shared and u not in new}
+        )
+        new.update(cached_headers([u for u in missing if u not in new], shared))
     to_read = [uid for uid in missing if uid not in new]
     _output.say(
         f"{len(owners) - len(to_read)} headers found in the cache, "

@@ -302,9 +302,11 @@ def _cache_verify(args: argparse.Namespace) -> int:
 def _ui(args: argparse.Namespace) -> int:
     from audmodel import _ui
 
+    shared = None if args.cache_root else audmodel.default_cache_root(shared=True)
     catalog = _ui.Catalog(
         list(audmodel.config.REPOSITORIES),
         _cache.root_path(args.cache_root or audmodel.default_cache_root()),
+        shared=_cache.root_path(shared) if shared else None,
     )
     try:
         _ui.serve(catalog, args.host, args.port, args.open, args.allow_host or ())

@@ -158,10 +158,12 @@ def url(
     cache_root: str,
     type: str = "model",
     repository: Repository | None = None,
+    shared: str | None = None,
 ) -> str:
     r"""Where a file of a model is stored; see :func:`audmodel.url`.
 
-    ``repository``, if the caller knows it, saves looking it up.
+    ``repository``, if the caller knows it, saves looking it up;
+    the header may come from the shared cache ``shared``.
 
     Raises:
         RuntimeError: if the model does not exist
@@ -170,7 +172,7 @@ def url(
     """
     repository = repository or _store.find_header(short_id, version)
     if type == "model":
-        info = header(short_id, version, cache_root, repository)
+        info = header(short_id, version, cache_root, repository, shared)
         path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
     elif type == "header":
         path = _layout.header_path(short_id)
@@ -291,21 +293,27 @@ def files_record(short_id: str, version: str, cache_root: str) -> dict[str, list
     return files
 
 
-def archive_entries(short_id: str, version: str, cache_root: str) -> list:
+def archive_entries(
+    short_id: str,
+    version: str,
+    cache_root: str,
+    repository: Repository | None = None,
+    shared: str | None = None,
+) -> list:
     r"""The entries of a model's archive, read from its repository.
 
     Only the central directory at the end of the archive is read
     (see :func:`audmodel._store.archive_entries`).
+    ``repository`` and ``shared`` as for :func:`url`.
 
     Raises:
         RuntimeError: if the model does not exist or its archive is broken
         audbackend.BackendError: if a repository cannot be reached
 
     """
-    with _stored_archive(short_id, version, cache_root, "list the files") as (
-        location,
-        path,
-    ):
+    with _stored_archive(
+        short_id, version, cache_root, "list the files", repository, shared
+    ) as (location, path):
         return _store.archive_entries(location, path, version)
 
 
@@ -315,6 +323,7 @@ def archive_member(
     cache_root: str,
     entry: zipfile.ZipInfo,
     repository: Repository | None = None,
+    shared: str | None = None,
 ) -> bytes:
     r"""One file of a model's archive (e.g. its README), read from its repository.
 
@@ -327,6 +336,7 @@ def archive_member(
         cache_root: cache folder, for the header
         entry: the file's entry, from :func:`archive_entries`
         repository: where the model is; found if ``None``
+        shared: a shared cache, for the header
 
     Raises:
         RuntimeError: if the model does not exist or the entry is broken
@@ -334,7 +344,7 @@ def archive_member(
 
     """
     with _stored_archive(
-        short_id, version, cache_root, f"read '{entry.filename}'", repository
+        short_id, version, cache_root, f"read '{entry.filename}'", repository, shared
     ) as (location, path):
         return _store.archive_member(location, path, version, entry)
 
@@ -346,6 +356,7 @@ def _stored_archive(
     cache_root: str,
     doing: str,
     repository: Repository | None = None,
+    shared: str | None = None,
 ) -> Iterator[tuple[_store.Location, str]]:
     r"""The opened repository of a model and its archive's path there.
 
@@ -355,7 +366,7 @@ def _stored_archive(
     """
     if repository is None:
         repository = _store.find_header(short_id, version)
-    info = header(short_id, version, cache_root, repository)
+    info = header(short_id, version, cache_root, repository, shared)
     path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
     _output.say(f"Reading the archive of '{short_id}-{version}' in {repository}.")
     with _store.opened(repository) as location:

@@ -130,14 +130,20 @@ class Catalog:
         repositories: repositories to show, searched in this order
         cache_root: cache folder, for the header index
         ttl: seconds a snapshot is served
+        shared: a shared cache, read for headers and meta, never written
 
     """
 
     def __init__(
-        self, repositories: list[Repository], cache_root: str, ttl: float = 30.0
+        self,
+        repositories: list[Repository],
+        cache_root: str,
+        ttl: float = 30.0,
+        shared: str | None = None,
     ):
         self.repositories = list(repositories)
         self.cache_root = cache_root
+        self.shared = shared
         self.ttl = ttl
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
@@ -168,7 +174,11 @@ class Catalog:
         r"""Entries of a model's archive, read once."""
         if model.uid not in self._files:
             self._files[model.uid] = _load.archive_entries(
-                model.short_id, model.version, self.cache_root
+                model.short_id,
+                model.version,
+                self.cache_root,
+                model.repository,
+                self.shared,
             )
         return self._files[model.uid]
 
@@ -186,7 +196,12 @@ class Catalog:
     def readme(self, model: _catalog.Model, entry: Any) -> bytes:
         r"""The bytes of a README entry, read from the archive by ranges."""
         return _load.archive_member(
-            model.short_id, model.version, self.cache_root, entry, model.repository
+            model.short_id,
+            model.version,
+            self.cache_root,
+            entry,
+            model.repository,
+            self.shared,
         )
 
     def _take(self) -> Snapshot:
@@ -206,7 +221,7 @@ class Catalog:
                 aliases.setdefault(alias, uid)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            headers = _catalog.headers(owners, self.cache_root, False)
+            headers = _catalog.headers(owners, self.cache_root, False, self.shared)
         reasons = [str(warning.message) for warning in caught]
         broken = {
             uid: (repository.name, _reason(uid, reasons))
@@ -394,6 +409,7 @@ def model_page(catalog: Catalog, snapshot: Snapshot, uid: str) -> dict[str, obje
             model.version,
             catalog.cache_root,
             repository=model.repository,
+            shared=catalog.shared,
         )
     )
     return page
@@ -445,7 +461,13 @@ def _side(catalog: Catalog, model: _catalog.Model) -> _ui_compare.Side:
 def _meta(catalog: Catalog, model: _catalog.Model) -> dict[str, Any]:
     r"""A model's meta as it is now, as plain JSON values."""
     return _json.plain(
-        _load.meta(model.short_id, model.version, catalog.cache_root, model.repository)
+        _load.meta(
+            model.short_id,
+            model.version,
+            catalog.cache_root,
+            model.repository,
+            catalog.shared,
+        )
     )
 
 

@@ -111,6 +111,33 @@ def test_load_takes_a_model_from_the_shared_cache_and_writes_nothing_there(
     assert audmodel.verify_cached().empty
 
 
+def test_headers_and_meta_are_read_from_the_shared_cache(
+    tmp_path, shared, model_root, cache, request
+):
+    from helpers import make_file_system_repository
+
+    from audmodel import _ui
+
+    repository = make_file_system_repository(request, tmp_path, "models")
+    audmodel.config.REPOSITORIES = [repository]
+    uid = publish(model_root, meta={"uar": 0.7})
+    short_id = uid.split("-")[0]
+    audmodel.load(uid, cache_root=shared)  # as an administrator fills it
+    audmodel.meta(uid, cache_root=shared)
+    audmodel.available(cache_root=shared)
+    before = tree(shared)
+    assert audmodel.meta(uid) == {"uar": 0.7}
+    assert list(audmodel.available().index) == [uid]
+    catalog = _ui.Catalog([repository], cache, shared=shared)
+    model = catalog.snapshot().model(uid)
+    assert _ui.model_page(catalog, catalog.snapshot(), uid)["meta"] == {"uar": 0.7}
+    assert model is not None
+    assert tree(shared) == before
+    # The current copy in the shared cache was read, not copied.
+    assert not os.path.exists(os.path.join(cache, short_id, "1.0.0.meta.yaml"))
+    assert not os.path.exists(os.path.join(cache, short_id, "1.0.0.header.yaml"))
+
+
 def test_a_shared_model_that_fails_verification_is_not_used(
     tmp_path, shared, model_root, cache, request
 ):
