@@ -52,6 +52,7 @@ import warnings
 
 from audmodel import _ids
 from audmodel import _lazy
+from audmodel import _locks
 from audmodel._layout import HEADER_EXT
 from audmodel._layout import META_EXT
 from audmodel._lazy import filelock
@@ -236,7 +237,7 @@ def lock(path: str, timeout: float = SMALL_FILE_LOCK_TIMEOUT) -> Iterator[None]:
     refuse_linked_folder(path)
     make_folder(os.path.dirname(path))
     file = lock_file(path)
-    guard = filelock.FileLock(file, mode=_lock_mode(file))
+    guard = _locks.lock(file, _lock_mode(file))
     try:
         guard.acquire(timeout=0)
     except filelock.Timeout:
@@ -573,7 +574,7 @@ def remove_model(final: str) -> bool:
     them until it closes them.
 
     """
-    guard = filelock.FileLock(lock_file(final), mode=_lock_mode(final))
+    guard = _locks.lock(lock_file(final), _lock_mode(final))
     try:
         guard.acquire(timeout=0)
     except filelock.Timeout:

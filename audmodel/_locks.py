@@ -1,0 +1,215 @@
+"""Cache locks: ``flock``, or lease lock files where ``flock`` cannot be trusted.
+
+On local file systems the cache is locked with ``flock`` (through
+``filelock``), as audmodel 1.5 locks it, so that both libraries loading
+into one cache exclude each other.
+
+Some network file systems refuse ``flock`` (Lustre without its ``flock``
+mount option; some NFS and CIFS mounts), and on others it succeeds
+without locking anything across machines. There the cache uses lease lock
+files (``flufl.lock``): a claim file is hard-linked to the lock file, which
+is atomic on NFS too; the holder renews the lease while it works, and
+others break it only when it has run out (:data:`LEASE_LIFETIME` seconds,
+plus ``flufl.lock``'s allowance for clocks that differ) or when its holder
+is a process of the same machine that is gone. Lease locks are taken where
+``flock`` fails, with a warning naming the file system once, and always
+with ``cache_lock: lease`` (``AUDMODEL_CACHE_LOCK=lease``), for mounts
+where it succeeds but locks nothing. All users of one cache must then use
+them.
+
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import os
+import threading
+import time
+from typing import Protocol
+import warnings
+
+from audmodel._config import cache_lock
+from audmodel._lazy import filelock
+
+
+LEASE_LIFETIME = 60.0
+r"""Seconds a lease lasts unless its holder renews it (every third of it)."""
+LEASE_SUFFIX = ".lease"
+r"""Ending of a lease lock file, beside the ``flock`` file of the same lock."""
+
+# flock fails with these where the file system does not support it; other
+# errors (EAGAIN: held by someone else) mean it works.
+_FLOCK_UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+_flock_works: dict[int, bool] = {}  # by device
+_probe_lock = threading.Lock()
+
+
+class Lock(Protocol):
+    r"""What the cache needs of a lock: filelock's interface, in short."""
+
+    def acquire(self, timeout: float) -> object: ...
+
+    def release(self) -> None: ...
+
+
+def lock(file: str, mode: int) -> Lock:
+    r"""The lock of a cache file: ``flock`` where it works, else a lease.
+
+    Args:
+        file: the lock file (a lease uses ``file`` + :data:`LEASE_SUFFIX`)
+        mode: permissions of a new ``flock`` lock file
+
+    Returns:
+        a lock whose ``acquire(timeout)`` raises :class:`filelock.Timeout`
+
+    Example:
+        >>> import tempfile
+        >>> guard = lock(os.path.join(tempfile.mkdtemp(), ".x.lock"), 0o644)
+        >>> _ = guard.acquire(timeout=0)
+        >>> guard.release()
+
+    """
+    if cache_lock() == "lease" or not flock_works(file):
+        return LeaseLock(file + LEASE_SUFFIX)
+    return filelock.FileLock(file, mode=mode)
+
+
+def flock_works(file: str) -> bool:
+    r"""Tell if ``flock`` works on the file system of ``file``; warn once if not.
+
+    Probed once per file system (device), on the lock file itself.
+
+    """
+    folder = os.path.dirname(file) or "."
+    device = os.stat(folder).st_dev
+    with _probe_lock:
+        if device not in _flock_works:
+            _flock_works[device] = _probe(file)
+            if not _flock_works[device]:
+                warnings.warn(
+                    f"flock does not work on the file system of '{folder}' "
+                    f"({filesystem_type(folder)}); the cache is locked with "
+                    "lease lock files there. Everyone using this cache must "
+                    "then use them: set 'cache_lock: lease' for all.",
+                    stacklevel=4,
+                )
+    return _flock_works[device]
+
+
+def _probe(file: str) -> bool:
+    import fcntl
+
+    fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as ex:
+        return ex.errno not in _FLOCK_UNSUPPORTED
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+def filesystem_type(path: str) -> str:
+    r"""The type of the file system ``path`` is on, from ``/proc/mounts``.
+
+    Returns:
+        e.g. ``'nfs4'``, or ``'unknown file system'``
+
+    """
+    path = os.path.realpath(path)
+    found, longest = "unknown file system", -1
+    with contextlib.suppress(OSError):
+        with open("/proc/mounts") as fp:
+            for line in fp:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                point = fields[1].replace("\\040", " ")
+                inside = path == point or path.startswith(point.rstrip("/") + "/")
+                if inside and len(point) > longest:
+                    found, longest = fields[2], len(point)
+    return found
+
+
+class LeaseLock:
+    r"""A lease lock file, renewed while held; see the module's description.
+
+    Args:
+        file: the lock file
+
+    """
+
+    def __init__(self, file: str):
+        from flufl.lock import Lock as FluflLock
+
+        self.file = file
+        lifetime = datetime.timedelta(seconds=LEASE_LIFETIME)
+        self._lease = FluflLock(file, lifetime=lifetime)
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def acquire(self, timeout: float) -> LeaseLock:
+        r"""Take the lock, waiting up to ``timeout`` seconds.
+
+        A lease whose holder ran on this machine and is gone is broken at
+        once; others are broken when they have run out.
+
+        Raises:
+            filelock.Timeout: if the lock is not taken in time
+
+        """
+        from flufl.lock import TimeOutError
+
+        deadline = time.monotonic() + timeout
+        while True:
+            self._break_if_stale()
+            left = max(0.0, deadline - time.monotonic())
+            try:
+                self._lease.lock(timeout=datetime.timedelta(seconds=min(left, 1.0)))
+                break
+            except TimeOutError:
+                if time.monotonic() >= deadline:
+                    raise filelock.Timeout(self.file) from None
+        self._stop.clear()
+        self._renewer = threading.Thread(target=self._renew, daemon=True)
+        self._renewer.start()
+        return self
+
+    def release(self) -> None:
+        r"""Give the lock up, leaving no file behind."""
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+            self._renewer = None
+        self._lease.unlock(unconditionally=True)
+
+    def _renew(self) -> None:
+        while not self._stop.wait(LEASE_LIFETIME / 3):
+            with contextlib.suppress(Exception):  # a lost lease shows on release
+                self._lease.refresh()
+
+    def _break_if_stale(self) -> None:
+        r"""Remove a lease whose holder ran on this machine and is gone.
+
+        As ``flufl.lock`` breaks a lease that ran out: the lock file, then
+        the holder's claim file, whose name the lock file holds and which is
+        checked to lie beside it before it is removed.
+
+        """
+        from flufl.lock import LockState
+
+        if self._lease.state is not LockState.stale:
+            return
+        with contextlib.suppress(OSError):
+            with open(self.file) as fp:
+                holder = fp.read(4096).strip()
+            os.unlink(self.file)
+            if (
+                holder.startswith(self.file + "|")
+                and "/" not in holder[len(self.file) :]
+            ):
+                os.unlink(holder)
