@@ -1015,6 +1015,8 @@ def remove_cached(
     A model that another process is loading at that moment is skipped,
     never half-removed; a process that reads files of a removed model goes
     on reading them. Headers and meta stay cached.
+    What loads interrupted more than a day ago left to be resumed
+    is removed too.
     Nothing is asked of a repository.
 
     Args:
@@ -1043,7 +1045,10 @@ def remove_cached(
         raise ValueError("Name what to remove: 'uid', 'older_than' or 'max_size'.")
     if max_size is not None and max_size < 0:
         raise ValueError(f"'max_size' must not be negative, not {max_size}.")
-    entries = _cache.entries(_cache_root(cache_root))
+    root = _cache_root(cache_root)
+    for folder in _cache.remove_stale_partials(root):
+        _output.say(f"Removed '{folder}', left by a load interrupted a day ago.")
+    entries = _cache.entries(root)
     doomed = _cache.to_free(entries, uid, older_than, max_size)
     return sorted({e.uid for e in doomed if _cache.remove_model(e.path)})
 

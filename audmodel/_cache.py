@@ -37,6 +37,7 @@ link (the root itself may be one).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterator
 import contextlib
 import dataclasses
@@ -45,8 +46,10 @@ import json
 import os
 import shutil
 import stat
+import threading
 import time
 from typing import TYPE_CHECKING
+from typing import Any
 import uuid
 import warnings
 
@@ -64,6 +67,8 @@ from audmodel.backend._common import open_regular
 
 
 if TYPE_CHECKING:
+    import zipfile
+
     from audmodel import _archive
 else:  # imported when an archive is first read (see audmodel._lazy)
     _archive = _lazy.module("audmodel._archive", globals())
@@ -266,7 +271,7 @@ def is_complete(folder: str) -> bool:
 
 
 @contextlib.contextmanager
-def staging(final: str) -> Iterator[tuple[str, str]]:
+def staging(final: str, resumable: bool = False) -> Iterator[tuple[str, str]]:
     r"""Yield a fresh folder and a free file name beside ``final``.
 
     The folder is built up and then renamed to ``final`` with :func:`place`,
@@ -277,39 +282,219 @@ def staging(final: str) -> Iterator[tuple[str, str]]:
     Staging entries left by a killed process, and the ``<version>~`` folder
     that audmodel 1.5 leaves in that case, are removed first.
 
+    A ``resumable`` folder has a fixed name, :func:`partial_folder`, and is
+    kept when the build fails, so that the next build continues it
+    (see :class:`Journal`), unless it is older than :data:`PARTIAL_KEPT`.
+
     """
     refuse_linked_folder(final)
     make_folder(os.path.dirname(final))
-    remove_leftovers(final)
-    folder = _staging_name(final)
+    remove_leftovers(final, keep_partial=resumable)
+    folder = partial_folder(final) if resumable else _staging_name(final)
     file = _staging_name(final)
-    # Not tempfile.mkdtemp: its mode 0o700 would hide a shared cache's
-    # models from the group; os.mkdir applies the user's umask instead,
-    # and where the cache is not shared nobody else may write into it.
-    os.mkdir(folder)
-    if not _is_shared(os.path.dirname(final)):
-        mode = stat.S_IMODE(os.stat(folder).st_mode)
-        if mode & (stat.S_IWGRP | stat.S_IWOTH):
-            os.chmod(folder, mode & ~(stat.S_IWGRP | stat.S_IWOTH))
+    if not os.path.isdir(folder):
+        # Not tempfile.mkdtemp: its mode 0o700 would hide a shared cache's
+        # models from the group; os.mkdir applies the user's umask instead,
+        # and where the cache is not shared nobody else may write into it.
+        os.mkdir(folder)
+        if not _is_shared(os.path.dirname(final)):
+            mode = stat.S_IMODE(os.stat(folder).st_mode)
+            if mode & (stat.S_IWGRP | stat.S_IWOTH):
+                os.chmod(folder, mode & ~(stat.S_IWGRP | stat.S_IWOTH))
+    placed = False
     try:
         yield folder, file
+        placed = not os.path.exists(folder)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)  # gone if it was placed
+        # Kept to be resumed only where a file was unpacked.
+        if not resumable or placed or not Journal.progressed(folder):
+            shutil.rmtree(folder, ignore_errors=True)  # gone if it was placed
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(Journal.path_of(folder))
         with contextlib.suppress(FileNotFoundError):
             os.remove(file)
 
 
-def remove_leftovers(final: str) -> None:
-    r"""Remove what an interrupted build of ``final`` left behind."""
+PARTIAL_KEPT = datetime.timedelta(days=1)
+r"""How long the staging folder of an interrupted load is kept to resume it."""
+_PARTIAL = "partial"
+
+
+def partial_folder(final: str) -> str:
+    r"""The staging folder of a resumable build of ``final``."""
+    parent, basename = os.path.split(final)
+    return os.path.join(parent, f"{STAGING_PREFIX}{basename}-{_PARTIAL}")
+
+
+def remove_leftovers(final: str, keep_partial: bool = False) -> None:
+    r"""Remove what an interrupted build of ``final`` left behind.
+
+    With ``keep_partial``, the folder of an interrupted resumable build
+    and its journal stay, unless they are older than :data:`PARTIAL_KEPT`.
+
+    """
     parent, basename = os.path.split(final)
     prefix = f"{STAGING_PREFIX}{basename}-"
+    partial = os.path.basename(partial_folder(final))
+    young = keep_partial and _age(Journal.path_of(partial_folder(final))) < PARTIAL_KEPT
     with contextlib.suppress(FileNotFoundError):
         for entry in os.scandir(parent):
+            if young and entry.name in (
+                partial,
+                os.path.basename(Journal.path_of(partial)),
+            ):
+                continue
             if entry.name == f"{basename}~" or entry.name.startswith(prefix):
                 if entry.is_dir(follow_symlinks=False):
                     shutil.rmtree(entry.path, ignore_errors=True)
                 else:
                     os.remove(entry.path)
+
+
+def remove_stale_partials(cache_root: str) -> list[str]:
+    r"""Remove the staging folders of interrupted loads older than :data:`PARTIAL_KEPT`.
+
+    Returns:
+        the folders removed
+
+    """
+    removed = []
+    for short_id in filter(_ids.is_stored_id, _subfolders(cache_root)):
+        parent = os.path.join(cache_root, short_id)
+        with contextlib.suppress(FileNotFoundError), os.scandir(parent) as found:
+            names = [e.name for e in found if e.name.startswith(STAGING_PREFIX)]
+        for name in names:
+            if not name.endswith(f"-{_PARTIAL}"):
+                continue
+            folder = os.path.join(parent, name)
+            if _age(Journal.path_of(folder)) >= PARTIAL_KEPT:
+                shutil.rmtree(folder, ignore_errors=True)
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(Journal.path_of(folder))
+                removed.append(folder)
+    return removed
+
+
+def _age(path: str) -> datetime.timedelta:
+    r"""How long ago a file was last written; forever if it is missing."""
+    try:
+        seconds = time.time() - os.stat(path).st_mtime
+    except FileNotFoundError:
+        return datetime.timedelta.max
+    return datetime.timedelta(seconds=max(0.0, seconds))
+
+
+class Journal:
+    r"""What an interrupted load had unpacked, to continue from there.
+
+    A file beside the staging folder (:meth:`path_of`): its first line
+    names the archive (its central directory's offset and a digest of its
+    entries, which holds every entry's CRC-32), each further line the name
+    of an entry whose file was written and checked against its CRC-32.
+    Entries are kept only while the archive is the same, and only those
+    whose file still has its size.
+
+    Args:
+        folder: the staging folder
+
+    """
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.path = self.path_of(folder)
+        self._lock = threading.Lock()
+        self._file: Any = None
+
+    @staticmethod
+    def path_of(folder: str) -> str:
+        r"""The journal of a staging folder."""
+        return f"{folder}.journal"
+
+    @classmethod
+    def progressed(cls, folder: str) -> bool:
+        r"""Whether the journal of a staging folder records an unpacked file."""
+        try:
+            with open(cls.path_of(folder), "rb") as fp:
+                return fp.read(1 << 16).count(b"\n") > 1
+        except OSError:
+            return False
+
+    def begin(
+        self, entries: list[zipfile.ZipInfo], directory: int
+    ) -> tuple[frozenset[str], Callable[[zipfile.ZipInfo], None]]:
+        r"""Start or continue; return the entries unpacked before, and a recorder.
+
+        Args:
+            entries: the archive's entries
+            directory: where its central directory begins
+
+        Returns:
+            names of entries to skip, and the function to call with each
+            entry once it is unpacked
+
+        """
+        identity = json.dumps({"directory": directory, "entries": _digest(entries)})
+        kept = self._kept(identity, entries)
+        if not kept:
+            # Another archive, or nothing done: begin afresh.
+            for name in os.listdir(self.folder):
+                path = os.path.join(self.folder, name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                else:
+                    os.remove(path)
+            with open(self.path, "w", encoding="utf-8") as fp:
+                fp.write(identity + "\n")
+        self._file = open(self.path, "a", encoding="utf-8")
+        return frozenset(kept), self._record
+
+    def close(self) -> None:
+        r"""Stop recording."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _record(self, entry: zipfile.ZipInfo) -> None:
+        with self._lock:
+            self._file.write(json.dumps(entry.filename) + "\n")
+            self._file.flush()
+
+    def _kept(self, identity: str, entries: list[zipfile.ZipInfo]) -> set[str]:
+        r"""Names of entries recorded for the same archive whose files are whole."""
+        try:
+            with open(self.path, encoding="utf-8") as fp:
+                lines = fp.read().splitlines()
+        except (OSError, UnicodeDecodeError):
+            return set()
+        if not lines or lines[0] != identity:
+            return set()
+        sizes = {e.filename: e.file_size for e in entries if not e.is_dir()}
+        kept = set()
+        for line in lines[1:]:
+            try:
+                name = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a kill
+            # Read back from the cache: used only as a name of this archive.
+            if not isinstance(name, str) or name not in sizes:
+                continue
+            path = os.path.join(self.folder, *name.split("/"))
+            with contextlib.suppress(OSError):
+                info = os.lstat(path)
+                if stat.S_ISREG(info.st_mode) and info.st_size == sizes[name]:
+                    kept.add(name)
+        return kept
+
+
+def _digest(entries: list[zipfile.ZipInfo]) -> str:
+    r"""A digest of what tells an archive's entries apart, CRC-32s included."""
+    import hashlib
+
+    described = [
+        [e.filename, e.CRC, e.file_size, e.compress_size, e.header_offset]
+        for e in entries
+    ]
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()
 
 
 def _staging_name(final: str) -> str:

@@ -247,29 +247,61 @@ def _download(
     repository = _store.find_header(short_id, version)
     info = header(short_id, version, cache_root, repository)
     path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
-    with (
-        _cache.staging(final) as (folder, download),
-        _store.opened(repository) as location,
-    ):
-        try:
-            with _store.missing_as_not_found(location, short_id, version):
-                entries = _store.unpack(
-                    location, path, version, folder, download, verbose
+    with _store.opened(repository) as location:
+        # Read by byte ranges, an interrupted load is continued next time.
+        resumable = _store.reads_ranges_of(location, path, version)
+        with _cache.staging(final, resumable) as (folder, download):
+            journal = _cache.Journal(folder) if resumable else None
+            try:
+                entries = _unpack(
+                    location,
+                    short_id,
+                    path,
+                    version,
+                    (folder, download),
+                    journal,
+                    verbose,
                 )
-        except (_archive.ArchiveError, audbackend.BackendError) as ex:
-            cause = getattr(ex, "exception", ex)
-            refused = _archive.ArchiveError | ChecksumError | NotRegularFileError
-            if not isinstance(cause, refused):
-                raise
-            raise RuntimeError(
-                f"Cannot load model '{short_id}-{version}' from {repository}: {cause}"
-            ) from None
-        # Before the folder: a cached model always has its record.
-        _cache.write_record(
-            _cache.files_record(cache_root, short_id, version), _cache.record(entries)
-        )
-        _cache.place(folder, final)
+            finally:
+                if journal is not None:
+                    journal.close()
+            # Before the folder: a cached model always has its record.
+            _cache.write_record(
+                _cache.files_record(cache_root, short_id, version),
+                _cache.record(entries),
+            )
+            _cache.place(folder, final)
     _output.say(f"Model '{short_id}-{version}' loaded into '{final}'.")
+
+
+def _unpack(
+    location: _store.Location,
+    short_id: str,
+    path: str,
+    version: str,
+    staged: tuple[str, str],
+    journal: _cache.Journal | None,
+    verbose: bool,
+) -> list[zipfile.ZipInfo]:
+    r"""Unpack a model's archive into a staging folder (and download file).
+
+    Raises:
+        RuntimeError: if the archive is refused or broken, naming the model
+
+    """
+    resume = journal.begin if journal is not None else None
+    try:
+        with _store.missing_as_not_found(location, short_id, version):
+            return _store.unpack(location, path, version, *staged, verbose, resume)
+    except (_archive.ArchiveError, audbackend.BackendError) as ex:
+        cause = getattr(ex, "exception", ex)
+        refused = _archive.ArchiveError | ChecksumError | NotRegularFileError
+        if not isinstance(cause, refused):
+            raise
+        raise RuntimeError(
+            f"Cannot load model '{short_id}-{version}' from "
+            f"{location.repository}: {cause}"
+        ) from None
 
 
 def files_record(short_id: str, version: str, cache_root: str) -> dict[str, list]:

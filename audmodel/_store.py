@@ -9,6 +9,7 @@ header owns the model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterator
 import contextlib
 import os
@@ -483,6 +484,13 @@ def lying_locally(location: Location, path: str, version: str) -> str | None:
     return local if local is not None and os.path.isfile(local) else None
 
 
+def reads_ranges_of(location: Location, path: str, version: str) -> bool:
+    r"""Whether :func:`unpack` reads a stored archive by byte ranges."""
+    return location.capabilities.ranged_reads and (
+        lying_locally(location, path, version) is None
+    )
+
+
 def unpack(
     location: Location,
     path: str,
@@ -490,6 +498,7 @@ def unpack(
     folder: str,
     download: str,
     verbose: bool,
+    resume: Callable[[list, int], tuple[frozenset[str], Callable]] | None = None,
 ) -> list[zipfile.ZipInfo]:
     r"""Unpack a stored archive into ``folder``; return its file entries.
 
@@ -498,6 +507,10 @@ def unpack(
     it is unpacked while it streams in, large entries in a few long
     ranges at once, without a local copy of the archive;
     each file is then checked by its size and CRC-32.
+    There ``resume``, given the entries and where the central directory
+    begins, tells which entries an earlier load unpacked already (they are
+    not read again) and what to call with each entry unpacked now
+    (see :class:`audmodel._cache.Journal`).
     Elsewhere it is downloaded to ``download`` first,
     checked against the stored MD5 where the backend keeps one.
 
@@ -520,7 +533,10 @@ def unpack(
         lambda count: backend.read_tail(stored, count),
         lambda start, end: backend.read_range(stored, start, end),
     )
-    total = sum(entry.compress_size for entry in entries)
+    skip, done = resume(entries, directory) if resume else (frozenset(), None)
+    if skip:
+        say(f"Continuing an interrupted load: {len(skip)} files are there.")
+    total = sum(e.compress_size for e in entries if e.filename not in skip)
     with progress(total, f"Download {os.path.basename(path)}", verbose) as update:
 
         def read(start: int, end: int) -> bytes:
@@ -534,7 +550,14 @@ def unpack(
                 yield piece
 
         archive = _archive.RemoteArchive(
-            read, stream, entries, directory, backend.read_threads, backend.read_part
+            read,
+            stream,
+            entries,
+            directory,
+            backend.read_threads,
+            backend.read_part,
+            skip,
+            done,
         )
         return _archive.extract(archive, folder)
 

@@ -55,6 +55,10 @@ class RemoteArchive:
         directory: where the central directory begins
         workers: ranges read at once
         part: fewest bytes per range when a large entry is split
+        skip: names of entries unpacked before (a resumed load): not read,
+            their files left as they are
+        done: called with each entry once its file is written and its
+            CRC-32 checked, from several threads at once
 
     """
 
@@ -64,6 +68,8 @@ class RemoteArchive:
     directory: int
     workers: int = RANGE_READS
     part: int = CHUNK
+    skip: frozenset[str] = frozenset()
+    done: Callable[[zipfile.ZipInfo], None] | None = None
 
 
 def extract(source: str | RemoteArchive, dst_root: str) -> list[zipfile.ZipInfo]:
@@ -101,7 +107,7 @@ def extract(source: str | RemoteArchive, dst_root: str) -> list[zipfile.ZipInfo]
     os.makedirs(dst_root, exist_ok=True)
     try:
         if isinstance(source, RemoteArchive):
-            _prepare_destination(source.entries, dst_root)
+            _prepare_destination(source.entries, dst_root, source.skip)
             _extract_remote(source, dst_root)
             entries = source.entries
         else:
@@ -116,10 +122,17 @@ def extract(source: str | RemoteArchive, dst_root: str) -> list[zipfile.ZipInfo]
     return [entry for entry in entries if not entry.is_dir()]
 
 
-def _prepare_destination(entries: list[zipfile.ZipInfo], dst_root: str) -> None:
-    r"""Refuse unsafe entries and a lack of space; make every folder once."""
+def _prepare_destination(
+    entries: list[zipfile.ZipInfo], dst_root: str, skip: frozenset[str] = frozenset()
+) -> None:
+    r"""Refuse unsafe entries and a lack of space; make every folder once.
+
+    A file of an entry not in ``skip`` that is there already (cut short by an
+    interrupted load) is removed, so that it is written anew.
+
+    """
     check_entries(entries)
-    check_space(entries, dst_root)
+    check_space([e for e in entries if e.filename not in skip], dst_root)
     folders = {
         entry.filename.rstrip("/")
         if entry.is_dir()
@@ -128,6 +141,11 @@ def _prepare_destination(entries: list[zipfile.ZipInfo], dst_root: str) -> None:
     }
     for folder in sorted(folders - {""}):
         os.makedirs(os.path.join(dst_root, *folder.split("/")), exist_ok=True)
+    if skip:
+        for entry in entries:
+            if not entry.is_dir() and entry.filename not in skip:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(_target(dst_root, entry))
 
 
 def _extract_local(
@@ -167,10 +185,19 @@ def _extract_remote(source: RemoteArchive, dst_root: str) -> None:
     (see :func:`_extract_large_remote`), so memory stays bounded.
 
     """
-    files = sorted(
+    every = sorted(
         (e for e in source.entries if not e.is_dir()), key=lambda e: e.header_offset
     )
-    ends = [e.header_offset for e in files[1:]] + [source.directory]
+    # Where each entry ends is where the next one begins, unpacked or not.
+    ends_of = dict(
+        zip(
+            (e.filename for e in every),
+            [e.header_offset for e in every[1:]] + [source.directory],
+            strict=True,
+        )
+    )
+    files = [e for e in every if e.filename not in source.skip]
+    ends = [ends_of[e.filename] for e in files]
     # The fetchers serve all large stored entries at once, so each gets its
     # share of them: more ranges would not read faster, only cost requests.
     stored = sum(e.compress_size for e in files if _split(e)) or 1
@@ -183,13 +210,16 @@ def _extract_remote(source: RemoteArchive, dst_root: str) -> None:
         # the first to the header of the entry after the last. Runs are cut
         # by bytes alone: each costs a request, and creating the files, not
         # reading them, is what takes the time.
-        for entry, end in zip(files, ends, strict=True):
+        for index, (entry, end) in enumerate(zip(files, ends, strict=True)):
             if entry.file_size < LARGE:
                 run.append(entry)
+            # A run holds entries lying next to each other only.
+            gap = index + 1 < len(files) and files[index + 1].header_offset != end
             if run and (
                 entry.file_size >= LARGE
                 or end - run[0].header_offset >= CHUNK
                 or entry is files[-1]
+                or gap
             ):
                 stop = entry.header_offset if entry.file_size >= LARGE else end
                 jobs.append(fetchers.submit(_extract_run, source, run, stop, dst_root))
@@ -221,11 +251,14 @@ def _extract_run(
     def read(offset: int, size: int) -> bytes:
         return bytes(data[offset - start : offset - start + size])
 
-    _extract_small(read, entries, dst_root)
+    _extract_small(read, entries, dst_root, source.done)
 
 
 def _extract_small(
-    read: Callable[[int, int], bytes], entries: list[zipfile.ZipInfo], dst_root: str
+    read: Callable[[int, int], bytes],
+    entries: list[zipfile.ZipInfo],
+    dst_root: str,
+    done: Callable[[zipfile.ZipInfo], None] | None = None,
 ) -> None:
     r"""Unpack small entries in memory.
 
@@ -244,6 +277,8 @@ def _extract_small(
                 view = view[os.write(out, view) :]
         finally:
             os.close(out)
+        if done is not None:
+            done(entry)
 
 
 def read_member(read: Callable[[int, int], bytes], entry: zipfile.ZipInfo) -> bytes:
@@ -350,6 +385,9 @@ def _extract_large_remote(
         if entry.compress_type == zipfile.ZIP_DEFLATED:
             _, pieces = _after_local_header(source.stream(first, limit), entry)
             _inflate(pieces, entry, dst)
+            dst.flush()
+            if source.done is not None:
+                source.done(entry)
             return
         # The first range holds the local header, whatever the part size.
         part = max(source.part, LOCAL.size + 2 * 0xFFFF)
@@ -408,6 +446,8 @@ def _extract_large_remote(
         if length != entry.compress_size:
             raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
         _check_crc(entry, crc)
+    if source.done is not None:
+        source.done(entry)
 
 
 def _settle(

@@ -8,7 +8,9 @@ import datetime
 import errno
 import hashlib
 import os
+import random
 import stat
+import time
 from typing import TYPE_CHECKING
 from typing import BinaryIO
 from typing import TypeVar
@@ -28,6 +30,8 @@ _T = TypeVar("_T")
 
 
 READ_ATTEMPTS = 3
+STREAM_RETRIES = 6
+r"""Retries of a stream broken off, each from where it stopped, after a pause."""
 
 
 class ChecksumError(RuntimeError):
@@ -196,12 +200,26 @@ class RangedReads(_Backend):
 
         """
         _check_opened(self)
-        try:
-            yield from self._stream_range(path, start, end)
-        except audbackend.BackendError:
-            raise
-        except Exception as ex:
-            raise audbackend.BackendError(ex) from ex
+        position, failures = start, 0
+        while position < end:
+            try:
+                for piece in self._stream_range(path, position, end):
+                    position += len(piece)
+                    failures = 0
+                    yield piece
+                if position < end:
+                    raise ConnectionResetError(
+                        f"The stream of '{path}' ended at byte {position} of {end}."
+                    )
+            except Exception as ex:
+                # A connection reset or a timeout half-way, a 5xx, throttling:
+                # go on from the byte reached, so nothing is read twice.
+                failures += 1
+                if failures > STREAM_RETRIES or not is_retryable(ex):
+                    if isinstance(ex, audbackend.BackendError):
+                        raise
+                    raise audbackend.BackendError(ex) from ex
+                time.sleep(retry_delay(failures))
 
     def _stream_range(self, path: str, start: int, end: int) -> Iterator[bytes]:
         for first in range(start, end, self.read_part):
@@ -291,6 +309,8 @@ def _tried(function: Callable[..., _T], *args: object) -> _T:
         except Exception as ex:
             if attempt == READ_ATTEMPTS - 1:
                 raise audbackend.BackendError(ex) from ex
+            if is_retryable(ex):
+                time.sleep(retry_delay(attempt))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -441,6 +461,68 @@ _UNREACHABLE_ERRNOS = {
 }
 
 
+# Errors of a response broken off while its body is read, by name.
+_BROKEN_OFF_NAMES = {
+    "ProtocolError",
+    "IncompleteRead",
+    "IncompleteReadError",
+    "ResponseStreamingError",
+    "ChunkedEncodingError",
+    "ConnectionError",
+}
+_RETRYABLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout"}
+
+
+def is_retryable(error: BaseException) -> bool:
+    r"""Tell if trying again may cure an error of a transfer.
+
+    A repository not reached (:func:`is_unreachable`), a response broken
+    off, a server error (HTTP 5xx) or throttling (HTTP 429, S3's
+    ``SlowDown``).
+
+    Examples:
+        >>> is_retryable(ConnectionResetError())
+        True
+        >>> is_retryable(FileNotFoundError())
+        False
+
+    """
+    for current in _chain(error):
+        if type(current).__name__ in _BROKEN_OFF_NAMES:
+            return True
+        response = getattr(current, "response", None)
+        status = getattr(response, "status_code", None)
+        if isinstance(response, dict):
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if response.get("Error", {}).get("Code") in _RETRYABLE_CODES:
+                return True
+        if isinstance(status, int) and (status >= 500 or status == 429):
+            return True
+    return is_unreachable(error)
+
+
+def retry_delay(attempt: int) -> float:
+    r"""Seconds to wait before try ``attempt + 1``: doubling, jittered, at most 10."""
+    return min(10.0, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    r"""An error, what it wraps (``exception``), and what it was raised from."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [
+            getattr(current, "exception", None),
+            current.__cause__,
+            current.__context__,
+        ]
+
+
 def is_unreachable(error: BaseException) -> bool:
     r"""Tell if an error means a repository could not be reached.
 
@@ -455,24 +537,13 @@ def is_unreachable(error: BaseException) -> bool:
         False
 
     """
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [error]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in _chain(error):
         if isinstance(current, ConnectionError | TimeoutError) or (
             type(current).__name__ in _UNREACHABLE_NAMES
         ):
             return True
         if isinstance(current, OSError) and current.errno in _UNREACHABLE_ERRNOS:
             return True
-        todo += [
-            getattr(current, "exception", None),
-            current.__cause__,
-            current.__context__,
-        ]
     return False
 
 

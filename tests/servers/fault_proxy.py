@@ -24,6 +24,7 @@ class Rule:
     times: int  # how many matching requests; -1 for all
     method: str | None
     path: str | None  # a part of the request path
+    min_range: int = 0  # if set, only reads of a range 'a-b' this long or longer
 
 
 class FaultProxy:
@@ -32,6 +33,7 @@ class FaultProxy:
         self.upstream = (host, int(port))
         self.rules: list[Rule] = []
         self.faults = 0
+        self.sent = 0  # bytes of response bodies relayed, also those cut off
         self.lock = threading.Lock()
         proxy = self
 
@@ -51,15 +53,18 @@ class FaultProxy:
         times: int = 1,
         method: str | None = None,
         path: str | None = None,
+        min_range: int = 0,
     ) -> None:
         with self.lock:
-            self.rules.append(Rule(action, times, method, path))
+            self.rules.append(Rule(action, times, method, path, min_range))
 
     def clear(self) -> None:
         with self.lock:
             self.rules.clear()
 
-    def match(self, method: str, path: str) -> str | None:
+    def match(
+        self, method: str, path: str, byte_range: str | None = None
+    ) -> str | None:
         with self.lock:
             for rule in self.rules:
                 if rule.times == 0:
@@ -67,6 +72,8 @@ class FaultProxy:
                 if rule.method not in (None, method):
                     continue
                 if rule.path is not None and rule.path not in path:
+                    continue
+                if rule.min_range and _range_length(byte_range) < rule.min_range:
                     continue
                 if rule.times > 0:
                     rule.times -= 1
@@ -79,13 +86,23 @@ class FaultProxy:
         self._server.server_close()
 
 
+def _range_length(byte_range: str | None) -> int:
+    """Bytes asked for by a Range header 'bytes=a-b'; 0 for any other."""
+    if not byte_range or not byte_range.startswith("bytes="):
+        return 0
+    first, _, last = byte_range[len("bytes=") :].partition("-")
+    if not first.isdigit() or not last.isdigit():
+        return 0
+    return int(last) - int(first) + 1
+
+
 class _Handler(QuietHandler):
     proxy: FaultProxy
 
     def _relay(self) -> None:
         length = int(self.headers.get("Content-Length", 0) or 0)
         body = self.rfile.read(length) if length else None
-        action = self.proxy.match(self.command, self.path)
+        action = self.proxy.match(self.command, self.path, self.headers.get("Range"))
         if action in ("500", "403"):
             code = b"InternalError" if action == "500" else b"AccessDenied"
             payload = (
@@ -118,11 +135,15 @@ class _Handler(QuietHandler):
         if self.command == "HEAD":
             return
         if action == "drop" and data:
+            with self.proxy.lock:
+                self.proxy.sent += len(data) // 2
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(2)
             return
+        with self.proxy.lock:
+            self.proxy.sent += len(data)
         self.wfile.write(data)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _relay  # noqa: N815

@@ -1,0 +1,171 @@
+"""Loads that resume where an interrupted one stopped, and transfers that
+retry a connection cut off half-way."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import time
+
+from helpers import create_bucket
+from helpers import files_below
+from helpers import publish
+import pytest
+from servers.fault_proxy import FaultProxy
+
+import audmodel
+from audmodel import _cache
+from audmodel.backend._common import RangedReads
+
+
+FILES = 12
+FILE_SIZE = 512 * 1024
+
+
+@pytest.fixture
+def sharded(tmp_path) -> str:
+    """A model of several weight files, as sharded checkpoints are."""
+    root = tmp_path / "sharded"
+    root.mkdir()
+    for index in range(FILES):
+        (root / f"shard-{index:02d}.bin").write_bytes(os.urandom(FILE_SIZE))
+    (root / "config.yaml").write_text("shards: 12\n")
+    return str(root)
+
+
+@pytest.fixture
+def remote(repository):
+    if repository.backend == "file-system":
+        pytest.skip("file-system archives are unpacked where they lie")
+    return repository
+
+
+def count_reads(monkeypatch) -> list[int]:
+    """Bytes of every read and streamed piece from now on."""
+    read = []
+    read_range, stream_range = RangedReads.read_range, RangedReads.stream_range
+
+    def counted_range(self, *args, **kwargs):
+        data = read_range(self, *args, **kwargs)
+        read.append(len(data))
+        return data
+
+    def counted_stream(self, *args, **kwargs):
+        for piece in stream_range(self, *args, **kwargs):
+            read.append(len(piece))
+            yield piece
+
+    monkeypatch.setattr(RangedReads, "read_range", counted_range)
+    monkeypatch.setattr(RangedReads, "stream_range", counted_stream)
+    return read
+
+
+def interrupt_after(monkeypatch, count: int) -> None:
+    """Stop the next load as Ctrl+C would, once ``count`` files are unpacked."""
+    record = _cache.Journal._record
+    seen = []
+
+    def recording(self, entry):
+        record(self, entry)
+        seen.append(entry.filename)
+        if len(seen) == count:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_cache.Journal, "_record", recording)
+
+
+def test_an_interrupted_load_continues_with_what_is_missing(
+    remote, sharded, cache, monkeypatch
+):
+    uid = publish(sharded)
+    short_id, version = uid.split("-", 1)
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, 7)
+        with pytest.raises(KeyboardInterrupt):
+            audmodel.load(uid)
+    partial = pathlib.Path(cache, short_id, f".staging-{version}-partial")
+    kept = {p.name: p.stat().st_ino for p in partial.iterdir()}
+    assert len(kept) >= 7  # what was unpacked, and maybe a file cut short
+    assert audmodel.cached().empty  # nothing half-loaded is a model
+    read = count_reads(monkeypatch)
+    folder = audmodel.load(uid, verbose=True)
+    assert files_below(folder) == files_below(sharded)
+    # The files kept are not read again: only the missing ones, and headers.
+    missing = FILES - len([name for name in kept if name.startswith("shard")])
+    assert 0 < missing < FILES
+    assert sum(read) <= missing * FILE_SIZE + 64 * 1024
+    for name, inode in kept.items():
+        if name.startswith("shard"):
+            assert os.stat(os.path.join(folder, name)).st_ino == inode
+    assert not [
+        p for p in pathlib.Path(cache, short_id).iterdir() if "staging" in p.name
+    ]
+
+
+def test_a_changed_archive_is_loaded_afresh(remote, sharded, cache, monkeypatch):
+    uid = publish(sharded)
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, 5)
+        with pytest.raises(KeyboardInterrupt):
+            audmodel.load(uid)
+    # The model is removed and published again with other weights.
+    audmodel.remove(uid)
+    for index in range(FILES):
+        pathlib.Path(sharded, f"shard-{index:02d}.bin").write_bytes(
+            os.urandom(FILE_SIZE)
+        )
+    assert publish(sharded) == uid
+    assert files_below(audmodel.load(uid)) == files_below(sharded)
+
+
+def test_what_an_interrupted_load_left_a_day_ago_is_removed(
+    remote, sharded, cache, monkeypatch
+):
+    uid = publish(sharded)
+    short_id, version = uid.split("-", 1)
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, 3)
+        with pytest.raises(KeyboardInterrupt):
+            audmodel.load(uid)
+    partial = pathlib.Path(cache, short_id, f".staging-{version}-partial")
+    journal = pathlib.Path(f"{partial}.journal")
+    assert partial.is_dir() and journal.is_file()
+    day_ago = time.time() - 25 * 3600
+    os.utime(journal, (day_ago, day_ago))
+    assert audmodel.remove_cached(max_size=0) == []
+    assert not partial.exists() and not journal.exists()
+    # The next load, too, begins afresh over an old one.
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, 3)
+        with pytest.raises(KeyboardInterrupt):
+            audmodel.load(uid)
+    os.utime(journal, (day_ago, day_ago))
+    read = count_reads(monkeypatch)
+    assert files_below(audmodel.load(uid)) == files_below(sharded)
+    assert sum(read) >= FILES * FILE_SIZE  # all read again
+
+
+@pytest.fixture
+def flaky(s3_endpoint, monkeypatch):
+    proxy = FaultProxy(s3_endpoint)
+    bucket = f"flaky-{time.monotonic_ns()}"
+    create_bucket(s3_endpoint, bucket)
+    repository = audmodel.Repository(bucket, proxy.url, "s3")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    yield proxy
+    proxy.stop()
+
+
+def test_a_connection_cut_half_way_is_continued(flaky, tmp_path):
+    root = tmp_path / "large"
+    root.mkdir()
+    (root / "weights.bin").write_bytes(os.urandom(12 * 1024 * 1024))  # streamed
+    (root / "config.yaml").write_text("layers: 3\n")
+    uid = publish(str(root), compression=0)
+    flaky.sent = 0
+    # The data, streamed in ranges of megabytes, not the archive's end.
+    flaky.inject("drop", times=3, method="GET", path=".zip", min_range=1 << 20)
+    assert files_below(audmodel.load(uid)) == files_below(str(root))
+    assert flaky.faults == 3
+    # Each cut stream went on from where it stopped: nothing was sent twice.
+    assert flaky.sent < 1.2 * 12 * 1024 * 1024
