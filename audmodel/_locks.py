@@ -71,22 +71,23 @@ def lock(file: str, mode: int) -> Lock:
         >>> guard.release()
 
     """
-    if cache_lock() == "lease" or not flock_works(file):
+    if cache_lock() == "lease" or not flock_works(file, mode):
         return LeaseLock(file + LEASE_SUFFIX)
     return filelock.FileLock(file, mode=mode)
 
 
-def flock_works(file: str) -> bool:
+def flock_works(file: str, mode: int = 0o644) -> bool:
     r"""Tell if ``flock`` works on the file system of ``file``; warn once if not.
 
-    Probed once per file system (device), on the lock file itself.
+    Probed once per file system (device), on the lock file itself, which
+    is created with ``mode`` if missing, as filelock would create it.
 
     """
     folder = os.path.dirname(file) or "."
     device = os.stat(folder).st_dev
     with _probe_lock:
         if device not in _flock_works:
-            _flock_works[device] = _probe(file)
+            _flock_works[device] = _probe(file, mode)
             if not _flock_works[device]:
                 warnings.warn(
                     f"flock does not work on the file system of '{folder}' "
@@ -98,11 +99,13 @@ def flock_works(file: str) -> bool:
     return _flock_works[device]
 
 
-def _probe(file: str) -> bool:
+def _probe(file: str, mode: int) -> bool:
     import fcntl
 
-    fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(file, os.O_RDWR | os.O_CREAT, mode)
     try:
+        with contextlib.suppress(OSError):  # another user's lock file
+            os.fchmod(fd, mode)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as ex:
         return ex.errno not in _FLOCK_UNSUPPORTED

@@ -11,15 +11,17 @@ import urllib.parse
 
 import audbackend
 import minio.error
+import urllib3
 
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import RangedReads
+from audmodel.backend._common import Remote
 from audmodel.backend._common import check_bytes
 from audmodel.backend._common import check_size
 from audmodel.backend._s3 import S3
 
 
-class Minio(RangedReads, FileTimes, audbackend.backend.Minio):
+class Minio(Remote, RangedReads, FileTimes, audbackend.backend.Minio):
     r"""audbackend's MinIO backend, for existing audbackend configurations.
 
     A host given as a bare name, e.g. ``play.min.io``, is passed on as it is,
@@ -57,6 +59,14 @@ class Minio(RangedReads, FileTimes, audbackend.backend.Minio):
             endpoint, repository, authentication=authentication, secure=secure, **kwargs
         )
         self.host = host
+        # minio's client tries a refused connection six times with pauses
+        # (18 s for an unreachable host); as the other backends, try
+        # max_attempts times, which Remote.open() does not multiply.
+        self._client._http.connection_pool_kw["retries"] = urllib3.Retry(
+            total=self.max_attempts - 1,
+            backoff_factor=0.2,
+            status_forcelist=(500, 502, 503, 504),
+        )
         # audbackend may have taken 'secure' from its configuration file.
         scheme = "https" if self._client._base_url.is_https else "http"
         self._endpoint_url = f"{scheme}://{endpoint}"
