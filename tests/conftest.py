@@ -12,17 +12,20 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import uuid
 
 from helpers import ARTIFACTORY_KEY
 from helpers import ARTIFACTORY_USER
 from helpers import COMPAT
 from helpers import S3_ACCESS_KEY
 from helpers import S3_SECRET_KEY
+from helpers import create_bucket
 from helpers import make_artifactory_repository
 from helpers import make_bucket_repository
 from helpers import make_file_system_repository
 import pytest
 from servers.artifactory import Emulator
+from servers.fault_proxy import FaultProxy
 from servers.processes import S3RVER
 from servers.processes import S3RVER_SETUP
 from servers.processes import S3rver
@@ -189,6 +192,18 @@ def repository(make_repository, monkeypatch) -> audmodel.Repository:
     repo = make_repository()
     monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repo])
     return repo
+
+
+@pytest.fixture
+def flaky_s3(s3_endpoint, monkeypatch):
+    """An S3 repository reached through a proxy that injects faults."""
+    proxy = FaultProxy(s3_endpoint)
+    bucket = f"flaky-{uuid.uuid4().hex[:12]}"
+    create_bucket(s3_endpoint, bucket)
+    repository = audmodel.Repository(bucket, proxy.url, "s3")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    yield proxy, repository
+    proxy.stop()
 
 
 @pytest.fixture

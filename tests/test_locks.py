@@ -65,6 +65,23 @@ HOLDER = textwrap.dedent(
 )
 
 
+def load_in_process(repository, uid: str, cache: pathlib.Path) -> tuple[str, str]:
+    """Load a model in a new process; its output and errors, once it ended."""
+    loader = start_script(
+        LOADER,
+        cache.parent,
+        repository,
+        cache.parent / "downloads.log",
+        uid,
+        cache,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = loader.communicate(timeout=120)
+    assert loader.returncode == 0, err
+    return out.strip(), err
+
+
 def strays(folder: pathlib.Path) -> list[str]:
     """What a finished load must not leave: leases, claims, staging folders."""
     return sorted(
@@ -127,20 +144,9 @@ def test_a_killed_holder_on_this_machine_is_broken_at_once(
     assert holder.stdout.readline().strip() == "holding"
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=30)
-    loader = start_script(
-        LOADER,
-        tmp_path,
-        repository,
-        tmp_path / "downloads.log",
-        uid,
-        cache,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    out, err = loader.communicate(timeout=60)
-    assert loader.returncode == 0, err
-    assert files_below(out.strip()) == files_below(model_root)
-    assert strays(pathlib.Path(out.strip()).parent) == []
+    folder, _ = load_in_process(repository, uid, cache)
+    assert files_below(folder) == files_below(model_root)
+    assert strays(pathlib.Path(folder).parent) == []
 
 
 def test_a_lease_of_another_machine_is_broken_when_it_ran_out(
@@ -159,20 +165,9 @@ def test_a_lease_of_another_machine_is_broken_when_it_ran_out(
     runs_out = time.time() + 2
     os.utime(lease, (runs_out, runs_out))
     assert socket.getfqdn() != "node-7.cluster"
-    loader = start_script(
-        LOADER,
-        tmp_path,
-        repository,
-        tmp_path / "downloads.log",
-        uid,
-        tmp_path / "cache",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    out, err = loader.communicate(timeout=120)
-    assert loader.returncode == 0, err
+    loaded, err = load_in_process(repository, uid, tmp_path / "cache")
     assert "Waiting up to" in err  # it waited for the lease to run out
-    assert files_below(out.strip()) == files_below(model_root)
+    assert files_below(loaded) == files_below(model_root)
     assert strays(folder) == []
 
 

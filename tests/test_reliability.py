@@ -13,7 +13,6 @@ import zipfile
 
 import audbackend
 from helpers import backend_files
-from helpers import create_bucket
 from helpers import files_below
 from helpers import publish
 from helpers import read_stored
@@ -21,7 +20,6 @@ from helpers import start_script
 from helpers import stored_path
 from helpers import write_stored
 import pytest
-from servers.fault_proxy import FaultProxy
 
 import audmodel
 
@@ -150,18 +148,6 @@ def test_zip_bombs_and_unknown_methods_are_refused_before_writing(
 
 
 # --- backend faults ------------------------------------------------------------------
-
-
-@pytest.fixture
-def flaky_s3(s3_endpoint, monkeypatch):
-    """An S3 repository reached through a proxy that injects faults."""
-    proxy = FaultProxy(s3_endpoint)
-    bucket = f"flaky-{time.monotonic_ns()}"
-    create_bucket(s3_endpoint, bucket)
-    repository = audmodel.Repository(bucket, proxy.url, "s3")
-    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
-    yield proxy, repository
-    proxy.stop()
 
 
 def test_s3_transient_faults_are_retried(flaky_s3, model_root):

@@ -7,11 +7,9 @@ import os
 import pathlib
 import time
 
-from helpers import create_bucket
 from helpers import files_below
 from helpers import publish
 import pytest
-from servers.fault_proxy import FaultProxy
 
 import audmodel
 from audmodel import _cache
@@ -74,15 +72,20 @@ def interrupt_after(monkeypatch, count: int) -> None:
     monkeypatch.setattr(_cache.Journal, "_record", recording)
 
 
+def interrupted_load(uid: str, count: int) -> None:
+    """A load of ``uid`` stopped once ``count`` files are unpacked."""
+    with pytest.MonkeyPatch.context() as patch:
+        interrupt_after(patch, count)
+        with pytest.raises(KeyboardInterrupt):
+            audmodel.load(uid)
+
+
 def test_an_interrupted_load_continues_with_what_is_missing(
     remote, sharded, cache, monkeypatch
 ):
     uid = publish(sharded)
     short_id, version = uid.split("-", 1)
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, 7)
-        with pytest.raises(KeyboardInterrupt):
-            audmodel.load(uid)
+    interrupted_load(uid, 7)
     partial = pathlib.Path(cache, short_id, f".staging-{version}-partial")
     kept = {p.name: p.stat().st_ino for p in partial.iterdir()}
     assert len(kept) >= 7  # what was unpacked, and maybe a file cut short
@@ -104,10 +107,7 @@ def test_an_interrupted_load_continues_with_what_is_missing(
 
 def test_a_changed_archive_is_loaded_afresh(remote, sharded, cache, monkeypatch):
     uid = publish(sharded)
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, 5)
-        with pytest.raises(KeyboardInterrupt):
-            audmodel.load(uid)
+    interrupted_load(uid, 5)
     # The model is removed and published again with other weights.
     audmodel.remove(uid)
     for index in range(FILES):
@@ -123,10 +123,7 @@ def test_what_an_interrupted_load_left_a_day_ago_is_removed(
 ):
     uid = publish(sharded)
     short_id, version = uid.split("-", 1)
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, 3)
-        with pytest.raises(KeyboardInterrupt):
-            audmodel.load(uid)
+    interrupted_load(uid, 3)
     partial = pathlib.Path(cache, short_id, f".staging-{version}-partial")
     journal = pathlib.Path(f"{partial}.journal")
     assert partial.is_dir() and journal.is_file()
@@ -135,28 +132,15 @@ def test_what_an_interrupted_load_left_a_day_ago_is_removed(
     assert audmodel.remove_cached(max_size=0) == []
     assert not partial.exists() and not journal.exists()
     # The next load, too, begins afresh over an old one.
-    with monkeypatch.context() as patch:
-        interrupt_after(patch, 3)
-        with pytest.raises(KeyboardInterrupt):
-            audmodel.load(uid)
+    interrupted_load(uid, 3)
     os.utime(journal, (day_ago, day_ago))
     read = count_reads(monkeypatch)
     assert files_below(audmodel.load(uid)) == files_below(sharded)
     assert sum(read) >= FILES * FILE_SIZE  # all read again
 
 
-@pytest.fixture
-def flaky(s3_endpoint, monkeypatch):
-    proxy = FaultProxy(s3_endpoint)
-    bucket = f"flaky-{time.monotonic_ns()}"
-    create_bucket(s3_endpoint, bucket)
-    repository = audmodel.Repository(bucket, proxy.url, "s3")
-    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
-    yield proxy
-    proxy.stop()
-
-
-def test_a_connection_cut_half_way_is_continued(flaky, tmp_path):
+def test_a_connection_cut_half_way_is_continued(flaky_s3, tmp_path):
+    flaky, _ = flaky_s3
     root = tmp_path / "large"
     root.mkdir()
     (root / "weights.bin").write_bytes(os.urandom(12 * 1024 * 1024))  # streamed
