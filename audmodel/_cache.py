@@ -37,7 +37,6 @@ link (the root itself may be one).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Iterator
 import contextlib
 import dataclasses
@@ -46,14 +45,13 @@ import json
 import os
 import shutil
 import stat
-import threading
 import time
 from typing import TYPE_CHECKING
-from typing import Any
 import uuid
 import warnings
 
 from audmodel import _ids
+from audmodel import _journal
 from audmodel import _lazy
 from audmodel import _locks
 from audmodel._layout import HEADER_EXT
@@ -67,8 +65,6 @@ from audmodel.backend._common import open_regular
 
 
 if TYPE_CHECKING:
-    import zipfile
-
     from audmodel import _archive
 else:  # imported when an archive is first read (see audmodel._lazy)
     _archive = _lazy.module("audmodel._archive", globals())
@@ -218,6 +214,16 @@ def files_record(cache_root: str, short_id: str, version: str) -> str:
     return os.path.join(folder, f".{version}.files.json")
 
 
+def shared_stamp_file(cache_root: str, short_id: str, version: str) -> str:
+    r"""Where a user's cache keeps the state of a verified shared-cache model.
+
+    See :func:`audmodel._shared.shared_model`.
+
+    """
+    folder = _model_folder(cache_root, short_id, version)
+    return os.path.join(folder, f".{version}.shared.json")
+
+
 def lock_file(path: str) -> str:
     r"""Lock file guarding ``path``: ``.<basename>.lock`` beside it."""
     folder, basename = os.path.split(path)
@@ -284,7 +290,8 @@ def staging(final: str, resumable: bool = False) -> Iterator[tuple[str, str]]:
 
     A ``resumable`` folder has a fixed name, :func:`partial_folder`, and is
     kept when the build fails, so that the next build continues it
-    (see :class:`Journal`), unless it is older than :data:`PARTIAL_KEPT`.
+    (see :class:`audmodel._journal.Journal`), unless it is older than
+    :data:`PARTIAL_KEPT`.
 
     """
     refuse_linked_folder(final)
@@ -307,10 +314,10 @@ def staging(final: str, resumable: bool = False) -> Iterator[tuple[str, str]]:
         placed = not os.path.exists(folder)
     finally:
         # Kept to be resumed only where a file was unpacked.
-        if not resumable or placed or not Journal.progressed(folder):
+        if not resumable or placed or not _journal.progressed(folder):
             shutil.rmtree(folder, ignore_errors=True)  # gone if it was placed
             with contextlib.suppress(FileNotFoundError):
-                os.remove(Journal.path_of(folder))
+                os.remove(_journal.path_of(folder))
         with contextlib.suppress(FileNotFoundError):
             os.remove(file)
 
@@ -336,12 +343,14 @@ def remove_leftovers(final: str, keep_partial: bool = False) -> None:
     parent, basename = os.path.split(final)
     prefix = f"{STAGING_PREFIX}{basename}-"
     partial = os.path.basename(partial_folder(final))
-    young = keep_partial and _age(Journal.path_of(partial_folder(final))) < PARTIAL_KEPT
+    young = (
+        keep_partial and _age(_journal.path_of(partial_folder(final))) < PARTIAL_KEPT
+    )
     with contextlib.suppress(FileNotFoundError):
         for entry in os.scandir(parent):
             if young and entry.name in (
                 partial,
-                os.path.basename(Journal.path_of(partial)),
+                os.path.basename(_journal.path_of(partial)),
             ):
                 continue
             if entry.name == f"{basename}~" or entry.name.startswith(prefix):
@@ -367,10 +376,10 @@ def remove_stale_partials(cache_root: str) -> list[str]:
             if not name.endswith(f"-{_PARTIAL}"):
                 continue
             folder = os.path.join(parent, name)
-            if _age(Journal.path_of(folder)) >= PARTIAL_KEPT:
+            if _age(_journal.path_of(folder)) >= PARTIAL_KEPT:
                 shutil.rmtree(folder, ignore_errors=True)
                 with contextlib.suppress(FileNotFoundError):
-                    os.remove(Journal.path_of(folder))
+                    os.remove(_journal.path_of(folder))
                 removed.append(folder)
     return removed
 
@@ -382,119 +391,6 @@ def _age(path: str) -> datetime.timedelta:
     except FileNotFoundError:
         return datetime.timedelta.max
     return datetime.timedelta(seconds=max(0.0, seconds))
-
-
-class Journal:
-    r"""What an interrupted load had unpacked, to continue from there.
-
-    A file beside the staging folder (:meth:`path_of`): its first line
-    names the archive (its central directory's offset and a digest of its
-    entries, which holds every entry's CRC-32), each further line the name
-    of an entry whose file was written and checked against its CRC-32.
-    Entries are kept only while the archive is the same, and only those
-    whose file still has its size.
-
-    Args:
-        folder: the staging folder
-
-    """
-
-    def __init__(self, folder: str):
-        self.folder = folder
-        self.path = self.path_of(folder)
-        self._lock = threading.Lock()
-        self._file: Any = None
-
-    @staticmethod
-    def path_of(folder: str) -> str:
-        r"""The journal of a staging folder."""
-        return f"{folder}.journal"
-
-    @classmethod
-    def progressed(cls, folder: str) -> bool:
-        r"""Whether the journal of a staging folder records an unpacked file."""
-        try:
-            with open(cls.path_of(folder), "rb") as fp:
-                return fp.read(1 << 16).count(b"\n") > 1
-        except OSError:
-            return False
-
-    def begin(
-        self, entries: list[zipfile.ZipInfo], directory: int
-    ) -> tuple[frozenset[str], Callable[[zipfile.ZipInfo], None]]:
-        r"""Start or continue; return the entries unpacked before, and a recorder.
-
-        Args:
-            entries: the archive's entries
-            directory: where its central directory begins
-
-        Returns:
-            names of entries to skip, and the function to call with each
-            entry once it is unpacked
-
-        """
-        identity = json.dumps({"directory": directory, "entries": _digest(entries)})
-        kept = self._kept(identity, entries)
-        if not kept:
-            # Another archive, or nothing done: begin afresh.
-            for name in os.listdir(self.folder):
-                path = os.path.join(self.folder, name)
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path)
-                else:
-                    os.remove(path)
-            with open(self.path, "w", encoding="utf-8") as fp:
-                fp.write(identity + "\n")
-        self._file = open(self.path, "a", encoding="utf-8")
-        return frozenset(kept), self._record
-
-    def close(self) -> None:
-        r"""Stop recording."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def _record(self, entry: zipfile.ZipInfo) -> None:
-        with self._lock:
-            self._file.write(json.dumps(entry.filename) + "\n")
-            self._file.flush()
-
-    def _kept(self, identity: str, entries: list[zipfile.ZipInfo]) -> set[str]:
-        r"""Names of entries recorded for the same archive whose files are whole."""
-        try:
-            with open(self.path, encoding="utf-8") as fp:
-                lines = fp.read().splitlines()
-        except (OSError, UnicodeDecodeError):
-            return set()
-        if not lines or lines[0] != identity:
-            return set()
-        sizes = {e.filename: e.file_size for e in entries if not e.is_dir()}
-        kept = set()
-        for line in lines[1:]:
-            try:
-                name = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a kill
-            # Read back from the cache: used only as a name of this archive.
-            if not isinstance(name, str) or name not in sizes:
-                continue
-            path = os.path.join(self.folder, *name.split("/"))
-            with contextlib.suppress(OSError):
-                info = os.lstat(path)
-                if stat.S_ISREG(info.st_mode) and info.st_size == sizes[name]:
-                    kept.add(name)
-        return kept
-
-
-def _digest(entries: list[zipfile.ZipInfo]) -> str:
-    r"""A digest of what tells an archive's entries apart, CRC-32s included."""
-    import hashlib
-
-    described = [
-        [e.filename, e.CRC, e.file_size, e.compress_size, e.header_offset]
-        for e in entries
-    ]
-    return hashlib.sha256(json.dumps(described).encode()).hexdigest()
 
 
 def _staging_name(final: str) -> str:
@@ -550,63 +446,7 @@ def write_file(path: str, data: bytes) -> None:
         raise
 
 
-# --- the shared cache and aliases ---------------------------------------------
-
-
-def shared_model(
-    shared_root: str, cache_root: str, short_id: str, version: str
-) -> str | None:
-    r"""A model folder in the shared cache that may be used, or ``None``.
-
-    A folder is used once its files were compared with the record of its
-    archive (:func:`verify`); the sizes and modification times of its files
-    are then remembered in the user's cache (``cache_root``), and later
-    uses only compare those, rereading the files when one of them changed.
-    Nothing is written to the shared cache, and no lock is taken there.
-    A model that audmodel 1.5 put there has no record and is used as it is.
-
-    Warns:
-        UserWarning: naming the model and what differs, if it fails
-            verification (the caller loads it into its own cache instead)
-
-    """
-    folder = model_dir(shared_root, short_id, version)
-    if not is_complete(folder):
-        return None
-    files = read_record(files_record(shared_root, short_id, version))
-    if files is None:
-        return folder
-    stamp_path = os.path.join(
-        _model_folder(cache_root, short_id, version), f".{version}.shared.json"
-    )
-    now = _stamp(folder)
-    stamp = read_record(stamp_path)
-    if stamp is not None and stamp == {"folder": folder, "files": now}:
-        return folder
-    problems = verify(folder, files)
-    if problems:
-        listed = ", ".join(f"{path} {problem}" for path, problem in problems[:3])
-        warnings.warn(
-            f"Model '{short_id}-{version}' in the shared cache '{shared_root}' "
-            f"differs from its archive ({listed}); it is loaded into "
-            f"'{cache_root}' instead.",
-            stacklevel=2,
-        )
-        return None
-    with contextlib.suppress(OSError, RuntimeError):  # the stamp only saves time
-        write_file(stamp_path, json.dumps({"folder": folder, "files": now}).encode())
-    return folder
-
-
-def _stamp(folder: str) -> dict[str, list[int]]:
-    r"""Size and modification time (ns) of each file below a folder."""
-    stamp = {}
-    for base, _, names in os.walk(folder):
-        for name in names:
-            info = os.lstat(os.path.join(base, name))
-            relative = os.path.relpath(os.path.join(base, name), folder)
-            stamp[relative.replace(os.sep, "/")] = [info.st_size, info.st_mtime_ns]
-    return stamp
+# --- what each alias resolved to ---------------------------------------------
 
 
 def alias_file(cache_root: str, alias: str) -> str:

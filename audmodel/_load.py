@@ -19,9 +19,11 @@ import warnings
 
 from audmodel import _cache
 from audmodel import _ids
+from audmodel import _journal
 from audmodel import _layout
 from audmodel import _lazy
 from audmodel import _output
+from audmodel import _shared
 from audmodel import _store
 from audmodel import _yaml
 from audmodel._config import offline
@@ -205,7 +207,7 @@ def model(
     r"""The folder of a model in the caches, downloaded if not there.
 
     The shared cache (``shared``) is looked in first and only read
-    (see :func:`audmodel._cache.shared_model`); a model is downloaded into
+    (see :func:`audmodel._shared.shared_model`); a model is downloaded into
     ``cache_root``.
 
     Raises:
@@ -216,7 +218,7 @@ def model(
 
     """
     if shared is not None:
-        found = _cache.shared_model(shared, cache_root, short_id, version)
+        found = _shared.shared_model(shared, cache_root, short_id, version)
         if found is not None:
             _output.say(
                 f"Model '{short_id}-{version}' is in the shared cache: '{found}'."
@@ -251,7 +253,7 @@ def _download(
         # Read by byte ranges, an interrupted load is continued next time.
         resumable = _store.reads_ranges_of(location, path, version)
         with _cache.staging(final, resumable) as (folder, download):
-            journal = _cache.Journal(folder) if resumable else None
+            journal = _journal.Journal(folder) if resumable else None
             try:
                 entries = _unpack(
                     location,
@@ -280,7 +282,7 @@ def _unpack(
     path: str,
     version: str,
     staged: tuple[str, str],
-    journal: _cache.Journal | None,
+    journal: _journal.Journal | None,
     verbose: bool,
 ) -> list[zipfile.ZipInfo]:
     r"""Unpack a model's archive into a staging folder (and download file).

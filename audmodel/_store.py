@@ -510,7 +510,7 @@ def unpack(
     There ``resume``, given the entries and where the central directory
     begins, tells which entries an earlier load unpacked already (they are
     not read again) and what to call with each entry unpacked now
-    (see :class:`audmodel._cache.Journal`).
+    (see :class:`audmodel._journal.Journal`).
     Elsewhere it is downloaded to ``download`` first,
     checked against the stored MD5 where the backend keeps one.
 

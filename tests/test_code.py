@@ -37,7 +37,7 @@ LAYERS = [
     ["_layout", "_lazy", "_output", "_threads", "_defaults"],
     ["backend"],
     ["_ids", "_yaml", "_json", "_archive"],
-    ["_store", "_cache", "_locks", "_repository", "_config"],
+    ["_store", "_shared", "_cache", "_journal", "_locks", "_repository", "_config"],
     ["_aliases", "_resolve", "_transaction"],
     ["_publish", "_load", "_lifecycle", "_check", "_catalog", "_tables"],
     [

@@ -12,7 +12,7 @@ from helpers import publish
 import pytest
 
 import audmodel
-from audmodel import _cache
+from audmodel import _journal
 from audmodel.backend._common import RangedReads
 
 
@@ -60,7 +60,7 @@ def count_reads(monkeypatch) -> list[int]:
 
 def interrupt_after(monkeypatch, count: int) -> None:
     """Stop the next load as Ctrl+C would, once ``count`` files are unpacked."""
-    record = _cache.Journal._record
+    record = _journal.Journal._record
     seen = []
 
     def recording(self, entry):
@@ -69,7 +69,7 @@ def interrupt_after(monkeypatch, count: int) -> None:
         if len(seen) == count:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(_cache.Journal, "_record", recording)
+    monkeypatch.setattr(_journal.Journal, "_record", recording)
 
 
 def interrupted_load(uid: str, count: int) -> None:
