@@ -298,6 +298,16 @@ def staging(final: str, resumable: bool = False) -> Iterator[tuple[str, str]]:
     make_folder(os.path.dirname(final))
     remove_leftovers(final, keep_partial=resumable)
     folder = partial_folder(final) if resumable else _staging_name(final)
+    if resumable and not _own_folder(folder):
+        # In a cache shared by a group, anyone in it could put a link (or a
+        # folder of theirs) at this fixed name; it is not built into.
+        with contextlib.suppress(OSError):
+            if os.path.islink(folder) or not os.path.isdir(folder):
+                os.remove(folder)
+            else:
+                shutil.rmtree(folder)
+        if os.path.lexists(folder):
+            folder = _staging_name(final)
     file = _staging_name(final)
     if not os.path.isdir(folder):
         # Not tempfile.mkdtemp: its mode 0o700 would hide a shared cache's
@@ -325,6 +335,15 @@ def staging(final: str, resumable: bool = False) -> Iterator[tuple[str, str]]:
 PARTIAL_KEPT = datetime.timedelta(days=1)
 r"""How long the staging folder of an interrupted load is kept to resume it."""
 _PARTIAL = "partial"
+
+
+def _own_folder(path: str) -> bool:
+    r"""Whether ``path`` is missing, or a folder (not a link) of this user."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return True
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
 
 
 def partial_folder(final: str) -> str:
@@ -387,7 +406,7 @@ def remove_stale_partials(cache_root: str) -> list[str]:
 def _age(path: str) -> datetime.timedelta:
     r"""How long ago a file was last written; forever if it is missing."""
     try:
-        seconds = time.time() - os.stat(path).st_mtime
+        seconds = time.time() - os.lstat(path).st_mtime
     except FileNotFoundError:
         return datetime.timedelta.max
     return datetime.timedelta(seconds=max(0.0, seconds))
@@ -465,6 +484,8 @@ def remember_alias(cache_root: str, alias: str, uid: str) -> None:
     r"""Keep what an alias resolved to, for offline use; never fails a call."""
     if recalled_alias([cache_root], alias) == uid:
         return  # written only when it changes
+    if os.path.islink(os.path.join(cache_root, ".aliases")):
+        return  # in a cache shared by a group, a link planted to send it elsewhere
     with contextlib.suppress(OSError, ValueError, RuntimeError):
         write_file(alias_file(cache_root, alias), uid.encode())
 
@@ -476,6 +497,8 @@ def recalled_alias(cache_roots: list[str], alias: str) -> str | None:
 
     """
     for root in cache_roots:
+        if os.path.islink(os.path.join(root, ".aliases")):
+            continue  # not written through a link, nor read
         try:
             with open(alias_file(root, alias), encoding="ascii") as fp:
                 uid = fp.read(200).strip()

@@ -32,10 +32,24 @@ def path_of(folder: str) -> str:
     return f"{folder}.journal"
 
 
+def _opened(path: str, flags: int, mode: str) -> Any:
+    r"""Open a journal, never through a symbolic link.
+
+    In a cache shared by a group, anyone in it could plant a link at the
+    journal's fixed name, pointing at a file of the user's.
+
+    Raises:
+        OSError: if the file cannot be opened, or is a link
+
+    """
+    fd = os.open(path, flags | os.O_NOFOLLOW, 0o644)
+    return os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8")
+
+
 def progressed(folder: str) -> bool:
     r"""Whether the journal of a staging folder records an unpacked file."""
     try:
-        with open(path_of(folder), "rb") as fp:
+        with _opened(path_of(folder), os.O_RDONLY, "rb") as fp:
             return fp.read(1 << 16).count(b"\n") > 1
     except OSError:
         return False
@@ -86,9 +100,11 @@ class Journal:
                     shutil.rmtree(path)
                 else:
                     os.remove(path)
-            with open(self.path, "w", encoding="utf-8") as fp:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.path)  # also a link planted there, not its target
+            with _opened(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, "w") as fp:
                 fp.write(identity + "\n")
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._file = _opened(self.path, os.O_WRONLY | os.O_APPEND, "a")
         return frozenset(kept), self._record
 
     def close(self) -> None:
@@ -105,7 +121,7 @@ class Journal:
     def _kept(self, identity: str, entries: list[zipfile.ZipInfo]) -> set[str]:
         r"""Names of entries recorded for the same archive whose files are whole."""
         try:
-            with open(self.path, encoding="utf-8") as fp:
+            with _opened(self.path, os.O_RDONLY, "r") as fp:
                 lines = fp.read().splitlines()
         except (OSError, UnicodeDecodeError):
             return set()

@@ -187,6 +187,21 @@ def test_offline_answers_from_the_caches(repository, model_root, monkeypatch):
     assert list(audmodel.lookup_table("torch").index) == [uid]
 
 
+def test_alias_records_are_not_written_through_a_planted_link(
+    repository, model_root, cache, tmp_path, monkeypatch
+):
+    uid = publish(model_root, alias="best")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.makedirs(cache)
+    os.symlink(elsewhere, os.path.join(cache, ".aliases"))
+    assert audmodel.resolve_alias("best") == uid
+    assert list(elsewhere.iterdir()) == []
+    monkeypatch.setenv("AUDMODEL_OFFLINE", "1")
+    with pytest.raises(RuntimeError, match="Alias 'best' is not cached"):
+        audmodel.resolve_alias("best")
+
+
 def test_offline_refuses_what_needs_a_repository_at_once(
     repository, model_root, monkeypatch
 ):

@@ -153,3 +153,22 @@ def test_a_connection_cut_half_way_is_continued(flaky_s3, tmp_path):
     assert flaky.faults == 3
     # Each cut stream went on from where it stopped: nothing was sent twice.
     assert flaky.sent < 1.2 * 12 * 1024 * 1024
+
+
+def test_links_planted_at_the_fixed_names_are_not_followed(
+    remote, sharded, cache, tmp_path
+):
+    uid = publish(sharded)
+    short_id, version = uid.split("-", 1)
+    parent = pathlib.Path(cache, short_id)
+    parent.mkdir(parents=True)
+    # A member of a shared cache's group points both names elsewhere.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    (parent / f".staging-{version}-partial").symlink_to(elsewhere)
+    (parent / f".staging-{version}-partial.journal").symlink_to(victim)
+    assert files_below(audmodel.load(uid)) == files_below(sharded)
+    assert list(elsewhere.iterdir()) == []
+    assert victim.read_text() == "keep me\n"
