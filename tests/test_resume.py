@@ -3,6 +3,7 @@ retry a connection cut off half-way."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import time
@@ -139,20 +140,41 @@ def test_what_an_interrupted_load_left_a_day_ago_is_removed(
     assert sum(read) >= FILES * FILE_SIZE  # all read again
 
 
-def test_a_connection_cut_half_way_is_continued(flaky_s3, tmp_path):
+def recorded_progress(monkeypatch) -> list[int]:
+    """The steps the progress bar of a load is moved by, from now on."""
+    from audmodel import _store
+
+    steps = []
+
+    @contextlib.contextmanager
+    def progress(total, description, verbose=False):
+        yield steps.append
+
+    monkeypatch.setattr(_store, "progress", progress)
+    return steps
+
+
+def test_a_connection_cut_half_way_is_continued(flaky_s3, tmp_path, monkeypatch):
     flaky, _ = flaky_s3
     root = tmp_path / "large"
     root.mkdir()
     (root / "weights.bin").write_bytes(os.urandom(12 * 1024 * 1024))  # streamed
     (root / "config.yaml").write_text("layers: 3\n")
     uid = publish(str(root), compression=0)
+    steps = recorded_progress(monkeypatch)
+    audmodel.load(uid, cache_root=str(tmp_path / "first"))
+    uncut = sum(steps)
+    steps.clear()
     flaky.sent = 0
     # The data, streamed in ranges of megabytes, not the archive's end.
     flaky.inject("drop", times=3, method="GET", path=".zip", min_range=1 << 20)
     assert files_below(audmodel.load(uid)) == files_below(str(root))
     assert flaky.faults == 3
-    # Each cut stream went on from where it stopped: nothing was sent twice.
+    # Each cut stream went on from where it stopped: nothing was sent twice,
+    # and the progress bar only went forward, to where an uncut load goes.
     assert flaky.sent < 1.2 * 12 * 1024 * 1024
+    assert all(step > 0 for step in steps)
+    assert sum(steps) == uncut
 
 
 def test_links_planted_at_the_fixed_names_are_not_followed(
