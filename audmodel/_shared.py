@@ -46,7 +46,10 @@ def shared_model(
     if files is None:
         return folder
     stamp_path = shared_stamp_file(cache_root, short_id, version)
-    now = _stamp(folder)
+    try:
+        now = _stamp(folder)
+    except OSError:  # removed from the shared cache meanwhile
+        return None
     stamp = read_record(stamp_path)
     if stamp is not None and stamp == {"folder": folder, "files": now}:
         return folder
