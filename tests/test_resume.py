@@ -15,6 +15,7 @@ import pytest
 import audmodel
 from audmodel import _journal
 from audmodel.backend._common import RangedReads
+from audmodel.backend._s3 import S3
 
 
 FILES = 12
@@ -74,8 +75,14 @@ def interrupt_after(monkeypatch, count: int) -> None:
 
 
 def interrupted_load(uid: str, count: int) -> None:
-    """A load of ``uid`` stopped once ``count`` files are unpacked."""
+    """A load of ``uid`` stopped once ``count`` files are unpacked.
+
+    Its ranges are read one at a time, so that what is unpacked when it
+    stops does not depend on which of several parallel reads ends first.
+    """
     with pytest.MonkeyPatch.context() as patch:
+        for backend in (RangedReads, S3):
+            patch.setattr(backend, "read_threads", property(lambda self: 1))
         interrupt_after(patch, count)
         with pytest.raises(KeyboardInterrupt):
             audmodel.load(uid)

@@ -173,8 +173,7 @@ def _extract_local(
             pool.submit(_extract_large_local, read, fd, entry, dst_root, copiers)
             for entry in large
         ]
-        for job in jobs:
-            job.result()
+        _wait_all(jobs)
 
 
 def _extract_remote(source: RemoteArchive, dst_root: str) -> None:
@@ -237,8 +236,23 @@ def _extract_remote(source: RemoteArchive, dst_root: str) -> None:
                         share,
                     )
                 )
+        _wait_all(jobs)
+
+
+def _wait_all(jobs: list[concurrent.futures.Future]) -> None:
+    r"""Wait for every job; at the first that fails, cancel those not begun.
+
+    So that an interrupted unpacking (an error, Ctrl+C) stops soon instead
+    of working through all that was planned.
+
+    """
+    try:
         for job in jobs:
             job.result()
+    except BaseException:
+        for job in jobs:
+            job.cancel()
+        raise
 
 
 def _extract_run(
