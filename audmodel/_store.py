@@ -396,13 +396,8 @@ def _archive_reader(location: Location, path: str, version: str) -> Iterator[tup
     download of the archive.
 
     """
-    backend = location.interface.backend
     if location.capabilities.ranged_reads:
-        stored = versioned_path(location, path, version)
-        yield (
-            lambda count: backend.read_tail(stored, count),
-            lambda start, end: backend.read_range(stored, start, end),
-        )
+        yield _ranged_readers(location, path, version)
         return
     with tempfile.TemporaryDirectory() as tmp:
         local = location.interface.get_file(path, os.path.join(tmp, "a.zip"), version)
@@ -415,6 +410,16 @@ def _archive_reader(location: Location, path: str, version: str) -> Iterator[tup
                 ),
                 lambda start, end: os.pread(fp.fileno(), end - start, start),
             )
+
+
+def _ranged_readers(location: Location, path: str, version: str) -> tuple:
+    r"""The last ``count`` bytes of a stored file, and a range of it, read remotely."""
+    backend = location.interface.backend
+    stored = versioned_path(location, path, version)
+    return (
+        lambda count: backend.read_tail(stored, count),
+        lambda start, end: backend.read_range(stored, start, end),
+    )
 
 
 @contextlib.contextmanager
@@ -530,8 +535,7 @@ def unpack(
             folder,
         )
     entries, directory = _archive.read_directory(
-        lambda count: backend.read_tail(stored, count),
-        lambda start, end: backend.read_range(stored, start, end),
+        *_ranged_readers(location, path, version)
     )
     skip, done = resume(entries, directory) if resume else (frozenset(), None)
     if skip:
