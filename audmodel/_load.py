@@ -15,7 +15,6 @@ import copy
 import os
 from typing import TYPE_CHECKING
 from typing import Any
-import warnings
 
 from audmodel import _cache
 from audmodel import _ids
@@ -31,7 +30,6 @@ from audmodel._lazy import audbackend
 from audmodel._repository import Repository
 from audmodel.backend._common import ChecksumError
 from audmodel.backend._common import NotRegularFileError
-from audmodel.backend._common import is_unreachable
 
 
 if TYPE_CHECKING:
@@ -105,22 +103,28 @@ def meta(
     copies = [local] + ([_cache.meta_file(shared, short_id, version)] if shared else [])
     cached = next((path for path in copies if os.path.exists(path)), None)
     if offline():
-        if cached is None:
+        found = _cached_meta(cached, short_id, version)
+        if found is None:
             raise _store.not_cached(f"The meta of model '{short_id}-{version}'")
-        return _read_cached(cached, short_id, version, "meta") or {}
-    try:
-        repository = repository or _store.find_header(short_id, version)
+        return found
+
+    def ask() -> dict[str, Any]:
+        found = repository or _store.find_header(short_id, version)
         with _cache.lock(local):
-            return meta_locked(short_id, version, local, repository, copies[1:])
-    except audbackend.BackendError as ex:
-        if cached is None or not is_unreachable(ex):
-            raise
-        warnings.warn(
-            f"No repository can be reached ({ex.exception}); the meta of "
-            f"'{short_id}-{version}' is taken from the cache and may be stale.",
-            stacklevel=2,
-        )
-        return _read_cached(cached, short_id, version, "meta") or {}
+            return meta_locked(short_id, version, local, found, copies[1:])
+
+    return _store.or_cached(
+        ask,
+        lambda: _cached_meta(cached, short_id, version),
+        f"the meta of '{short_id}-{version}'",
+    )
+
+
+def _cached_meta(path: str | None, short_id: str, version: str) -> dict | None:
+    r"""The meta of a cached copy, ``None`` if there is no copy."""
+    if path is None:
+        return None
+    return _read_cached(path, short_id, version, "meta") or {}
 
 
 def meta_locked(

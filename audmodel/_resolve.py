@@ -13,10 +13,7 @@ header is cached. The second case warns that the answer may be stale.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
-from typing import TypeVar
-import warnings
 
 from audmodel import _ids
 from audmodel import _lazy
@@ -28,16 +25,12 @@ if TYPE_CHECKING:
     from audmodel import _aliases
     from audmodel import _cache
     from audmodel import _store
-    from audmodel._lazy import audbackend
     from audmodel._lazy import audeer
 else:  # a full ID needs none of them (see audmodel._lazy)
     _aliases = _lazy.module("audmodel._aliases", globals())
     _cache = _lazy.module("audmodel._cache", globals())
     _store = _lazy.module("audmodel._store", globals())
-    from audmodel._lazy import audbackend
     from audmodel._lazy import audeer
-
-T = TypeVar("T")
 
 
 def resolve(uid: str, cache_root: str, shared: str | None = None) -> tuple[str, str]:
@@ -104,7 +97,7 @@ def alias(name: str, roots: list[str], model_error: bool = False) -> str:
             error.args = (f"{error} {ex}",)
             raise error from None
 
-    uid = _or_cached(
+    uid = _store.or_cached(
         online, lambda: _cache.recalled_alias(roots, name), f"alias '{name}'"
     )
     if uid is None:
@@ -117,7 +110,7 @@ def latest_versions(short_id: str, roots: list[str]) -> list[str]:
     r"""Versions of a model, sorted: in the repositories, or offline in the caches."""
     if offline():
         return _cached_versions(short_id, roots)
-    return _or_cached(
+    return _store.or_cached(
         lambda: _store.header_versions(short_id),
         lambda: _cached_versions(short_id, roots) or None,
         f"the versions of '{short_id}'",
@@ -135,26 +128,3 @@ def _legacy_version(legacy_id: str, roots: list[str]) -> str:
     if not versions:
         raise _store.model_not_found(legacy_id, None)
     return versions[0]
-
-
-def _or_cached(ask: Callable[[], T], cached: Callable[[], T | None], what: str) -> T:
-    r"""Ask the repositories; where none can be reached, take the caches' answer.
-
-    Warns:
-        UserWarning: that the cached answer may be stale, naming the error
-
-    """
-    try:
-        return ask()
-    except audbackend.BackendError as ex:
-        from audmodel.backend._common import is_unreachable
-
-        answer = cached() if is_unreachable(ex) else None
-        if answer is None:
-            raise
-        warnings.warn(
-            f"No repository can be reached ({ex.exception}); {what} is taken "
-            "from the cache as it was when last used, and may be stale.",
-            stacklevel=3,
-        )
-        return answer

@@ -17,6 +17,7 @@ import tempfile
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import NamedTuple
+from typing import TypeVar
 import warnings
 import zipfile
 
@@ -36,6 +37,7 @@ from audmodel.backend._capabilities import Capabilities
 from audmodel.backend._common import FileTooLargeError
 from audmodel.backend._common import backend_error
 from audmodel.backend._common import check_size
+from audmodel.backend._common import is_unreachable
 from audmodel.backend._common import without_userinfo
 
 
@@ -43,6 +45,9 @@ if TYPE_CHECKING:
     from audmodel import _archive
 else:  # imported when an archive is first read (see audmodel._lazy)
     _archive = _lazy.module("audmodel._archive", globals())
+
+
+T = TypeVar("T")
 
 
 class Location(NamedTuple):
@@ -77,6 +82,36 @@ def not_cached(what: str) -> RuntimeError:
         f"{what} is not cached, and offline mode is on ({OFFLINE_SWITCHES}): "
         "no repository is contacted. Load it once online."
     )
+
+
+def or_cached(ask: Callable[[], T], cached: Callable[[], T | None], what: str) -> T:
+    r"""Ask the repositories; where none can be reached, take the caches' answer.
+
+    Args:
+        ask: asks the repositories
+        cached: the answer of the caches, ``None`` if they have none
+        what: what is asked for, e.g. ``"the versions of 'd4e9c65b'"``
+
+    Raises:
+        audbackend.BackendError: if ``ask`` fails otherwise, or the caches
+            have no answer
+
+    Warns:
+        UserWarning: that the cached answer may be stale, naming the error
+
+    """
+    try:
+        return ask()
+    except audbackend.BackendError as ex:
+        answer = cached() if is_unreachable(ex) else None
+        if answer is None:
+            raise
+        warnings.warn(
+            f"No repository can be reached ({ex.exception}); {what} is taken "
+            "from the cache as it was when last used, and may be stale.",
+            stacklevel=3,
+        )
+        return answer
 
 
 @contextlib.contextmanager
