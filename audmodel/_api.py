@@ -77,8 +77,7 @@ def _shared(cache_root: str | None) -> str | None:
 
 def _roots(cache_root: str | None) -> list[str]:
     r"""The caches a call reads, the user's (the one written to) first."""
-    shared = _shared(cache_root)
-    return [_cache_root(cache_root)] + ([shared] if shared else [])
+    return _cache.roots(_cache_root(cache_root), _shared(cache_root))
 
 
 def _resolved(uid: str, cache_root: str | None) -> tuple[str, str, str]:
@@ -484,10 +483,8 @@ def exists(uid: str) -> bool:
     try:
         short_id, version, _ = _resolved(uid, None)
         if _config.offline():
-            return any(
-                os.path.exists(_cache.header_file(root, short_id, version))
-                for root in _roots(None)
-            )
+            held = _cache.held_copy(_roots(None), _cache.header_file, short_id, version)
+            return held is not None
         _store.find_header(short_id, version)
     except RuntimeError:
         return False
@@ -535,11 +532,8 @@ def files(
     """
     short_id, version, root = _resolved(uid, cache_root)
     if _config.offline():
-        for cache in _roots(cache_root):
-            record = _cache.read_record(_cache.files_record(cache, short_id, version))
-            if record is not None:
-                return _tables.recorded_files(record)
-        raise _store.not_cached(f"The file list of model '{short_id}-{version}'")
+        record = _load.cached_files_record(short_id, version, _roots(cache_root))
+        return _tables.recorded_files(record)
     entries = _load.archive_entries(short_id, version, root, shared=_shared(cache_root))
     return _tables.files(entries)
 

@@ -37,6 +37,7 @@ link (the root itself may be one).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterator
 import contextlib
 import dataclasses
@@ -103,6 +104,42 @@ def meta_file(cache_root: str, short_id: str, version: str) -> str:
     r"""Cached meta of a model."""
     folder = _model_folder(cache_root, short_id, version)
     return os.path.join(folder, f"{version}.{META_EXT}")
+
+
+def roots(cache_root: str, shared: str | None) -> list[str]:
+    r"""The caches a call reads: the user's (the one written to), then the shared one.
+
+    Examples:
+        >>> roots("/home/me/audmodel", None)
+        ['/home/me/audmodel']
+
+    """
+    return [cache_root] + ([shared] if shared else [])
+
+
+def held_copy(
+    cache_roots: list[str],
+    path_of: Callable[[str, str, str], str],
+    short_id: str,
+    version: str,
+) -> str | None:
+    r"""The first of the caches' copies of a model's file that is there.
+
+    Args:
+        cache_roots: the caches, in the order they are looked in
+        path_of: e.g. :func:`header_file`
+        short_id: short ID
+        version: version
+
+    Returns:
+        its path, ``None`` if no cache holds it
+
+    """
+    for root in cache_roots:
+        path = path_of(root, short_id, version)
+        if os.path.exists(path):
+            return path
+    return None
 
 
 def header_versions(cache_root: str, short_id: str) -> list[str]:

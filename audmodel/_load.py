@@ -57,10 +57,9 @@ def header(
         audbackend.BackendError: if a repository cannot be reached
 
     """
-    local = _cache.header_file(cache_root, short_id, version)
-    if shared is not None and not os.path.exists(local):
-        in_shared = _cache.header_file(shared, short_id, version)
-        local = in_shared if os.path.exists(in_shared) else local
+    caches = _cache.roots(cache_root, shared)
+    local = _cache.held_copy(caches, _cache.header_file, short_id, version)
+    local = local or _cache.header_file(cache_root, short_id, version)
     if not os.path.exists(local):
         if offline():
             raise _store.not_cached(f"Model '{short_id}-{version}'")
@@ -100,8 +99,8 @@ def meta(
 
     """
     local = _cache.meta_file(cache_root, short_id, version)
-    copies = [local] + ([_cache.meta_file(shared, short_id, version)] if shared else [])
-    cached = next((path for path in copies if os.path.exists(path)), None)
+    caches = _cache.roots(cache_root, shared)
+    cached = _cache.held_copy(caches, _cache.meta_file, short_id, version)
     if offline():
         found = _cached_meta(cached, short_id, version)
         if found is None:
@@ -111,7 +110,7 @@ def meta(
     def ask() -> dict[str, Any]:
         found = repository or _store.find_header(short_id, version)
         with _cache.lock(local):
-            return meta_locked(short_id, version, local, found, copies[1:])
+            return meta_locked(short_id, version, local, found, shared)
 
     return _store.or_cached(
         ask,
@@ -132,11 +131,12 @@ def meta_locked(
     version: str,
     local: str,
     repository: Repository,
-    shared_copies: list[str] | None = None,
+    shared: str | None = None,
 ) -> dict[str, Any]:
     r"""Like :func:`meta`, with the lock of the cached file held.
 
-    A current copy among ``shared_copies`` is read where it is.
+    Where the user's cache has no copy, a current copy in the shared cache
+    (``shared``) is read where it is.
 
     """
     path = _layout.meta_path(short_id)
@@ -145,9 +145,10 @@ def meta_locked(
         _store.missing_as_not_found(location, short_id, version),
     ):
         remote_md5 = location.interface.checksum(path, version)
-        for copy_path in shared_copies or []:
-            if not os.path.exists(local) and _cache.file_md5(copy_path) == remote_md5:
-                return _read_cached(copy_path, short_id, version, "meta") or {}
+        if shared is not None and not os.path.exists(local):
+            in_shared = _cache.meta_file(shared, short_id, version)
+            if _cache.file_md5(in_shared) == remote_md5:
+                return _read_cached(in_shared, short_id, version, "meta") or {}
         if _cache.file_md5(local) != remote_md5:
             data = _store.read_bytes(location, path, version)
             _yaml.loads(data, f"the meta of '{short_id}-{version}'")
@@ -308,6 +309,24 @@ def _unpack(
             f"Cannot load model '{short_id}-{version}' from "
             f"{location.repository}: {cause}"
         ) from None
+
+
+def cached_files_record(
+    short_id: str, version: str, caches: list[str]
+) -> dict[str, list[int]]:
+    r"""The record of a model's files kept in the first cache holding a sound one.
+
+    For offline use: no repository is asked.
+
+    Raises:
+        RuntimeError: if no cache holds it
+
+    """
+    for root in caches:
+        record = _cache.read_record(_cache.files_record(root, short_id, version))
+        if record is not None:
+            return record
+    raise _store.not_cached(f"The file list of model '{short_id}-{version}'")
 
 
 def files_record(short_id: str, version: str, cache_root: str) -> dict[str, list]:

@@ -46,7 +46,7 @@ def resolve(uid: str, cache_root: str, shared: str | None = None) -> tuple[str, 
             or, offline, is not cached
 
     """
-    roots = [cache_root] + ([shared] if shared else [])
+    roots = _cache.roots(cache_root, shared)
     if _ids.is_alias(uid):
         uid = alias(uid, roots, model_error=True)
     if _ids.is_legacy_id(uid):
