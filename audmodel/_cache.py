@@ -202,7 +202,7 @@ def make_folder(folder: str) -> None:
     with contextlib.suppress(FileExistsError):
         os.mkdir(folder)
         if _is_shared(parent):
-            os.chmod(folder, stat.S_IMODE(os.stat(folder).st_mode) | _GROUP_RWX)
+            _add_mode(folder, _GROUP_RWX)
 
 
 _GROUP_RWX = stat.S_IRGRP | stat.S_IWGRP | stat.S_IXGRP
@@ -212,18 +212,17 @@ def _share_readable(folder: str) -> None:
     r"""Make a model folder readable by the group, for a shared cache."""
     for base, names, files in os.walk(folder):
         for name in names:
-            path = os.path.join(base, name)
-            os.chmod(
-                path, stat.S_IMODE(os.lstat(path).st_mode) | stat.S_IRGRP | stat.S_IXGRP
-            )
+            _add_mode(os.path.join(base, name), stat.S_IRGRP | stat.S_IXGRP)
         for name in files:
             path = os.path.join(base, name)
-            if os.path.islink(path):  # chmod would follow it
-                continue
-            os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | stat.S_IRGRP)
-    os.chmod(
-        folder, stat.S_IMODE(os.stat(folder).st_mode) | stat.S_IRGRP | stat.S_IXGRP
-    )
+            if not os.path.islink(path):  # chmod would follow it
+                _add_mode(path, stat.S_IRGRP)
+    _add_mode(folder, stat.S_IRGRP | stat.S_IXGRP)
+
+
+def _add_mode(path: str, bits: int) -> None:
+    r"""Add permission bits to a file or folder (not a link)."""
+    os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | bits)
 
 
 def _is_shared(folder: str) -> bool:
@@ -362,9 +361,7 @@ def staging(final: str, resumable: bool = False) -> Iterator[tuple[str, str]]:
     finally:
         # Kept to be resumed only where a file was unpacked.
         if not resumable or placed or not _journal.progressed(folder):
-            shutil.rmtree(folder, ignore_errors=True)  # gone if it was placed
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(_journal.path_of(folder))
+            _remove_with_journal(folder)  # the folder is gone if it was placed
         with contextlib.suppress(FileNotFoundError):
             os.remove(file)
 
@@ -399,9 +396,7 @@ def remove_leftovers(final: str, keep_partial: bool = False) -> None:
     parent, basename = os.path.split(final)
     prefix = f"{STAGING_PREFIX}{basename}-"
     partial = os.path.basename(partial_folder(final))
-    young = (
-        keep_partial and _age(_journal.path_of(partial_folder(final))) < PARTIAL_KEPT
-    )
+    young = keep_partial and not _stale(partial_folder(final))
     with contextlib.suppress(FileNotFoundError):
         for entry in os.scandir(parent):
             if young and entry.name in (
@@ -432,21 +427,26 @@ def remove_stale_partials(cache_root: str) -> list[str]:
             if not name.endswith(f"-{_PARTIAL}"):
                 continue
             folder = os.path.join(parent, name)
-            if _age(_journal.path_of(folder)) >= PARTIAL_KEPT:
-                shutil.rmtree(folder, ignore_errors=True)
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(_journal.path_of(folder))
+            if _stale(folder):
+                _remove_with_journal(folder)
                 removed.append(folder)
     return removed
 
 
-def _age(path: str) -> datetime.timedelta:
-    r"""How long ago a file was last written; forever if it is missing."""
+def _stale(folder: str) -> bool:
+    r"""Whether a resumable staging folder's journal (or none) is too old to resume."""
     try:
-        seconds = time.time() - os.lstat(path).st_mtime
+        seconds = time.time() - os.lstat(_journal.path_of(folder)).st_mtime
     except FileNotFoundError:
-        return datetime.timedelta.max
-    return datetime.timedelta(seconds=max(0.0, seconds))
+        return True
+    return datetime.timedelta(seconds=max(0.0, seconds)) >= PARTIAL_KEPT
+
+
+def _remove_with_journal(folder: str) -> None:
+    r"""Remove a staging folder and its journal, if there."""
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(_journal.path_of(folder))
 
 
 def _staging_name(final: str) -> str:
@@ -505,8 +505,13 @@ def write_file(path: str, data: bytes) -> None:
 # --- what each alias resolved to ---------------------------------------------
 
 
-def alias_file(cache_root: str, alias: str) -> str:
+def alias_file(cache_root: str, alias: str) -> str | None:
     r"""Where a cache keeps the model ID an alias named when last resolved.
+
+    Returns:
+        the path, or ``None`` where the cache's folder of aliases is a
+        symbolic link (in a cache shared by a group, one planted to send
+        writes and reads elsewhere), which is neither written nor read
 
     Raises:
         ValueError: if ``alias`` is not a valid alias (it names the file)
@@ -514,17 +519,18 @@ def alias_file(cache_root: str, alias: str) -> str:
     """
     if not _ids.is_valid_alias(alias):
         raise ValueError(f"'{alias}' is not a valid alias.")
-    return os.path.join(cache_root, ".aliases", alias)
+    folder = os.path.join(cache_root, ".aliases")
+    return None if os.path.islink(folder) else os.path.join(folder, alias)
 
 
 def remember_alias(cache_root: str, alias: str, uid: str) -> None:
     r"""Keep what an alias resolved to, for offline use; never fails a call."""
     if recalled_alias([cache_root], alias) == uid:
         return  # written only when it changes
-    if os.path.islink(os.path.join(cache_root, ".aliases")):
-        return  # in a cache shared by a group, a link planted to send it elsewhere
     with contextlib.suppress(OSError, ValueError, RuntimeError):
-        write_file(alias_file(cache_root, alias), uid.encode())
+        path = alias_file(cache_root, alias)
+        if path is not None:
+            write_file(path, uid.encode())
 
 
 def recalled_alias(cache_roots: list[str], alias: str) -> str | None:
@@ -534,10 +540,11 @@ def recalled_alias(cache_roots: list[str], alias: str) -> str | None:
 
     """
     for root in cache_roots:
-        if os.path.islink(os.path.join(root, ".aliases")):
-            continue  # not written through a link, nor read
         try:
-            with open(alias_file(root, alias), encoding="ascii") as fp:
+            path = alias_file(root, alias)
+            if path is None:
+                continue
+            with open(path, encoding="ascii") as fp:
                 uid = fp.read(200).strip()
         except (OSError, ValueError):
             continue
