@@ -358,10 +358,7 @@ def _differing_parameters(rows: list[dict]) -> list[str]:
     return [
         name
         for name in names
-        if len(
-            {json.dumps(row["parameters"].get(name), sort_keys=True) for row in rows}
-        )
-        > 1
+        if _ui_compare.differs([row["parameters"].get(name) for row in rows])
     ]
 
 

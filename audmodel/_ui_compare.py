@@ -118,6 +118,17 @@ def compare(sides: list[Side]) -> dict[str, Any]:
     }
 
 
+def differs(values: Sequence[Any]) -> bool:
+    r"""Whether values are not all the same, compared as JSON (dict order aside).
+
+    Examples:
+        >>> differs([{"a": 1, "b": 2}, {"b": 2, "a": 1}]), differs([1, 1.5])
+        (False, True)
+
+    """
+    return len({json.dumps(v, sort_keys=True, default=repr) for v in values}) > 1
+
+
 def _section(
     title: str,
     columns: Sequence[Mapping[str, Any] | None],
@@ -130,12 +141,11 @@ def _section(
         values = [_MISSING if c is None else c.get(key, _MISSING) for c in columns]
         if all(v is _MISSING for v in values):
             continue
-        seen = {json.dumps(v, sort_keys=True, default=repr) for v in values}
         rows.append(
             {
                 "key": key,
                 "values": [None if v is _MISSING else v for v in values],
-                "differs": len(seen) > 1,
+                "differs": differs(values),
             }
         )
     return {"title": title, "rows": rows}
