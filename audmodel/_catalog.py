@@ -89,7 +89,7 @@ def models(
 
     """
     if offline():
-        return indexed_models([cache_root] + ([shared] if shared else []))
+        return indexed_models(_cache.roots(cache_root, shared))
     repositories = [repository] if repository else list(config.REPOSITORIES)
     found: dict[str, Repository] = {}
     for repo in repositories:
