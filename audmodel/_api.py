@@ -1337,9 +1337,12 @@ def verify_cached(
             raise RuntimeError(f"Model '{uid}' is not in the cache '{root}'.")
     rows = [
         (entry.uid, path, problem)
-        for entry, cache in entries
+        for entry, _ in entries
         for path, problem in _cache.verify(
-            entry.path, _load.files_record(entry.short_id, entry.version, cache)
+            # The record is the user's: one in the shared cache could have
+            # been changed with its files, and the shared cache is not written.
+            entry.path,
+            _load.files_record(entry.short_id, entry.version, root),
         )
     ]
     return _tables.verified(rows)

@@ -55,14 +55,19 @@ from audmodel import _ids
 from audmodel import _journal
 from audmodel import _lazy
 from audmodel import _locks
+from audmodel._files import LinkError
+from audmodel._files import NotRegularFileError
+from audmodel._files import add_mode
+from audmodel._files import foreign_entries
+from audmodel._files import is_private_folder
+from audmodel._files import open_regular
+from audmodel._files import read_small
 from audmodel._layout import HEADER_EXT
 from audmodel._layout import META_EXT
 from audmodel._lazy import filelock
 from audmodel._lazy import futures
 from audmodel._threads import VERIFY_READS
-from audmodel.backend._common import NotRegularFileError
 from audmodel.backend._common import md5_of_stream
-from audmodel.backend._common import open_regular
 
 
 if TYPE_CHECKING:
@@ -202,27 +207,29 @@ def make_folder(folder: str) -> None:
     with contextlib.suppress(FileExistsError):
         os.mkdir(folder)
         if _is_shared(parent):
-            _add_mode(folder, _GROUP_RWX)
+            add_mode(folder, _GROUP_RWX)
 
 
 _GROUP_RWX = stat.S_IRGRP | stat.S_IWGRP | stat.S_IXGRP
 
 
 def _share_readable(folder: str) -> None:
-    r"""Make a model folder readable by the group, for a shared cache."""
+    r"""Make a staged model folder readable by the group, for a shared cache.
+
+    Nobody else can write into a staging folder, so a link in it was put
+    there by no process of ours: it is refused, never changed through
+    (see :func:`audmodel._files.add_mode`).
+
+    Raises:
+        LinkError: naming a link found in the folder
+
+    """
     for base, names, files in os.walk(folder):
         for name in names:
-            _add_mode(os.path.join(base, name), stat.S_IRGRP | stat.S_IXGRP)
+            add_mode(os.path.join(base, name), stat.S_IRGRP | stat.S_IXGRP)
         for name in files:
-            path = os.path.join(base, name)
-            if not os.path.islink(path):  # chmod would follow it
-                _add_mode(path, stat.S_IRGRP)
-    _add_mode(folder, stat.S_IRGRP | stat.S_IXGRP)
-
-
-def _add_mode(path: str, bits: int) -> None:
-    r"""Add permission bits to a file or folder (not a link)."""
-    os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | bits)
+            add_mode(os.path.join(base, name), stat.S_IRGRP)
+    add_mode(folder, stat.S_IRGRP | stat.S_IXGRP)
 
 
 def _is_shared(folder: str) -> bool:
@@ -302,9 +309,13 @@ def lock(path: str, timeout: float = SMALL_FILE_LOCK_TIMEOUT) -> Iterator[None]:
 def is_complete(folder: str) -> bool:
     r"""Tell if a model folder is in place.
 
-    An empty folder does not count, as audmodel 1.5 treats it the same way.
+    An empty folder does not count, as audmodel 1.5 treats it the same way,
+    and neither does a link (never a model folder: in a cache shared by a
+    group, one planted to serve other files as the model).
 
     """
+    if os.path.islink(folder):
+        return False
     try:
         with os.scandir(folder) as entries:
             return any(True for _ in entries)
@@ -334,26 +345,19 @@ def staging(final: str, resumable: bool = False) -> Iterator[tuple[str, str]]:
     make_folder(os.path.dirname(final))
     remove_leftovers(final, keep_partial=resumable)
     folder = partial_folder(final) if resumable else _staging_name(final)
-    if resumable and not _own_folder(folder):
-        # In a cache shared by a group, anyone in it could put a link (or a
-        # folder of theirs) at this fixed name; it is not built into.
-        with contextlib.suppress(OSError):
-            if os.path.islink(folder) or not os.path.isdir(folder):
-                os.remove(folder)
-            else:
-                shutil.rmtree(folder)
+    if resumable and not _trusted_partial(folder):
+        # In a cache shared by a group, anyone in it could put a link, a
+        # folder of theirs, or something inside ours at this fixed name; what
+        # this user did not write alone is not built into.
+        _discard(folder)
         if os.path.lexists(folder):
             folder = _staging_name(final)
     file = _staging_name(final)
-    if not os.path.isdir(folder):
-        # Not tempfile.mkdtemp: its mode 0o700 would hide a shared cache's
-        # models from the group; os.mkdir applies the user's umask instead,
-        # and where the cache is not shared nobody else may write into it.
-        os.mkdir(folder)
-        if not _is_shared(os.path.dirname(final)):
-            mode = stat.S_IMODE(os.stat(folder).st_mode)
-            if mode & (stat.S_IWGRP | stat.S_IWOTH):
-                os.chmod(folder, mode & ~(stat.S_IWGRP | stat.S_IWOTH))
+    if not os.path.lexists(folder):
+        # Writable by this user alone while it fills, whatever the umask, so
+        # that nobody can plant a link in it; a shared cache's group may read
+        # it once it is placed (see place()).
+        os.mkdir(folder, 0o755)
     placed = False
     try:
         yield folder, file
@@ -371,13 +375,29 @@ r"""How long the staging folder of an interrupted load is kept to resume it."""
 _PARTIAL = "partial"
 
 
-def _own_folder(path: str) -> bool:
-    r"""Whether ``path`` is missing, or a folder (not a link) of this user."""
+def _trusted_partial(path: str) -> bool:
+    r"""Whether a resumable staging folder is missing, or as this user left it.
+
+    That is a folder (not a link) of this user's that nobody else may write
+    into, holding only this user's files and such folders.
+
+    """
     try:
         info = os.lstat(path)
     except FileNotFoundError:
         return True
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
+    if not is_private_folder(info):
+        return False
+    return next(foreign_entries(path), None) is None
+
+
+def _discard(path: str) -> None:
+    r"""Remove whatever is at ``path``, never following a link; quiet if it cannot."""
+    with contextlib.suppress(OSError):
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
 
 
 def partial_folder(final: str) -> str:
@@ -462,7 +482,9 @@ def place(folder: str, final: str) -> None:
     """
     if _is_shared(os.path.dirname(final)):
         _share_readable(folder)
-    if os.path.isdir(final) and not is_complete(final):
+    if os.path.islink(final):
+        os.remove(final)  # planted: a model folder is never a link
+    elif os.path.isdir(final) and not is_complete(final):
         os.rmdir(final)
     os.rename(folder, final)
 
@@ -475,9 +497,9 @@ def file_md5(path: str) -> str | None:
 
     """
     try:
-        with open_regular(path) as fp:
+        with open_regular(path, follow=False) as fp:
             return md5_of_stream(fp)
-    except (FileNotFoundError, NotRegularFileError):
+    except (FileNotFoundError, NotRegularFileError, LinkError):
         return None
 
 
@@ -540,14 +562,9 @@ def recalled_alias(cache_roots: list[str], alias: str) -> str | None:
 
     """
     for root in cache_roots:
-        try:
-            path = alias_file(root, alias)
-            if path is None:
-                continue
-            with open(path, encoding="ascii") as fp:
-                uid = fp.read(200).strip()
-        except (OSError, ValueError):
-            continue
+        path = alias_file(root, alias)
+        data = None if path is None else read_small(path, 200)
+        uid = (data or b"").decode("ascii", errors="replace").strip()
         if _ids.is_model_id(uid):
             return uid
     return None
@@ -654,8 +671,8 @@ def mark_used(folder: str) -> None:
     then its time stays as it is.
 
     """
-    with contextlib.suppress(OSError):
-        os.utime(folder)
+    with contextlib.suppress(OSError, NotImplementedError):
+        os.utime(folder, follow_symlinks=False)
 
 
 def remove_model(final: str) -> bool:
@@ -700,13 +717,24 @@ def write_record(path: str, files: dict[str, list[int]]) -> None:
 
 
 def read_record(path: str) -> dict[str, list[int]] | None:
-    r"""A record of a model's files, or ``None`` if there is none or it is broken."""
+    r"""A record of a model's files, or ``None`` if there is none or it is broken.
+
+    Only a regular file is read (not a link, not a FIFO), and at most
+    :data:`RECORD_LIMIT` bytes of it.
+
+    """
+    data = read_small(path, RECORD_LIMIT + 1)
+    if data is None or len(data) > RECORD_LIMIT:
+        return None
     try:
-        with open(path, encoding="utf-8") as fp:
-            files = json.load(fp)
-    except (OSError, ValueError):
+        files = json.loads(data)
+    except ValueError:
         return None
     return files if isinstance(files, dict) else None
+
+
+RECORD_LIMIT = 256 * 1024 * 1024
+r"""Most bytes of a record of a model's files read (a million files fit)."""
 
 
 def verify(folder: str, files: dict[str, list[int]]) -> list[tuple[str, str]]:
@@ -736,8 +764,10 @@ def verify(folder: str, files: dict[str, list[int]]) -> list[tuple[str, str]]:
 
 def _matches(path: str, size: int, crc: int) -> bool:
     try:
-        if os.path.getsize(path) != size:
-            return False
-        return _archive.file_crc32(path) == crc
-    except OSError:
+        with open_regular(path, follow=False) as fp:
+            fd = fp.fileno()
+            if os.fstat(fd).st_size != size:
+                return False
+            return _archive.crc_of_range(fd, 0, size) == crc
+    except (OSError, LinkError):  # a link or FIFO is no file of the model
         return False

@@ -34,6 +34,8 @@ from audmodel import _store
 from audmodel import _yaml
 from audmodel._config import config
 from audmodel._config import offline
+from audmodel._files import LinkError
+from audmodel._files import open_regular
 from audmodel._lazy import audbackend
 from audmodel._lazy import audeer
 from audmodel._repository import Repository
@@ -199,7 +201,9 @@ def cached_headers(uids: list[str], cache_root: str) -> Iterator[tuple[str, dict
         path = _cache.header_file(cache_root, short_id, version)
         if os.path.exists(path):
             try:
-                header = _yaml.load_file(path, f"the header of '{uid}' ('{path}')")
+                header = _yaml.load_file(
+                    path, f"the header of '{uid}' ('{path}')", follow=False
+                )
             except (OSError, RuntimeError):
                 continue  # read it from its repository instead
             if isinstance(header, dict) and _is_header(header):
@@ -268,7 +272,9 @@ def read_index(cache_root: str) -> dict[str, dict]:
     if memo is not None and memo[0] == identity:
         return memo[1]
     try:
-        with open(path, "rb") as fp:
+        # Not through a link, not blocking on a FIFO: anyone in the group
+        # of a shared cache can put either here.
+        with open_regular(path, follow=False) as fp:
             data = json.loads(fp.read(), object_hook=_json.untagged)
         headers = data["headers"] if data.get("format") == INDEX_FORMAT else {}
         # Anyone in a shared cache's group can write the index: an entry
@@ -285,6 +291,7 @@ def read_index(cache_root: str) -> dict[str, dict]:
         TypeError,
         AttributeError,
         RecursionError,
+        LinkError,
     ):
         headers = {}  # rebuilt from the repositories
     _MEMO[path] = (identity, headers)

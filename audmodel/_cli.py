@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Sequence
+import contextlib
 import datetime
 import json
 import os
@@ -21,6 +23,7 @@ import re
 import sys
 from typing import TYPE_CHECKING
 from typing import Any
+import warnings
 
 import audmodel
 from audmodel import _json
@@ -73,6 +76,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _parser()
     args = parser.parse_args(argv)
+    with _printable_output():
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _printable_output() -> Iterator[None]:
+    r"""Standard output and warnings, their control characters written out.
+
+    What is printed comes in part from repositories (authors, file names,
+    meta), which anyone who can write there chose.
+
+    """
+    with (
+        contextlib.redirect_stdout(_output.PrintableStream(sys.stdout)),
+        warnings.catch_warnings(),
+    ):
+        warnings.showwarning = _show_warning
+        yield
+
+
+def _show_warning(message: Warning | str, *_: object, **__: object) -> None:
+    r"""A warning as one line on standard error, as the command line says it."""
+    line = " ".join(str(message).split())
+    print(f"audmodel: warning: {_output.printable(line)}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    r"""Run the command ``args`` asks for; see :func:`main`."""
     try:
         with _output.verbose(args.verbose):
             if args.repository:
@@ -105,7 +136,8 @@ def _error(message: str, commands: frozenset[str]) -> int:
         return f"audmodel {name}" if name in commands else match.group(0)
 
     line = re.sub(r"\baudmodel\.([a-z_]+)\b(?:\(\))?", command, message)
-    print(f"audmodel: error: {' '.join(line.split())}", file=sys.stderr)
+    line = _output.printable(" ".join(line.split()))
+    print(f"audmodel: error: {line}", file=sys.stderr)
     return 1
 
 

@@ -22,6 +22,8 @@ import threading
 from typing import TYPE_CHECKING
 from typing import Any
 
+from audmodel._files import NotRegularFileError
+
 
 if TYPE_CHECKING:
     import zipfile
@@ -33,16 +35,20 @@ def path_of(folder: str) -> str:
 
 
 def _opened(path: str, flags: int, mode: str) -> Any:
-    r"""Open a journal, never through a symbolic link.
+    r"""Open a journal, never through a symbolic link, never blocking.
 
     In a cache shared by a group, anyone in it could plant a link at the
-    journal's fixed name, pointing at a file of the user's.
+    journal's fixed name, pointing at a file of the user's, or a FIFO.
 
     Raises:
-        OSError: if the file cannot be opened, or is a link
+        OSError: if the file cannot be opened, is a link or no regular file
 
     """
-    fd = os.open(path, flags | os.O_NOFOLLOW, 0o644)
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags | os.O_NOFOLLOW | nonblocking, 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotRegularFileError(f"'{path}' is not a regular file.")
     return os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8")
 
 

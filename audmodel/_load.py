@@ -26,10 +26,10 @@ from audmodel import _shared
 from audmodel import _store
 from audmodel import _yaml
 from audmodel._config import offline
+from audmodel._files import NotRegularFileError
 from audmodel._lazy import audbackend
 from audmodel._repository import Repository
 from audmodel.backend._common import ChecksumError
-from audmodel.backend._common import NotRegularFileError
 
 
 if TYPE_CHECKING:
@@ -191,7 +191,9 @@ def url(
 def _read_cached(
     path: str, short_id: str, version: str, what: str
 ) -> dict[str, Any] | None:
-    data = _yaml.load_file(path, f"the {what} of '{short_id}-{version}' ('{path}')")
+    data = _yaml.load_file(
+        path, f"the {what} of '{short_id}-{version}' ('{path}')", follow=False
+    )
     if data is None:
         return None
     if not isinstance(data, dict):
@@ -223,7 +225,13 @@ def model(
 
     """
     if shared is not None:
-        found = _shared.shared_model(shared, cache_root, short_id, version)
+        found = _shared.shared_model(
+            shared,
+            cache_root,
+            short_id,
+            version,
+            lambda: files_record(short_id, version, cache_root),
+        )
         if found is not None:
             _output.say(
                 f"Model '{short_id}-{version}' is in the shared cache: '{found}'."

@@ -24,13 +24,17 @@ from __future__ import annotations
 import contextlib
 import datetime
 import errno
+import functools
 import os
+import stat
 import threading
 import time
 from typing import Protocol
 import warnings
 
 from audmodel._config import cache_lock
+from audmodel._files import open_lock_file
+from audmodel._files import read_small
 from audmodel._lazy import filelock
 
 
@@ -102,10 +106,8 @@ def flock_works(file: str, mode: int = 0o644) -> bool:
 def _probe(file: str, mode: int) -> bool:
     import fcntl
 
-    fd = os.open(file, os.O_RDWR | os.O_CREAT, mode)
+    fd = open_lock_file(file, mode)
     try:
-        with contextlib.suppress(OSError):  # another user's lock file
-            os.fchmod(fd, mode)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as ex:
         return ex.errno not in _FLOCK_UNSUPPORTED
@@ -147,11 +149,9 @@ class LeaseLock:
     """
 
     def __init__(self, file: str):
-        from flufl.lock import Lock as FluflLock
-
         self.file = file
         lifetime = datetime.timedelta(seconds=LEASE_LIFETIME)
-        self._lease = FluflLock(file, lifetime=lifetime)
+        self._lease = _lease_class()(file, lifetime=lifetime)
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
@@ -196,23 +196,103 @@ class LeaseLock:
                 self._lease.refresh()
 
     def _break_if_stale(self) -> None:
-        r"""Remove a lease whose holder ran on this machine and is gone.
+        r"""Remove a lease that is no lease, or whose holder here is gone.
 
-        As ``flufl.lock`` breaks a lease that ran out: the lock file, then
-        the holder's claim file, whose name the lock file holds and which is
-        checked to lie beside it before it is removed.
+        A link, FIFO or folder at the lease's name was put there by someone
+        else (a lease is always a regular file) and is removed, not read.
 
         """
-        from flufl.lock import LockState
-
-        if self._lease.state is not LockState.stale:
-            return
         with contextlib.suppress(OSError):
-            with open(self.file) as fp:
-                holder = fp.read(4096).strip()
-            os.unlink(self.file)
-            if (
-                holder.startswith(self.file + "|")
-                and "/" not in holder[len(self.file) :]
-            ):
-                os.unlink(holder)
+            if not stat.S_ISREG(os.lstat(self.file).st_mode):
+                _remove_entry(self.file)
+                return
+        if _holder_gone(self._lease, self.file):
+            break_lease(self.file)
+
+
+def break_lease(file: str) -> None:
+    r"""Break a lease: remove its lock file, then its holder's claim file.
+
+    The claim file is named in the lock file; it is removed only where that
+    name is the lock file's own followed by ``|`` and no ``/``, i.e. a
+    claim beside it, so that a lease someone planted cannot name a file
+    elsewhere for removal.
+
+    """
+    data = read_small(file, 4096)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(file)
+    holder = (data or b"").decode("utf-8", errors="replace").strip()
+    if holder.startswith(file + "|") and "/" not in holder[len(file) :]:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(holder)
+
+
+def _remove_entry(path: str) -> None:
+    r"""Remove what is at ``path``, a folder too, never following a link."""
+    if stat.S_ISDIR(os.lstat(path).st_mode):
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        os.unlink(path)
+
+
+@functools.cache
+def _lease_class() -> type:
+    r"""``flufl.lock``'s lock, with every file operation never through a link.
+
+    ``flufl.lock`` opens files by name: it writes its claim file and reads
+    the lease with ``open()`` (a FIFO there would block, a link be followed),
+    sets their times through links, and breaking a lease that ran out
+    removes whatever file the lease names. In a cache shared by a group,
+    anyone in it can put a link or FIFO at those names; these four are
+    replaced.
+
+    """
+    from flufl.lock import Lock as FluflLock
+
+    class SafeLease(FluflLock):
+        def _write(self) -> None:
+            # A fresh file: whatever is at the claim's name is not written through.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._claimfile)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            fd = os.open(self._claimfile, flags, 0o644)
+            with os.fdopen(fd, "w") as fp:
+                fp.write(self._claimfile)
+
+        def _touch(self, filename: str | None = None) -> None:
+            expires = time.time() + self._lifetime.total_seconds()
+            with contextlib.suppress(FileNotFoundError, PermissionError):
+                os.utime(
+                    filename or self._claimfile,
+                    (expires, expires),
+                    follow_symlinks=False,
+                )
+
+        def _read(self) -> str | None:
+            data = read_small(self._lockfile, 4096)
+            return None if data is None else data.decode("utf-8", errors="replace")
+
+        def _break(self) -> None:
+            break_lease(self._lockfile)
+
+    return SafeLease
+
+
+def _holder_gone(lease: object, file: str) -> bool:
+    r"""Whether a lease was taken by a process of this machine that is gone."""
+    data = read_small(file, 4096)
+    parts = (data or b"").decode("utf-8", errors="replace").strip().split("|")
+    if len(parts) != 4 or parts[1] != getattr(lease, "hostname", None):
+        return False
+    try:
+        os.kill(int(parts[2]), 0)
+    except ValueError:
+        return False
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False

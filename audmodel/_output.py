@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import contextlib
 import contextvars
 import functools
+import re
 import sys
 from typing import Any
 from typing import TypeVar
@@ -54,7 +55,46 @@ def say(message: str, verbose: bool = False) -> None:
 
     """
     if shown(verbose):
-        print(message, file=sys.stderr, flush=True)
+        print(printable(message), file=sys.stderr, flush=True)
+
+
+# C0 controls but tab and newline, DEL, and C1 controls (the 8-bit CSI).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    r"""Text with its control characters written out, safe to show on a terminal.
+
+    What a repository holds (a header's author, a file's name) reaches the
+    user's terminal; an escape sequence in it could rewrite the screen,
+    the window's title or the clipboard. Each control character but tab
+    and newline is shown as its escape instead.
+
+    Examples:
+        >>> printable("Ann\x1b]0;owned\x07 Smith")
+        'Ann\\x1b]0;owned\\x07 Smith'
+
+    """
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+class PrintableStream:
+    r"""A text stream that writes what it is given through :func:`printable`.
+
+    Args:
+        stream: the stream written to, e.g. :data:`sys.stdout`
+
+    """
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        r"""Write ``text``, its control characters written out."""
+        return self._stream.write(printable(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 @contextlib.contextmanager

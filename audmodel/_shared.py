@@ -8,12 +8,12 @@ such as the record of a verification, goes to the user's own cache.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import contextlib
 import json
 import os
 import warnings
 
-from audmodel._cache import files_record
 from audmodel._cache import is_complete
 from audmodel._cache import model_dir
 from audmodel._cache import read_record
@@ -23,28 +23,42 @@ from audmodel._cache import write_file
 
 
 def shared_model(
-    shared_root: str, cache_root: str, short_id: str, version: str
+    shared_root: str,
+    cache_root: str,
+    short_id: str,
+    version: str,
+    trusted_record: Callable[[], dict[str, list[int]]],
 ) -> str | None:
     r"""A model folder in the shared cache that may be used, or ``None``.
 
-    A folder is used once its files were compared with the record of its
-    archive (:func:`verify`); the sizes and modification times of its files
-    are then remembered in the user's cache (``cache_root``), and later
-    uses only compare those, rereading the files when one of them changed.
-    Nothing is written to the shared cache, and no lock is taken there.
-    A model that audmodel 1.5 put there has no record and is used as it is.
+    Whoever can write the shared cache could change a model there, and its
+    record of the files along with it, so a folder is used only once its
+    files were compared with a record this user trusts: the sizes and
+    CRC-32s of the archive's central directory in the repository, kept in
+    the user's own cache (``trusted_record``, see
+    :func:`audmodel._load.files_record`). The state of its files (size,
+    times and inode, which no user can set back together) is then kept in
+    the user's cache too, and later uses only compare that, verifying the
+    files again when anything changed. Nothing is written to the shared
+    cache, and no lock is taken there.
+
+    Args:
+        shared_root: the shared cache
+        cache_root: the user's cache
+        short_id: short ID
+        version: version
+        trusted_record: gives the trusted record; raises if it cannot be
+            had (e.g. offline, with none in the user's cache)
 
     Warns:
-        UserWarning: naming the model and what differs, if it fails
-            verification (the caller loads it into its own cache instead)
+        UserWarning: naming the model and why it is not used, when it
+            cannot be verified or differs from its archive (the caller
+            loads it into its own cache instead)
 
     """
     folder = model_dir(shared_root, short_id, version)
-    if not is_complete(folder):
+    if os.path.islink(folder) or not is_complete(folder):
         return None
-    files = read_record(files_record(shared_root, short_id, version))
-    if files is None:
-        return folder
     stamp_path = shared_stamp_file(cache_root, short_id, version)
     try:
         now = _stamp(folder)
@@ -53,12 +67,21 @@ def shared_model(
     stamp = read_record(stamp_path)
     if stamp is not None and stamp == {"folder": folder, "files": now}:
         return folder
-    problems = verify(folder, files)
+    model = f"Model '{short_id}-{version}' in the shared cache '{shared_root}'"
+    try:
+        record = trusted_record()
+    except Exception as ex:  # offline, unreachable, or gone from its repository
+        warnings.warn(
+            f"{model} cannot be verified ({ex}); it is loaded into "
+            f"'{cache_root}' instead.",
+            stacklevel=2,
+        )
+        return None
+    problems = verify(folder, record)
     if problems:
         listed = ", ".join(f"{path} {problem}" for path, problem in problems[:3])
         warnings.warn(
-            f"Model '{short_id}-{version}' in the shared cache '{shared_root}' "
-            f"differs from its archive ({listed}); it is loaded into "
+            f"{model} differs from its archive ({listed}); it is loaded into "
             f"'{cache_root}' instead.",
             stacklevel=2,
         )
@@ -69,11 +92,22 @@ def shared_model(
 
 
 def _stamp(folder: str) -> dict[str, list[int]]:
-    r"""Size and modification time (ns) of each file below a folder."""
+    r"""Size, times (ns) and inode of each entry below a folder, links included.
+
+    Rewriting a file, or setting its modification time back, changes its
+    change time; replacing it changes its inode.
+
+    """
     stamp = {}
-    for base, _, names in os.walk(folder):
-        for name in names:
+    for base, folders, names in os.walk(folder):
+        for name in folders + names:
             info = os.lstat(os.path.join(base, name))
             relative = os.path.relpath(os.path.join(base, name), folder)
-            stamp[relative.replace(os.sep, "/")] = [info.st_size, info.st_mtime_ns]
+            stamp[relative.replace(os.sep, "/")] = [
+                info.st_mode,
+                info.st_size,
+                info.st_mtime_ns,
+                info.st_ctime_ns,
+                info.st_ino,
+            ]
     return stamp

@@ -149,6 +149,7 @@ class Catalog:
         self._lock = threading.Lock()
         self._files: dict[str, list] = {}
         self._cards: dict[str, _ui_card.Card | None] = {}
+        self._card_lock = threading.Lock()
 
     def snapshot(self, refresh: bool = False) -> Snapshot:
         r"""The current snapshot, taken anew if it is too old.
@@ -184,14 +185,16 @@ class Catalog:
 
     def card(self, model: _catalog.Model) -> _ui_card.Card | None:
         r"""A model's README, read once: only its entry, and only if small."""
-        if model.uid not in self._cards:
-            entry = _ui_card.find_readme(self.files(model))
-            self._cards[model.uid] = (
-                None
-                if entry is None
-                else _ui_card.card(entry, lambda: self.readme(model, entry))
-            )
-        return self._cards[model.uid]
+        # One at a time: many requests for a new page render it once.
+        with self._card_lock:
+            if model.uid not in self._cards:
+                entry = _ui_card.find_readme(self.files(model))
+                self._cards[model.uid] = (
+                    None
+                    if entry is None
+                    else _ui_card.card(entry, lambda: self.readme(model, entry))
+                )
+            return self._cards[model.uid]
 
     def readme(self, model: _catalog.Model, entry: Any) -> bytes:
         r"""The bytes of a README entry, read from the archive by ranges."""
@@ -782,10 +785,9 @@ class _Site:
             return self.responses.JSONResponse(data, status_code=status)
         kept = [(k, v) for k, v in request.query_params.multi_items() if k != "refresh"]
         refresh = urllib.parse.urlencode([*kept, ("refresh", "1")])
+        path = _route_path(request)
         page = self.templates.get_template(template).render(
-            data=data,
-            request_path=request.url.path,
-            refresh_link=f"{request.url.path}?{refresh}",
+            data=data, request_path=path, refresh_link=f"{path}?{refresh}"
         )
         return self.responses.HTMLResponse(page, status_code=status)
 
@@ -811,6 +813,23 @@ class _Site:
             return self.error(request, status, "Bad request", detail)
         detail = f"The page could not be made: {type(ex).__name__}: {ex}"
         return self.error(request, 500, "Server error", detail)
+
+
+def _route_path(request: Request) -> str:
+    r"""The path of the page answered, built from its route, never from the request.
+
+    A request's path is what the client sent: ``//evil.example/login`` put
+    into a link would lead off the site. A request no route answers (a
+    404 page) gets the list of models.
+
+    """
+    route = request.scope.get("route")
+    if route is None or not hasattr(route, "url_path_for"):
+        return "/models"
+    try:
+        return str(route.url_path_for(route.name, **request.path_params))
+    except Exception:  # a route that cannot be built back: the list
+        return "/models"
 
 
 def _query(request: Request) -> dict[str, Any]:

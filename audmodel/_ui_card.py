@@ -11,12 +11,16 @@ alternative text). ``README.rst`` and ``README.txt`` are shown as text.
 
 Only the README's entry of the archive is read, by ranged reads, and only
 when it is at most :data:`RENDER_LIMIT` bytes; a larger one is linked.
+What rendering costs is bounded too (:func:`too_complex`): a README with
+more table cells or deeper nesting than a model card needs is shown as
+text, not rendered.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import html
+import re
 from typing import Any
 import zipfile
 
@@ -98,11 +102,70 @@ def card(entry: zipfile.ZipInfo, read: Any) -> Card:
     if entry.file_size > RENDER_LIMIT:
         return shown
     text = read().decode("utf-8", errors="replace")
-    if entry.filename.lower().endswith(".md"):
+    if entry.filename.lower().endswith(".md") and too_complex(text) is None:
         shown.html = render_markdown(text)
     else:
         shown.text = text
     return shown
+
+
+TABLE_CELLS = 20_000
+r"""Most table cells a README may make to be rendered (else shown as text)."""
+NESTING = 100
+r"""Deepest nesting of HTML tags and quotes a README may have to be rendered."""
+_DELIMITER_ROW = re.compile(r"^ {0,3}\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*?(/?)>")
+_VOID_TAGS = {"br", "hr", "img", "input", "meta", "link", "wbr", "col", "area"}
+
+
+def too_complex(text: str) -> str | None:
+    r"""Why a README would cost too much to render, or ``None``.
+
+    Rendering Markdown and cleaning its HTML takes time and memory that
+    grow faster than the text with the cells of its tables (a table's
+    rows are padded to its header's width) and with the nesting of its
+    HTML and quotes. Both are counted on the text before anything is
+    rendered, generously (a cell or level too many is fine), and a README
+    over :data:`TABLE_CELLS` or :data:`NESTING` is shown as text.
+
+    Example:
+        >>> too_complex("| a | b |\n|---|---|\n| 1 | 2 |") is None
+        True
+        >>> too_complex("<div>" * 500)
+        'HTML nested 500 deep, more than 100'
+
+    """
+    lines = text.splitlines()
+    cells = 0
+    for index, line in enumerate(lines):
+        if "-" in line and "|" in line and _DELIMITER_ROW.match(line):
+            columns = line.strip().strip("|").count("|") + 1
+            rows = 1
+            for row in lines[index + 1 :]:
+                if not row.strip():
+                    break
+                rows += 1
+            cells += columns * (rows + 1)
+            if cells > TABLE_CELLS:
+                return f"tables of {cells} cells, more than {TABLE_CELLS}"
+    depth = deepest = 0
+    for match in _TAG.finditer(text):
+        closing, name, selfclosing = match.groups()
+        if closing:
+            depth = max(0, depth - 1)
+        elif not selfclosing and name.lower() not in _VOID_TAGS:
+            depth += 1
+            deepest = max(deepest, depth)
+    quotes = max((_quote_depth(line) for line in lines), default=0)
+    deepest = max(deepest, quotes)
+    if deepest > NESTING:
+        return f"HTML nested {deepest} deep, more than {NESTING}"
+    return None
+
+
+def _quote_depth(line: str) -> int:
+    r"""How many quote markers (``>``) a line begins with."""
+    return line[: len(line) - len(line.lstrip("> \t"))].count(">")
 
 
 def render_markdown(text: str) -> str:

@@ -27,9 +27,10 @@ import datetime
 import functools
 import os
 
+from audmodel._files import LinkError
+from audmodel._files import NotRegularFileError
+from audmodel._files import open_regular
 from audmodel._lazy import yaml
-from audmodel.backend._common import NotRegularFileError
-from audmodel.backend._common import open_regular
 
 
 SERIALIZE_ERROR_MESSAGE = "Cannot serialize the following object to a YAML file:\n"
@@ -322,13 +323,17 @@ def read_scalar(text: str) -> object:
 
 
 def load_file(
-    path: str, source: str | None = None, limit: int | None = MAX_FILE_SIZE
+    path: str,
+    source: str | None = None,
+    limit: int | None = MAX_FILE_SIZE,
+    follow: bool = True,
 ) -> object:
     r"""Read a YAML file safely, see :func:`loads`.
 
     The file is opened without blocking and read only if it is a regular
     file of at most ``limit`` bytes (``None`` for any size):
     in a cache shared by a group, anyone in it could plant a FIFO.
+    With ``follow`` false (a cached file), a link is refused too.
 
     Raises:
         YAMLError: if the file is no regular file, too large,
@@ -337,9 +342,11 @@ def load_file(
     """
     source = source or f"'{path}'"
     try:
-        fp = open_regular(path)
+        fp = open_regular(path, follow)
     except NotRegularFileError:
         reason = "it is not a regular file"
+    except LinkError:
+        reason = "it is a symbolic link"
     else:
         with fp:
             size = os.fstat(fp.fileno()).st_size

@@ -8,12 +8,15 @@ Plants, in a file-system repository, what anyone with write access could:
 a "billion laughs" header (a few hundred bytes of YAML anchors standing for
 about two billion values), a header nested 990 levels deep, a 200 MB header, an
 archive whose stored entries overlap (it would unpack to about 400 times
-its size), an archive whose end record declares 3 million entries, and a
-FIFO in place of a header. Each reader call runs in a fresh process; its
-wall time and peak memory (the kernel's maximum resident set size) are
-printed beside those of the same call on a sound repository, measured in
-the same run, and as a ratio to them. A bound holds where the hostile case
-costs about what the sound one does.
+its size), an archive whose end record declares 3 million entries, a
+sparse archive whose one small entry declares 1.5 GB of compressed data,
+an archive entry 1,500 folders deep, and a FIFO in place of a header; and
+model cards (READMEs) of 62 KB of tables and of HTML nested 6,000 deep.
+Each reader call runs in a fresh process; its wall time and peak memory
+(the kernel's maximum resident set size) are printed beside those of the
+same call on a sound repository, measured in the same run, and as a ratio
+to them. A bound holds where the hostile case costs about what the sound
+one does.
 
 """
 
@@ -31,8 +34,13 @@ import time
 # The files are made as the tests make them.
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "tests"))
 from hostile_files import declaring_entries
+from hostile_files import deep_archive
 from hostile_files import laughs
 from hostile_files import overlapping_archive
+from hostile_files import write_sparse_archive
+
+
+TESTS = str(pathlib.Path(__file__).parents[1] / "tests")
 
 
 CASES = {
@@ -49,14 +57,26 @@ CASES = {
     "load, sound": ("sound", "audmodel.load(UID)"),
     "load, overlapping entries": ("overlap", "audmodel.load(UID)"),
     "list files, sound": ("sound", "audmodel.files(UID)"),
+    "load, sparse 1.5 GB entry": ("sparse", "audmodel.load(UID)"),
+    "load, 1,500 folders deep": ("deeppath", "audmodel.load(UID)"),
     "list files, 3 million entries": ("entries", "audmodel.files(UID)"),
+    "list files, sparse 1.5 GB entry": ("sparse", "audmodel.files(UID)"),
+    "model card, sound": ("sound", "CARD(hostile_files.readme_of_tables(4, 2000))"),
+    "model card, 62 KB of tables": ("sound", "CARD(hostile_files.readme_of_tables())"),
+    "model card, nested 6,000 deep": ("sound", "CARD(hostile_files.readme_nested())"),
 }
 
 CHILD = """
-import sys, warnings
+import sys, warnings, zipfile
 warnings.simplefilter("ignore")
+sys.path.insert(0, {tests!r})
+import hostile_files
 import audmodel
-from audmodel import _ui
+from audmodel import _ui, _ui_card
+def CARD(text):
+    entry = zipfile.ZipInfo("README.md")
+    entry.file_size = len(text.encode())
+    return _ui_card.card(entry, lambda: text.encode())
 repository = audmodel.Repository("models", sys.argv[1], "file-system")
 audmodel.config.REPOSITORIES = [repository]
 audmodel.config.CACHE_ROOT = sys.argv[2]
@@ -103,6 +123,10 @@ def build(kind: str, root: str) -> tuple[str, str]:
         write(archive, overlapping_archive(1000, os.urandom(400_000)))
     elif kind == "entries":
         write(archive, declaring_entries(3_000_000))
+    elif kind == "sparse":
+        write_sparse_archive(archive, 1_500_000_000)
+    elif kind == "deeppath":
+        write(archive, deep_archive(1500))
     return host, uid
 
 
@@ -115,7 +139,10 @@ def measure(call: str, host: str, uid: str, cache: str) -> tuple[float, float, s
     """Wall seconds, peak MiB and outcome of ``call`` in a fresh process."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-c", CHILD.format(call=call), host, cache, uid, laughs(10)],
+        [
+            *[sys.executable, "-c", CHILD.format(call=call, tests=TESTS)],
+            *[host, cache, uid, laughs(10)],
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import uuid
 
+import filelock
 from helpers import ARTIFACTORY_KEY
 from helpers import ARTIFACTORY_USER
 from helpers import COMPAT
@@ -83,6 +84,12 @@ def install_s3rver() -> str | None:
     """
     if shutil.which("node") is None or shutil.which("npm") is None:
         return f"s3rver needs Node.js and npm: install them, then run '{S3RVER_SETUP}'"
+    # The test processes (pytest-xdist's workers) install it one at a time.
+    with filelock.FileLock(ROOT / "tests" / ".s3rver-install.lock"):
+        return _install_s3rver_once()
+
+
+def _install_s3rver_once() -> str | None:
     if not S3RVER.exists():
         command = [*S3RVER_SETUP.split(), "--no-audit", "--no-fund", "--silent"]
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)

@@ -5,7 +5,9 @@ Shared by ``tests/test_hostile.py`` and ``benchmarks/hostile.py``.
 
 from __future__ import annotations
 
+import io
 import struct
+import zipfile
 import zlib
 
 
@@ -81,3 +83,42 @@ def declaring_entries(count: int) -> bytes:
         "<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0
     )
     return record + locator + end
+
+
+def deep_archive(levels: int) -> bytes:
+    """An archive of one file ``levels`` folders deep."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a/" * levels + "model.txt", "weights")
+    return buffer.getvalue()
+
+
+def write_sparse_archive(path: str, declared: int) -> None:
+    """An archive whose one small deflated entry declares ``declared``
+    compressed bytes; the gap before its directory is a hole in the file,
+    so the archive is as large as it says and takes no room on disk."""
+    data = b"weights"
+    deflate = zlib.compressobj(wbits=-15)
+    packed = deflate.compress(data) + deflate.flush()
+    crc, name = zlib.crc32(data), b"model.txt"
+    sizes = (crc, declared, len(data), len(name), 0)
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, *sizes) + name
+    record = (0x02014B50, 20, 20, 0, 8, 0, 0, *sizes, 0, 0, 0, 0, 0)
+    central = struct.pack("<IHHHHHHIIIHHHHHII", *record) + name
+    directory = len(local) + declared
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), directory, 0)
+    with open(path, "wb") as fp:
+        fp.write(local + packed)
+        fp.seek(directory)
+        fp.write(central + end)
+
+
+def readme_of_tables(columns: int = 1000, rows: int = 30) -> str:
+    """A README of about 62 KB: a wide table whose rows are padded to its width."""
+    head = "|" + "a|" * columns + "\n|" + "-|" * columns + "\n"
+    return head + "|x\n" * rows
+
+
+def readme_nested(depth: int = 6000) -> str:
+    """A README of HTML nested ``depth`` deep."""
+    return "<div><span><em>" * (depth // 3) + "x"

@@ -454,3 +454,24 @@ def test_cache_verify_exits_1_on_changed_files(capsys, repository, two_models):
     assert json.loads(out) == [
         {"uid": anger, "path": "model.yaml", "problem": "changed"}
     ]
+
+
+def test_control_characters_from_a_repository_never_reach_the_terminal(
+    capsys, repository, model_root
+):
+    escape = "\x1b]0;owned\x07\x1b[2J\x9b31m"
+    pathlib.Path(model_root, f"weights{escape}.bin").write_bytes(b"w")
+    uid = audmodel.publish(
+        model_root, "onnx", {"rate": 16000}, "1.0.0", author=f"Ann{escape}"
+    )
+    audmodel.update_meta(uid, {"note": f"see{escape}"})
+    for argv in (["author", uid], ["ls"], ["files", uid], ["header", uid]):
+        status, out, err = run(capsys, *argv, *repository_args(repository))
+        assert status == 0, err
+        assert "Ann" in out or "weights" in out or argv == ["ls"]
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", out + err), argv
+    status, out, _ = run(capsys, "author", uid, *repository_args(repository))
+    assert out.strip() == "Ann\\x1b]0;owned\\x07\\x1b[2J\\x9b31m"
+    # An error naming such a value, and a warning, are one clean line too.
+    status, _, err = run(capsys, "load", f"nothing{escape}")
+    assert status != 0 and not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", err)

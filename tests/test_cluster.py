@@ -93,11 +93,12 @@ def test_load_takes_a_model_from_the_shared_cache_and_writes_nothing_there(
     for name in os.listdir(filled):
         assert os.stat(os.path.join(filled, name)).st_mode & stat.S_IRGRP
     before = tree(shared)
-    # A user reads it there, also with no repository at hand.
+    # A user reads it there: verified once against the repository's record
+    # of the archive, then also with no repository at hand.
+    assert audmodel.load(uid) == filled
     audmodel.config.REPOSITORIES = [
         audmodel.Repository("gone", str(tmp_path / "nowhere"), "file-system")
     ]
-    assert audmodel.load(uid) == filled
     assert audmodel.load(uid) == filled
     assert audmodel.header(uid)["name"] == "torch"
     assert tree(shared) == before  # no lock, no record, nothing

@@ -34,7 +34,7 @@ def test_code_is_lint_clean():
 # The layers of docs/architecture.rst, from the bottom up: a module imports
 # from its own layer and those below, never from one above.
 LAYERS = [
-    ["_layout", "_lazy", "_output", "_threads", "_defaults"],
+    ["_layout", "_lazy", "_output", "_threads", "_defaults", "_files"],
     ["backend"],
     ["_ids", "_yaml", "_json", "_archive"],
     ["_store", "_shared", "_cache", "_journal", "_locks", "_repository", "_config"],

@@ -26,8 +26,10 @@ from helpers import read_stored
 from helpers import stored_path
 from helpers import write_stored
 from hostile_files import declaring_entries
+from hostile_files import deep_archive
 from hostile_files import laughs
 from hostile_files import overlapping_archive
+from hostile_files import write_sparse_archive
 import pytest
 
 import audmodel
@@ -381,10 +383,11 @@ def test_staging_folders_and_locks_follow_the_caches_group_setting(tmp_path):
         shared.mkdir(parents=True)
         shared.chmod(0o2775)
         for folder, group_writes in [(private, False), (shared, True)]:
+            # Nobody else writes into a staging folder, so nobody can plant
+            # a link in it while it fills; its locks are the group's.
             with _cache.staging(str(folder / "1.0.0")) as (staging, _):
                 mode = os.stat(staging).st_mode
-                assert bool(mode & stat.S_IWGRP) == group_writes
-                assert not mode & stat.S_IWOTH
+                assert not mode & (stat.S_IWGRP | stat.S_IWOTH)
             with _cache.lock(str(folder / "1.0.0")):
                 lock = os.stat(folder / ".1.0.0.lock").st_mode & 0o777
             assert lock == (0o664 if group_writes else 0o644)
@@ -464,3 +467,45 @@ def test_bad_host_url_is_refused_when_the_repository_is_made(host):
         audmodel.Repository("models", host, "s3")
     with pytest.raises(ValueError, match="The host is not a valid URL"):
         audmodel.backend.S3(host, "models")
+
+
+# A sparse file is planted where the archive lies on disk; on other stores
+# the same directory check runs on ranged reads (the next test).
+@pytest.mark.parametrize("backend_name", ["file-system"])
+def test_a_sparse_archive_declaring_a_huge_entry_is_refused_unread(
+    repository, model_root, cache
+):
+    uid = publish(model_root)
+    path = os.path.join(repository.host, repository.name, *stored_path(uid).split("/"))
+    write_sparse_archive(path, 1_500_000_000)
+    with pytest.raises(RuntimeError, match="more than deflate ever needs"):
+        audmodel.load(uid)
+    with pytest.raises(RuntimeError, match="more than deflate ever needs"):
+        audmodel.files(uid)
+    assert not os.path.exists(os.path.join(cache, *uid.split("-", 1)))
+
+
+def test_a_declared_compressed_size_is_checked_before_reading(tmp_path):
+    path = tmp_path / "sparse.zip"
+    write_sparse_archive(str(path), 1_500_000_000)
+    reads = []
+
+    def read_range(start, end):
+        reads.append(end - start)
+        with open(path, "rb") as fp:
+            fp.seek(start)
+            return fp.read(end - start)
+
+    size = path.stat().st_size
+    with pytest.raises(_archive.ArchiveError, match="declares 1500000000 compressed"):
+        _archive.read_entries(lambda n: (read_range(size - n, size), size), read_range)
+    assert sum(reads) < 1024 * 1024
+
+
+def test_an_entry_deeper_than_64_levels_is_refused_by_name(repository, model_root):
+    uid = publish(model_root)
+    write_stored(repository, stored_path(uid), deep_archive(1500))
+    with pytest.raises(RuntimeError, match="1501 levels deep, more than 64"):
+        audmodel.load(uid)
+    write_stored(repository, stored_path(uid), deep_archive(63))
+    assert audmodel.files(uid).index[0].count("/") == 63

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -17,6 +19,8 @@ import urllib.request
 
 from helpers import make_file_system_repository
 from helpers import publish
+from hostile_files import readme_nested
+from hostile_files import readme_of_tables
 import pytest
 
 import audmodel
@@ -793,3 +797,45 @@ def test_browser_every_page_fits_a_phone_and_a_desktop(team, tmp_path, browser):
                 )
                 assert (width, path, scrolled) == (width, path, window)
             page.close()
+
+
+def test_a_readme_too_costly_to_render_is_shown_as_text_rendered_once(
+    team, tmp_path, monkeypatch
+):
+    def published(kind: str, readme: str) -> str:
+        root = tmp_path / kind
+        root.mkdir()
+        (root / "README.md").write_text(readme)
+        return audmodel.publish(str(root), "card", {"kind": kind}, "1.0.0")
+
+    tables = published("tables", readme_of_tables())
+    nested = published("nested", readme_nested())
+    sound = published("sound", "# Sound\n")
+    catalog = _ui.Catalog(audmodel.config.REPOSITORIES, str(tmp_path / "cache"))
+    client = TestClient(_ui.app(catalog))
+    renders = []
+    render = _ui_card.render_markdown
+    monkeypatch.setattr(
+        _ui_card, "render_markdown", lambda text: renders.append(1) or render(text)
+    )
+    for uid in (tables, nested):
+        card = client.get(f"/api/models/{uid}").json()["card"]
+        assert card["html"] is None and card["text"].startswith(("|a|a|", "<div>"))
+    assert renders == []
+    # A card that is rendered is rendered once, however many ask at once.
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        pages = list(pool.map(lambda _: client.get(f"/models/{sound}"), range(8)))
+    assert all("<h1>Sound</h1>" in page.text for page in pages)
+    assert renders == [1]
+
+
+def test_a_page_asked_for_by_a_path_leading_elsewhere_links_only_within(client, team):
+    for path in ("//evil.example/login", "//evil.example/models", "/\\evil.example"):
+        page = client.get(f"http://testserver{path}")
+        links = re.findall(r'href="([^"]*)"', page.text)
+        assert links and all(
+            link.startswith("/") and not link.startswith(("//", "/\\"))
+            for link in links
+        ), (path, links)
+    refreshed = client.get(f"/models/{team['joy']}").text
+    assert f'href="/models/{team["joy"]}?refresh=1"' in refreshed

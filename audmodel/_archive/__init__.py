@@ -28,7 +28,7 @@ The rest of the library uses the names below, and only these.
 
 from audmodel._archive._bytes import CHUNK
 from audmodel._archive._bytes import LARGE
-from audmodel._archive._bytes import file_crc32
+from audmodel._archive._bytes import crc_of_range
 from audmodel._archive._checks import check_entries
 from audmodel._archive._checks import check_layout
 from audmodel._archive._directory import read_directory
@@ -57,9 +57,9 @@ __all__ = [
     "check_compression",
     "check_entries",
     "check_layout",
+    "crc_of_range",
     "create",
     "extract",
-    "file_crc32",
     "list_files",
     "read_directory",
     "read_entries",

@@ -122,9 +122,3 @@ def crc_combine(crc: int, part_crc: int, size: int) -> int:
     # zlib's crc32_combine is not exposed to Python: feed the part's
     # CRC register through zeros instead (the CRC is linear).
     return crc32(bytes(size), crc) ^ crc32(bytes(size)) ^ part_crc
-
-
-def file_crc32(path: str) -> int:
-    r"""CRC-32 of a file, as a ZIP archive stores it."""
-    with open(path, "rb") as fp:
-        return crc_of_range(fp.fileno(), 0, os.fstat(fp.fileno()).st_size)

@@ -24,6 +24,9 @@ MAX_RATIO = 1100
 
 MAX_ENTRIES = 1_000_000
 
+MAX_DEPTH = 64
+r"""Most folder levels an entry's path may have; no model needs more."""
+
 # Central directory bytes one entry may take: its record (46 bytes), a name
 # as long as a path may be, and extra fields.
 MAX_DIRECTORY_ENTRY = 46 + 4096 + 1024
@@ -33,10 +36,12 @@ def check_entries(entries: list[zipfile.ZipInfo]) -> list[str]:
     r"""Refuse entries that could write outside the destination.
 
     Refused are absolute paths, drive letters, backslashes, ``.`` and
-    ``..`` parts, empty parts, symbolic links, names given twice,
+    ``..`` parts, empty parts, paths deeper than :data:`MAX_DEPTH`,
+    symbolic links, names given twice,
     compression methods other than stored and deflated,
     sizes that deflate cannot reach (more than 1100:1),
-    and more than a million entries.
+    compressed sizes larger than deflate ever needs (or, stored, other
+    than the size), and more than a million entries.
 
     Args:
         entries: the archive's entries
@@ -75,6 +80,8 @@ def _unsafe_name_reason(name: str) -> str | None:
     parts = name.rstrip("/").split("/")
     if any(part in ("", ".", "..") for part in parts):
         return "it has an empty, '.' or '..' part"
+    if len(parts) > MAX_DEPTH:
+        return f"it is {len(parts)} levels deep, more than {MAX_DEPTH}"
     return None
 
 
@@ -84,12 +91,34 @@ def _unsafe_size_reason(entry: zipfile.ZipInfo) -> str | None:
     if entry.compress_type == zipfile.ZIP_STORED:
         if entry.compress_size != entry.file_size:
             return "it is stored, but its sizes differ"
+    elif entry.compress_size > deflated_bound(entry.file_size):
+        return (
+            f"it declares {entry.compress_size} compressed bytes for "
+            f"{entry.file_size} bytes of data, more than deflate ever needs"
+        )
     elif entry.file_size > MAX_RATIO * max(entry.compress_size, 1):
         return (
             f"it claims to unpack {entry.compress_size} bytes to {entry.file_size}, "
             "more than deflate can (a ZIP bomb)"
         )
     return None
+
+
+def deflated_bound(size: int) -> int:
+    r"""The most bytes deflate takes for ``size`` bytes, with room to spare.
+
+    Deflate stores data it cannot shrink in blocks of up to 64 KiB with 5
+    bytes of header each; the bound allows an eighth more (fixed Huffman
+    codes of 9 bits a byte, the worst a sane encoder emits) and 1 KiB.
+    A larger compressed size is a lie that would make a reader hold it
+    in memory.
+
+    Example:
+        >>> deflated_bound(0), deflated_bound(8000)
+        (1024, 10024)
+
+    """
+    return size + size // 8 + 1024
 
 
 def check_end_record(tail: bytes, size: int) -> None:

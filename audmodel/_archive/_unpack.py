@@ -38,6 +38,7 @@ from audmodel._archive._zip import LOCAL
 from audmodel._archive._zip import ArchiveError
 from audmodel._archive._zip import check_local_name
 from audmodel._archive._zip import local_header_lengths
+from audmodel._files import Tree
 from audmodel._threads import CPU_WORKERS
 from audmodel._threads import RANGE_READS
 
@@ -104,17 +105,19 @@ def extract(source: str | RemoteArchive, dst_root: str) -> list[zipfile.ZipInfo]
         ['model.txt']
 
     """
-    os.makedirs(dst_root, exist_ok=True)
+    # Not writable by others: nobody can plant a link in it while it fills.
+    os.makedirs(dst_root, 0o755, exist_ok=True)
     try:
-        if isinstance(source, RemoteArchive):
-            _prepare_destination(source.entries, dst_root, source.skip)
-            _extract_remote(source, dst_root)
-            entries = source.entries
-        else:
-            with open_local(source) as archive:
-                entries = archive.infolist()
-                _prepare_destination(entries, dst_root)
-                _extract_local(source, entries, dst_root)
+        with Tree(dst_root) as tree:
+            if isinstance(source, RemoteArchive):
+                _prepare_destination(source.entries, tree, source.skip)
+                _extract_remote(source, tree)
+                entries = source.entries
+            else:
+                with open_local(source) as archive:
+                    entries = archive.infolist()
+                    _prepare_destination(entries, tree)
+                    _extract_local(source, entries, tree)
     except zipfile.BadZipFile as ex:
         raise ArchiveError(f"The archive is broken: {ex}.") from None
     except (EOFError, zipfile.LargeZipFile, NotImplementedError) as ex:
@@ -123,7 +126,7 @@ def extract(source: str | RemoteArchive, dst_root: str) -> list[zipfile.ZipInfo]
 
 
 def _prepare_destination(
-    entries: list[zipfile.ZipInfo], dst_root: str, skip: frozenset[str] = frozenset()
+    entries: list[zipfile.ZipInfo], tree: Tree, skip: frozenset[str] = frozenset()
 ) -> None:
     r"""Refuse unsafe entries and a lack of space; make every folder once.
 
@@ -132,7 +135,7 @@ def _prepare_destination(
 
     """
     check_entries(entries)
-    check_space([e for e in entries if e.filename not in skip], dst_root)
+    check_space([e for e in entries if e.filename not in skip], tree.path)
     folders = {
         entry.filename.rstrip("/")
         if entry.is_dir()
@@ -140,17 +143,14 @@ def _prepare_destination(
         for entry in entries
     }
     for folder in sorted(folders - {""}):
-        os.makedirs(os.path.join(dst_root, *folder.split("/")), exist_ok=True)
+        tree.folder(folder)
     if skip:
         for entry in entries:
             if not entry.is_dir() and entry.filename not in skip:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(_target(dst_root, entry))
+                tree.remove(entry.filename)
 
 
-def _extract_local(
-    src_path: str, entries: list[zipfile.ZipInfo], dst_root: str
-) -> None:
+def _extract_local(src_path: str, entries: list[zipfile.ZipInfo], tree: Tree) -> None:
     # Entry tasks wait for copies; copies wait for nothing. Two pools,
     # so that waiting entry tasks can never hold every worker.
     with (
@@ -166,17 +166,17 @@ def _extract_local(
         small = [e for e in entries if not e.is_dir() and e.file_size < LARGE]
         large = [e for e in entries if not e.is_dir() and e.file_size >= LARGE]
         jobs = [
-            pool.submit(_extract_small, read, small[i : i + BATCH], dst_root)
+            pool.submit(_extract_small, read, small[i : i + BATCH], tree)
             for i in range(0, len(small), BATCH)
         ]
         jobs += [
-            pool.submit(_extract_large_local, read, fd, entry, dst_root, copiers)
+            pool.submit(_extract_large_local, read, fd, entry, tree, copiers)
             for entry in large
         ]
         _wait_all(jobs)
 
 
-def _extract_remote(source: RemoteArchive, dst_root: str) -> None:
+def _extract_remote(source: RemoteArchive, tree: Tree) -> None:
     r"""Unpack an archive read by ranges, each byte read once.
 
     Small entries next to each other are read in runs of up to
@@ -221,7 +221,7 @@ def _extract_remote(source: RemoteArchive, dst_root: str) -> None:
                 or gap
             ):
                 stop = entry.header_offset if entry.file_size >= LARGE else end
-                jobs.append(fetchers.submit(_extract_run, source, run, stop, dst_root))
+                jobs.append(fetchers.submit(_extract_run, source, run, stop, tree))
                 run = []
             if entry.file_size >= LARGE:
                 share = round(source.workers * entry.compress_size / stored)
@@ -231,7 +231,7 @@ def _extract_remote(source: RemoteArchive, dst_root: str) -> None:
                         source,
                         entry,
                         end,
-                        dst_root,
+                        tree,
                         fetchers,
                         share,
                     )
@@ -256,7 +256,7 @@ def _wait_all(jobs: list[concurrent.futures.Future]) -> None:
 
 
 def _extract_run(
-    source: RemoteArchive, entries: list[zipfile.ZipInfo], end: int, dst_root: str
+    source: RemoteArchive, entries: list[zipfile.ZipInfo], end: int, tree: Tree
 ) -> None:
     r"""Read small entries lying next to each other at once, and unpack them."""
     start = entries[0].header_offset
@@ -265,13 +265,13 @@ def _extract_run(
     def read(offset: int, size: int) -> bytes:
         return bytes(data[offset - start : offset - start + size])
 
-    _extract_small(read, entries, dst_root, source.done)
+    _extract_small(read, entries, tree, source.done)
 
 
 def _extract_small(
     read: Callable[[int, int], bytes],
     entries: list[zipfile.ZipInfo],
-    dst_root: str,
+    tree: Tree,
     done: Callable[[zipfile.ZipInfo], None] | None = None,
 ) -> None:
     r"""Unpack small entries in memory.
@@ -281,10 +281,8 @@ def _extract_small(
     """
     for entry in entries:
         data = read_member(read, entry)
-        # O_EXCL refuses to follow or replace anything already at the target.
-        out = os.open(
-            _target(dst_root, entry), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666
-        )
+        # Created exclusively: nothing already at the target is followed or replaced.
+        out = tree.create(entry.filename)
         try:
             view = memoryview(data)
             while view:
@@ -338,20 +336,15 @@ def read_member(read: Callable[[int, int], bytes], entry: zipfile.ZipInfo) -> by
     return data
 
 
-def _target(dst_root: str, entry: zipfile.ZipInfo) -> str:
-    return os.path.join(dst_root, *entry.filename.split("/"))
-
-
 def _extract_large_local(
     read: Callable[[int, int], bytes],
     src: int,
     entry: zipfile.ZipInfo,
-    dst_root: str,
+    tree: Tree,
     pool: concurrent.futures.Executor,
 ) -> None:
     offset = _data_offset(read, entry)
-    # 'x' refuses to follow or replace anything already at the target.
-    with open(_target(dst_root, entry), "xb") as dst:
+    with os.fdopen(tree.create(entry.filename), "wb") as dst:
         if entry.compress_type == zipfile.ZIP_STORED:
             # check_entries has refused stored entries whose two sizes differ.
             copy = pool.submit(
@@ -377,7 +370,7 @@ def _extract_large_remote(
     source: RemoteArchive,
     entry: zipfile.ZipInfo,
     limit: int,
-    dst_root: str,
+    tree: Tree,
     fetchers: concurrent.futures.Executor,
     share: int,
 ) -> None:
@@ -395,7 +388,7 @@ def _extract_large_remote(
 
     """
     first = entry.header_offset
-    with open(_target(dst_root, entry), "xb") as dst:
+    with os.fdopen(tree.create(entry.filename), "wb") as dst:
         if entry.compress_type == zipfile.ZIP_DEFLATED:
             _, pieces = _after_local_header(source.stream(first, limit), entry)
             _inflate(pieces, entry, dst)

@@ -9,13 +9,13 @@ import errno
 import hashlib
 import os
 import random
-import stat
 import time
 from typing import TYPE_CHECKING
 from typing import BinaryIO
 from typing import TypeVar
 import urllib.parse
 
+from audmodel._files import NotRegularFileError
 from audmodel._lazy import audbackend
 from audmodel._lazy import audeer
 
@@ -54,28 +54,6 @@ class FileTooLargeError(ValueError):
         )
         self.size = size
         self.limit = limit
-
-
-class NotRegularFileError(OSError):
-    r"""A stored path is a FIFO, socket, device or folder, not a file."""
-
-
-def open_regular(path: str) -> BinaryIO:
-    r"""Open a local file for reading if it is a regular file.
-
-    Opened without blocking, so that a FIFO put where a file is expected
-    (in a repository, or in a cache a group shares) cannot make it wait.
-
-    Raises:
-        FileNotFoundError: if there is nothing at ``path``
-        NotRegularFileError: if it is a FIFO, socket, device or folder
-
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise NotRegularFileError(f"'{path}' is not a regular file.")
-    return os.fdopen(fd, "rb")
 
 
 def md5_of_stream(fp: BinaryIO) -> str:

@@ -13,12 +13,12 @@ import uuid
 import audbackend
 import audeer
 
+from audmodel._files import open_regular
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import check_size
 from audmodel.backend._common import holds_already
 from audmodel.backend._common import md5_of_stream
-from audmodel.backend._common import open_regular
 
 
 class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
