@@ -667,7 +667,11 @@ def load(
 
     """
     short_id, version, root = _resolved(uid, cache_root)
-    return _load.model(short_id, version, root, timeout, verbose, _shared(cache_root))
+    folder = _load.model(short_id, version, root, timeout, verbose, _shared(cache_root))
+    if _ids.is_alias(uid):  # for offline use, in the model's own folder
+        named = short_id if _ids.is_legacy_id(short_id) else f"{short_id}-{version}"
+        _cache.remember_alias(root, uid, short_id, named)
+    return folder
 
 
 @_output.verbose_call

@@ -13,8 +13,8 @@ can share one cache)::
                                                     files of the model in
                                                     the shared cache, when
                                                     last verified
-    <cache_root>/.aliases/<alias>                   the model ID an alias
-                                                    named when last resolved
+    <cache_root>/<short_id>/.alias-<alias>          the model ID the alias
+                                                    named when last loaded
 
 A shared cache (:func:`audmodel.default_cache_root` with ``shared=True``)
 has the same layout; it is filled by loading with it as ``cache_root`` and
@@ -42,6 +42,7 @@ from collections.abc import Iterator
 import contextlib
 import dataclasses
 import datetime
+import functools
 import json
 import os
 import shutil
@@ -295,15 +296,44 @@ def lock(path: str, timeout: float = SMALL_FILE_LOCK_TIMEOUT) -> Iterator[None]:
     try:
         guard.acquire(timeout=0)
     except filelock.Timeout:
+        # audmodel 1.5's words: scripts filter warnings by them.
         warnings.warn(
-            f"Waiting up to {timeout} s for lock '{file}' held by another process.",
+            f"Could not acquire lock '{file}'; retrying for {timeout}s.",
             stacklevel=3,
         )
-        guard.acquire(timeout=timeout)
+        try:
+            guard.acquire(timeout=timeout)
+        except filelock.Timeout:
+            raise _lock_timeout()(file, timeout) from None
     try:
         yield
     finally:
         guard.release()
+
+
+@functools.cache
+def _lock_timeout() -> type[Exception]:
+    r"""The error of a cache lock not acquired in time (made when first needed).
+
+    A :class:`filelock.Timeout`, as audmodel 1.5 raises, that says which
+    lock, how long, and why; made on first use, so that importing this
+    module does not import filelock.
+
+    """
+
+    class LockTimeout(filelock.Timeout):
+        def __init__(self, file: str, timeout: float):
+            super().__init__(file)
+            self.waited = timeout
+
+        def __str__(self) -> str:
+            return (
+                f"The file lock '{self.lock_file}' could not be acquired in "
+                f"{self.waited} s: another process holds it (loading the same "
+                "model into this cache). Wait for it, or pass a longer timeout."
+            )
+
+    return LockTimeout
 
 
 def is_complete(folder: str) -> bool:
@@ -527,46 +557,124 @@ def write_file(path: str, data: bytes) -> None:
 # --- what each alias resolved to ---------------------------------------------
 
 
-def alias_file(cache_root: str, alias: str) -> str | None:
-    r"""Where a cache keeps the model ID an alias named when last resolved.
+ALIAS_RECORD_PREFIX = ".alias-"
+_OLD_ALIAS_FOLDER = ".aliases"  # where records were kept before, at the top
 
-    Returns:
-        the path, or ``None`` where the cache's folder of aliases is a
-        symbolic link (in a cache shared by a group, one planted to send
-        writes and reads elsewhere), which is neither written nor read
+
+def alias_record(cache_root: str, short_id: str, alias: str) -> str:
+    r"""Where a cache keeps that an alias named a model of ``short_id``.
+
+    Inside the model's folder (``<short_id>/.alias-<alias>``, a hidden
+    file audmodel 1.5 passes over), so that the top of a cache root holds
+    model folders only, as audmodel 1.5 leaves it.
 
     Raises:
-        ValueError: if ``alias`` is not a valid alias (it names the file)
+        ValueError: if ``alias`` or ``short_id`` could name another file
+
+    Example:
+        >>> alias_record("/cache", "d4e9c65b", "best")
+        '/cache/d4e9c65b/.alias-best'
+
+    """
+    if not (_ids.is_valid_alias(alias) and _ids.is_stored_id(short_id)):
+        raise ValueError(f"'{alias}' of '{short_id}' is not a valid alias.")
+    return os.path.join(cache_root, short_id, ALIAS_RECORD_PREFIX + alias)
+
+
+@dataclasses.dataclass(frozen=True)
+class AliasRecord:
+    r"""A kept record of what an alias named, and when."""
+
+    path: str
+    uid: str
+    written: float
+
+
+def _alias_records(cache_root: str, alias: str) -> list[AliasRecord]:
+    r"""The records of an alias in a cache, newest first.
+
+    Each is checked to hold a model ID; one in the folder of records of
+    earlier versions of this package is read too.
 
     """
     if not _ids.is_valid_alias(alias):
-        raise ValueError(f"'{alias}' is not a valid alias.")
-    folder = os.path.join(cache_root, ".aliases")
-    return None if os.path.islink(folder) else os.path.join(folder, alias)
+        return []
+    paths = [
+        os.path.join(cache_root, short_id, ALIAS_RECORD_PREFIX + alias)
+        for short_id in filter(_ids.is_stored_id, _subfolders(cache_root))
+    ]
+    old = os.path.join(cache_root, _OLD_ALIAS_FOLDER)
+    if not os.path.islink(old):
+        paths.append(os.path.join(old, alias))
+    found = []
+    for path in paths:
+        data = read_small(path, 200)
+        uid = (data or b"").decode("ascii", errors="replace").strip()
+        if _ids.is_model_id(uid):
+            with contextlib.suppress(OSError):
+                found.append(AliasRecord(path, uid, os.lstat(path).st_mtime))
+    return sorted(found, key=lambda record: record.written, reverse=True)
 
 
-def remember_alias(cache_root: str, alias: str, uid: str) -> None:
-    r"""Keep what an alias resolved to, for offline use; never fails a call."""
-    if recalled_alias([cache_root], alias) == uid:
-        return  # written only when it changes
+def remember_alias(cache_root: str, alias: str, short_id: str, uid: str) -> None:
+    r"""Keep, in the model's folder, that an alias named the loaded model ``uid``.
+
+    For offline use; only :func:`audmodel.load` calls it. Records of the
+    alias elsewhere in the cache, and the folder of records earlier versions
+    of this package kept at the top of the cache, are moved or removed.
+    Never fails a call.
+
+    """
     with contextlib.suppress(OSError, ValueError, RuntimeError):
-        path = alias_file(cache_root, alias)
-        if path is not None:
+        path = alias_record(cache_root, short_id, alias)
+        records = _alias_records(cache_root, alias)
+        if not (records and records[0].path == path and records[0].uid == uid):
+            refuse_linked_folder(path)
             write_file(path, uid.encode())
+        for record in records:
+            if record.path != path:
+                os.remove(record.path)
+        _move_old_alias_records(cache_root)
+
+
+def _move_old_alias_records(cache_root: str) -> None:
+    r"""Move the records of the top folder ``.aliases`` into model folders.
+
+    A record whose model has no folder in the cache is dropped: the model
+    is not cached, so offline it could not be loaded anyway.
+
+    """
+    old = os.path.join(cache_root, _OLD_ALIAS_FOLDER)
+    if os.path.islink(old) or not os.path.isdir(old):
+        return
+    for name in os.listdir(old):
+        data = read_small(os.path.join(old, name), 200)
+        uid = (data or b"").decode("ascii", errors="replace").strip()
+        short_id = _folder_of(uid) if _ids.is_model_id(uid) else ""
+        folder = os.path.join(cache_root, short_id)
+        if _ids.is_valid_alias(name) and _ids.is_stored_id(short_id):
+            target = alias_record(cache_root, short_id, name)
+            if os.path.isdir(folder) and not os.path.lexists(target):
+                write_file(target, uid.encode())
+        os.remove(os.path.join(old, name))
+    os.rmdir(old)
+
+
+def _folder_of(uid: str) -> str:
+    r"""The folder of a model ID in a cache: its short ID, or a legacy ID whole."""
+    return uid if _ids.is_legacy_id(uid) else _ids.split_uid(uid).short_id
 
 
 def recalled_alias(cache_roots: list[str], alias: str) -> str | None:
-    r"""The model ID an alias named when last resolved, from the first cache knowing it.
+    r"""The model ID an alias named when last loaded, from the first cache knowing it.
 
     What is read is checked to be a model ID before it is used.
 
     """
     for root in cache_roots:
-        path = alias_file(root, alias)
-        data = None if path is None else read_small(path, 200)
-        uid = (data or b"").decode("ascii", errors="replace").strip()
-        if _ids.is_model_id(uid):
-            return uid
+        records = _alias_records(root, alias)
+        if records:
+            return records[0].uid
     return None
 
 

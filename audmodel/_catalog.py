@@ -299,7 +299,19 @@ def read_index(cache_root: str) -> dict[str, dict]:
 
 
 def _add_to_index(cache_root: str, new: dict[str, dict]) -> dict[str, dict]:
-    r"""Merge headers into the index, under its lock; return the result."""
+    r"""Merge headers into the index, under its lock; return the result.
+
+    A cache that cannot be written (a read-only mount, another user's) keeps
+    its index as it is; the answer is the same.
+
+    """
+    try:
+        return _write_index(cache_root, new)
+    except OSError:
+        return {**read_index(cache_root), **new}
+
+
+def _write_index(cache_root: str, new: dict[str, dict]) -> dict[str, dict]:
     path = index_file(cache_root)
     with _cache.lock(path):
         headers = {**read_index(cache_root), **new}

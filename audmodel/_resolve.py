@@ -61,7 +61,7 @@ def resolve(uid: str, cache_root: str, shared: str | None = None) -> tuple[str, 
 
 
 def alias(name: str, roots: list[str], model_error: bool = False) -> str:
-    r"""The model ID an alias points to; kept in the first cache for offline use.
+    r"""The model ID an alias points to; offline, as it was when last loaded.
 
     Args:
         name: the alias
@@ -102,7 +102,6 @@ def alias(name: str, roots: list[str], model_error: bool = False) -> str:
     )
     if uid is None:
         raise missing()
-    _cache.remember_alias(roots[0], name, uid)
     return uid
 
 

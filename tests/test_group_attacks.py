@@ -254,7 +254,7 @@ def old_lease(path: pathlib.Path, holder: str) -> None:
 
 
 # Until the planted lease is broken, the victim waits, with a warning.
-@pytest.mark.filterwarnings("ignore:Waiting up to")
+@pytest.mark.filterwarnings("ignore:Could not acquire lock")
 @pytest.mark.parametrize("host", ["elsewhere.example", "here"])
 def test_a_planted_lease_removes_no_file_it_names(
     repository, model_root, world, monkeypatch, host

@@ -91,7 +91,7 @@ def test_load_waits_for_lock_and_times_out(repository, model_root, cache):
     uid = publish(model_root)
     short_id, version = uid.split("-", 1)
     lock = filelock.FileLock(os.path.join(cache, short_id, f".{version}.lock"))
-    with lock, pytest.warns(UserWarning, match="Waiting"):
+    with lock, pytest.warns(UserWarning, match="Could not acquire lock"):
         with pytest.raises(filelock.Timeout):
             audmodel.load(uid, timeout=0.2)
     assert audmodel.load(uid)

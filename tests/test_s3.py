@@ -11,10 +11,12 @@ import re
 import socket
 import threading
 import time
+import uuid
 
 import audbackend
 import botocore
 from helpers import S3_ACCESS_KEY
+from helpers import S3_SECRET_KEY
 from helpers import create_bucket
 from helpers import files_below
 from helpers import publish
@@ -24,6 +26,7 @@ import pytest
 
 import audmodel
 from audmodel.backend import S3
+from audmodel.backend import _s3 as backend_module
 from audmodel.backend._s3 import endpoint_url
 
 
@@ -493,3 +496,32 @@ def test_user_metadata_is_read_whatever_the_case_of_its_keys():
     head = {"Metadata": {"Checksum": "abc", "OWNER": "me"}}
     assert _user_metadata(head) == {"checksum": "abc", "owner": "me"}
     assert _user_metadata({}) == {}
+
+
+def test_a_bare_host_with_audbackends_minio_configuration_as_in_audmodel_1_5(
+    moto_endpoint, tmp_path, monkeypatch, model_root
+):
+    # What audmodel 1.5's users keep: the host as host:port, and its keys and
+    # an empty 'secure =' (plain HTTP) in the host's section of minio.cfg.
+    host = moto_endpoint.removeprefix("http://")
+    bucket = f"bare-{uuid.uuid4().hex[:12]}"
+    create_bucket(moto_endpoint, bucket)
+    config = tmp_path / "minio.cfg"
+    config.write_text(
+        f"[{host}]\naccess_key = {S3_ACCESS_KEY}\n"
+        f"secret_key = {S3_SECRET_KEY}\nsecure =\n"
+    )
+    monkeypatch.setenv("MINIO_CONFIG_FILE", str(config))
+    for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]:
+        monkeypatch.delenv(name)
+    for name in ["MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"]:
+        monkeypatch.delenv(name, raising=False)
+    repository = audmodel.Repository(bucket, host, "s3")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    uid = publish(model_root)
+    assert files_below(audmodel.load(uid)) == files_below(model_root)
+    stored = raw_client(moto_endpoint).list_objects_v2(Bucket=bucket)["Contents"]
+    assert any(item["Key"].endswith(f"{uid}.zip") for item in stored)
+    # Without the section's 'secure =', a bare host means HTTPS, as there.
+    config.write_text(f"[{host}]\naccess_key = {S3_ACCESS_KEY}\n")
+    assert endpoint_url(host, backend_module.host_config(host)) == f"https://{host}"

@@ -165,8 +165,7 @@ def check_layout(entries: list[zipfile.ZipInfo], directory: int) -> None:
 
     """
     ordered = sorted(entries, key=lambda entry: entry.header_offset)
-    ends = [entry.header_offset for entry in ordered[1:]] + [directory]
-    for entry, end in zip(ordered, ends, strict=True):
+    for entry, end in zip(ordered, entry_ends(ordered, directory), strict=True):
         if entry.header_offset < 0:
             # zipfile shifts offsets by where it finds the directory.
             raise ArchiveError(
@@ -178,6 +177,17 @@ def check_layout(entries: list[zipfile.ZipInfo], directory: int) -> None:
                 f"Refusing archive entry '{entry.filename}': its data overlaps "
                 "the next entry or the central directory."
             )
+
+
+def entry_ends(ordered: list[zipfile.ZipInfo], directory: int) -> list[int]:
+    r"""Where each of entries sorted by offset ends: where the next begins.
+
+    Example:
+        >>> entry_ends([], 22)
+        []
+
+    """
+    return [entry.header_offset for entry in ordered[1:]] + [directory][: len(ordered)]
 
 
 def check_space(entries: list[zipfile.ZipInfo], dst_root: str) -> None:

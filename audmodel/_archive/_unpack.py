@@ -33,6 +33,7 @@ from audmodel._archive._bytes import crc_of_range
 from audmodel._archive._bytes import decompressobj
 from audmodel._archive._checks import check_entries
 from audmodel._archive._checks import check_space
+from audmodel._archive._checks import entry_ends
 from audmodel._archive._directory import open_local
 from audmodel._archive._zip import LOCAL
 from audmodel._archive._zip import ArchiveError
@@ -191,7 +192,7 @@ def _extract_remote(source: RemoteArchive, tree: Tree) -> None:
     ends_of = dict(
         zip(
             (e.filename for e in every),
-            [e.header_offset for e in every[1:]] + [source.directory],
+            entry_ends(every, source.directory),
             strict=True,
         )
     )

@@ -84,6 +84,10 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
     is reached by HTTPS;
     a URL, e.g. ``http://127.0.0.1:9000``, is used as the endpoint as given.
 
+    A bare host is reached by HTTPS, unless its section of
+    :file:`~/.config/audbackend/minio.cfg` (see below) sets ``secure``
+    empty or false, as for audbackend's MinIO backend.
+
     Credentials are looked up in this order:
     the standard chain of boto3
     (environment variables such as ``AWS_ACCESS_KEY_ID``,
@@ -153,9 +157,9 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
     ):
         super().__init__(check_host(host), repository, authentication=authentication)
         # boto3 ignores credentials in a URL but would repeat them in errors.
-        self.endpoint = without_userinfo(endpoint_url(host))
-        r"""Endpoint URL."""
         self._settings = host_config(host)
+        self.endpoint = without_userinfo(endpoint_url(host, self._settings))
+        r"""Endpoint URL."""
         self._client: Any = None
 
     def __repr__(self) -> str:
@@ -725,17 +729,31 @@ def _parse_timestamp(value: object) -> datetime.datetime:
     return botocore.utils.parse_timestamp(value)
 
 
-def endpoint_url(host: str) -> str:
-    r"""The endpoint URL of a host: a URL as given, else HTTPS.
+def endpoint_url(host: str, settings: dict[str, str] | None = None) -> str:
+    r"""The endpoint URL of a host: a URL as given, else HTTPS unless configured.
+
+    A bare host means what it means to audbackend's MinIO backend, which
+    audmodel 1.5 uses for ``s3``: HTTPS, unless the host's section of
+    ``minio.cfg`` (``settings``) has ``secure`` empty (as ``secure =``
+    leaves it) or false, then plain HTTP.
 
     Examples:
         >>> endpoint_url("s3.dualstack.eu-north-1.amazonaws.com")
         'https://s3.dualstack.eu-north-1.amazonaws.com'
+        >>> endpoint_url("127.0.0.1:9000", {"secure": ""})
+        'http://127.0.0.1:9000'
         >>> endpoint_url("http://127.0.0.1:9000")
         'http://127.0.0.1:9000'
 
     """
-    return host if "://" in host else f"https://{host}"
+    if "://" in host:
+        return host
+    secure = (settings or {}).get("secure")
+    plain = secure is not None and secure.strip().lower() in _FALSE
+    return f"{'http' if plain else 'https'}://{host}"
+
+
+_FALSE = {"", "false", "no", "off", "0"}
 
 
 def network_location(host: str) -> str:
