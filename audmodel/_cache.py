@@ -464,31 +464,67 @@ def remove_leftovers(final: str, keep_partial: bool = False) -> None:
 def remove_stale_partials(cache_root: str) -> list[str]:
     r"""Remove the staging folders of interrupted loads older than :data:`PARTIAL_KEPT`.
 
+    Each is removed under its model version's lock, taken without waiting:
+    a version whose lock is held is being loaded, and its folder (perhaps
+    just made, its journal not yet written) is left alone.
+
     Returns:
         the folders removed
 
     """
     removed = []
+    suffix = f"-{_PARTIAL}"
     for short_id in filter(_ids.is_stored_id, _subfolders(cache_root)):
         parent = os.path.join(cache_root, short_id)
         with contextlib.suppress(FileNotFoundError), os.scandir(parent) as found:
             names = [e.name for e in found if e.name.startswith(STAGING_PREFIX)]
         for name in names:
-            if not name.endswith(f"-{_PARTIAL}"):
+            version = name[len(STAGING_PREFIX) : -len(suffix)]
+            if not (name.endswith(suffix) and _ids.is_safe_version(version)):
                 continue
             folder = os.path.join(parent, name)
-            if _stale(folder):
-                _remove_with_journal(folder)
+            if _stale(folder) and _remove_unless_in_use(
+                folder, os.path.join(parent, version)
+            ):
                 removed.append(folder)
     return removed
 
 
-def _stale(folder: str) -> bool:
-    r"""Whether a resumable staging folder's journal (or none) is too old to resume."""
+def _remove_unless_in_use(folder: str, final: str) -> bool:
+    r"""Remove a stale staging folder of ``final`` under its lock; tell if removed.
+
+    The lock is not waited for: held, the version is being loaded.
+
+    """
+    guard = _locks.lock(lock_file(final), _lock_mode(final))
     try:
-        seconds = time.time() - os.lstat(_journal.path_of(folder)).st_mtime
-    except FileNotFoundError:
+        guard.acquire(timeout=0)
+    except filelock.Timeout:
+        return False
+    try:
+        if not _stale(folder):  # continued meanwhile by a load now done
+            return False
+        _remove_with_journal(folder)
         return True
+    finally:
+        guard.release()
+
+
+def _stale(folder: str) -> bool:
+    r"""Whether a resumable staging folder is too old to resume.
+
+    Its age is that of its journal, or, before the journal is written (a
+    load that has just begun), that of the folder itself.
+
+    """
+    try:
+        info = os.lstat(_journal.path_of(folder))
+    except FileNotFoundError:
+        try:
+            info = os.lstat(folder)
+        except FileNotFoundError:
+            return True  # nothing left to keep
+    seconds = time.time() - info.st_mtime
     return datetime.timedelta(seconds=max(0.0, seconds)) >= PARTIAL_KEPT
 
 

@@ -15,6 +15,7 @@ import copy
 import os
 from typing import TYPE_CHECKING
 from typing import Any
+import warnings
 
 from audmodel import _cache
 from audmodel import _ids
@@ -265,28 +266,59 @@ def _download(
     with _store.opened(repository) as location:
         # Read by byte ranges, an interrupted load is continued next time.
         resumable = _store.reads_ranges_of(location, path, version)
-        with _cache.staging(final, resumable) as (folder, download):
-            journal = _journal.Journal(folder) if resumable else None
-            try:
-                entries = _unpack(
-                    location,
-                    short_id,
-                    path,
-                    version,
-                    (folder, download),
-                    journal,
-                    verbose,
-                )
-            finally:
-                if journal is not None:
-                    journal.close()
+        try:
+            _build(location, short_id, path, version, cache_root, resumable, verbose)
+        except _StagingGoneError:
+            # Removed by what no lock of ours excludes: a process on another
+            # host of a network file system, a user's rm -rf.
+            warnings.warn(
+                f"The staging folder of model '{short_id}-{version}' was "
+                "removed while the model was loaded; loading it again.",
+                stacklevel=2,
+            )
+            _build(location, short_id, path, version, cache_root, resumable, verbose)
+    _output.say(f"Model '{short_id}-{version}' loaded into '{final}'.")
+
+
+class _StagingGoneError(Exception):
+    r"""The staging folder of a load disappeared while the load ran."""
+
+
+def _build(
+    location: _store.Location,
+    short_id: str,
+    path: str,
+    version: str,
+    cache_root: str,
+    resumable: bool,
+    verbose: bool,
+) -> None:
+    r"""Unpack a model into a staging folder and move it to its place.
+
+    Raises:
+        _StagingGoneError: if the staging folder was removed meanwhile
+
+    """
+    final = _cache.model_dir(cache_root, short_id, version)
+    with _cache.staging(final, resumable) as (folder, download):
+        journal = _journal.Journal(folder) if resumable else None
+        try:
+            entries = _unpack(
+                location, short_id, path, version, (folder, download), journal, verbose
+            )
             # Before the folder: a cached model always has its record.
             _cache.write_record(
                 _cache.files_record(cache_root, short_id, version),
                 _cache.record(entries),
             )
             _cache.place(folder, final)
-    _output.say(f"Model '{short_id}-{version}' loaded into '{final}'.")
+        except FileNotFoundError:
+            if os.path.isdir(folder) or os.path.isdir(final):
+                raise
+            raise _StagingGoneError(folder) from None
+        finally:
+            if journal is not None:
+                journal.close()
 
 
 def _unpack(

@@ -37,6 +37,7 @@ import tempfile
 import time
 import traceback
 import warnings
+import zlib
 
 from local_s3 import SERVERS
 from local_s3 import start_s3
@@ -151,7 +152,7 @@ def check(repository: audmodel.Repository, cache: str) -> list[str]:
             folders = [part for part in info["subgroup"].split(".") if part]
             archive = "/".join(["", *folders, info["name"], short_id, version])
             if f"{archive}/{uid}.zip" not in files:
-                problems.append(f"{uid}: archive missing")
+                problems.append(f"{uid}: archive missing, expected {archive}/{uid}.zip")
             if info["version"] != version:
                 problems.append(f"{uid}: header names version {info['version']}")
         except Exception as ex:
@@ -193,12 +194,37 @@ def check_cache(cache: str) -> list[str]:
                 problems.append(f"staging entry left: {path}")
     report = audmodel.verify_cached(cache_root=cache)
     problems += [
-        f"cached {uid}: {path} {problem}"
+        f"cached {uid}: {path} {problem} ({cached_file_detail(cache, uid, path)})"
         for uid, path, problem in zip(
             report.index, report["path"], report["problem"], strict=True
         )
     ]
     return problems
+
+
+def cached_file_detail(cache: str, uid: str, path: str) -> str:
+    """What the cache's record of a model expects of a file, and what is there."""
+    short_id, version = uid.split("-", 1)
+    record = os.path.join(cache, short_id, f".{version}.files.json")
+    try:
+        with open(record) as fp:
+            expected = json.load(fp).get(path)
+    except (OSError, ValueError):
+        expected = None
+    found = os.path.join(cache, short_id, version, *path.split("/"))
+    try:
+        size = os.path.getsize(found)
+        with open(found, "rb") as fp:
+            crc = zlib.crc32(fp.read())
+        there = f"found {size} bytes, CRC-32 {crc}"
+    except OSError as ex:
+        there = f"found none ({ex.strerror})"
+    wanted = (
+        f"expected {expected[0]} bytes, CRC-32 {expected[1]}"
+        if expected
+        else "no record of it"
+    )
+    return f"{wanted}; {there}; record {record}"
 
 
 def run(
@@ -274,7 +300,7 @@ def run(
     stale = stale_entries(repository) + stale_entries(copies)
     print(f"  stale entries of aliases files (harmless): {stale}")
     print(f"  inconsistencies: {len(problems)}")
-    for problem in problems[:20]:
+    for problem in problems:  # each, so that a rare one can be understood
         print(f"    {problem}")
     return not problems and not other and not crashed
 

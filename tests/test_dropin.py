@@ -16,9 +16,7 @@ import audmodel
 from audmodel import _cache
 
 
-def test_a_model_folder_with_no_files_publishes_and_loads_empty(
-    repository, tmp_path
-):
+def test_a_model_folder_with_no_files_publishes_and_loads_empty(repository, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     uid = publish(str(empty), alias="nothing")
@@ -88,9 +86,7 @@ def test_a_read_only_cache_answers(repository, model_root, cache, monkeypatch):
     assert audmodel.load("best").startswith(cache)
 
 
-def test_waiting_for_a_lock_warns_in_audmodel_1_5s_words(
-    repository, model_root, cache
-):
+def test_waiting_for_a_lock_warns_in_audmodel_1_5s_words(repository, model_root, cache):
     uid = publish(model_root)
     short_id, version = uid.split("-", 1)
     lock = os.path.join(cache, short_id, f".{version}.lock")
