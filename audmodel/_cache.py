@@ -496,16 +496,25 @@ def _remove_unless_in_use(folder: str, final: str) -> bool:
     The lock is not waited for: held, the version is being loaded.
 
     """
+    with _held_if_free(final) as held:
+        # Not stale any more: continued meanwhile by a load now done.
+        if not held or not _stale(folder):
+            return False
+        _remove_with_journal(folder)
+        return True
+
+
+@contextlib.contextmanager
+def _held_if_free(final: str) -> Iterator[bool]:
+    r"""Hold the lock of ``final`` if nobody does; yield whether it is held."""
     guard = _locks.lock(lock_file(final), _lock_mode(final))
     try:
         guard.acquire(timeout=0)
     except filelock.Timeout:
-        return False
+        yield False
+        return
     try:
-        if not _stale(folder):  # continued meanwhile by a load now done
-            return False
-        _remove_with_journal(folder)
-        return True
+        yield True
     finally:
         guard.release()
 
@@ -827,18 +836,11 @@ def remove_model(final: str) -> bool:
     them until it closes them.
 
     """
-    guard = _locks.lock(lock_file(final), _lock_mode(final))
-    try:
-        guard.acquire(timeout=0)
-    except filelock.Timeout:
-        return False
-    try:
-        if not is_complete(final):
+    with _held_if_free(final) as held:
+        if not held or not is_complete(final):
             return False
         doomed = _staging_name(final)
         os.rename(final, doomed)
-    finally:
-        guard.release()
     shutil.rmtree(doomed, ignore_errors=True)
     return True
 

@@ -178,6 +178,7 @@ def set_alias(alias: str, short_id: str, version: str, repository: Repository) -
             # to nothing; see audmodel._lifecycle.remove().
             if not _store.exists(location, _layout.header_path(short_id), version):
                 raise _store.model_not_found(short_id, version)
+            log.forget()
         except BaseException:
             log.undo()
             if not _store.exists(location, _layout.header_path(short_id), version):

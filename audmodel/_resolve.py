@@ -110,7 +110,9 @@ def latest_versions(short_id: str, roots: list[str]) -> list[str]:
     if offline():
         return _cached_versions(short_id, roots)
     return _store.or_cached(
-        lambda: _store.header_versions(short_id),
+        lambda: _store.header_versions(
+            short_id, lambda: _cached_versions(short_id, roots)
+        ),
         lambda: _cached_versions(short_id, roots) or None,
         f"the versions of '{short_id}'",
     )

@@ -13,11 +13,13 @@ from collections.abc import Callable
 from collections.abc import Iterator
 import contextlib
 import os
+import posixpath
 import tempfile
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import NamedTuple
 from typing import TypeVar
+import uuid
 import warnings
 import zipfile
 
@@ -218,29 +220,45 @@ def locations(first: Repository | None = None) -> Iterator[Location]:
 
 
 def find_header(short_id: str, version: str) -> Repository:
-    r"""The repository that owns a model.
+    r"""The repository that owns a model: the first reachable one holding it.
+
+    A repository that cannot be reached is passed over where a later one
+    holds the model, with a warning naming it (see :class:`Asking`).
 
     Raises:
         RuntimeError: if no repository holds the model
         audbackend.BackendError: if a repository cannot be reached
+            and none of the others holds the model
 
     """
     path = _layout.header_path(short_id)
-    for location in locations():
+    asking = Asking(f"the model '{short_id}-{version}'")
+    for location in asking.each():
         if location.interface.exists(path, version):
             say(f"Found '{short_id}-{version}' in {location.repository}.")
+            asking.done()
             return location.repository
+    asking.done(found=False)
     raise model_not_found(short_id, version)
 
 
-def header_versions(short_id: str) -> list[str]:
+def header_versions(
+    short_id: str, cached: Callable[[], list[str]] | None = None
+) -> list[str]:
     r"""All versions of a model in all repositories, sorted.
 
     A listed version that could not name a folder is left out with a warning.
+    Where a repository cannot be reached and another answers, the versions
+    are those of the ones that answered and of the caches (``cached``),
+    with one warning naming the repository that failed.
+
+    Raises:
+        audbackend.BackendError: if no repository can be reached
 
     """
     versions: set[str] = set()
-    for location in locations():
+    asking = Asking(f"the versions of '{short_id}'", cached is not None)
+    for location in asking.each():
         listed = location.interface.versions(
             _layout.header_path(short_id), suppress_backend_errors=True
         )
@@ -253,7 +271,69 @@ def header_versions(short_id: str) -> list[str]:
                     "is left out: it is not a valid version.",
                     stacklevel=3,
                 )
+    if asking.done() and cached is not None:
+        versions.update(cached())
     return audeer.sort_versions(list(versions))
+
+
+class Asking:
+    r"""Asking each configured repository in turn, passing over unreachable ones.
+
+    Each repository is opened and asked in the body of a loop over
+    :meth:`each`; one that cannot be reached (refused, unknown host,
+    timeout) is noted and the next one asked. :meth:`done` then raises the
+    first such error if no repository answered, and otherwise warns once,
+    in one line, naming the repositories that failed.
+
+    Args:
+        what: what is asked for, e.g. ``"the versions of 'd4e9c65b'"``
+        cache: whether the answer is completed from the caches
+
+    """
+
+    def __init__(self, what: str, cache: bool = False):
+        self.what = what
+        self.cache = cache
+        self.failed: list[tuple[Repository, Exception]] = []
+        self.answered = 0
+
+    def each(self) -> Iterator[Location]:
+        r"""The reachable repositories, opened in turn."""
+        for repository in list(config.REPOSITORIES):
+            try:
+                with opened(repository) as location:
+                    self.answered += 1
+                    yield location
+            except audbackend.BackendError as ex:
+                if not is_unreachable(ex):
+                    raise
+                self.failed.append((repository, ex))
+
+    def done(self, found: bool = True) -> bool:
+        r"""Raise if none answered (or none found it); warn of those that failed.
+
+        Returns:
+            whether a repository failed
+
+        Raises:
+            audbackend.BackendError: the first failure, if no repository
+                answered, or nothing was found and one failed
+
+        """
+        if not self.failed:
+            return False
+        if not self.answered or not found:
+            raise self.failed[0][1]
+        named = ", ".join(
+            f"{repository} ({getattr(ex, 'exception', ex)})"
+            for repository, ex in self.failed
+        )
+        others = "the other repositories" + (" and the cache" if self.cache else "")
+        warnings.warn(
+            f"Cannot reach {named}; {self.what} comes from {others}.",
+            stacklevel=3,
+        )
+        return True
 
 
 def is_published(short_id: str, version: str, repository: Repository) -> bool:
@@ -374,11 +454,58 @@ def read_bytes(
         cause = getattr(ex, "exception", ex)
         if not isinstance(cause, FileTooLargeError):
             raise
-        raise RuntimeError(
+        raise TooLargeToReadError(
             f"Refusing to read {source(location, path, version)}: "
             f"it has {cause.size} bytes, more than the {cause.limit} "
             "such a file may have."
         ) from None
+
+
+class TooLargeToReadError(RuntimeError):
+    r"""A stored file is larger than what may be read of it into memory."""
+
+
+class Aside(NamedTuple):
+    r"""A copy of a stored file, kept in its repository to be put back."""
+
+    path: str  # on the backend
+
+
+def before_write(location: Location, path: str, version: str) -> bytes | Aside | None:
+    r"""What is at ``path`` before it is written, to put it back if need be.
+
+    A small file (a header, meta, alias) is kept in memory; a larger one (an
+    archive) is copied aside inside its repository, by the store itself
+    where it can (S3), so that no large file is ever held in memory.
+
+    Returns:
+        the bytes, the copy set aside, or ``None`` if nothing is there
+
+    """
+    try:
+        return read_if_there(location, path, version)
+    except TooLargeToReadError:
+        backend = location.interface.backend
+        aside = Aside(f"/_undo/{uuid.uuid4().hex}/{posixpath.basename(path)}")
+        backend.copy_file(versioned_path(location, path, version), aside.path)
+        return aside
+
+
+def put_back(
+    location: Location, before: bytes | Aside, path: str, version: str
+) -> None:
+    r"""Put back what :func:`before_write` kept of a file."""
+    if isinstance(before, Aside):
+        stored = versioned_path(location, path, version)
+        location.interface.backend.move_file(before.path, stored)
+    else:
+        write_bytes(location, before, path, version)
+
+
+def drop_aside(location: Location, before: bytes | Aside | None) -> None:
+    r"""Remove a copy :func:`before_write` set aside, once it is not needed."""
+    if isinstance(before, Aside):
+        location.interface.backend.remove_file(before.path)
 
 
 def archive_entries(

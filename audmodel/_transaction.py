@@ -34,16 +34,19 @@ from audmodel._repository import Repository
 class UndoLog:
     r"""Writes files to a repository and remembers how to take them back.
 
-    Each record holds a file's repository, path, version, and its content
-    before the write (``None`` if it did not exist).
+    Each record holds a file's repository, path, version, and what was
+    there before the write (``None`` if nothing): a small file's bytes, or
+    a large file's copy set aside in its repository
+    (:func:`audmodel._store.before_write`). :meth:`undo` puts it back;
+    :meth:`forget` removes the copies once the writes stand.
 
     """
 
     def __init__(self, location: _store.Location, records: list | None = None):
         self.location = location
-        self._records: list[tuple[Repository, str, str, bytes | None]] = (
-            [] if records is None else records
-        )
+        self._records: list[
+            tuple[Repository, str, str, bytes | _store.Aside | None]
+        ] = [] if records is None else records
 
     def on(self, location: _store.Location) -> UndoLog:
         r"""A log for another repository that shares this log's records."""
@@ -82,8 +85,16 @@ class UndoLog:
         _output.say(f"{verb} '{path}' ({version}) in {self.location.repository}.")
 
     def _remember(self, path: str, version: str) -> None:
-        before = _store.read_if_there(self.location, path, version, limit=None)
+        before = _store.before_write(self.location, path, version)
         self._records.append((self.location.repository, path, version, before))
+
+    def forget(self) -> None:
+        r"""Keep the writes: remove what was set aside to take them back."""
+        for repository, _, _, before in self._records:
+            if isinstance(before, _store.Aside):
+                with contextlib.suppress(Exception), _store.opened(repository) as at:
+                    _store.drop_aside(at, before)
+        self._records.clear()
 
     def undo(self) -> None:
         r"""Take back all writes, newest first; keep going if one fails."""
@@ -94,7 +105,7 @@ class UndoLog:
                     if before is None:
                         _store.remove(location, path, version)
                     else:
-                        _store.write_bytes(location, before, path, version)
+                        _store.put_back(location, before, path, version)
                 _output.say(f"Took back '{path}' ({version}) in {repository}.")
             except Exception as ex:
                 errors.append(f"{path} ({version}) in {repository}: {ex!r}")
@@ -130,6 +141,7 @@ def publication(
                 if not _store.exists(location, header, version):
                     log.undo()
                 raise
+            log.forget()
     except (RuntimeError, KeyboardInterrupt):
         raise
     except Exception as ex:

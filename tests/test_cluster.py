@@ -277,3 +277,29 @@ def audmodel_backend_error() -> type:
     import audbackend
 
     return audbackend.BackendError
+
+
+def test_versions_come_from_the_repositories_that_answer(
+    make_repository, model_root, monkeypatch, tmp_path
+):
+    first, second = make_repository(), make_repository()
+    if first.backend == "file-system":
+        pytest.skip("a file system is reached or missing, never unreachable")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [first])
+    uid = publish(model_root, "1.0.0")
+    audmodel.header(uid)  # 1.0.0 is in the cache
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [second])
+    newer = publish(model_root, "2.0.0")
+    path = first.host.split("://", 1)[1].split("/", 1)[1:]
+    host = f"http://127.0.0.1:{closed_port()}" + "".join(f"/{p}" for p in path)
+    gone = audmodel.Repository(first.name, host, first.backend)
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [gone, second])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert audmodel.versions(uid) == ["1.0.0", "2.0.0"]
+        assert audmodel.latest_version(uid) == "2.0.0"
+        assert audmodel.header(newer)["version"] == "2.0.0"
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 3 and all("\n" not in m for m in messages)
+    assert all(m.startswith(f"Cannot reach {gone}") for m in messages), messages
+    assert "No repository can be reached" not in " ".join(messages)

@@ -6,6 +6,7 @@ import contextlib
 import datetime
 import hashlib
 import os
+import pathlib
 import subprocess
 
 import audbackend
@@ -16,10 +17,13 @@ from helpers import make_file_system_repository
 from helpers import publish
 from helpers import read_stored
 from helpers import stored_path
+from helpers import write_stored
 import pytest
 from servers.fault_proxy import FaultProxy
 
 import audmodel
+from audmodel import _store
+from audmodel import _transaction
 
 
 def stored_files(repository: audmodel.Repository) -> set[str]:
@@ -291,3 +295,41 @@ def test_copy_between_buckets_of_one_store_stays_on_the_server(
     assert files_below(audmodel.load(uid)) == files_below(model_root)
     archive = read_stored(production, stored_path(uid))
     assert md5(archive) == md5(read_stored(repository, stored_path(uid)))
+
+
+def test_a_copy_over_a_large_file_keeps_it_aside_not_in_memory(
+    make_repository, model_root, monkeypatch
+):
+    source, target = make_repository(), make_repository()
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [source])
+    big = pathlib.Path(model_root, "weights.bin")
+    big.write_bytes(os.urandom(3 * 1024 * 1024))
+    uid = publish(model_root)
+    # An archive of an earlier, failed publication lies in the target.
+    archive = stored_path(uid)
+    planted = os.urandom(2 * 1024 * 1024)
+    write_stored(target, archive, planted)
+    read = []
+    read_bytes = _store.read_bytes
+
+    def counting(*args, **kwargs):
+        data = read_bytes(*args, **kwargs)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(_store, "read_bytes", counting)
+    original = _transaction.UndoLog.put_bytes
+
+    def failing(self, data, path, version):
+        if path.endswith(".header.yaml"):
+            raise OSError("disk full (injected)")
+        return original(self, data, path, version)
+
+    monkeypatch.setattr(_transaction.UndoLog, "put_bytes", failing)
+    with pytest.raises(RuntimeError, match="injected"):
+        audmodel.copy(uid, target)
+    assert max(read, default=0) <= 1024 * 1024  # nothing large was held
+    assert read_stored(target, archive) == planted  # put back as it was
+    monkeypatch.setattr(_transaction.UndoLog, "put_bytes", original)
+    audmodel.copy(uid, target)
+    assert not [path for path in backend_files(target) if "/_undo/" in path]

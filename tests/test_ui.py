@@ -799,6 +799,8 @@ def test_browser_every_page_fits_a_phone_and_a_desktop(team, tmp_path, browser):
             page.close()
 
 
+# Concurrent requests of one page wait for each other's cache locks.
+@pytest.mark.filterwarnings("ignore:Could not acquire lock")
 def test_a_readme_too_costly_to_render_is_shown_as_text_rendered_once(
     team, tmp_path, monkeypatch
 ):
