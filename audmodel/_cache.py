@@ -695,7 +695,7 @@ def _move_old_alias_records(cache_root: str) -> None:
     for name in os.listdir(old):
         data = read_small(os.path.join(old, name), 200)
         uid = (data or b"").decode("ascii", errors="replace").strip()
-        short_id = _folder_of(uid) if _ids.is_model_id(uid) else ""
+        short_id = folder_of(uid) if _ids.is_model_id(uid) else ""
         folder = os.path.join(cache_root, short_id)
         if _ids.is_valid_alias(name) and _ids.is_stored_id(short_id):
             target = alias_record(cache_root, short_id, name)
@@ -705,7 +705,7 @@ def _move_old_alias_records(cache_root: str) -> None:
     os.rmdir(old)
 
 
-def _folder_of(uid: str) -> str:
+def folder_of(uid: str) -> str:
     r"""The folder of a model ID in a cache: its short ID, or a legacy ID whole."""
     return uid if _ids.is_legacy_id(uid) else _ids.split_uid(uid).short_id
 
@@ -762,6 +762,11 @@ def entries(cache_root: str) -> list[Entry]:
                 continue
             found.append(Entry(short_id, version, path, size, used))
     return sorted(found, key=lambda entry: entry.uid)
+
+
+def model_folders(cache_root: str) -> list[str]:
+    r"""The names of the model folders of a cache (short and legacy IDs)."""
+    return [name for name in _subfolders(cache_root) if _ids.is_stored_id(name)]
 
 
 def _subfolders(folder: str) -> list[str]:

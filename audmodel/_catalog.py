@@ -4,8 +4,8 @@ A model exists where its header exists, and every header lies below
 ``/_uid/``, so one listing of that folder per repository tells which
 models there are (see :mod:`audmodel._store` for the layout). Headers are
 immutable: each is read from its repository once, in parallel with the
-others, and kept in the header index of the cache, ``.headers.json`` below
-the cache root, a JSON object ``{"format": 1, "headers": {<uid>: <header>}}``
+others, and kept in the header index of the cache, ``.headers.json`` in
+each model's folder, a JSON object ``{"format": 1, "headers": {<uid>: <header>}}``
 (dates and tuples tagged, see :func:`audmodel._json.tagged`). The index is replaced
 atomically, under its lock, and only ever grows, so processes sharing a
 cache share it. A header that audmodel 1.5 or :func:`audmodel.header` put
@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from collections.abc import Iterator
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import os
@@ -49,7 +50,7 @@ INDEX_FORMAT = 1
 _YAML = ".yaml"
 # The index as last read, by its file's identity, so that a process that
 # asks again (a notebook, the catalog in the browser) does not parse it again.
-_MEMO: dict[str, tuple[tuple[int, int], dict[str, dict]]] = {}
+_MEMO: dict[str, tuple[tuple[int, int, int], dict[str, dict]]] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +172,8 @@ def headers(
     then read from the repositories.
 
     """
+    if os.path.lexists(_old_index_file(cache_root)):
+        _add_to_index(cache_root, {})  # moved into the model folders
     index = read_index(cache_root)
     missing = [uid for uid in owners if uid not in index]
     if not missing:
@@ -255,19 +258,44 @@ def _is_header(header: object) -> bool:
 # --- the index in the cache ----------------------------------------------------
 
 
-def index_file(cache_root: str) -> str:
-    r"""Where the header index lies in a cache."""
-    return os.path.join(cache_root, ".headers.json")
+INDEX_NAME = ".headers.json"
+
+
+def index_file(cache_root: str, short_id: str) -> str:
+    r"""Where the header index of a model's versions lies in a cache.
+
+    In the model's folder (a hidden file audmodel 1.5 passes over), so that
+    the top of a cache root holds model folders only, as audmodel 1.5
+    leaves it; the folder is the one 1.5 puts a cached header into.
+
+    Example:
+        >>> index_file("/cache", "d4e9c65b")
+        '/cache/d4e9c65b/.headers.json'
+
+    """
+    return os.path.join(cache_root, short_id, INDEX_NAME)
+
+
+def _old_index_file(cache_root: str) -> str:
+    r"""Where earlier versions of this package kept one index of all models."""
+    return os.path.join(cache_root, INDEX_NAME)
 
 
 def read_index(cache_root: str) -> dict[str, dict]:
-    r"""The header index of a cache, empty if there is none or it is broken."""
-    path = index_file(cache_root)
+    r"""The header index of a cache (of all its model folders), empty if none."""
+    headers = dict(_read_index_file(_old_index_file(cache_root)))
+    for short_id in _cache.model_folders(cache_root):
+        headers.update(_read_index_file(index_file(cache_root, short_id)))
+    return headers
+
+
+def _read_index_file(path: str) -> dict[str, dict]:
+    r"""The headers of one index file, empty if there is none or it is broken."""
     try:
-        info = os.stat(path)
-    except FileNotFoundError:
+        info = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
         return {}
-    identity = (info.st_mtime_ns, info.st_size)
+    identity = (info.st_mtime_ns, info.st_size, info.st_ino)
     memo = _MEMO.get(path)
     if memo is not None and memo[0] == identity:
         return memo[1]
@@ -299,29 +327,43 @@ def read_index(cache_root: str) -> dict[str, dict]:
 
 
 def _add_to_index(cache_root: str, new: dict[str, dict]) -> dict[str, dict]:
-    r"""Merge headers into the index, under its lock; return the result.
+    r"""Merge headers into the index, under its locks; return the whole index.
 
     A cache that cannot be written (a read-only mount, another user's) keeps
-    its index as it is; the answer is the same.
+    its index as it is; the answer is the same. The one index file earlier
+    versions kept at the top of the cache is taken in and removed.
 
     """
+    old = _old_index_file(cache_root)
+    new = {**_read_index_file(old), **new}
+    by_model: dict[str, dict[str, dict]] = {}
+    for uid, header in new.items():
+        by_model.setdefault(_cache.folder_of(uid), {})[uid] = header
     try:
-        return _write_index(cache_root, new)
-    except OSError:
+        for short_id, headers in by_model.items():
+            _write_index_file(index_file(cache_root, short_id), headers)
+        _remove_old_index(old)
+    except (OSError, RuntimeError):
         return {**read_index(cache_root), **new}
+    return read_index(cache_root)
 
 
-def _write_index(cache_root: str, new: dict[str, dict]) -> dict[str, dict]:
-    path = index_file(cache_root)
+def _write_index_file(path: str, new: dict[str, dict]) -> None:
     with _cache.lock(path):
-        headers = {**read_index(cache_root), **new}
+        headers = {**_read_index_file(path), **new}
         text = json.dumps(
             {"format": INDEX_FORMAT, "headers": _json.tagged(headers)},
             separators=(",", ":"),
         )
         _cache.write_file(path, text.encode())
     _MEMO.pop(path, None)
-    return headers
+
+
+def _remove_old_index(path: str) -> None:
+    for leftover in (path, _cache.lock_file(path)):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(leftover)
+    _MEMO.pop(path, None)
 
 
 # --- choosing ---------------------------------------------------------------------

@@ -128,7 +128,9 @@ def test_model_in_two_repositories_is_listed_once_from_the_first(
 
 def test_headers_are_read_once_then_from_the_cache(several, monkeypatch, cache):
     audmodel.available()
-    assert os.path.exists(_catalog.index_file(cache))
+    short_ids = {uid.split("-")[0] for uid in several.values()}
+    assert all(os.path.exists(_catalog.index_file(cache, s)) for s in short_ids)
+    assert not os.path.exists(os.path.join(cache, ".headers.json"))
 
     def no_reading(*args):
         raise AssertionError("a header was read again")
@@ -140,11 +142,35 @@ def test_headers_are_read_once_then_from_the_cache(several, monkeypatch, cache):
 
 def test_broken_index_is_rebuilt(several, cache):
     audmodel.available()
-    with open(_catalog.index_file(cache), "w") as fp:
+    short_id = next(iter(several.values())).split("-")[0]
+    with open(_catalog.index_file(cache, short_id), "w") as fp:
         fp.write('{"format": 1, "headers": [broken')
     assert len(audmodel.available()) == len(several)
-    with open(_catalog.index_file(cache)) as fp:
-        assert len(json.load(fp)["headers"]) == len(several)
+    assert len(indexed(cache)) == len(several)
+
+
+def indexed(cache: str) -> dict:
+    """Every header the index files of a cache hold."""
+    found = {}
+    for name in os.listdir(cache):
+        path = os.path.join(cache, name, ".headers.json")
+        if os.path.exists(path):
+            with open(path) as fp:
+                found.update(json.load(fp)["headers"])
+    return found
+
+
+def test_an_index_of_earlier_versions_is_taken_into_model_folders(several, cache):
+    audmodel.available()
+    merged = {"format": 1, "headers": indexed(cache)}
+    for name in os.listdir(cache):
+        os.remove(os.path.join(cache, name, ".headers.json"))
+    with open(os.path.join(cache, ".headers.json"), "w") as fp:
+        json.dump(merged, fp)
+    assert len(audmodel.available()) == len(several)  # read from it
+    assert not os.path.exists(os.path.join(cache, ".headers.json"))
+    assert sorted(indexed(cache)) == sorted(merged["headers"])
+    assert all(os.path.isdir(os.path.join(cache, name)) for name in os.listdir(cache))
 
 
 def test_header_that_cannot_be_parsed_is_left_out_with_a_warning(several, repository):
@@ -283,6 +309,5 @@ def test_processes_searching_at_once_share_the_header_index(
     ]
     outputs = [p.communicate(timeout=120)[0].strip() for p in processes]
     assert outputs == [str(len(several))] * 4
-    with open(_catalog.index_file(cache)) as fp:
-        assert sorted(json.load(fp)["headers"]) == sorted(several.values())
+    assert sorted(indexed(cache)) == sorted(several.values())
     assert not [f for f in os.listdir(cache) if f.startswith(".staging-")]

@@ -30,7 +30,9 @@ def test_the_cache_root_holds_model_folders_only(repository, model_root, cache):
     uid = publish(model_root, alias="best")
     audmodel.load(uid)
     audmodel.load("best")  # cached already: its record goes into its folder
+    audmodel.available()  # the header index goes there too
     assert audeer.list_dir_names(cache, basenames=True) == [uid.split("-")[0]]
+    assert os.listdir(cache) == [uid.split("-")[0]]
     assert audmodel.resolve_alias("best") == uid
     # Offline, the alias still resolves, from the record in the model's folder.
     audmodel.config.OFFLINE = True

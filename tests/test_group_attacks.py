@@ -226,20 +226,23 @@ def test_fifos_in_a_model_folder_block_no_call(
     assert state_of(world.home) == before
 
 
-def test_fifos_at_the_caches_top_block_no_call(
+def test_fifos_at_index_and_alias_records_block_no_call(
     repository, model_root, world, monkeypatch
 ):
     uid = publish(model_root, alias="best")
     audmodel.load("best")
-    world.attack(lambda: os.mkfifo(world.cache / ".headers.json", 0o666))
-    aliases = world.cache / ".aliases"
-    if aliases.exists():
+    folder = world.cache / uid.split("-")[0]
 
-        def plant():
-            os.remove(aliases / "best")
-            os.mkfifo(aliases / "best", 0o666)
+    def plant():
+        # The header index and alias records, where they are and were.
+        os.mkfifo(world.cache / ".headers.json", 0o666)
+        (world.cache / ".aliases").mkdir()
+        os.mkfifo(world.cache / ".aliases" / "best", 0o666)
+        for name in (".headers.json", ".alias-best"):
+            (folder / name).unlink(missing_ok=True)
+            os.mkfifo(folder / name, 0o666)
 
-        world.attack(plant)
+    world.attack(plant)
     result = run_with_deadline(lambda: audmodel.available())
     assert "error" not in result or isinstance(result["error"], RuntimeError)
     monkeypatch.setattr(audmodel.config, "OFFLINE", True)

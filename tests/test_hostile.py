@@ -204,7 +204,7 @@ def test_fifo_in_a_shared_cache_blocks_nobody(repository, model_root, cache):
 def test_header_index_of_a_shared_cache_is_checked(repository, model_root, cache):
     uid = publish(model_root)
     audmodel.available()
-    index = pathlib.Path(cache, ".headers.json")
+    index = pathlib.Path(cache, uid.split("-")[0], ".headers.json")
     text = index.read_text()
     assert '"name":"torch"' in text
     index.write_text(text.replace('"name":"torch"', '"name":"../../elsewhere"'))
@@ -225,7 +225,7 @@ def test_billion_laughs_header_is_refused(repository, model_root, cache):
     with pytest.warns(UserWarning, match="left out: .*values with its anchors"):
         table = finishes(audmodel.available)
     assert table.empty
-    index = pathlib.Path(cache, ".headers.json")
+    index = pathlib.Path(cache, uid.split("-")[0], ".headers.json")
     assert not index.exists() or index.stat().st_size < 10_000
     with pytest.raises(RuntimeError, match="more than 262144 values"):
         finishes(lambda: audmodel.header(uid))
