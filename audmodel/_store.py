@@ -487,7 +487,13 @@ def before_write(location: Location, path: str, version: str) -> bytes | Aside |
     except TooLargeToReadError:
         backend = location.interface.backend
         aside = Aside(f"/_undo/{uuid.uuid4().hex}/{posixpath.basename(path)}")
-        backend.copy_file(versioned_path(location, path, version), aside.path)
+        try:
+            backend.copy_file(versioned_path(location, path, version), aside.path)
+        except audbackend.BackendError:
+            # Removed by another process since it was found: nothing there.
+            if location.interface.exists(path, version):
+                raise
+            return None
         return aside
 
 
