@@ -39,16 +39,21 @@ def start_s3(server: str = "moto") -> tuple[subprocess.Popen, str]:
         raise FileNotFoundError("s3rver is not installed: run 'npm ci --prefix tests'")
     else:
         folder = tempfile.mkdtemp(prefix="s3rver-")
-        command = [str(S3RVER), "-d", folder, "-a", "127.0.0.1", "--silent"]
+        command = [str(S3RVER), "-d", folder, "-a", "127.0.0.1"]
         command += ["--allow-mismatched-signatures"]
-        # s3rver's continuation tokens need OpenSSL 3's legacy provider.
-        environment = {**os.environ, "NODE_OPTIONS": "--openssl-legacy-provider"}
+        # As the tests run it: s3rver's continuation tokens need OpenSSL 3's
+        # legacy provider, and an error of a file-system race that s3rver
+        # leaves unhandled would end it; the keep-alive logs it instead and
+        # the client retries the request it dropped after a read timeout.
+        keepalive = pathlib.Path(__file__).parents[1] / "tests" / "s3rver_keepalive.js"
+        options = f"--openssl-legacy-provider --require {keepalive}"
+        environment = {**os.environ, "NODE_OPTIONS": options}
+        _retry_dropped_requests(port)
+    log = open(os.path.join(tempfile.gettempdir(), f"{server}-{port}.log"), "ab")
     process = subprocess.Popen(
-        [*command, "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=environment,
+        [*command, "-p", str(port)], stdout=log, stderr=log, env=environment
     )
+    log.close()
     for _ in range(300):
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -59,3 +64,25 @@ def start_s3(server: str = "moto") -> tuple[subprocess.Popen, str]:
     os.environ["AWS_SECRET_ACCESS_KEY"] = "S3RVER"
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     return process, f"http://127.0.0.1:{port}"
+
+
+def _retry_dropped_requests(port: int) -> None:
+    """A read timeout of 10 s for the server, in audbackend's minio.cfg of
+    this process and its children, so that a dropped request is retried."""
+    config = os.path.join(tempfile.mkdtemp(prefix="minio-cfg-"), "minio.cfg")
+    previous = os.environ.get("MINIO_CONFIG_FILE")
+    if previous and os.path.exists(previous):
+        with open(previous) as fp:
+            text = fp.read()
+    else:
+        text = ""
+    with open(config, "w") as fp:
+        fp.write(f"{text}\n[127.0.0.1:{port}]\nread_timeout = 10\n")
+    os.environ["MINIO_CONFIG_FILE"] = config
+
+
+def server_log(process: subprocess.Popen) -> str:
+    """Where a server's output goes: a file named after it and its port."""
+    port = process.args[-1]
+    name = "moto" if "moto.server" in process.args else "s3rver"
+    return os.path.join(tempfile.gettempdir(), f"{name}-{port}.log")

@@ -40,6 +40,7 @@ import warnings
 import zlib
 
 from local_s3 import SERVERS
+from local_s3 import server_log
 from local_s3 import start_s3
 
 import audmodel
@@ -347,6 +348,13 @@ def main() -> int:
             )
         for label, repository in repositories.items():
             clean = run(label, repository, work, args) and clean
+            for server in servers:
+                if server.poll() is not None:  # say so, not as audmodel's fault
+                    print(
+                        f"  a server exited with {server.returncode}; "
+                        f"its log: {server_log(server)}"
+                    )
+                    clean = False
     finally:
         for server in servers:
             server.terminate()
