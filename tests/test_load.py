@@ -253,3 +253,22 @@ def test_download_progress_is_shown_only_when_verbose(repository, model_root, ca
     assert capfd.readouterr().err == ""
     audmodel.load(uid, cache_root=audmodel.config.CACHE_ROOT + "-2", verbose=True)
     assert "Download" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("backend_name", ["file-system"])
+def test_a_model_removed_while_its_archive_is_opened_does_not_exist(
+    repository, model_root, cache, monkeypatch
+):
+    uid = publish(model_root)
+    from audmodel._archive import _directory
+
+    check = _directory.check_end_record
+
+    def removed_meanwhile(*args):
+        check(*args)
+        audmodel.remove(uid)  # by another process, between two opens
+
+    monkeypatch.setattr(_directory, "check_end_record", removed_meanwhile)
+    with pytest.raises(RuntimeError, match=f"A model with ID '{uid}' does not exist"):
+        audmodel.load(uid)
+    assert not os.path.exists(os.path.join(cache, *uid.split("-", 1)))

@@ -140,6 +140,8 @@ def open_local(path: str) -> zipfile.ZipFile:
         check_end_record(fp.read(), size)
     try:
         archive = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise  # removed meanwhile: the caller tells whether the model is gone
     except (zipfile.BadZipFile, OSError, EOFError) as ex:
         # A directory offset before the file's start makes zipfile seek
         # to a negative position, which the file system refuses.
