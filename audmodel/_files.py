@@ -172,6 +172,10 @@ def is_private_folder(info: os.stat_result) -> bool:
     )
 
 
+KEPT_OPEN = 64
+r"""Folders whose descriptors a :class:`Tree` keeps open."""
+
+
 class Tree:
     r"""A private folder, written below only through descriptors.
 
@@ -220,27 +224,52 @@ class Tree:
                 os.close(fd)
             self._folders.clear()
 
-    def folder(self, relative: str, create: bool = True) -> int:
-        r"""The descriptor of a folder below the tree (``a/b``), made if missing.
+    def folder(self, relative: str, create: bool = True) -> None:
+        r"""Make a folder below the tree (``a/b``) and those above it, if missing.
 
         Raises:
             LinkError: if a part of it is a link or a file
             FileNotFoundError: if it is missing and ``create`` is false
 
         """
-        with self._lock:
-            return self._folder(relative, create)
+        with self._at(relative, create):
+            pass
 
-    def _folder(self, relative: str, create: bool) -> int:
-        if relative in self._folders:
-            return self._folders[relative]
+    @contextlib.contextmanager
+    def _at(self, relative: str, create: bool) -> Iterator[int]:
+        r"""A descriptor of a folder below the tree, for the time of a block.
+
+        The first :data:`KEPT_OPEN` folders stay open (a model has few); the
+        descriptor of any other is closed after the block, so that a model
+        of many folders cannot exhaust the process's descriptors. Kept ones
+        are never closed before :meth:`close`, so no thread loses one it
+        uses.
+
+        """
+        with self._lock:
+            fd = self._folders.get(relative)
+        if fd is not None:
+            yield fd
+            return
         parent_path, name = relative.rpartition("/")[::2]
-        parent = self._folder(parent_path, create)
+        with self._at(parent_path, create) as parent:
+            fd = self._open_folder(parent, name, relative, create)
+        with self._lock:
+            if relative not in self._folders and len(self._folders) < KEPT_OPEN:
+                self._folders[relative] = fd
+                fd = -1  # kept
+        try:
+            yield self._folders[relative] if fd == -1 else fd
+        finally:
+            if fd != -1:
+                os.close(fd)
+
+    def _open_folder(self, parent: int, name: str, relative: str, create: bool) -> int:
         if create:
             with contextlib.suppress(FileExistsError):
                 os.mkdir(name, 0o755, dir_fd=parent)
         try:
-            fd = _open(name, _DIRECTORY, dir_fd=parent)
+            return _open(name, _DIRECTORY, dir_fd=parent)
         except NotADirectoryError:  # a file, or (O_DIRECTORY first) a link
             mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
             what = (
@@ -249,8 +278,6 @@ class Tree:
             raise LinkError(self._show(relative), what) from None
         except LinkError:
             raise LinkError(self._show(relative)) from None
-        self._folders[relative] = fd
-        return fd
 
     def create(self, relative: str, mode: int = 0o666) -> int:
         r"""Create a file below the tree exclusively; return its descriptor.
@@ -259,25 +286,23 @@ class Tree:
             FileExistsError: if anything is there (a link included)
 
         """
-        parent, name = self._split(relative, create=True)
-        return os.open(
-            name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode, dir_fd=parent
-        )
+        parent_path, name = relative.rpartition("/")[::2]
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+        with self._at(parent_path, create=True) as parent:
+            return os.open(name, flags, mode, dir_fd=parent)
 
     def remove(self, relative: str) -> None:
         r"""Remove a file (or link) below the tree, if there."""
+        parent_path, name = relative.rpartition("/")[::2]
         with contextlib.suppress(FileNotFoundError):
-            parent, name = self._split(relative, create=False)
-            os.unlink(name, dir_fd=parent)
+            with self._at(parent_path, create=False) as parent:
+                os.unlink(name, dir_fd=parent)
 
     def lstat(self, relative: str) -> os.stat_result:
         r"""The state of an entry below the tree, links not followed."""
-        parent, name = self._split(relative, create=False)
-        return os.stat(name, dir_fd=parent, follow_symlinks=False)
-
-    def _split(self, relative: str, create: bool) -> tuple[int, str]:
-        parent, name = relative.rpartition("/")[::2]
-        return self.folder(parent, create), name
+        parent_path, name = relative.rpartition("/")[::2]
+        with self._at(parent_path, create=False) as parent:
+            return os.stat(name, dir_fd=parent, follow_symlinks=False)
 
     def _show(self, relative: str) -> str:
         return os.path.join(self.path, *relative.split("/"))

@@ -11,6 +11,7 @@ import random
 import shutil
 import struct
 import subprocess
+import sys
 import zipfile
 
 import audeer
@@ -359,3 +360,25 @@ def test_descriptor_sizes_match_central_directory(tmp_path):
     start = data.index(b"PK\x07\x08", info.header_offset)
     _, crc, csize, size = struct.unpack("<IIII", data[start : start + 16])
     assert (crc, csize, size) == (info.CRC, info.compress_size, info.file_size)
+
+
+def test_an_archive_of_many_folders_unpacks_within_few_descriptors(tmp_path):
+    # Unpacking keeps a few folders open, not one per folder: with 2,000
+    # folders and a limit of 256 open files, it still unpacks.
+    archive = tmp_path / "many.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for index in range(2000):
+            zipped.writestr(f"layer-{index}/weights.bin", b"w" * 10)
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))\n"
+        "from audmodel import _archive\n"
+        "print(len(_archive.extract(sys.argv[1], sys.argv[2])))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(archive), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert done.stdout.strip() == "2000"
