@@ -145,7 +145,9 @@ def meta_locked(
         _store.opened(repository) as location,
         _store.missing_as_not_found(location, short_id, version),
     ):
-        remote_md5 = location.interface.checksum(path, version)
+        remote_md5 = _meta_checksum(location, short_id, version)
+        if remote_md5 is None:
+            return {}
         if shared is not None and not os.path.exists(local):
             in_shared = _cache.meta_file(shared, short_id, version)
             if _cache.file_md5(in_shared) == remote_md5:
@@ -158,6 +160,28 @@ def meta_locked(
         else:
             _output.say(f"Meta of '{short_id}-{version}' in the cache is current.")
     return _read_cached(local, short_id, version, "meta") or {}
+
+
+def _meta_checksum(
+    location: _store.Location, short_id: str, version: str
+) -> str | None:
+    r"""The MD5 of a model's stored meta; ``None`` where there is none.
+
+    A model has meta from its publication on; a moment without it is
+    another process replacing it. A removed model (no header) is raised
+    as missing.
+
+    """
+    path = _layout.meta_path(short_id)
+    try:
+        return location.interface.checksum(path, version)
+    except audbackend.BackendError:
+        # Backends say "missing" each in their own way (MinIO: NoSuchKey).
+        if _store.exists(location, path, version) or not _store.exists(
+            location, _layout.header_path(short_id), version
+        ):
+            raise
+        return None
 
 
 def url(

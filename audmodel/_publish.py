@@ -215,9 +215,12 @@ def update_meta(
         with _store.opened(repository) as location:
             _store.write_bytes(location, text.encode(), path, version)
             _output.say(f"Wrote '{path}' ({version}) in {repository}.")
-            # A removal of the model meanwhile would leave the meta behind.
+            # A removal of the model meanwhile would leave the meta behind;
+            # it is taken away unless the model was published again since
+            # (its meta is then another one, not ours to remove).
             if not _store.exists(location, _layout.header_path(short_id), version):
-                _store.remove(location, path, version)
+                if _store.read_if_there(location, path, version) == text.encode():
+                    _store.remove(location, path, version)
                 raise _store.model_not_found(short_id, version)
         _cache.write_file(local, text.encode())
     return copy.deepcopy(new)

@@ -104,3 +104,20 @@ def test_waiting_for_a_lock_warns_in_audmodel_1_5s_words(repository, model_root,
         f"Could not acquire lock '{lock}'; retrying for 0.2s."
     ]
     assert "another process holds it" in str(error.value)
+
+
+def test_meta_being_replaced_reads_as_none_not_as_a_backend_error(
+    repository, model_root
+):
+    uid = audmodel.publish(model_root, "torch", {"a": 1}, "1.0.0", meta={"x": 1})
+    short_id, version = uid.split("-", 1)
+    from audmodel import _layout
+    from audmodel import _store
+
+    # Another process is between removing and writing it (a removal racing
+    # a new publication): the model exists, its meta file for a moment not.
+    with _store.opened(repository) as location:
+        location.interface.remove_file(_layout.meta_path(short_id), version)
+    assert audmodel.meta(uid) == {}
+    assert audmodel.update_meta(uid, {"y": 2}) == {"y": 2}
+    assert audmodel.meta(uid) == {"y": 2}

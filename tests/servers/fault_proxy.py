@@ -34,6 +34,7 @@ class FaultProxy:
         self.rules: list[Rule] = []
         self.faults = 0
         self.sent = 0  # bytes of response bodies relayed, also those cut off
+        self.requests: list[tuple[str, str]] = []  # method and path of each
         self.lock = threading.Lock()
         proxy = self
 
@@ -102,6 +103,8 @@ class _Handler(QuietHandler):
     def _relay(self) -> None:
         length = int(self.headers.get("Content-Length", 0) or 0)
         body = self.rfile.read(length) if length else None
+        with self.proxy.lock:
+            self.proxy.requests.append((self.command, self.path))
         action = self.proxy.match(self.command, self.path, self.headers.get("Range"))
         if action in ("500", "403"):
             code = b"InternalError" if action == "500" else b"AccessDenied"
