@@ -215,12 +215,10 @@ def update_meta(
         with _store.opened(repository) as location:
             _store.write_bytes(location, text.encode(), path, version)
             _output.say(f"Wrote '{path}' ({version}) in {repository}.")
-            # A removal of the model meanwhile would leave the meta behind;
-            # it is taken away unless the model was published again since
-            # (its meta is then another one, not ours to remove).
-            if not _store.exists(location, _layout.header_path(short_id), version):
-                if _store.read_if_there(location, path, version) == text.encode():
-                    _store.remove(location, path, version)
+            # A removal of the model meanwhile would leave the meta behind.
+            if _store.take_back_if_removed(
+                location, text.encode(), path, version, short_id
+            ):
                 raise _store.model_not_found(short_id, version)
         _cache.write_file(local, text.encode())
     return copy.deepcopy(new)
@@ -283,7 +281,12 @@ def detach_alias(log: _transaction.UndoLog, alias: str, new_uid: str) -> bool:
     old_short_id, old_version = _ids.split_uid(old_uid)
     text = _aliases.aliases_without(location, old_short_id, old_version, alias)
     if text is not None:
-        log.put_text(text, _layout.aliases_path(old_short_id), old_version)
+        path = _layout.aliases_path(old_short_id)
+        log.put_text(text, path, old_version)
+        # That model may be removed meanwhile (the alias no longer holds it).
+        _store.take_back_if_removed(
+            location, text.encode(), path, old_version, old_short_id
+        )
     return True
 
 

@@ -799,6 +799,26 @@ def remove(location: Location, path: str, version: str) -> None:
             raise
 
 
+def take_back_if_removed(
+    location: Location, data: bytes, path: str, version: str, short_id: str
+) -> bool:
+    r"""After writing ``data`` to a file of a model: take it back if the model is gone.
+
+    A removal of the model between a check and the write would leave the
+    file behind without a header. The file is taken back only if it still
+    holds ``data``: a model published again meanwhile has a file of its own.
+
+    Returns:
+        whether the model was removed
+
+    """
+    if exists(location, _layout.header_path(short_id), version):
+        return False
+    if read_if_there(location, path, version) == data:
+        remove(location, path, version)
+    return True
+
+
 def read_if_there(
     location: Location, path: str, version: str, limit: int | None = _yaml.MAX_FILE_SIZE
 ) -> bytes | None:

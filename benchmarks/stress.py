@@ -133,13 +133,14 @@ def check(repository: audmodel.Repository, cache: str) -> list[str]:
     """Inconsistencies of a repository."""
     audmodel.config.REPOSITORIES = [repository]
     report = audmodel.check(repository)
+    with repository.create_backend_interface().backend as backend:
+        files = set(backend.ls("/"))
     problems = [
-        f"check: {row.problem} {row.uid} ({row.detail})"
+        f"check: {row.problem} {row.uid} ({row.detail}); its files: "
+        + ", ".join(sorted(f for f in files if is_file_of(f, row.uid)) or ["none"])
         for row in report.itertuples()
         if not is_stale_entry(row)
     ]
-    with repository.create_backend_interface().backend as backend:
-        files = set(backend.ls("/"))
     problems += [f"claim left: {f}" for f in files if ".publishing" in f]
     headers = [f for f in files if f.endswith(".header.yaml")]
     for header in headers:
@@ -168,6 +169,15 @@ def check(repository: audmodel.Repository, cache: str) -> list[str]:
         elif alias not in audmodel.aliases(uid):
             problems.append(f"alias {alias} not listed by {uid}")
     return problems
+
+
+def is_file_of(path: str, uid: str) -> bool:
+    """Whether a stored path is a file of a model version (archive, header,
+    meta or aliases file)."""
+    short_id, version = uid.split("-", 1)
+    return (
+        f"/{short_id}/{version}/" in path or f"/{short_id}.aliases/{version}/" in path
+    )
 
 
 def is_stale_entry(row: object) -> bool:

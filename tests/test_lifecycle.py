@@ -333,3 +333,28 @@ def test_a_copy_over_a_large_file_keeps_it_aside_not_in_memory(
     monkeypatch.setattr(_transaction.UndoLog, "put_bytes", original)
     audmodel.copy(uid, target)
     assert not [path for path in backend_files(target) if "/_undo/" in path]
+
+
+def test_removing_an_alias_while_its_model_is_removed_leaves_no_aliases_file(
+    repository, model_root, monkeypatch
+):
+    uid = publish(model_root, alias="best")
+    short_id, version = uid.split("-", 1)
+    from audmodel import _layout
+
+    write = _store.write_bytes
+
+    def removed_first(location, data, path, version_):
+        if path == _layout.aliases_path(short_id):
+            # Another process removes the model between the check of its
+            # header and this write.
+            for gone in (_layout.header_path(short_id), path):
+                _store.remove(location, gone, version_)
+        return write(location, data, path, version_)
+
+    monkeypatch.setattr(_store, "write_bytes", removed_first)
+    audmodel.remove_alias("best")
+    monkeypatch.setattr(_store, "write_bytes", write)
+    assert not audmodel.exists(uid)
+    leftovers = [f for f in backend_files(repository) if f"/{short_id}." in f]
+    assert leftovers == []
