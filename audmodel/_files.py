@@ -204,8 +204,8 @@ class Tree:
     def __init__(self, path: str):
         self.path = path
         fd = _open(path, _DIRECTORY)
-        self.identity = os.fstat(fd)
-        if not is_private_folder(self.identity):
+        info = os.fstat(fd)
+        if not is_private_folder(info):
             os.close(fd)
             raise LinkError(path, "it is not a folder of this user's alone")
         self._folders: dict[str, int] = {"": fd}
@@ -306,17 +306,6 @@ class Tree:
 
     def _show(self, relative: str) -> str:
         return os.path.join(self.path, *relative.split("/"))
-
-    def is_at(self, path: str) -> bool:
-        r"""Whether ``path`` is (still) the folder this tree opened."""
-        try:
-            info = os.lstat(path)
-        except FileNotFoundError:
-            return False
-        return (info.st_dev, info.st_ino) == (
-            self.identity.st_dev,
-            self.identity.st_ino,
-        )
 
 
 def foreign_entries(folder: str) -> Iterator[str]:
