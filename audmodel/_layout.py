@@ -107,6 +107,23 @@ def aliases_path(short_id: str) -> str:
     return f"/{UID_FOLDER}/{short_id}.{ALIASES_EXT}"
 
 
+def owner_of(path: str) -> str | None:
+    r"""The short ID whose meta or aliases file ``path`` is, else ``None``.
+
+    Examples:
+        >>> owner_of("/_uid/d4e9c65b.aliases.yaml"), owner_of("/_alias/x.alias.yaml")
+        ('d4e9c65b', None)
+
+    """
+    folder, _, name = path.rpartition("/")
+    if folder != f"/{UID_FOLDER}":
+        return None
+    for ext in (META_EXT, ALIASES_EXT):
+        if name.endswith(f".{ext}"):
+            return name[: -len(ext) - 1]
+    return None
+
+
 def claim_path(short_id: str) -> str:
     r"""Path of the claim a publication in progress holds on a model ID."""
     return f"/{UID_FOLDER}/{short_id}.{CLAIM_EXT}"

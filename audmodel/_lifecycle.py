@@ -177,7 +177,8 @@ def _drop_from_aliases_file(location: _store.Location, alias: str, uid: str) -> 
         path = _layout.aliases_path(short_id)
         _store.write_bytes(location, text.encode(), path, version)
         # Removed between the check and the write: no aliases file left.
-        _store.take_back_if_removed(location, text.encode(), path, version, short_id)
+        model = _ids.ModelId(short_id, version)
+        _store.take_back_if_removed(location, text.encode(), path, version, model)
 
 
 def copy(

@@ -217,7 +217,7 @@ def update_meta(
             _output.say(f"Wrote '{path}' ({version}) in {repository}.")
             # A removal of the model meanwhile would leave the meta behind.
             if _store.take_back_if_removed(
-                location, text.encode(), path, version, short_id
+                location, text.encode(), path, version, _ids.ModelId(short_id, version)
             ):
                 raise _store.model_not_found(short_id, version)
         _cache.write_file(local, text.encode())
@@ -285,7 +285,11 @@ def detach_alias(log: _transaction.UndoLog, alias: str, new_uid: str) -> bool:
         log.put_text(text, path, old_version)
         # That model may be removed meanwhile (the alias no longer holds it).
         _store.take_back_if_removed(
-            location, text.encode(), path, old_version, old_short_id
+            location,
+            text.encode(),
+            path,
+            old_version,
+            _ids.ModelId(old_short_id, old_version),
         )
     return True
 

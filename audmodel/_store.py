@@ -800,9 +800,9 @@ def remove(location: Location, path: str, version: str) -> None:
 
 
 def take_back_if_removed(
-    location: Location, data: bytes, path: str, version: str, short_id: str
+    location: Location, data: bytes, path: str, version: str, model: _ids.ModelId
 ) -> bool:
-    r"""After writing ``data`` to a file of a model: take it back if the model is gone.
+    r"""After writing ``data`` to a file of ``model``: take it back if it is gone.
 
     A removal of the model between a check and the write would leave the
     file behind without a header. The file is taken back only if it still
@@ -812,7 +812,7 @@ def take_back_if_removed(
         whether the model was removed
 
     """
-    if exists(location, _layout.header_path(short_id), version):
+    if exists(location, _layout.header_path(model.short_id), model.version):
         return False
     if read_if_there(location, path, version) == data:
         remove(location, path, version)

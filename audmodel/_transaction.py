@@ -106,6 +106,7 @@ class UndoLog:
                         _store.remove(location, path, version)
                     else:
                         _store.put_back(location, before, path, version)
+                        _take_back_if_removed(location, before, path, version)
                 _output.say(f"Took back '{path}' ({version}) in {repository}.")
             except Exception as ex:
                 errors.append(f"{path} ({version}) in {repository}: {ex!r}")
@@ -115,6 +116,44 @@ class UndoLog:
                 "Could not take back all files of the failed publication: "
                 + "; ".join(errors)
             )
+
+
+def _take_back_if_removed(
+    location: _store.Location, before: bytes | _store.Aside, path: str, version: str
+) -> None:
+    r"""Take back a model's meta or aliases file put back after its model went.
+
+    A model whose file a failed write had changed (e.g. the one an alias was
+    taken from) may have been removed meanwhile; its file is not restored.
+
+    """
+    if not isinstance(before, bytes):
+        return
+    owner = _layout.owner_of(path)
+    model = (
+        _ids.ModelId(owner, version) if owner else _model_an_alias_names(path, before)
+    )
+    if model is not None:
+        _store.take_back_if_removed(location, before, path, version, model)
+
+
+def _model_an_alias_names(path: str, text: bytes) -> _ids.ModelId | None:
+    r"""The model an alias file's text names, if ``path`` is an alias file.
+
+    An alias put back to a model that was removed meanwhile would point to
+    nothing; it is taken back like a model's own file.
+
+    """
+    if not path.startswith(f"/{_layout.ALIAS_FOLDER}/"):
+        return None
+    try:
+        uid = _yaml.loads(text, path)
+    except _yaml.YAMLError:
+        return None
+    uid = uid.get("uid") if isinstance(uid, dict) else None
+    if not (isinstance(uid, str) and _ids.is_model_id(uid)):
+        return None
+    return None if _ids.is_legacy_id(uid) else _ids.split_uid(uid)
 
 
 @contextlib.contextmanager

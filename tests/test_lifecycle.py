@@ -358,3 +358,34 @@ def test_removing_an_alias_while_its_model_is_removed_leaves_no_aliases_file(
     assert not audmodel.exists(uid)
     leftovers = [f for f in backend_files(repository) if f"/{short_id}." in f]
     assert leftovers == []
+
+
+def test_a_failed_set_alias_restores_nothing_of_models_removed_meanwhile(
+    repository, model_root, monkeypatch
+):
+    old = publish(model_root, "1.0.0", alias="best")
+    new = publish(model_root, "2.0.0")
+    from audmodel import _layout
+
+    put_text = _transaction.UndoLog.put_text
+
+    def racing(self, text, path, version):
+        put_text(self, text, path, version)
+        if path == _layout.alias_path("best"):
+            # Both models are removed (by other processes) once the alias
+            # points to the new one: set_alias fails and takes back its writes.
+            for uid in (new, old):
+                short_id, version_ = uid.split("-", 1)
+                for gone in (
+                    _layout.header_path(short_id),
+                    _layout.meta_path(short_id),
+                    _layout.aliases_path(short_id),
+                ):
+                    _store.remove(self.location, gone, version_)
+
+    monkeypatch.setattr(_transaction.UndoLog, "put_text", racing)
+    with pytest.raises(RuntimeError, match="does not exist"):
+        audmodel.set_alias("best", new)
+    monkeypatch.setattr(_transaction.UndoLog, "put_text", put_text)
+    left = [f for f in backend_files(repository) if "/_uid/" in f or "/_alias/" in f]
+    assert left == []  # no aliases file, no alias, pointing to nothing
