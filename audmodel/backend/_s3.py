@@ -310,12 +310,13 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         return _user_metadata(self._head(path)).get("checksum", "")
 
     def _copy_file(self, src_path: str, dst_path: str, num_workers: int, verbose: bool):
-        self.client.copy(
-            {"Bucket": self.repository, "Key": self._key(src_path)},
-            self.repository,
-            self._key(dst_path),
-            Config=self._transfer_config(num_workers),
-        )
+        with _missing_as_not_found(src_path):
+            self.client.copy(
+                {"Bucket": self.repository, "Key": self._key(src_path)},
+                self.repository,
+                self._key(dst_path),
+                Config=self._transfer_config(num_workers),
+            )
 
     def _create(self) -> None:
         try:
@@ -531,21 +532,26 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
             return False
         try:
             head = source._head(src_path)
-            self.client.copy(
-                {"Bucket": source.repository, "Key": source._key(src_path)},
-                self.repository,
-                self._key(dst_path),
-                ExtraArgs={
-                    "ContentType": head.get("ContentType")
-                    or "application/octet-stream",
-                    "Metadata": _metadata(_user_metadata(head).get("checksum", "")),
-                    "MetadataDirective": "REPLACE",
-                },
-                Config=self._transfer_config(),
-            )
+            with _missing_as_not_found(src_path):
+                self._copy_on_server(source, src_path, dst_path, head)
         except Exception as ex:
             raise audbackend.BackendError(ex) from ex
         return True
+
+    def _copy_on_server(
+        self, source: S3, src_path: str, dst_path: str, head: dict
+    ) -> None:
+        self.client.copy(
+            {"Bucket": source.repository, "Key": source._key(src_path)},
+            self.repository,
+            self._key(dst_path),
+            ExtraArgs={
+                "ContentType": head.get("ContentType") or "application/octet-stream",
+                "Metadata": _metadata(_user_metadata(head).get("checksum", "")),
+                "MetadataDirective": "REPLACE",
+            },
+            Config=self._transfer_config(),
+        )
 
     def _move_file(self, src_path: str, dst_path: str, num_workers: int, verbose: bool):
         self._copy_file(src_path, dst_path, num_workers, verbose)
@@ -655,6 +661,19 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
 
     def _size(self, path: str) -> int:
         return self._head(path)["ContentLength"]
+
+
+@contextlib.contextmanager
+def _missing_as_not_found(path: str) -> Iterator[None]:
+    r"""A 404 of a copy (its source removed meanwhile) as FileNotFoundError."""
+    try:
+        yield
+    except botocore.exceptions.ClientError as ex:
+        if _status(ex) == 404:
+            raise FileNotFoundError(
+                errno.ENOENT, os.strerror(errno.ENOENT), path
+            ) from None
+        raise
 
 
 def _metadata(checksum: str) -> dict[str, str]:
