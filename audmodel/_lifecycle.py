@@ -148,11 +148,11 @@ def remove_alias(alias: str, verbose: bool) -> None:
         try:
             location.interface.remove_file(path, _layout.ALIAS_VERSION)
         except audbackend.BackendError as ex:
-            if _store.exists(location, path, _layout.ALIAS_VERSION):
-                raise
-            if not isinstance(ex.exception, FileNotFoundError):
-                raise
-            continue  # removed by another process meanwhile
+            # Removed by another process meanwhile (and perhaps set anew
+            # since, which is not this call's to remove).
+            if isinstance(ex.exception, FileNotFoundError):
+                continue
+            raise
         found = True
         _output.say(f"Removed alias '{alias}' from {location.repository}.", verbose)
         if uid is not None:
