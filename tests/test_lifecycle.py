@@ -339,7 +339,7 @@ def test_removing_an_alias_while_its_model_is_removed_leaves_no_aliases_file(
     repository, model_root, monkeypatch
 ):
     uid = publish(model_root, alias="best")
-    short_id, version = uid.split("-", 1)
+    short_id = uid.split("-", 1)[0]
     from audmodel import _layout
 
     write = _store.write_bytes
