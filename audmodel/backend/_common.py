@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Iterator
+import contextlib
 import datetime
 import errno
 import hashlib
@@ -11,6 +12,7 @@ import os
 import random
 import time
 from typing import TYPE_CHECKING
+from typing import Any
 from typing import BinaryIO
 from typing import TypeVar
 import urllib.parse
@@ -54,6 +56,28 @@ class FileTooLargeError(ValueError):
         )
         self.size = size
         self.limit = limit
+
+
+@contextlib.contextmanager
+def missing_as_not_found(
+    path: str, error: type[Exception], is_missing: Callable[[Any], bool]
+) -> Iterator[None]:
+    r"""Raise a client library's ``error`` for a missing object as FileNotFoundError.
+
+    Args:
+        path: the object's path, named in the error
+        error: the library's error class
+        is_missing: tells if an ``error`` says the object is missing
+
+    """
+    try:
+        yield
+    except error as ex:
+        if is_missing(ex):
+            raise FileNotFoundError(
+                errno.ENOENT, os.strerror(errno.ENOENT), path
+            ) from None
+        raise
 
 
 def md5_of_stream(fp: BinaryIO) -> str:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import contextlib
 import datetime
-import errno
-import os
 import urllib.parse
 
 import audbackend
@@ -18,6 +15,7 @@ from audmodel.backend._common import RangedReads
 from audmodel.backend._common import Remote
 from audmodel.backend._common import check_bytes
 from audmodel.backend._common import check_size
+from audmodel.backend._common import missing_as_not_found
 from audmodel.backend._s3 import S3
 
 
@@ -146,14 +144,10 @@ class Minio(Remote, RangedReads, FileTimes, audbackend.backend.Minio):
         return f"audmodel.backend.Minio('{self.host}', '{self.repository}')"
 
 
-@contextlib.contextmanager
-def _missing_as_not_found(path: str) -> Iterator[None]:
+def _missing_as_not_found(path: str) -> contextlib.AbstractContextManager[None]:
     r"""Raise minio's error for a missing object as :class:`FileNotFoundError`."""
-    try:
-        yield
-    except minio.error.S3Error as ex:
-        if ex.code in ("NoSuchKey", "NoSuchObject"):
-            raise FileNotFoundError(
-                errno.ENOENT, os.strerror(errno.ENOENT), path
-            ) from None
-        raise
+    return missing_as_not_found(
+        path,
+        minio.error.S3Error,
+        lambda ex: ex.code in ("NoSuchKey", "NoSuchObject"),
+    )

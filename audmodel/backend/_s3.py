@@ -50,6 +50,7 @@ from audmodel.backend._common import check_bytes
 from audmodel.backend._common import check_download
 from audmodel.backend._common import check_host
 from audmodel.backend._common import check_size
+from audmodel.backend._common import missing_as_not_found
 from audmodel.backend._common import without_userinfo
 
 
@@ -277,14 +278,8 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
 
     def _object_call(self, method: Callable, path: str, **kwargs: object) -> dict:
         r"""Call a client method on one object; a missing one is FileNotFoundError."""
-        try:
+        with _missing_as_not_found(path):
             return method(Bucket=self.repository, Key=self._key(path), **kwargs)
-        except botocore.exceptions.ClientError as ex:
-            if _status(ex) == 404:
-                raise FileNotFoundError(
-                    errno.ENOENT, os.strerror(errno.ENOENT), path
-                ) from None
-            raise
 
     # --- audbackend's backend methods ------------------------------------
 
@@ -663,17 +658,11 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         return self._head(path)["ContentLength"]
 
 
-@contextlib.contextmanager
-def _missing_as_not_found(path: str) -> Iterator[None]:
-    r"""A 404 of a copy (its source removed meanwhile) as FileNotFoundError."""
-    try:
-        yield
-    except botocore.exceptions.ClientError as ex:
-        if _status(ex) == 404:
-            raise FileNotFoundError(
-                errno.ENOENT, os.strerror(errno.ENOENT), path
-            ) from None
-        raise
+def _missing_as_not_found(path: str) -> contextlib.AbstractContextManager[None]:
+    r"""A 404 answer about the object ``path`` as :class:`FileNotFoundError`."""
+    return missing_as_not_found(
+        path, botocore.exceptions.ClientError, lambda ex: _status(ex) == 404
+    )
 
 
 def _metadata(checksum: str) -> dict[str, str]:
