@@ -70,8 +70,24 @@ def read_alias(location: Location, alias: str) -> str | None:
     path = _layout.alias_path(alias)
     where = source(location, path, _layout.ALIAS_VERSION)
     data = read_if_there(location, path, _layout.ALIAS_VERSION)
-    if data is None:
-        return None
+    return None if data is None else uid_of_alias_text(data, where)
+
+
+def uid_of_alias_text(data: bytes, where: str) -> str:
+    r"""The UID an alias file's text names.
+
+    Args:
+        data: the file's bytes
+        where: where the file lies, for the error
+
+    Raises:
+        AliasFileError: if the text is not YAML or names no model
+
+    Example:
+        >>> uid_of_alias_text(b"uid: d4e9c65b-1.0.0\n", "here")
+        'd4e9c65b-1.0.0'
+
+    """
     try:
         content = _yaml.loads(data, where)
     except _yaml.YAMLError as ex:

@@ -22,6 +22,7 @@ import random
 import socket
 import time
 
+from audmodel import _aliases
 from audmodel import _ids
 from audmodel import _layout
 from audmodel import _output
@@ -147,11 +148,8 @@ def _model_an_alias_names(path: str, text: bytes) -> _ids.ModelId | None:
     if not path.startswith(f"/{_layout.ALIAS_FOLDER}/"):
         return None
     try:
-        uid = _yaml.loads(text, path)
-    except _yaml.YAMLError:
-        return None
-    uid = uid.get("uid") if isinstance(uid, dict) else None
-    if not (isinstance(uid, str) and _ids.is_model_id(uid)):
+        uid = _aliases.uid_of_alias_text(text, path)
+    except _aliases.AliasFileError:
         return None
     return None if _ids.is_legacy_id(uid) else _ids.split_uid(uid)
 
