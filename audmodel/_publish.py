@@ -180,11 +180,8 @@ def set_alias(alias: str, short_id: str, version: str, repository: Repository) -
                 raise _store.model_not_found(short_id, version)
             log.forget()
         except BaseException:
+            # The undo puts back no file of a model removed meanwhile.
             log.undo()
-            if not _store.exists(location, _layout.header_path(short_id), version):
-                # The undo may have put back the aliases file of the removed
-                # model.
-                _store.remove(location, _layout.aliases_path(short_id), version)
             raise
 
 
