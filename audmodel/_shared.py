@@ -57,7 +57,7 @@ def shared_model(
 
     """
     folder = model_dir(shared_root, short_id, version)
-    if os.path.islink(folder) or not is_complete(folder):
+    if not is_complete(folder):  # a link is not complete either
         return None
     stamp_path = shared_stamp_file(cache_root, short_id, version)
     try:
