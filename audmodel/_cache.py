@@ -63,6 +63,7 @@ from audmodel._files import foreign_entries
 from audmodel._files import is_private_folder
 from audmodel._files import open_regular
 from audmodel._files import read_small
+from audmodel._files import remove_entry
 from audmodel._layout import HEADER_EXT
 from audmodel._layout import META_EXT
 from audmodel._lazy import filelock
@@ -379,7 +380,8 @@ def staging(final: str, resumable: bool = False) -> Iterator[tuple[str, str]]:
         # In a cache shared by a group, anyone in it could put a link, a
         # folder of theirs, or something inside ours at this fixed name; what
         # this user did not write alone is not built into.
-        _discard(folder)
+        with contextlib.suppress(OSError):
+            remove_entry(folder)
         if os.path.lexists(folder):
             folder = _staging_name(final)
     file = _staging_name(final)
@@ -419,15 +421,6 @@ def _trusted_partial(path: str) -> bool:
     if not is_private_folder(info):
         return False
     return next(foreign_entries(path), None) is None
-
-
-def _discard(path: str) -> None:
-    r"""Remove whatever is at ``path``, never following a link; quiet if it cannot."""
-    with contextlib.suppress(OSError):
-        if stat.S_ISDIR(os.lstat(path).st_mode):
-            shutil.rmtree(path)
-        else:
-            os.remove(path)
 
 
 def partial_folder(final: str) -> str:
@@ -474,7 +467,7 @@ def remove_stale_partials(cache_root: str) -> list[str]:
     """
     removed = []
     suffix = f"-{_PARTIAL}"
-    for short_id in filter(_ids.is_stored_id, _subfolders(cache_root)):
+    for short_id in model_folders(cache_root):
         parent = os.path.join(cache_root, short_id)
         with contextlib.suppress(FileNotFoundError), os.scandir(parent) as found:
             names = [e.name for e in found if e.name.startswith(STAGING_PREFIX)]
@@ -646,7 +639,7 @@ def _alias_records(cache_root: str, alias: str) -> list[AliasRecord]:
         return []
     paths = [
         os.path.join(cache_root, short_id, ALIAS_RECORD_PREFIX + alias)
-        for short_id in filter(_ids.is_stored_id, _subfolders(cache_root))
+        for short_id in model_folders(cache_root)
     ]
     old = os.path.join(cache_root, _OLD_ALIAS_FOLDER)
     if not os.path.islink(old):
@@ -749,7 +742,7 @@ def entries(cache_root: str) -> list[Entry]:
 
     """
     found = []
-    for short_id in filter(_ids.is_stored_id, _subfolders(cache_root)):
+    for short_id in model_folders(cache_root):
         for version in _subfolders(os.path.join(cache_root, short_id)):
             if not _ids.is_safe_version(version):  # a leftover, e.g. '1.0.0~'
                 continue

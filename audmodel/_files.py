@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import contextlib
 import errno
 import os
+import shutil
 import stat
 import threading
 from typing import BinaryIO
@@ -306,6 +307,19 @@ class Tree:
 
     def _show(self, relative: str) -> str:
         return os.path.join(self.path, *relative.split("/"))
+
+
+def remove_entry(path: str) -> None:
+    r"""Remove what is at ``path``, a folder with all in it too, never following a link.
+
+    Raises:
+        OSError: if it cannot be removed (``FileNotFoundError`` if nothing is there)
+
+    """
+    if stat.S_ISDIR(os.lstat(path).st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
 
 
 def foreign_entries(folder: str) -> Iterator[str]:

@@ -35,6 +35,7 @@ import warnings
 from audmodel._config import cache_lock
 from audmodel._files import open_lock_file
 from audmodel._files import read_small
+from audmodel._files import remove_entry
 from audmodel._lazy import filelock
 
 
@@ -204,7 +205,7 @@ class LeaseLock:
         """
         with contextlib.suppress(OSError):
             if not stat.S_ISREG(os.lstat(self.file).st_mode):
-                _remove_entry(self.file)
+                remove_entry(self.file)
                 return
         if _holder_gone(self._lease, self.file):
             break_lease(self.file)
@@ -226,16 +227,6 @@ def break_lease(file: str) -> None:
     if holder.startswith(file + "|") and "/" not in holder[len(file) :]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(holder)
-
-
-def _remove_entry(path: str) -> None:
-    r"""Remove what is at ``path``, a folder too, never following a link."""
-    if stat.S_ISDIR(os.lstat(path).st_mode):
-        import shutil
-
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        os.unlink(path)
 
 
 @functools.cache
