@@ -17,7 +17,8 @@ from audmodel import _yaml
 from audmodel._lazy import futures
 from audmodel._repository import Repository
 from audmodel._store import Location
-from audmodel._store import locations
+from audmodel._store import answers
+from audmodel._store import exists
 from audmodel._store import read_if_there
 from audmodel._store import source
 from audmodel._store import stored_files_ending
@@ -35,29 +36,24 @@ class AliasFileError(RuntimeError):
 def find_alias(alias: str) -> tuple[Repository, str] | None:
     r"""The repository holding an alias and the UID it points to, or ``None``.
 
+    Each repository is asked with one request, the read of the alias file.
+
     Raises:
         AliasFileError: if the alias file cannot be parsed
 
     """
-    path = _layout.alias_path(alias)
-    for location in locations():
-        if location.interface.exists(path, _layout.ALIAS_VERSION):
-            uid = read_alias(location, alias)
-            if uid is not None:  # else removed meanwhile
-                _output.say(
-                    f"Alias '{alias}' points to '{uid}' in {location.repository}."
-                )
-                return location.repository, uid
+    for repository, uid in answers(lambda location: read_alias(location, alias)):
+        if uid is not None:
+            _output.say(f"Alias '{alias}' points to '{uid}' in {repository}.")
+            return repository, uid
     return None
 
 
 def alias_repository(alias: str) -> Repository | None:
     r"""The first repository that holds an alias, or ``None``."""
     path = _layout.alias_path(alias)
-    for location in locations():
-        if location.interface.exists(path, _layout.ALIAS_VERSION):
-            return location.repository
-    return None
+    question = lambda location: exists(location, path, _layout.ALIAS_VERSION)  # noqa: E731
+    return next((repository for repository, there in answers(question) if there), None)
 
 
 def read_alias(location: Location, alias: str) -> str | None:

@@ -16,6 +16,7 @@ from typing import Any
 from typing import Literal
 from typing import overload
 
+from audmodel import _call
 from audmodel import _config
 from audmodel import _ids
 from audmodel import _lazy
@@ -87,7 +88,7 @@ def _resolved(uid: str, cache_root: str | None) -> tuple[str, str, str]:
     return short_id, version, root
 
 
-@_output.verbose_call
+@_call.entry
 def aliases(
     uid: str,
     *,
@@ -129,6 +130,7 @@ def aliases(
     )
 
 
+@_call.entry
 def author(uid: str, *, cache_root: str | None = None) -> str:
     r"""Author of a model.
 
@@ -152,7 +154,7 @@ def author(uid: str, *, cache_root: str | None = None) -> str:
     return header(uid, cache_root=cache_root)["author"]
 
 
-@_output.verbose_call
+@_call.entry
 def available(
     *,
     name: str | None = None,
@@ -225,6 +227,7 @@ def available(
     return _tables.available(chosen)
 
 
+@_call.entry
 def cached(cache_root: str | None = None) -> pandas.DataFrame:
     r"""Models in the cache.
 
@@ -259,7 +262,7 @@ def cached(cache_root: str | None = None) -> pandas.DataFrame:
     return _tables.cached(rows)
 
 
-@_output.verbose_call
+@_call.entry
 def check(
     repository: Repository | str | None = None,
     *,
@@ -349,7 +352,7 @@ def _check_repository(repository: object) -> None:
         )
 
 
-@_output.verbose_call
+@_call.entry
 def copy(
     uid: str,
     repository: Repository,
@@ -403,6 +406,7 @@ def copy(
     return _lifecycle.copy(short_id, version, source, repository, aliases, verbose)
 
 
+@_call.entry
 def date(uid: str, *, cache_root: str | None = None) -> str:
     r"""Publication date of a model.
 
@@ -461,6 +465,7 @@ def default_cache_root(shared: bool = False) -> str | None:
     return os.environ.get("AUDMODEL_CACHE_ROOT") or config.CACHE_ROOT
 
 
+@_call.entry
 def exists(uid: str) -> bool:
     r"""Tell if a model exists.
 
@@ -491,7 +496,7 @@ def exists(uid: str) -> bool:
     return True
 
 
-@_output.verbose_call
+@_call.entry
 def files(
     uid: str,
     *,
@@ -538,7 +543,7 @@ def files(
     return _tables.files(entries)
 
 
-@_output.verbose_call
+@_call.entry
 def header(
     uid: str,
     *,
@@ -569,6 +574,7 @@ def header(
     return _load.header(short_id, version, root, shared=_shared(cache_root))
 
 
+@_call.entry
 def latest_version(uid: str) -> str:
     r"""Latest version of a model.
 
@@ -593,6 +599,7 @@ def latest_version(uid: str) -> str:
     return found[-1]
 
 
+@_call.entry
 def legacy_uid(
     name: str,
     params: dict[str, object],
@@ -621,7 +628,7 @@ def legacy_uid(
     return _ids.legacy_id(name, params, version, subgroup, private)
 
 
-@_output.verbose_call
+@_call.entry
 def load(
     uid: str,
     *,
@@ -674,7 +681,7 @@ def load(
     return folder
 
 
-@_output.verbose_call
+@_call.entry
 def lookup_table(
     name: str,
     *,
@@ -718,7 +725,7 @@ def lookup_table(
     return _tables.lookup_table(chosen)
 
 
-@_output.verbose_call
+@_call.entry
 def meta(
     uid: str,
     *,
@@ -752,7 +759,7 @@ def meta(
     return _load.meta(short_id, version, root, shared=_shared(cache_root))
 
 
-@_output.verbose_call
+@_call.entry
 def name(uid: str, *, cache_root: str | None = None, verbose: bool = False) -> str:
     r"""Name of a model.
 
@@ -777,7 +784,7 @@ def name(uid: str, *, cache_root: str | None = None, verbose: bool = False) -> s
     return header(uid, cache_root=cache_root, verbose=verbose)["name"]
 
 
-@_output.verbose_call
+@_call.entry
 def parameters(
     uid: str,
     *,
@@ -807,7 +814,7 @@ def parameters(
     return header(uid, cache_root=cache_root, verbose=verbose)["parameters"]
 
 
-@_output.verbose_call
+@_call.entry
 def publish(
     root: str,
     name: str,
@@ -922,7 +929,7 @@ def _publish_repository(repository: Repository | None) -> Repository:
     return config.REPOSITORIES[0]
 
 
-@_output.verbose_call
+@_call.entry
 def remove(
     uid: str,
     *,
@@ -970,7 +977,7 @@ def remove(
     _lifecycle.remove(short_id, version, repository, verbose)
 
 
-@_output.verbose_call
+@_call.entry
 def remove_alias(alias: str, *, verbose: bool = False) -> None:
     r"""Remove an alias.
 
@@ -997,6 +1004,7 @@ def remove_alias(alias: str, *, verbose: bool = False) -> None:
     _lifecycle.remove_alias(alias, verbose)
 
 
+@_call.entry
 def remove_cached(
     uid: str | None = None,
     *,
@@ -1051,6 +1059,7 @@ def remove_cached(
     return sorted({e.uid for e in doomed if _cache.remove_model(e.path)})
 
 
+@_call.entry
 def repository(uid: str, *, cache_root: str | None = None) -> Repository:
     r"""Repository that holds a model.
 
@@ -1074,7 +1083,7 @@ def repository(uid: str, *, cache_root: str | None = None) -> Repository:
     return _store.find_header(short_id, version)
 
 
-@_output.verbose_call
+@_call.entry
 def resolve_alias(
     alias: str,
     *,
@@ -1103,7 +1112,7 @@ def resolve_alias(
     return _resolve.alias(alias, _roots(cache_root))
 
 
-@_output.verbose_call
+@_call.entry
 def set_alias(
     alias: str,
     uid: str,
@@ -1139,7 +1148,7 @@ def set_alias(
     _publish.set_alias(alias, short_id, version, repository)
 
 
-@_output.verbose_call
+@_call.entry
 def subgroup(
     uid: str,
     *,
@@ -1169,6 +1178,7 @@ def subgroup(
     return header(uid, cache_root=cache_root, verbose=verbose)["subgroup"]
 
 
+@_call.entry
 def uid(
     name: str,
     params: dict[str, object],
@@ -1206,7 +1216,7 @@ def uid(
     return short_id if version is None else str(_ids.ModelId(short_id, version))
 
 
-@_output.verbose_call
+@_call.entry
 def update_meta(
     uid: str,
     meta: dict[str, object],
@@ -1247,7 +1257,7 @@ def update_meta(
     return _publish.update_meta(short_id, version, meta, replace, root, repository)
 
 
-@_output.verbose_call
+@_call.entry
 def url(
     uid: str,
     *,
@@ -1285,6 +1295,7 @@ def url(
     return _load.url(short_id, version, root, type, shared=_shared(cache_root))
 
 
+@_call.entry
 def verify_cached(
     uid: str | None = None,
     *,
@@ -1352,7 +1363,7 @@ def verify_cached(
     return _tables.verified(rows)
 
 
-@_output.verbose_call
+@_call.entry
 def version(uid: str, *, cache_root: str | None = None, verbose: bool = False) -> str:
     r"""Version of a model.
 
@@ -1377,6 +1388,7 @@ def version(uid: str, *, cache_root: str | None = None, verbose: bool = False) -
     return header(uid, cache_root=cache_root, verbose=verbose)["version"]
 
 
+@_call.entry
 def versions(uid: str, *, cache_root: str | None = None) -> list[str]:
     r"""Versions of a model.
 

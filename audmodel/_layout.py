@@ -97,6 +97,17 @@ def header_path(short_id: str) -> str:
     return f"/{UID_FOLDER}/{short_id}.{HEADER_EXT}"
 
 
+def versions_folder(short_id: str) -> str:
+    r"""The folder holding the versions of a model's header and meta.
+
+    Examples:
+        >>> versions_folder("3e120e8d")
+        '/_uid/3e120e8d/'
+
+    """
+    return f"/{UID_FOLDER}/{short_id}/"
+
+
 def meta_path(short_id: str) -> str:
     r"""Path of a model's meta."""
     return f"/{UID_FOLDER}/{short_id}.{META_EXT}"

@@ -64,10 +64,9 @@ def header(
     if not os.path.exists(local):
         if offline():
             raise _store.not_cached(f"Model '{short_id}-{version}'")
-        repository = repository or _store.find_header(short_id, version)
-        with _cache.lock(local), _store.opened(repository) as location:
+        with _cache.lock(local):
             if not os.path.exists(local):
-                data, _ = _store.read_header(location, short_id, version)
+                _, data = _store.owner_and_header(short_id, version, repository)
                 _cache.write_file(local, data)
                 _output.say(f"Header of '{short_id}-{version}' cached in '{local}'.")
     else:
@@ -202,14 +201,16 @@ def url(
         audbackend.BackendError: if a repository cannot be reached
 
     """
-    repository = repository or _store.find_header(short_id, version)
+    _store.refuse_offline(repository)  # a location is no cache's to tell
     if type == "model":
+        # The header first: where it is read, its repository is known after.
         info = header(short_id, version, cache_root, repository, shared)
         path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
     elif type == "header":
         path = _layout.header_path(short_id)
     else:
         path = _layout.meta_path(short_id)
+    repository = repository or _store.find_header(short_id, version)
     return _store.url(repository, path, version)
 
 
@@ -284,8 +285,8 @@ def _download(
     final: str,
     verbose: bool,
 ) -> None:
+    info = header(short_id, version, cache_root)
     repository = _store.find_header(short_id, version)
-    info = header(short_id, version, cache_root, repository)
     path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
     with _store.opened(repository) as location:
         # Read by byte ranges, an interrupted load is continued next time.

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from collections.abc import Iterator
 import contextlib
 import contextvars
-import functools
 import re
 import sys
 from typing import Any
@@ -112,26 +111,6 @@ def verbose(on: bool = True) -> Iterator[None]:
         yield
     finally:
         _shown.reset(token)
-
-
-def verbose_call(function: F) -> F:
-    r"""Show the steps of a call of ``function`` if it is called with ``verbose=True``.
-
-    The function keeps its signature; ``verbose`` stays its argument.
-
-    """
-
-    @functools.wraps(function)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if not kwargs.get("verbose"):  # most calls: nothing to set
-            return function(*args, **kwargs)
-        token = _shown.set(True)
-        try:
-            return function(*args, **kwargs)
-        finally:
-            _shown.reset(token)
-
-    return call  # type: ignore[return-value]
 
 
 @contextlib.contextmanager

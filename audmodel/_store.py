@@ -23,6 +23,7 @@ import uuid
 import warnings
 import zipfile
 
+from audmodel import _call
 from audmodel import _ids
 from audmodel import _layout
 from audmodel import _lazy
@@ -36,6 +37,7 @@ from audmodel._output import say
 from audmodel._repository import Repository
 from audmodel.backend import _tickets
 from audmodel.backend._capabilities import Capabilities
+from audmodel.backend._common import CannotOpenError
 from audmodel.backend._common import FileTooLargeError
 from audmodel.backend._common import backend_error
 from audmodel.backend._common import check_size
@@ -179,7 +181,13 @@ def url(repository: Repository, path: str, version: str) -> str:
 
 @contextlib.contextmanager
 def opened(repository: Repository) -> Iterator[Location]:
-    r"""Open a repository for the time of a ``with`` block.
+    r"""A repository, open for the time of a ``with`` block.
+
+    In a public call (see :mod:`audmodel._call`) a repository is opened
+    once and closed when the call returns; a remote one without a request
+    of its own: a missing bucket or repository is told by the first
+    request that finds nothing. A repository this call could not reach is
+    not tried again in it.
 
     Raises:
         audbackend.BackendError: if the repository cannot be reached
@@ -187,41 +195,121 @@ def opened(repository: Repository) -> Iterator[Location]:
         RuntimeError: in offline mode
 
     """
+    refuse_offline(repository)
+    call = _call.current()
+    if call is not None and repository in call.unreachable:
+        raise call.unreachable[repository]
+    if call is None:
+        location = _open(repository, lazily=False)
+    else:
+        location = call.location(repository, _open, _close)
+    try:
+        yield location
+    except audbackend.BackendError as ex:
+        error = _named(repository, ex)
+        if call is not None and is_unreachable(error):
+            call.unreachable[repository] = error
+        if error is ex:
+            raise
+        raise error from error.exception
+    finally:
+        if call is None:
+            _close(location)
+
+
+def refuse_offline(repository: Repository | None = None) -> None:
+    r"""Refuse, in offline mode, what needs ``repository`` (the first one).
+
+    Raises:
+        RuntimeError: in offline mode
+
+    """
     if offline():
+        repository = repository or next(iter(config.REPOSITORIES), None)
         raise RuntimeError(
             f"Offline mode is on ({OFFLINE_SWITCHES}): {repository} is not "
             "contacted. Turn offline mode off for what needs a repository "
             "(publishing, aliases, removing, copying, checking)."
         )
+
+
+def _open(repository: Repository, lazily: bool = True) -> Location:
     interface = repository.create_backend_interface()
+    backend = interface.backend
     try:
-        interface.backend.open()
+        if lazily and getattr(backend, "opens_lazily", False):
+            backend.open_unchecked()
+        else:
+            backend.open()
     except audbackend.BackendError as ex:
-        cause = ex.exception
-        message = f"Cannot open {repository}: {cause}"
-        if isinstance(cause, FileNotFoundError):
-            folder = os.path.join(repository.host, repository.name)
-            message += f". Create the folder '{folder}', or check the host."
-        raise backend_error(cause, message) from cause
-    try:
-        yield Location(repository, interface)
-    finally:
-        interface.backend.close()
+        raise _cannot_open(repository, ex.exception) from ex.exception
+    return Location(repository, interface)
+
+
+def _close(location: Location) -> None:
+    location.interface.backend.close()
+
+
+def _cannot_open(repository: Repository, cause: Exception) -> audbackend.BackendError:
+    message = f"Cannot open {repository}: {cause}"
+    if isinstance(cause, FileNotFoundError):
+        folder = os.path.join(repository.host, repository.name)
+        message += f". Create the folder '{folder}', or check the host."
+    return backend_error(cause, message)
+
+
+def _named(
+    repository: Repository, error: audbackend.BackendError
+) -> audbackend.BackendError:
+    r"""An error of a request, naming the repository where it failed to open."""
+    cause = error.exception
+    if isinstance(cause, CannotOpenError):
+        why = cause.__cause__
+        return _cannot_open(repository, why if isinstance(why, Exception) else cause)
+    # What the check on opening told before remote repositories were opened
+    # without one: the detail of a refusal or of an unreachable host.
+    if str(error) != str(audbackend.BackendError(cause)):  # told more already
+        return error
+    if is_unreachable(error):
+        return backend_error(cause, f"Cannot reach {repository}: {cause}")
+    if isinstance(cause, PermissionError):
+        return backend_error(cause, str(cause))
+    return error
 
 
 def locations(first: Repository | None = None) -> Iterator[Location]:
     r"""Open the configured repositories in turn, ``first`` before them."""
+    for repository in _in_order(first):
+        with opened(repository) as location:
+            yield location
+
+
+def answers(
+    question: Callable[[Location], T], first: Repository | None = None
+) -> Iterator[tuple[Repository, T]]:
+    r"""Ask the configured repositories in turn, ``first`` before them.
+
+    An error of ``question`` names the repository where that helps
+    (see :func:`opened`).
+
+    """
+    for repository in _in_order(first):
+        with opened(repository) as location:
+            answer = question(location)
+        yield repository, answer
+
+
+def _in_order(first: Repository | None) -> list[Repository]:
     repositories = list(config.REPOSITORIES)
     if first is not None:
         repositories = [first] + [r for r in repositories if r != first]
-    for repository in repositories:
-        with opened(repository) as location:
-            yield location
+    return repositories
 
 
 def find_header(short_id: str, version: str) -> Repository:
     r"""The repository that owns a model: the first reachable one holding it.
 
+    Known in a call once its header was read or asked for.
     A repository that cannot be reached is passed over where a later one
     holds the model, with a warning naming it (see :class:`Asking`).
 
@@ -231,15 +319,52 @@ def find_header(short_id: str, version: str) -> Repository:
             and none of the others holds the model
 
     """
+    call = _call.current()
+    if call is not None and (short_id, version) in call.owners:
+        return call.owners[(short_id, version)]
     path = _layout.header_path(short_id)
     asking = Asking(f"the model '{short_id}-{version}'")
-    for location in asking.each():
-        if location.interface.exists(path, version):
-            say(f"Found '{short_id}-{version}' in {location.repository}.")
-            asking.done()
-            return location.repository
+    for repository, there in asking.answers(lambda at: exists(at, path, version)):
+        if there:
+            return _found(asking, short_id, version, repository)
     asking.done(found=False)
     raise model_not_found(short_id, version)
+
+
+def owner_and_header(
+    short_id: str, version: str, repository: Repository | None = None
+) -> tuple[Repository, bytes]:
+    r"""The repository that owns a model, and its header's bytes, checked.
+
+    Each repository is asked with one request, the read of the header.
+
+    Raises:
+        RuntimeError: if no repository holds the model, or its header is
+            refused (see :func:`read_header`)
+        audbackend.BackendError: as :func:`find_header`
+
+    """
+    if repository is not None:
+        with opened(repository) as location:
+            return repository, read_header(location, short_id, version)[0]
+    path = _layout.header_path(short_id)
+    asking = Asking(f"the model '{short_id}-{version}'")
+    for found, data in asking.answers(lambda at: read_if_there(at, path, version)):
+        if data is not None:
+            with opened(found) as location:
+                _checked_header(data, source(location, path, version))
+            return _found(asking, short_id, version, found), data
+    asking.done(found=False)
+    raise model_not_found(short_id, version)
+
+
+def _found(asking: Asking, short_id: str, version: str, repository: Repository):
+    say(f"Found '{short_id}-{version}' in {repository}.")
+    asking.done()
+    call = _call.current()
+    if call is not None:
+        call.owners[(short_id, version)] = repository
+    return repository
 
 
 def header_versions(
@@ -247,6 +372,7 @@ def header_versions(
 ) -> list[str]:
     r"""All versions of a model in all repositories, sorted.
 
+    Each repository is asked with one listing of the model's headers.
     A listed version that could not name a folder is left out with a warning.
     Where a repository cannot be reached and another answers, the versions
     are those of the ones that answered and of the caches (``cached``),
@@ -258,16 +384,13 @@ def header_versions(
     """
     versions: set[str] = set()
     asking = Asking(f"the versions of '{short_id}'", cached is not None)
-    for location in asking.each():
-        listed = location.interface.versions(
-            _layout.header_path(short_id), suppress_backend_errors=True
-        )
+    for repository, listed in asking.answers(lambda at: _versions(at, short_id)):
         for version in listed:
             if _ids.is_safe_version(version):
                 versions.add(version)
             else:
                 warnings.warn(
-                    f"Version {version!r} of '{short_id}' in {location.repository} "
+                    f"Version {version!r} of '{short_id}' in {repository} "
                     "is left out: it is not a valid version.",
                     stacklevel=3,
                 )
@@ -276,14 +399,22 @@ def header_versions(
     return audeer.sort_versions(list(versions))
 
 
+def _versions(location: Location, short_id: str) -> list[str]:
+    r"""The versions of the headers of a model stored in one repository."""
+    folder = _layout.versions_folder(short_id)
+    paths = stored_files_ending(location, folder, f".{_layout.HEADER_EXT}")
+    found = map(_layout.header_of, paths)
+    return [version for sid, version in filter(None, found) if sid == short_id]
+
+
 class Asking:
     r"""Asking each configured repository in turn, passing over unreachable ones.
 
-    Each repository is opened and asked in the body of a loop over
-    :meth:`each`; one that cannot be reached (refused, unknown host,
-    timeout) is noted and the next one asked. :meth:`done` then raises the
-    first such error if no repository answered, and otherwise warns once,
-    in one line, naming the repositories that failed.
+    :meth:`answers` opens and asks each repository in turn; one that cannot
+    be reached (refused, unknown host, timeout) is noted and the next one
+    asked. :meth:`done` then raises the first such error if no repository
+    answered, and otherwise warns once, in one line, naming the
+    repositories that failed.
 
     Args:
         what: what is asked for, e.g. ``"the versions of 'd4e9c65b'"``
@@ -297,17 +428,21 @@ class Asking:
         self.failed: list[tuple[Repository, Exception]] = []
         self.answered = 0
 
-    def each(self) -> Iterator[Location]:
-        r"""The reachable repositories, opened in turn."""
+    def answers(
+        self, question: Callable[[Location], T]
+    ) -> Iterator[tuple[Repository, T]]:
+        r"""The answers of the reachable repositories, asked in turn."""
         for repository in list(config.REPOSITORIES):
             try:
                 with opened(repository) as location:
-                    self.answered += 1
-                    yield location
+                    answer = question(location)
             except audbackend.BackendError as ex:
                 if not is_unreachable(ex):
                     raise
                 self.failed.append((repository, ex))
+                continue
+            self.answered += 1
+            yield repository, answer
 
     def done(self, found: bool = True) -> bool:
         r"""Raise if none answered (or none found it); warn of those that failed.
@@ -339,9 +474,8 @@ class Asking:
 def is_published(short_id: str, version: str, repository: Repository) -> bool:
     r"""Tell if a model's header is in ``repository`` or a configured one."""
     path = _layout.header_path(short_id)
-    return any(
-        location.interface.exists(path, version) for location in locations(repository)
-    )
+    question = lambda location: exists(location, path, version)  # noqa: E731
+    return any(there for _, there in answers(question, repository))
 
 
 # --- files -------------------------------------------------------------------
@@ -414,12 +548,15 @@ def read_header(
     path = _layout.header_path(short_id)
     with missing_as_not_found(location, short_id, version):
         data = read_bytes(location, path, version)
-    where = source(location, path, version)
+    return data, _checked_header(data, source(location, path, version))
+
+
+def _checked_header(data: bytes, where: str) -> dict[str, Any]:
     header = _yaml.loads(data, where)
     problem = _ids.header_problem(header)
     if not isinstance(header, dict) or problem is not None:
         raise RuntimeError(f"Refusing the header {where}: {problem}.")
-    return data, header
+    return header
 
 
 def read_bytes(

@@ -2,14 +2,15 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/requests.py
+    .venv/bin/python benchmarks/requests.py [--show]
 
 Starts moto and s3rver (behind a proxy on 127.0.0.1 that logs every
 request) and the Artifactory emulator of the tests, publishes a small model
 with an alias into each, then runs each call below in a fresh process and
 counts the requests it sent: with an empty cache, unless the row says the
 model is cached. Prints one row per call, one column per server, and the
-target of issue "one context per call" beside them.
+target of issue "one context per call" beside them. With ``--show`` it
+also prints the method and path of every request of each call.
 
 """
 
@@ -91,7 +92,14 @@ def count(log: list, call: str, repository, uid: str) -> int:
         uid = run("print(publish('9.9.9'))", repository, cache, uid)
     start = len(log)
     run(code, repository, cache, uid)
+    if SHOW:
+        print(f"--- {call}")
+        for method, path in log[start:]:
+            print(f"    {method} {path}")
     return len(log) - start
+
+
+SHOW = "--show" in sys.argv  # print each call's requests too
 
 
 def main() -> None:

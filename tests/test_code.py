@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -31,20 +32,52 @@ def test_code_is_lint_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-# The layers of docs/architecture.rst, from the bottom up: a module imports
-# from its own layer and those below, never from one above.
-LAYERS = [
-    ["_layout", "_lazy", "_output", "_threads", "_defaults", "_files"],
-    ["backend"],
-    ["_ids", "_yaml", "_json", "_archive"],
-    ["_store", "_shared", "_cache", "_journal", "_locks", "_repository", "_config"],
-    ["_aliases", "_resolve", "_transaction"],
-    ["_publish", "_load", "_lifecycle", "_check", "_catalog", "_tables"],
-    [
-        *["__init__", "_api", "_cli", "__main__"],
-        *["_ui", "_ui_safety", "_ui_card", "_ui_compare"],
-    ],
-]
+def _text_blocks(page: pathlib.Path, section: str) -> list[list[str]]:
+    r"""The lines of each ``code-block:: text`` of a section of a page."""
+    text = page.read_text().split(f"\n{section}\n", 1)[1]
+    text = re.split(r"\n\S[^\n]*\n-{3,}\n", text, maxsplit=1)[0]
+    blocks = []
+    for block in text.split(".. code-block:: text\n")[1:]:
+        lines = []
+        for line in block.splitlines()[1:]:
+            if line and not line.startswith(" "):
+                break
+            if line.strip():
+                lines.append(line)
+        blocks.append(lines)
+    return blocks
+
+
+def _page() -> tuple[dict[str, int], dict[str, set[str]]]:
+    r"""Layer of each room and the imports allowed within a layer, from the page.
+
+    A layer's line starts with its name; a line further indented goes on
+    with the rooms of the layer above it. ``backend/ (_s3, ...)`` and
+    ``_archive/`` are packages, one room each.
+
+    """
+    layers, within = _text_blocks(ROOT / "docs" / "architecture.rst", "Layers")
+    names: list[list[str]] = []
+    for line in layers:
+        words = re.findall(r"\w+", line.split("(")[0])
+        if line[4:5].isspace():
+            names[-1] += words
+        else:
+            names.append(words[1:])
+    level = {room: n for n, rooms in enumerate(reversed(names)) for room in rooms}
+    allowed = {}
+    for line in within:
+        room, *imported = line.split()
+        allowed[room] = set(imported)
+    return level, allowed
+
+
+def _code_imports() -> dict[str, set[str]]:
+    imports: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "audmodel").rglob("*.py")):
+        room = _room(path)
+        imports.setdefault(room, set()).update(_imported_rooms(path) - {room})
+    return imports
 
 
 def _room(path: pathlib.Path) -> str:
@@ -77,12 +110,54 @@ def _imported_rooms(path: pathlib.Path) -> set[str]:
 
 
 def test_layers_import_only_downwards():
-    layer = {room: level for level, rooms in enumerate(LAYERS) for room in rooms}
+    layer, _ = _page()
     upward = []
-    for path in sorted((ROOT / "audmodel").rglob("*.py")):
-        room = _room(path)
+    for room, imported in _code_imports().items():
         assert room in layer, f"{room} is in no layer of docs/architecture.rst"
-        for imported in _imported_rooms(path) - {room}:
-            if layer[imported] > layer[room]:
-                upward.append(f"{path.relative_to(ROOT)} imports {imported}")
+        upward += [f"{room} imports {i}" for i in imported if layer[i] > layer[room]]
     assert upward == []
+
+
+def test_imports_within_a_layer_are_those_the_page_lists():
+    layer, allowed = _page()
+    imports = _code_imports()
+    unlisted = [
+        f"{room} imports {i}"
+        for room, imported in imports.items()
+        for i in imported
+        if layer[i] == layer[room] and i not in allowed.get(room, set())
+    ]
+    assert unlisted == []
+    unused = [
+        f"{room} {i}"
+        for room, imported in allowed.items()
+        for i in imported
+        if i not in imports.get(room, set())
+    ]
+    assert unused == []  # the page stays true both ways
+
+
+def test_the_listed_imports_have_no_cycle():
+    _, allowed = _page()
+    state: dict[str, str] = {}
+
+    def visit(room: str, path: list[str]) -> None:
+        if state.get(room) == "open":
+            raise AssertionError("import cycle: " + " -> ".join([*path, room]))
+        if state.get(room) != "done":
+            state[room] = "open"
+            for imported in sorted(allowed.get(room, ())):
+                visit(imported, [*path, room])
+            state[room] = "done"
+
+    for room in sorted(allowed):
+        visit(room, [])
+
+
+def test_the_architecture_test_reads_the_page():
+    layer, allowed = _page()
+    assert layer["_layout"] < layer["backend"] < layer["_ids"] < layer["_store"]
+    assert layer["_store"] < layer["_aliases"] < layer["_load"] < layer["_api"]
+    assert layer["_archive"] == layer["_ids"] and layer["_call"] == layer["_store"]
+    assert layer["_config"] == layer["_store"] and layer["_files"] == 0
+    assert allowed["_store"] == {"_call", "_config", "_repository"}

@@ -155,7 +155,7 @@ def test_s3_transient_faults_are_retried(flaky_s3, model_root):
     proxy.inject("500", times=2, method="PUT", path=".zip")
     uid = publish(model_root)
     proxy.inject("drop", times=1, method="GET", path=".zip")
-    proxy.inject("500", times=1, method="HEAD")
+    proxy.inject("500", times=1, method="GET", path="header.yaml")
     assert files_below(audmodel.load(uid)) == files_below(model_root)
     assert proxy.faults == 4
 

@@ -26,10 +26,12 @@ import requests.adapters
 import urllib3
 
 from audmodel._output import progress
+from audmodel.backend._common import CannotOpenError
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import PutWithKnownMD5
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import Remote
+from audmodel.backend._common import RepositoryMissingError
 from audmodel.backend._common import check_bytes
 from audmodel.backend._common import check_download
 from audmodel.backend._common import check_size
@@ -71,6 +73,8 @@ class Artifactory(
 
     checks_downloads = True
     r"""A download is compared with the stored MD5 (ChecksumError if not)."""
+
+    opens_lazily = True
 
     def __init__(
         self,
@@ -133,9 +137,11 @@ class Artifactory(
             return target.stat_json()
         except OSError as ex:
             if ex.errno == errno.ENOENT:
-                raise FileNotFoundError(
-                    errno.ENOENT, os.strerror(errno.ENOENT), path
-                ) from None
+                if not path.strip("/"):  # the repository (see _open)
+                    raise FileNotFoundError(
+                        errno.ENOENT, os.strerror(errno.ENOENT), path
+                    ) from None
+                raise self.missing(path) from None
             raise self._explain(ex) from None
         except Exception as ex:
             raise self._explain(ex) from None
@@ -156,7 +162,7 @@ class Artifactory(
     def _call(self, function: Callable[..., T], *args: object, **kwargs: object) -> T:
         try:
             return function(*args, **kwargs)
-        except (FileNotFoundError, PermissionError, ConnectionError):
+        except (FileNotFoundError, PermissionError, ConnectionError, CannotOpenError):
             raise
         except Exception as ex:
             raise self._explain(ex) from None
@@ -167,10 +173,9 @@ class Artifactory(
         try:
             info = self._stat_json("/")
         except FileNotFoundError:
-            raise FileNotFoundError(
-                errno.ENOENT,
+            raise RepositoryMissingError(
                 f"Artifactory has no repository '{self.repository}' "
-                f"at '{without_userinfo(self.host)}'",
+                f"at '{without_userinfo(self.host)}'"
             ) from None
         if "children" not in info:
             raise NotADirectoryError(f"'{self.repository}' is not a repository")
@@ -251,6 +256,7 @@ class Artifactory(
         url = f"{self.host}/api/storage/{self.repository}/{folder}".rstrip("/")
         response = self._get(url, params="list&deep=1&listFolders=0")
         if response.status_code == 404:
+            self.missing(path)  # raises if the repository is missing
             return []
         self._raise_for(response, path)
         info = response.json()
@@ -309,7 +315,7 @@ class Artifactory(
 
     def _raise_for(self, response: requests.Response, path: str) -> None:
         if response.status_code == 404:
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+            raise self.missing(path)
         try:
             response.raise_for_status()
         except requests.HTTPError as ex:

@@ -306,6 +306,7 @@ def _tried(function: Callable[..., _T], *args: object) -> _T:
             PermissionError,
             FileTooLargeError,
             NotRegularFileError,
+            CannotOpenError,
         ) as ex:
             raise audbackend.BackendError(ex) from ex
         except Exception as ex:
@@ -335,7 +336,13 @@ class Remote(_Backend):
     max_attempts: int = 3
     r"""Tries per request, including the first."""
 
+    opens_lazily: bool = False
+    r"""Whether :meth:`open_unchecked` may be used: each request that finds
+    nothing goes through :meth:`missing`."""
+
     opened: bool
+    host: str
+    repository: str
 
     def open(self) -> None:
         r"""Check that the repository can be reached.
@@ -352,6 +359,56 @@ class Remote(_Backend):
         except Exception as ex:
             raise backend_error(ex, str(ex)) from ex
         self.opened = True
+        _PRESENT.add(self._where())
+
+    def open_unchecked(self) -> None:
+        r"""Open without a request; the first request that finds nothing checks.
+
+        A request to a missing bucket or repository fails as well, so the
+        check of :meth:`open` costs a request that, where the repository is
+        there (nearly always), tells nothing. Where a request finds nothing,
+        :meth:`missing` asks whether the repository itself is there.
+
+        """
+        self.opened = True
+
+    def missing(self, path: str) -> FileNotFoundError:
+        r"""The error of a request that found nothing at ``path``.
+
+        The repository itself is checked first, once per process.
+
+        Raises:
+            CannotOpenError: if the repository is missing, refused or
+                cannot be reached
+
+        """
+        if self._where() not in _PRESENT:
+            try:
+                self._open()
+            except Exception as ex:
+                raise CannotOpenError(str(ex)) from ex
+            _PRESENT.add(self._where())
+        return FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+
+    def _where(self) -> tuple[str, str, str]:
+        return type(self).__name__, self.host, self.repository
+
+
+_PRESENT: set[tuple[str, str, str]] = set()
+r"""Repositories found to be there in this process, by backend, host and name."""
+
+
+class CannotOpenError(OSError):
+    r"""A repository itself, not a file in it, failed a request.
+
+    Its cause tells why: missing (:class:`RepositoryMissingError`),
+    refused (:class:`PermissionError`), or not reached.
+
+    """
+
+
+class RepositoryMissingError(LookupError):
+    r"""A server was reached and has no such bucket or repository."""
 
 
 def backend_error(exception: Exception, detail: str) -> audbackend.BackendError:

@@ -40,17 +40,18 @@ import botocore.utils
 from audmodel._output import progress
 from audmodel._threads import LIST_REQUESTS
 from audmodel.backend import _tickets
+from audmodel.backend._common import CannotOpenError
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import FileTooLargeError
 from audmodel.backend._common import PutWithKnownMD5
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import Remote
+from audmodel.backend._common import RepositoryMissingError
 from audmodel.backend._common import _check_opened
 from audmodel.backend._common import check_bytes
 from audmodel.backend._common import check_download
 from audmodel.backend._common import check_host
 from audmodel.backend._common import check_size
-from audmodel.backend._common import missing_as_not_found
 from audmodel.backend._common import without_userinfo
 
 
@@ -140,6 +141,8 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
 
     response_checksum_validation: str = "when_supported"
     r"""When boto3 checks checksums of downloads (``"when_required"`` or not)."""
+
+    opens_lazily = True
 
     list_page_size: int = 100_000
     r"""Keys asked for per page of a listing.
@@ -278,7 +281,7 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
 
     def _object_call(self, method: Callable, path: str, **kwargs: object) -> dict:
         r"""Call a client method on one object; a missing one is FileNotFoundError."""
-        with _missing_as_not_found(path):
+        with self._missing_as_not_found(path):
             return method(Bucket=self.repository, Key=self._key(path), **kwargs)
 
     # --- audbackend's backend methods ------------------------------------
@@ -287,25 +290,47 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         try:
             self.client.head_bucket(Bucket=self.repository)
         except botocore.exceptions.ClientError as ex:
-            status = _status(ex)
-            reason = {
-                404: "the bucket does not exist",
-                403: "access to the bucket is denied",
-            }.get(status, f"the server answered {status}")
-            raise ConnectionError(
-                f"Cannot open bucket '{self.repository}' on '{self.endpoint}': "
-                f"{reason}."
-            ) from None
+            raise self._bucket_error(_status(ex)) from None
         except botocore.exceptions.BotoCoreError as ex:
             raise ConnectionError(
                 f"Cannot reach '{self.endpoint}' (bucket '{self.repository}'): {ex}"
             ) from None
 
+    def _bucket_error(self, status: int) -> Exception:
+        r"""What the server's answer ``status`` about the bucket means."""
+        where = f"bucket '{self.repository}' on '{self.endpoint}'"
+        if status == 404:
+            return RepositoryMissingError(
+                f"Cannot open {where}: the bucket does not exist."
+            )
+        if status == 403:
+            return PermissionError(f"Cannot open {where}: access is denied.")
+        return OSError(f"Cannot open {where}: the server answered {status}.")
+
+    @contextlib.contextmanager
+    def _missing_as_not_found(self, path: str) -> Iterator[None]:
+        r"""A 404 answer about the object ``path`` as :class:`FileNotFoundError`.
+
+        A missing bucket says so in the answer to a GET or a listing; the
+        answer to a HEAD has no body, so the bucket is checked (see
+        :meth:`missing`).
+
+        """
+        try:
+            yield
+        except botocore.exceptions.ClientError as ex:
+            if _code(ex) == "NoSuchBucket":
+                missing = self._bucket_error(404)
+                raise CannotOpenError(str(missing)) from missing
+            if _status(ex) == 404:
+                raise self.missing(path) from None
+            raise
+
     def _checksum(self, path: str) -> str:
         return _user_metadata(self._head(path)).get("checksum", "")
 
     def _copy_file(self, src_path: str, dst_path: str, num_workers: int, verbose: bool):
-        with _missing_as_not_found(src_path):
+        with self._missing_as_not_found(src_path):
             self.client.copy(
                 {"Bucket": self.repository, "Key": self._key(src_path)},
                 self.repository,
@@ -371,12 +396,13 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
     def _pages(self, prefix: str, **kwargs: object) -> Iterator[dict]:
         r"""Pages of a listing; boto3's paginator follows the tokens."""
         paginator = self.client.get_paginator("list_objects_v2")
-        yield from paginator.paginate(
-            Bucket=self.repository,
-            Prefix=prefix,
-            PaginationConfig={"PageSize": self.list_page_size},
-            **kwargs,
-        )
+        with self._missing_as_not_found(prefix):
+            yield from paginator.paginate(
+                Bucket=self.repository,
+                Prefix=prefix,
+                PaginationConfig={"PageSize": self.list_page_size},
+                **kwargs,
+            )
 
     def _keys(self, prefix: str) -> Iterator[str]:
         for page in self._pages(prefix):
@@ -527,7 +553,7 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
             return False
         try:
             head = source._head(src_path)
-            with _missing_as_not_found(src_path):
+            with self._missing_as_not_found(src_path):
                 self._copy_on_server(source, src_path, dst_path, head)
         except Exception as ex:
             raise audbackend.BackendError(ex) from ex
@@ -656,13 +682,6 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
 
     def _size(self, path: str) -> int:
         return self._head(path)["ContentLength"]
-
-
-def _missing_as_not_found(path: str) -> contextlib.AbstractContextManager[None]:
-    r"""A 404 answer about the object ``path`` as :class:`FileNotFoundError`."""
-    return missing_as_not_found(
-        path, botocore.exceptions.ClientError, lambda ex: _status(ex) == 404
-    )
 
 
 def _metadata(checksum: str) -> dict[str, str]:
@@ -816,6 +835,10 @@ def _region(endpoint: str) -> str:
     # others accept any region in the signature.
     match = re.search(r"\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com$", endpoint)
     return match.group(1) if match else "us-east-1"
+
+
+def _code(ex: botocore.exceptions.ClientError) -> str:
+    return str(ex.response.get("Error", {}).get("Code", ""))
 
 
 def _status(ex: botocore.exceptions.ClientError) -> int:
