@@ -18,7 +18,6 @@ from audmodel._lazy import futures
 from audmodel._repository import Repository
 from audmodel._store import Location
 from audmodel._store import answers
-from audmodel._store import exists
 from audmodel._store import read_if_there
 from audmodel._store import source
 from audmodel._store import stored_files_ending
@@ -49,11 +48,16 @@ def find_alias(alias: str) -> tuple[Repository, str] | None:
     return None
 
 
-def alias_repository(alias: str) -> Repository | None:
-    r"""The first repository that holds an alias, or ``None``."""
+def find_alias_file(alias: str) -> tuple[Repository, bytes] | None:
+    r"""The first repository holding an alias file, and the file's bytes.
+
+    Each repository is asked with one request, the read of the file;
+    what it holds is not parsed here.
+
+    """
     path = _layout.alias_path(alias)
-    question = lambda location: exists(location, path, _layout.ALIAS_VERSION)  # noqa: E731
-    return next((repository for repository, there in answers(question) if there), None)
+    question = lambda location: read_if_there(location, path, _layout.ALIAS_VERSION)  # noqa: E731
+    return next(((r, data) for r, data in answers(question) if data is not None), None)
 
 
 def read_alias(location: Location, alias: str) -> str | None:
@@ -105,11 +109,21 @@ def uid_of_alias_text(data: bytes, where: str) -> str:
 
 def read_aliases(location: Location, short_id: str, version: str) -> list[str]:
     r"""The aliases of a model, empty if it has none."""
+    return read_aliases_file(location, short_id, version)[0]
+
+
+def read_aliases_file(
+    location: Location, short_id: str, version: str
+) -> tuple[list[str], bytes | None]:
+    r"""The aliases of a model, and the bytes of its file (``None`` if none)."""
     path = _layout.aliases_path(short_id)
     data = read_if_there(location, path, version)
     if data is None:
-        return []
-    where = source(location, path, version)
+        return [], None
+    return _aliases_in(data, source(location, path, version)), data
+
+
+def _aliases_in(data: bytes, where: str) -> list[str]:
     content = _yaml.loads(data, where)
     aliases = list(
         (content.get("aliases") if isinstance(content, dict) else None) or []

@@ -462,7 +462,7 @@ def default_cache_root(shared: bool = False) -> str | None:
     """
     if shared:
         return _config.shared_cache_root()
-    return os.environ.get("AUDMODEL_CACHE_ROOT") or config.CACHE_ROOT
+    return _config.user_cache_root()
 
 
 @_call.entry

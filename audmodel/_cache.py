@@ -69,6 +69,7 @@ from audmodel._layout import META_EXT
 from audmodel._lazy import filelock
 from audmodel._lazy import futures
 from audmodel._threads import VERIFY_READS
+from audmodel.backend._common import Learned
 from audmodel.backend._common import md5_of_stream
 
 
@@ -915,3 +916,58 @@ def _matches(path: str, size: int, crc: int) -> bool:
             return _archive.crc_of_range(fd, 0, size) == crc
     except (OSError, LinkError):  # a link or FIFO is no file of the model
         return False
+
+
+# --- what was learned about servers --------------------------------------------
+
+
+LEARNED_FILE = ".learned.json"
+
+
+class LearnedFacts(Learned):
+    r"""What backends learned about servers, kept in the user's cache.
+
+    For instance whether an S3 endpoint honours conditional writes, which
+    takes three requests to find out. The file is trusted only where it is
+    the user's own and nobody else may write it: a wrong fact could make
+    a write that must be exclusive an ordinary one.
+
+    Args:
+        cache_root: the user's cache
+
+    Examples:
+        >>> import tempfile
+        >>> facts = LearnedFacts(tempfile.mkdtemp())
+        >>> facts.put("conditional-writes", "http://127.0.0.1:9000", True)
+        >>> facts.get("conditional-writes", "http://127.0.0.1:9000")
+        True
+
+    """
+
+    def __init__(self, cache_root: str):
+        self.path = os.path.join(cache_root, LEARNED_FILE)
+
+    def get(self, fact: str, endpoint: str) -> bool | None:
+        r"""What was learned of ``fact`` at ``endpoint``, ``None`` if nothing."""
+        value = self._read().get(f"{fact} {endpoint}")
+        return value if isinstance(value, bool) else None
+
+    def put(self, fact: str, endpoint: str, value: bool) -> None:
+        r"""Remember ``value`` of ``fact`` at ``endpoint``; quietly, if it cannot."""
+        with contextlib.suppress(OSError, RuntimeError), lock(self.path):
+            facts = self._read()
+            facts[f"{fact} {endpoint}"] = value
+            write_file(self.path, json.dumps(facts, sort_keys=True).encode())
+            os.chmod(self.path, 0o644)
+
+    def _read(self) -> dict[str, object]:
+        try:
+            with open_regular(self.path, follow=False) as fp:
+                info = os.fstat(fp.fileno())
+                mine = getattr(os, "getuid", lambda: info.st_uid)()
+                if info.st_uid != mine or info.st_mode & 0o022:
+                    return {}
+                facts = json.loads(fp.read(64 * 1024))
+        except (OSError, LinkError, ValueError):
+            return {}
+        return facts if isinstance(facts, dict) else {}

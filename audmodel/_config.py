@@ -122,6 +122,11 @@ def _check_lock(value: object, where: str) -> str:
     return str(value)
 
 
+def user_cache_root() -> str:
+    r"""The user's cache folder: ``AUDMODEL_CACHE_ROOT``, else the setting."""
+    return os.environ.get("AUDMODEL_CACHE_ROOT") or config.CACHE_ROOT
+
+
 def shared_cache_root() -> str | None:
     r"""The shared cache folder: ``AUDMODEL_SHARED_CACHE_ROOT``, else the setting.
 

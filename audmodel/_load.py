@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 import contextlib
 import copy
+import hashlib
 import os
 from typing import TYPE_CHECKING
 from typing import Any
@@ -108,7 +109,7 @@ def meta(
         return found
 
     def ask() -> dict[str, Any]:
-        found = repository or _store.find_header(short_id, version)
+        found = repository or _repository_of(short_id, version, cache_root, shared)
         with _cache.lock(local):
             return meta_locked(short_id, version, local, found, shared)
 
@@ -117,6 +118,21 @@ def meta(
         lambda: _cached_meta(cached, short_id, version),
         f"the meta of '{short_id}-{version}'",
     )
+
+
+def _repository_of(
+    short_id: str, version: str, cache_root: str, shared: str | None
+) -> Repository:
+    r"""The repository of a model; its header is read (and cached) to find it.
+
+    Where the caches hold the header, the repositories are asked whether
+    they hold it; else it is read, which tells the same in one request.
+
+    """
+    caches = _cache.roots(cache_root, shared)
+    if _cache.held_copy(caches, _cache.header_file, short_id, version) is None:
+        header(short_id, version, cache_root, None, shared)
+    return _store.find_header(short_id, version)
 
 
 def _cached_meta(path: str | None, short_id: str, version: str) -> dict | None:
@@ -144,43 +160,27 @@ def meta_locked(
         _store.opened(repository) as location,
         _store.missing_as_not_found(location, short_id, version),
     ):
-        remote_md5 = _meta_checksum(location, short_id, version)
-        if remote_md5 is None:
+        # Read rather than compared by checksum first: meta is small, and
+        # a second request costs more than its bytes.
+        data = _store.read_if_there(location, path, version)
+        if data is None:
+            # A model has meta from its publication on; a moment without it
+            # is another process replacing it, unless the model was removed.
+            if not _store.exists(location, _layout.header_path(short_id), version):
+                raise _store.model_not_found(short_id, version)
             return {}
-        if shared is not None and not os.path.exists(local):
-            in_shared = _cache.meta_file(shared, short_id, version)
-            if _cache.file_md5(in_shared) == remote_md5:
-                return _read_cached(in_shared, short_id, version, "meta") or {}
-        if _cache.file_md5(local) != remote_md5:
-            data = _store.read_bytes(location, path, version)
-            _yaml.loads(data, f"the meta of '{short_id}-{version}'")
-            _cache.write_file(local, data)
-            _output.say(f"Meta of '{short_id}-{version}' cached in '{local}'.")
-        else:
-            _output.say(f"Meta of '{short_id}-{version}' in the cache is current.")
+    _yaml.loads(data, f"the meta of '{short_id}-{version}'")
+    md5 = hashlib.md5(data).hexdigest()
+    if shared is not None and not os.path.exists(local):
+        in_shared = _cache.meta_file(shared, short_id, version)
+        if _cache.file_md5(in_shared) == md5:
+            return _read_cached(in_shared, short_id, version, "meta") or {}
+    if _cache.file_md5(local) != md5:
+        _cache.write_file(local, data)
+        _output.say(f"Meta of '{short_id}-{version}' cached in '{local}'.")
+    else:
+        _output.say(f"Meta of '{short_id}-{version}' in the cache is current.")
     return _read_cached(local, short_id, version, "meta") or {}
-
-
-def _meta_checksum(
-    location: _store.Location, short_id: str, version: str
-) -> str | None:
-    r"""The MD5 of a model's stored meta; ``None`` where there is none.
-
-    A model has meta from its publication on; a moment without it is
-    another process replacing it. A removed model (no header) is raised
-    as missing.
-
-    """
-    path = _layout.meta_path(short_id)
-    try:
-        return location.interface.checksum(path, version)
-    except audbackend.BackendError:
-        # Backends say "missing" each in their own way (MinIO: NoSuchKey).
-        if _store.exists(location, path, version) or not _store.exists(
-            location, _layout.header_path(short_id), version
-        ):
-            raise
-        return None
 
 
 def url(

@@ -33,6 +33,7 @@ from audmodel import _output
 from audmodel import _store
 from audmodel import _transaction
 from audmodel import _yaml
+from audmodel._config import config
 from audmodel._repository import Repository
 
 
@@ -131,11 +132,12 @@ def _upload(log: _transaction.UndoLog, upload: _Upload) -> None:
                 _layout.aliases_path(short_id),
                 version,
             )
-            unlink_alias(log, upload.alias, str(uid))
+            before = unlink_alias(log, upload.alias, str(uid))
             log.put_text(
                 _aliases.alias_text(str(uid)),
                 _layout.alias_path(upload.alias),
                 _layout.ALIAS_VERSION,
+                before,
             )
     if _store.exists(log.location, _layout.header_path(short_id), version):
         raise RuntimeError(
@@ -144,7 +146,8 @@ def _upload(log: _transaction.UndoLog, upload: _Upload) -> None:
             "might have been replaced by the ones of this process. "
             "Make sure the published model is the intended one."
         )
-    log.put_text(upload.header_text, _layout.header_path(short_id), version)
+    # Nothing there, as just asked: no read of what to put back.
+    log.put_text(upload.header_text, _layout.header_path(short_id), version, None)
 
 
 def set_alias(alias: str, short_id: str, version: str, repository: Repository) -> None:
@@ -161,18 +164,20 @@ def set_alias(alias: str, short_id: str, version: str, repository: Repository) -
     ):
         log = _transaction.UndoLog(location)
         try:
-            unlink_alias(log, alias, uid)
-            aliases = _aliases.read_aliases(location, short_id, version)
+            alias_before = unlink_alias(log, alias, uid)
+            aliases, before = _aliases.read_aliases_file(location, short_id, version)
             if alias not in aliases:
                 log.put_text(
                     _aliases.aliases_text([*aliases, alias]),
                     _layout.aliases_path(short_id),
                     version,
+                    before,
                 )
             log.put_text(
                 _aliases.alias_text(uid),
                 _layout.alias_path(alias),
                 _layout.ALIAS_VERSION,
+                alias_before,
             )
             # A removal of the model meanwhile would leave the alias pointing
             # to nothing; see audmodel._lifecycle.remove().
@@ -238,37 +243,54 @@ def merge(base: dict, update: dict) -> dict:
     return merged
 
 
-def unlink_alias(log: _transaction.UndoLog, alias: str, new_uid: str) -> None:
+def unlink_alias(log: _transaction.UndoLog, alias: str, new_uid: str) -> object:
     r"""Remove ``alias`` from the model it points to now, unless ``new_uid``.
 
     The alias file itself is left to the caller, who overwrites it.
     If the alias lives in another repository than ``log``'s,
     its file there is removed, so that it cannot shadow the new one.
 
+    Returns:
+        what the alias file in ``log``'s repository holds, as far as known:
+        its bytes, ``None`` for nothing, else
+        :data:`audmodel._transaction.UNREAD`
+
     """
-    old_repository = _aliases.alias_repository(alias)
-    if old_repository is None:
-        return
-    with _store.opened(old_repository) as location:
+    here = log.location.repository
+    found = _aliases.find_alias_file(alias)
+    if found is None:
+        return None if here in config.REPOSITORIES else _transaction.UNREAD
+    repository, data = found
+    with _store.opened(repository) as location:
         old = log.on(location)
-        if detach_alias(old, alias, new_uid) and (
-            old_repository != log.location.repository
-        ):
+        if detach_alias(old, alias, new_uid, data) and repository != here:
             old.remove(_layout.alias_path(alias), _layout.ALIAS_VERSION)
+    return data if repository == here else _transaction.UNREAD
 
 
-def detach_alias(log: _transaction.UndoLog, alias: str, new_uid: str) -> bool:
+def detach_alias(
+    log: _transaction.UndoLog,
+    alias: str,
+    new_uid: str,
+    data: object = _transaction.UNREAD,
+) -> bool:
     r"""Take ``alias`` from the model it points to in ``log``'s repository.
 
     Nothing changes if it points to ``new_uid`` or is not there.
+    ``data``, the alias file's bytes if the caller read them, saves a read.
 
     Returns:
         ``True`` if the alias is there and points elsewhere
 
     """
     location = log.location
+    path = _layout.alias_path(alias)
     try:
-        old_uid = _aliases.read_alias(location, alias)
+        if isinstance(data, bytes):
+            where = _store.source(location, path, _layout.ALIAS_VERSION)
+            old_uid: str | None = _aliases.uid_of_alias_text(data, where)
+        else:
+            old_uid = _aliases.read_alias(location, alias)
     except _aliases.AliasFileError:
         # A broken alias file is replaced, as audmodel 1.5 does:
         # setting the alias again is how a user mends it.

@@ -23,6 +23,7 @@ import uuid
 import warnings
 import zipfile
 
+from audmodel import _cache
 from audmodel import _call
 from audmodel import _ids
 from audmodel import _layout
@@ -30,6 +31,7 @@ from audmodel import _lazy
 from audmodel import _yaml
 from audmodel._config import config
 from audmodel._config import offline
+from audmodel._config import user_cache_root
 from audmodel._lazy import audbackend
 from audmodel._lazy import audeer
 from audmodel._output import progress
@@ -236,6 +238,8 @@ def refuse_offline(repository: Repository | None = None) -> None:
 def _open(repository: Repository, lazily: bool = True) -> Location:
     interface = repository.create_backend_interface()
     backend = interface.backend
+    if hasattr(backend, "learned"):
+        backend.learned = _cache.LearnedFacts(_cache.root_path(user_cache_root()))
     try:
         if lazily and getattr(backend, "opens_lazily", False):
             backend.open_unchecked()
@@ -641,7 +645,8 @@ def put_back(
     if isinstance(before, Aside):
         stored = versioned_path(location, path, version)
         location.interface.backend.move_file(before.path, stored)
-    else:
+    elif read_if_there(location, path, version) != before:
+        # A write that failed mostly left the file as it was.
         write_bytes(location, before, path, version)
 
 
@@ -927,6 +932,9 @@ def remove(location: Location, path: str, version: str) -> None:
     Another process may remove it first; that is no error.
 
     """
+    stored = versioned_path(location, path, version)
+    if location.capabilities.remove_if_there(stored):
+        return
     if not location.interface.exists(path, version):
         return
     try:

@@ -32,6 +32,10 @@ from audmodel._lazy import audbackend
 from audmodel._repository import Repository
 
 
+UNREAD = object()
+r"""What a file held before a write, where the caller did not read it."""
+
+
 class UndoLog:
     r"""Writes files to a repository and remembers how to take them back.
 
@@ -69,11 +73,17 @@ class UndoLog:
         _store.transfer(source, self.location, path, version, verbose)
         self._tell("Copied", path, version)
 
-    def put_text(self, text: str, path: str, version: str) -> None:
-        self.put_bytes(text.encode(), path, version)
+    def put_text(
+        self, text: str, path: str, version: str, before: object = UNREAD
+    ) -> None:
+        r"""Write a small file; ``before``, if the caller just read it, saves a read."""
+        self.put_bytes(text.encode(), path, version, before)
 
-    def put_bytes(self, data: bytes, path: str, version: str) -> None:
-        self._remember(path, version)
+    def put_bytes(
+        self, data: bytes, path: str, version: str, before: object = UNREAD
+    ) -> None:
+        r"""Write a small file; ``before`` as in :meth:`put_text`."""
+        self._remember(path, version, before)
         _store.write_bytes(self.location, data, path, version)
         self._tell("Wrote", path, version)
 
@@ -85,8 +95,9 @@ class UndoLog:
     def _tell(self, verb: str, path: str, version: str) -> None:
         _output.say(f"{verb} '{path}' ({version}) in {self.location.repository}.")
 
-    def _remember(self, path: str, version: str) -> None:
-        before = _store.before_write(self.location, path, version)
+    def _remember(self, path: str, version: str, before: object = UNREAD) -> None:
+        if not (before is None or isinstance(before, bytes)):
+            before = _store.before_write(self.location, path, version)
         self._records.append((self.location.repository, path, version, before))
 
     def forget(self) -> None:

@@ -236,10 +236,10 @@ KILLED_PUBLISH = textwrap.dedent(
     audmodel.config.REPOSITORIES = [repository]
     put_text = _transaction.UndoLog.put_text
 
-    def killed_before_header(self, text, path, version):
+    def killed_before_header(self, text, path, version, *before):
         if path.endswith(".header.yaml"):
             os.kill(os.getpid(), signal.SIGKILL)
-        return put_text(self, text, path, version)
+        return put_text(self, text, path, version, *before)
 
     _transaction.UndoLog.put_text = killed_before_header
     audmodel.publish(sys.argv[4], "torch", {}, "1.0.0")

@@ -160,4 +160,4 @@ def test_the_architecture_test_reads_the_page():
     assert layer["_store"] < layer["_aliases"] < layer["_load"] < layer["_api"]
     assert layer["_archive"] == layer["_ids"] and layer["_call"] == layer["_store"]
     assert layer["_config"] == layer["_store"] and layer["_files"] == 0
-    assert allowed["_store"] == {"_call", "_config", "_repository"}
+    assert allowed["_store"] == {"_cache", "_call", "_config", "_repository"}

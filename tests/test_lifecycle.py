@@ -98,17 +98,24 @@ def test_interrupted_removal_leaves_orphans_that_repair_removes(
 ):
     uid = publish(model_root)
     cls = backend_class(repository)
-    original = cls._remove_file
+    # S3 removes in one request (remove_if_there), the others ask first.
+    names = [n for n in ("_remove_file", "remove_if_there") if hasattr(cls, n)]
+    originals = {name: getattr(cls, name) for name in names}
 
-    def remove_file(self, path):
-        if path.endswith(".zip"):
-            raise KeyboardInterrupt
-        return original(self, path)
+    def interrupted(original):
+        def remove_file(self, path):
+            if path.endswith(".zip"):
+                raise KeyboardInterrupt
+            return original(self, path)
 
-    monkeypatch.setattr(cls, "_remove_file", remove_file)
+        return remove_file
+
+    for name, original in originals.items():
+        monkeypatch.setattr(cls, name, interrupted(original))
     with pytest.raises(KeyboardInterrupt):
         audmodel.remove(uid)
-    monkeypatch.setattr(cls, "_remove_file", original)
+    for name, original in originals.items():
+        monkeypatch.setattr(cls, name, original)
     assert not audmodel.exists(uid)
     report = audmodel.check(repository)
     assert list(report["problem"]) == ["archive without header"]
@@ -369,8 +376,8 @@ def test_a_failed_set_alias_restores_nothing_of_models_removed_meanwhile(
 
     put_text = _transaction.UndoLog.put_text
 
-    def racing(self, text, path, version):
-        put_text(self, text, path, version)
+    def racing(self, text, path, version, *before):
+        put_text(self, text, path, version, *before)
         if path == _layout.alias_path("best"):
             # Both models are removed (by other processes) once the alias
             # points to the new one: set_alias fails and takes back its writes.

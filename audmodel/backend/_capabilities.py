@@ -160,6 +160,19 @@ class Capabilities:
         else:
             self.backend.put_file(src, dst)
 
+    def remove_if_there(self, stored: str) -> bool:
+        r"""Remove a file in one request where the backend can; tell if it did.
+
+        Returns:
+            ``False`` where the backend cannot remove without asking first
+
+        """
+        remove = self._method("remove_if_there")
+        if remove is None:
+            return False
+        remove(stored)
+        return True
+
     def put_file_exclusive(self, src: str, dst: str) -> None:
         r"""Write a file unless one is there.
 

@@ -30,6 +30,9 @@ else:
     _Backend = object
 _T = TypeVar("_T")
 
+SMALL_FILE = 1024 * 1024
+r"""Bytes up to which a file is uploaded without asking first if it is there."""
+
 
 READ_ATTEMPTS = 3
 STREAM_RETRIES = 6
@@ -317,6 +320,22 @@ def _tried(function: Callable[..., _T], *args: object) -> _T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+class Learned:
+    r"""What a backend found out about a server, to remember beyond a process.
+
+    This one forgets: :meth:`get` knows nothing. The library gives backends
+    one that keeps its facts in the user's cache.
+
+    """
+
+    def get(self, fact: str, endpoint: str) -> bool | None:
+        r"""What was learned of ``fact`` at ``endpoint``, ``None`` if nothing."""
+        return None
+
+    def put(self, fact: str, endpoint: str, value: bool) -> None:
+        r"""Remember ``value`` of ``fact`` at ``endpoint``."""
+
+
 class Remote(_Backend):
     r"""Mixin for backends that talk to a server.
 
@@ -389,6 +408,10 @@ class Remote(_Backend):
                 raise CannotOpenError(str(ex)) from ex
             _PRESENT.add(self._where())
         return FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+
+    def seen(self) -> None:
+        r"""Note that a request answered: the repository is there."""
+        _PRESENT.add(self._where())
 
     def _where(self) -> tuple[str, str, str]:
         return type(self).__name__, self.host, self.repository
@@ -655,7 +678,10 @@ class PutWithKnownMD5(_Backend):
             BackendError: if the upload fails
 
         """
-        if holds_already(self, dst_path, checksum):
+        # A small file is written rather than asked for first: the question
+        # costs a request as the write does.
+        small = os.path.getsize(src_path) <= SMALL_FILE
+        if not small and holds_already(self, dst_path, checksum):
             return None  # the same file is there already, as audbackend skips it
         try:
             self._put_file(src_path, dst_path, checksum, verbose)

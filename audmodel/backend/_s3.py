@@ -43,6 +43,7 @@ from audmodel.backend import _tickets
 from audmodel.backend._common import CannotOpenError
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import FileTooLargeError
+from audmodel.backend._common import Learned
 from audmodel.backend._common import PutWithKnownMD5
 from audmodel.backend._common import RangedReads
 from audmodel.backend._common import Remote
@@ -67,6 +68,8 @@ r"""Where probes of a store's behaviour are written and removed again."""
 _CLIENTS: dict[tuple, object] = {}
 # Whether an endpoint honours If-None-Match, found out once per process.
 _CONDITIONAL_WRITES: dict[str, bool] = {}
+CONDITIONAL_WRITES = "conditional-writes"
+r"""The name under which whether an endpoint honours If-None-Match is learned."""
 _SESSIONS: dict[tuple, boto3.session.Session] = {}
 _CREDENTIAL_VARIABLES = (
     "AWS_ACCESS_KEY_ID",
@@ -143,6 +146,10 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
     r"""When boto3 checks checksums of downloads (``"when_required"`` or not)."""
 
     opens_lazily = True
+
+    learned: Learned = Learned()
+    r"""What was found out about endpoints in earlier processes (none here);
+    the library hands each backend the record kept in the user's cache."""
 
     list_page_size: int = 100_000
     r"""Keys asked for per page of a listing.
@@ -282,7 +289,9 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
     def _object_call(self, method: Callable, path: str, **kwargs: object) -> dict:
         r"""Call a client method on one object; a missing one is FileNotFoundError."""
         with self._missing_as_not_found(path):
-            return method(Bucket=self.repository, Key=self._key(path), **kwargs)
+            answer = method(Bucket=self.repository, Key=self._key(path), **kwargs)
+        self.seen()
+        return answer
 
     # --- audbackend's backend methods ------------------------------------
 
@@ -322,6 +331,11 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
             if _code(ex) == "NoSuchBucket":
                 missing = self._bucket_error(404)
                 raise CannotOpenError(str(missing)) from missing
+            if _code(ex) == "NoSuchKey":  # the bucket answered
+                self.seen()
+                raise FileNotFoundError(
+                    errno.ENOENT, os.strerror(errno.ENOENT), path
+                ) from None
             if _status(ex) == 404:
                 raise self.missing(path) from None
             raise
@@ -360,10 +374,16 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         self.client.delete_bucket(Bucket=self.repository)
 
     def _exists(self, path: str) -> bool:
+        # A GET of the first byte rather than a HEAD: the answer to a GET of
+        # a missing object tells whether the bucket is there, so that no
+        # second request has to ask (see _missing_as_not_found).
         try:
-            self._head(path)
+            self._get_object(path, Range="bytes=0-0")["Body"].close()
         except FileNotFoundError:
             return False
+        except botocore.exceptions.ClientError as ex:
+            if _status(ex) != 416:  # an empty object has no first byte
+                raise
         return True
 
     def _get_file(self, src_path: str, dst_path: str, num_workers: int, verbose: bool):
@@ -635,7 +655,11 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
 
         """
         if self.endpoint not in _CONDITIONAL_WRITES:
-            _CONDITIONAL_WRITES[self.endpoint] = self._probe_if_none_match()
+            known = self.learned.get(CONDITIONAL_WRITES, self.endpoint)
+            if known is None:
+                known = self._probe_if_none_match()
+                self.learned.put(CONDITIONAL_WRITES, self.endpoint, known)
+            _CONDITIONAL_WRITES[self.endpoint] = known
         return _CONDITIONAL_WRITES[self.endpoint]
 
     @property
@@ -674,7 +698,22 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
             if _status(ex) in (409, 412):
                 return False
             raise
+        self.seen()
         return True
+
+    def remove_if_there(self, path: str) -> None:
+        r"""Remove a file, in one request; a missing one is no error.
+
+        Raises:
+            BackendError: if the store refuses or cannot be reached
+            RuntimeError: if the backend was not opened
+
+        """
+        _check_opened(self)
+        try:
+            self.client.delete_object(Bucket=self.repository, Key=self._key(path))
+        except Exception as ex:
+            raise audbackend.BackendError(ex) from ex
 
     def _remove_file(self, path: str) -> None:
         self._head(path)  # a missing file is an error, as for other backends

@@ -5,16 +5,18 @@ cannot refuse a write to a path that exists. Of several processes creating
 the same file, exactly one must win, so they take tickets first:
 
 1. a process writes a ticket of its own beside the file
-   (``<file>.<time>-<random>.ticket``), then lists the tickets there;
-2. if its ticket is the only one, it checks that the file is still absent,
-   writes the file and removes its ticket: it has won;
-3. otherwise it removes its ticket, waits a random, growing while and
-   starts again, unless the file exists by then: it has lost.
+   (``<file>.<time>-<random>.ticket``), then lists the folder, in one
+   request seeing the file and the tickets there;
+2. if the file is there, it removes its ticket: it has lost;
+3. if its ticket is the only one, it writes the file and removes its
+   ticket: it has won;
+4. otherwise it removes its ticket, waits a random, growing while and
+   starts again.
 
-Two processes cannot both win: each would have listed its tickets after
+Two processes cannot both win: each would have listed the folder after
 writing its own ticket and before the other wrote, which cannot hold for
 both; and a winner removes its ticket only after writing the file, which a
-later winner would find in step 2. This needs a backend whose listings show
+later contender's listing shows (step 2). This needs a backend whose listings show
 every write that finished before (Artifactory's do). The random waits make
 sure that one of several contenders wins soon. A ticket left by a killed
 process is ignored once it is older than :data:`STALE_AFTER` seconds.
@@ -23,6 +25,7 @@ process is ignored once it is older than :data:`STALE_AFTER` seconds.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import random
 import secrets
@@ -69,14 +72,16 @@ def put_file_exclusive(backend: audbackend.backend.Base, src: str, dst: str) -> 
     """
     folder = dst.rsplit("/", 1)[0] + "/"
     for attempt in range(ATTEMPTS):
-        if backend.exists(dst):
-            return False
         ticket = f"{dst}.{time.time_ns():x}-{secrets.token_hex(4)}.ticket"
         backend.put_file(src, ticket)
         try:
-            if not _rivals(backend, folder, dst, ticket):
-                if backend.exists(dst):
-                    return False
+            # One listing after the ticket is placed tells both: whether
+            # ``dst`` is there, and whose tickets compete. A rival that
+            # created ``dst`` placed its ticket first and listed none of ours.
+            present = backend.ls(folder)
+            if dst in present:
+                return False
+            if not _rivals(backend, present, dst, ticket):
                 backend.put_file(src, dst)
                 return True
         finally:
@@ -91,13 +96,13 @@ def put_file_exclusive(backend: audbackend.backend.Base, src: str, dst: str) -> 
 
 
 def _rivals(
-    backend: audbackend.backend.Base, folder: str, dst: str, ticket: str
+    backend: audbackend.backend.Base, present: list[str], dst: str, ticket: str
 ) -> list[str]:
-    r"""Tickets of other processes for ``dst``; stale ones are removed."""
+    r"""Tickets of other processes for ``dst`` among ``present``; stale ones go."""
     pattern = f"{os.path.basename(dst)}.*.ticket"
     rivals = []
-    for path in backend.ls(folder, pattern=pattern):
-        if path == ticket:
+    for path in present:
+        if path == ticket or not fnmatch.fnmatchcase(os.path.basename(path), pattern):
             continue
         if age(path) > STALE_AFTER:
             _remove(backend, path)
@@ -119,6 +124,7 @@ def age(ticket: str) -> float:
 def _remove(backend: audbackend.backend.Base, path: str) -> None:
     # Another process may remove a stale ticket at the same time.
     try:
-        backend.remove_file(path)
+        remove = getattr(backend, "remove_if_there", backend.remove_file)
+        remove(path)
     except audbackend.BackendError:
         pass

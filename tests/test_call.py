@@ -1,0 +1,121 @@
+"""One context per public call: each repository opened once, and the policy
+of when a call may answer from the cache instead of a repository."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import warnings
+
+import audbackend
+import filelock
+from helpers import publish
+import pytest
+
+import audmodel
+from audmodel import _cache
+
+
+def count_openings(monkeypatch) -> list[audmodel.Repository]:
+    opened = []
+    create = audmodel.Repository.create_backend_interface
+
+    def counted(self):
+        opened.append(self)
+        return create(self)
+
+    monkeypatch.setattr(audmodel.Repository, "create_backend_interface", counted)
+    return opened
+
+
+@pytest.mark.parametrize("backend_name", ["file-system", "s3", "artifactory"])
+def test_a_call_opens_each_repository_once(repository, model_root, monkeypatch):
+    uid = publish(model_root, alias="best")
+    opened = count_openings(monkeypatch)
+    audmodel.url(uid)  # header, then the repository that holds it
+    assert opened == [repository]
+    opened.clear()
+    audmodel.set_alias("other", uid)  # model, lock, aliases, alias, check
+    assert opened == [repository]
+    opened.clear()
+    audmodel.meta(uid)
+    audmodel.header(uid)  # cached: no repository
+    assert opened == [repository]
+
+
+def unreachable_repository() -> audmodel.Repository:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return audmodel.Repository("models", f"http://127.0.0.1:{port}", "s3")
+
+
+def test_only_an_unreachable_repository_lets_meta_come_from_the_cache(
+    flaky_s3, model_root, monkeypatch
+):
+    proxy, repository = flaky_s3
+    uid = publish(model_root)
+    assert audmodel.meta(uid) == {}  # cached now
+    for fault in ("403", "500"):
+        proxy.inject(fault, times=-1)
+        with pytest.raises(audbackend.BackendError):
+            audmodel.meta(uid)
+        proxy.clear()
+    missing = audmodel.Repository("no-such-bucket", repository.host, "s3")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [missing])
+    with pytest.raises(audbackend.BackendError, match="bucket does not exist"):
+        audmodel.meta(uid)
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [unreachable_repository()])
+    with pytest.warns(UserWarning, match="may be stale"):
+        assert audmodel.meta(uid) == {}
+
+
+def test_an_unreachable_repository_is_asked_once_per_call(
+    repository, model_root, monkeypatch
+):
+    uid = publish(model_root)
+    gone = unreachable_repository()
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [gone, repository])
+    opened = count_openings(monkeypatch)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert audmodel.url(uid, type="header").endswith(".header.yaml")
+    assert opened == [gone, repository]
+    assert len(caught) == 1 and str(gone) in str(caught[0].message)
+
+
+@pytest.mark.parametrize("backend_name", ["file-system", "s3"])
+def test_an_alias_moved_by_another_user_is_seen_from_a_warm_cache(
+    repository, model_root, cache
+):
+    first = publish(model_root, alias="best")
+    second = publish(model_root, "2.0.0")
+    assert audmodel.load("best") == audmodel.load(first)  # both cached
+    audmodel.set_alias("best", second)  # as another user would, elsewhere
+    assert audmodel.load("best") == _cache.model_dir(cache, *second.split("-", 1))
+    assert audmodel.resolve_alias("best") == second
+
+
+def test_the_load_timeout_is_the_one_the_lock_waits(repository, model_root, cache):
+    uid = publish(model_root)
+    folder = _cache.model_dir(cache, *uid.split("-", 1))
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with _cache.lock(folder, timeout=5):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(5)
+        start = time.monotonic()
+        with pytest.raises(filelock.Timeout):
+            audmodel.load(uid, timeout=0.2)
+        assert time.monotonic() - start < 1
+    finally:
+        release.set()
+        holder.join()
+    assert audmodel.load(uid, timeout=0.2) == folder
