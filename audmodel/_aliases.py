@@ -67,10 +67,19 @@ def read_alias(location: Location, alias: str) -> str | None:
         AliasFileError: if the file is not YAML or names no model
 
     """
-    path = _layout.alias_path(alias)
-    where = source(location, path, _layout.ALIAS_VERSION)
-    data = read_if_there(location, path, _layout.ALIAS_VERSION)
-    return None if data is None else uid_of_alias_text(data, where)
+    data = read_if_there(location, _layout.alias_path(alias), _layout.ALIAS_VERSION)
+    return None if data is None else alias_uid(location, alias, data)
+
+
+def alias_uid(location: Location, alias: str, data: bytes) -> str:
+    r"""The UID the bytes of an alias file read from ``location`` name.
+
+    Raises:
+        AliasFileError: if the text is not YAML or names no model
+
+    """
+    where = source(location, _layout.alias_path(alias), _layout.ALIAS_VERSION)
+    return uid_of_alias_text(data, where)
 
 
 def uid_of_alias_text(data: bytes, where: str) -> str:

@@ -156,10 +156,7 @@ def meta_locked(
 
     """
     path = _layout.meta_path(short_id)
-    with (
-        _store.opened(repository) as location,
-        _store.missing_as_not_found(location, short_id, version),
-    ):
+    with _store.opened(repository) as location:
         # Read rather than compared by checksum first: meta is small, and
         # a second request costs more than its bytes.
         data = _store.read_if_there(location, path, version)

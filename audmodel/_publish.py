@@ -284,11 +284,9 @@ def detach_alias(
 
     """
     location = log.location
-    path = _layout.alias_path(alias)
     try:
         if isinstance(data, bytes):
-            where = _store.source(location, path, _layout.ALIAS_VERSION)
-            old_uid: str | None = _aliases.uid_of_alias_text(data, where)
+            old_uid: str | None = _aliases.alias_uid(location, alias, data)
         else:
             old_uid = _aliases.read_alias(location, alias)
     except _aliases.AliasFileError:

@@ -327,12 +327,8 @@ def find_header(short_id: str, version: str) -> Repository:
     if call is not None and (short_id, version) in call.owners:
         return call.owners[(short_id, version)]
     path = _layout.header_path(short_id)
-    asking = Asking(f"the model '{short_id}-{version}'")
-    for repository, there in asking.answers(lambda at: exists(at, path, version)):
-        if there:
-            return _found(asking, short_id, version, repository)
-    asking.done(found=False)
-    raise model_not_found(short_id, version)
+    question = lambda at: exists(at, path, version) or None  # noqa: E731
+    return _first_holding(short_id, version, question)[0]
 
 
 def owner_and_header(
@@ -352,23 +348,40 @@ def owner_and_header(
         with opened(repository) as location:
             return repository, read_header(location, short_id, version)[0]
     path = _layout.header_path(short_id)
-    asking = Asking(f"the model '{short_id}-{version}'")
-    for found, data in asking.answers(lambda at: read_if_there(at, path, version)):
+
+    def checked(location: Location) -> bytes | None:
+        data = read_if_there(location, path, version)
         if data is not None:
-            with opened(found) as location:
-                _checked_header(data, source(location, path, version))
-            return _found(asking, short_id, version, found), data
+            _checked_header(data, source(location, path, version))
+        return data
+
+    return _first_holding(short_id, version, checked)
+
+
+def _first_holding(
+    short_id: str, version: str, question: Callable[[Location], T | None]
+) -> tuple[Repository, T]:
+    r"""The first reachable repository whose answer is not ``None``, and it.
+
+    The repository is remembered in the call as the model's owner.
+
+    Raises:
+        RuntimeError: if no repository holds the model
+        audbackend.BackendError: if a repository cannot be reached
+            and none of the others holds the model
+
+    """
+    asking = Asking(f"the model '{short_id}-{version}'")
+    for repository, answer in asking.answers(question):
+        if answer is not None:
+            say(f"Found '{short_id}-{version}' in {repository}.")
+            asking.done()
+            call = _call.current()
+            if call is not None:
+                call.owners[(short_id, version)] = repository
+            return repository, answer
     asking.done(found=False)
     raise model_not_found(short_id, version)
-
-
-def _found(asking: Asking, short_id: str, version: str, repository: Repository):
-    say(f"Found '{short_id}-{version}' in {repository}.")
-    asking.done()
-    call = _call.current()
-    if call is not None:
-        call.owners[(short_id, version)] = repository
-    return repository
 
 
 def header_versions(

@@ -331,11 +331,8 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
             if _code(ex) == "NoSuchBucket":
                 missing = self._bucket_error(404)
                 raise CannotOpenError(str(missing)) from missing
-            if _code(ex) == "NoSuchKey":  # the bucket answered
+            if _code(ex) == "NoSuchKey":  # the bucket answered: no check
                 self.seen()
-                raise FileNotFoundError(
-                    errno.ENOENT, os.strerror(errno.ENOENT), path
-                ) from None
             if _status(ex) == 404:
                 raise self.missing(path) from None
             raise

@@ -32,6 +32,7 @@ import secrets
 import time
 
 from audmodel._lazy import audbackend
+from audmodel.backend._capabilities import Capabilities
 
 
 ATTEMPTS = 10
@@ -124,7 +125,7 @@ def age(ticket: str) -> float:
 def _remove(backend: audbackend.backend.Base, path: str) -> None:
     # Another process may remove a stale ticket at the same time.
     try:
-        remove = getattr(backend, "remove_if_there", backend.remove_file)
-        remove(path)
+        if not Capabilities(backend).remove_if_there(path):
+            backend.remove_file(path)
     except audbackend.BackendError:
         pass
