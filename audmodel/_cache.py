@@ -921,11 +921,11 @@ def _matches(path: str, size: int, crc: int) -> bool:
 # --- what was learned about servers --------------------------------------------
 
 
-LEARNED_FILE = ".learned.json"
+LEARNED_FILE = "learned.json"
 
 
 class LearnedFacts(Learned):
-    r"""What backends learned about servers, kept in the user's cache.
+    r"""What backends learned about servers, kept in a folder of the user's.
 
     For instance whether an S3 endpoint honours conditional writes, which
     takes three requests to find out. The file is trusted only where it is
@@ -933,7 +933,9 @@ class LearnedFacts(Learned):
     a write that must be exclusive an ordinary one.
 
     Args:
-        cache_root: the user's cache
+        folder: where the file is kept (see
+            :func:`audmodel._config.state_folder`), not a cache root, which
+            holds model folders only
 
     Examples:
         >>> import tempfile
@@ -944,8 +946,8 @@ class LearnedFacts(Learned):
 
     """
 
-    def __init__(self, cache_root: str):
-        self.path = os.path.join(cache_root, LEARNED_FILE)
+    def __init__(self, folder: str):
+        self.path = os.path.join(folder, LEARNED_FILE)
 
     def get(self, fact: str, endpoint: str) -> bool | None:
         r"""What was learned of ``fact`` at ``endpoint``, ``None`` if nothing."""
@@ -958,7 +960,10 @@ class LearnedFacts(Learned):
             facts = self._read()
             facts[f"{fact} {endpoint}"] = value
             write_file(self.path, json.dumps(facts, sort_keys=True).encode())
-            os.chmod(self.path, 0o644)
+            # Writable by nobody else, or _read() distrusts it; on the
+            # descriptor, as a link put in its place is not to be followed.
+            with open_regular(self.path, follow=False) as fp:
+                os.fchmod(fp.fileno(), 0o644)
 
     def _read(self) -> dict[str, object]:
         try:

@@ -127,6 +127,17 @@ def user_cache_root() -> str:
     return os.environ.get("AUDMODEL_CACHE_ROOT") or config.CACHE_ROOT
 
 
+def state_folder() -> str:
+    r"""Where the package keeps what it learned, beside no model cache.
+
+    ``$XDG_CACHE_HOME/audmodel``, else ``~/.cache/audmodel``: a cache
+    root holds model folders only (see the documentation of the cache).
+
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    return os.path.abspath(os.path.join(os.path.expanduser(base), "audmodel"))
+
+
 def shared_cache_root() -> str | None:
     r"""The shared cache folder: ``AUDMODEL_SHARED_CACHE_ROOT``, else the setting.
 

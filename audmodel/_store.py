@@ -31,7 +31,7 @@ from audmodel import _lazy
 from audmodel import _yaml
 from audmodel._config import config
 from audmodel._config import offline
-from audmodel._config import user_cache_root
+from audmodel._config import state_folder
 from audmodel._lazy import audbackend
 from audmodel._lazy import audeer
 from audmodel._output import progress
@@ -239,7 +239,7 @@ def _open(repository: Repository, lazily: bool = True) -> Location:
     interface = repository.create_backend_interface()
     backend = interface.backend
     if hasattr(backend, "learned"):
-        backend.learned = _cache.LearnedFacts(_cache.root_path(user_cache_root()))
+        backend.learned = _cache.LearnedFacts(state_folder())
     try:
         if lazily and getattr(backend, "opens_lazily", False):
             backend.open_unchecked()

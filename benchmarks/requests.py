@@ -71,11 +71,15 @@ def publish(version, **kwargs):
 def run(code: str, repository: tuple[str, str, str], cache: str, uid: str) -> str:
     model = os.environ["BENCH_MODEL"]
     source = CHILD.format(code=textwrap.dedent(code))
+    # What the library learns about a server is kept beside the cache:
+    # with a fresh cache, it starts knowing nothing, as a new user does.
+    env = {**os.environ, "XDG_CACHE_HOME": cache + ".state"}
     done = subprocess.run(
         [sys.executable, "-c", source, *repository, cache, uid, model],
         capture_output=True,
         text=True,
         cwd=tempfile.gettempdir(),
+        env=env,
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])

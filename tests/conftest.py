@@ -154,6 +154,7 @@ def isolated(tmp_path, monkeypatch):
     for name in ["CACHE_ROOT", "SHARED_CACHE_ROOT", "OFFLINE", "CACHE_LOCK"]:
         monkeypatch.delenv(f"AUDMODEL_{name}", raising=False)
     monkeypatch.setattr(audmodel.config, "CACHE_ROOT", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setattr(audmodel.config, "REPOSITORIES", [])
     monkeypatch.setattr(audmodel.config, "SHARED_CACHE_ROOT", None)
     monkeypatch.setattr(audmodel.config, "OFFLINE", False)

@@ -3,7 +3,10 @@ of when a call may answer from the cache instead of a repository."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import stat
 import threading
 import time
 import warnings
@@ -15,6 +18,7 @@ import pytest
 
 import audmodel
 from audmodel import _cache
+from audmodel.backend import _s3
 
 
 def count_openings(monkeypatch) -> list[audmodel.Repository]:
@@ -119,3 +123,32 @@ def test_the_load_timeout_is_the_one_the_lock_waits(repository, model_root, cach
         release.set()
         holder.join()
     assert audmodel.load(uid, timeout=0.2) == folder
+
+
+@pytest.mark.parametrize("backend_name", ["s3"])
+def test_what_was_learned_of_a_server_stays_out_of_the_cache_root(
+    repository, model_root, cache, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(_s3, "_CONDITIONAL_WRITES", {})  # as in a new process
+    uid = publish(model_root, alias="best")  # learns about conditional writes
+    audmodel.load("best")
+    assert all(os.path.isdir(os.path.join(cache, e)) for e in os.listdir(cache))
+    learned = tmp_path / "xdg-cache" / "audmodel" / "learned.json"
+    assert json.loads(learned.read_text()) == {
+        f"conditional-writes {repository.host}": True
+    }
+    assert stat.S_IMODE(learned.stat().st_mode) == 0o644
+    assert audmodel.exists(uid)
+
+
+def test_a_learned_fact_others_may_write_is_not_trusted(tmp_path):
+    facts = _cache.LearnedFacts(str(tmp_path))
+    facts.put("conditional-writes", "http://127.0.0.1:9000", True)
+    assert facts.get("conditional-writes", "http://127.0.0.1:9000") is True
+    os.chmod(tmp_path / "learned.json", 0o664)  # the group may write it
+    assert facts.get("conditional-writes", "http://127.0.0.1:9000") is None
+    os.remove(tmp_path / "learned.json")
+    (tmp_path / "elsewhere.json").write_text('{"conditional-writes x": true}')
+    os.chmod(tmp_path / "elsewhere.json", 0o644)
+    os.symlink(tmp_path / "elsewhere.json", tmp_path / "learned.json")
+    assert facts.get("conditional-writes", "x") is None  # a link is no answer
