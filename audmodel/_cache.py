@@ -60,6 +60,7 @@ from audmodel._files import LinkError
 from audmodel._files import NotRegularFileError
 from audmodel._files import add_mode
 from audmodel._files import foreign_entries
+from audmodel._files import is_private_file
 from audmodel._files import is_private_folder
 from audmodel._files import open_regular
 from audmodel._files import read_small
@@ -647,12 +648,18 @@ def _alias_records(cache_root: str, alias: str) -> list[AliasRecord]:
         paths.append(os.path.join(old, alias))
     found = []
     for path in paths:
-        data = read_small(path, 200)
-        uid = (data or b"").decode("ascii", errors="replace").strip()
-        if _ids.is_model_id(uid):
+        uid = _recorded_uid(path)
+        if uid is not None:
             with contextlib.suppress(OSError):
                 found.append(AliasRecord(path, uid, os.lstat(path).st_mtime))
     return sorted(found, key=lambda record: record.written, reverse=True)
+
+
+def _recorded_uid(path: str) -> str | None:
+    r"""The model ID an alias record holds; ``None`` if it holds none."""
+    data = read_small(path, 200)
+    uid = (data or b"").decode("ascii", errors="replace").strip()
+    return uid if _ids.is_model_id(uid) else None
 
 
 def remember_alias(cache_root: str, alias: str, short_id: str, uid: str) -> None:
@@ -687,11 +694,14 @@ def _move_old_alias_records(cache_root: str) -> None:
     if os.path.islink(old) or not os.path.isdir(old):
         return
     for name in os.listdir(old):
-        data = read_small(os.path.join(old, name), 200)
-        uid = (data or b"").decode("ascii", errors="replace").strip()
-        short_id = folder_of(uid) if _ids.is_model_id(uid) else ""
+        uid = _recorded_uid(os.path.join(old, name))
+        short_id = "" if uid is None else folder_of(uid)
         folder = os.path.join(cache_root, short_id)
-        if _ids.is_valid_alias(name) and _ids.is_stored_id(short_id):
+        if (
+            uid is not None
+            and _ids.is_valid_alias(name)
+            and _ids.is_stored_id(short_id)
+        ):
             target = alias_record(cache_root, short_id, name)
             if os.path.isdir(folder) and not os.path.lexists(target):
                 write_file(target, uid.encode())
@@ -968,9 +978,7 @@ class LearnedFacts(Learned):
     def _read(self) -> dict[str, object]:
         try:
             with open_regular(self.path, follow=False) as fp:
-                info = os.fstat(fp.fileno())
-                mine = getattr(os, "getuid", lambda: info.st_uid)()
-                if info.st_uid != mine or info.st_mode & 0o022:
+                if not is_private_file(os.fstat(fp.fileno())):
                     return {}
                 facts = json.loads(fp.read(64 * 1024))
         except (OSError, LinkError, ValueError):

@@ -173,6 +173,15 @@ def is_private_folder(info: os.stat_result) -> bool:
     )
 
 
+def is_private_file(info: os.stat_result) -> bool:
+    r"""Whether a file is this user's and nobody else may write it."""
+    return (
+        stat.S_ISREG(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and not info.st_mode & _OTHERS_WRITE
+    )
+
+
 KEPT_OPEN = 64
 r"""Folders whose descriptors a :class:`Tree` keeps open."""
 

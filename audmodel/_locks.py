@@ -220,10 +220,9 @@ def break_lease(file: str) -> None:
     elsewhere for removal.
 
     """
-    data = read_small(file, 4096)
+    holder = (_lease_text(file) or "").strip()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(file)
-    holder = (data or b"").decode("utf-8", errors="replace").strip()
     if holder.startswith(file + "|") and "/" not in holder[len(file) :]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(holder)
@@ -263,8 +262,7 @@ def _lease_class() -> type:
                 )
 
         def _read(self) -> str | None:
-            data = read_small(self._lockfile, 4096)
-            return None if data is None else data.decode("utf-8", errors="replace")
+            return _lease_text(self._lockfile)
 
         def _break(self) -> None:
             break_lease(self._lockfile)
@@ -272,10 +270,15 @@ def _lease_class() -> type:
     return SafeLease
 
 
+def _lease_text(file: str) -> str | None:
+    r"""What a lease file says, ``None`` if it is no regular file."""
+    data = read_small(file, 4096)
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
 def _holder_gone(lease: object, file: str) -> bool:
     r"""Whether a lease was taken by a process of this machine that is gone."""
-    data = read_small(file, 4096)
-    parts = (data or b"").decode("utf-8", errors="replace").strip().split("|")
+    parts = (_lease_text(file) or "").strip().split("|")
     if len(parts) != 4 or parts[1] != getattr(lease, "hostname", None):
         return False
     try:
