@@ -193,8 +193,10 @@ def headers(
     )
     new.update(_read_headers(to_read, owners))
     if new:
-        index = _add_to_index(cache_root, new)
-    return index
+        # Not read back: an index only grows, and what this call asked
+        # for is in what it read and what it adds.
+        _add_to_index(cache_root, new)
+    return {**index, **new}
 
 
 def cached_headers(uids: list[str], cache_root: str) -> Iterator[tuple[str, dict]]:
@@ -326,12 +328,12 @@ def _read_index_file(path: str) -> dict[str, dict]:
     return headers
 
 
-def _add_to_index(cache_root: str, new: dict[str, dict]) -> dict[str, dict]:
-    r"""Merge headers into the index, under its locks; return the whole index.
+def _add_to_index(cache_root: str, new: dict[str, dict]) -> None:
+    r"""Merge headers into the index, under its locks.
 
     A cache that cannot be written (a read-only mount, another user's) keeps
-    its index as it is; the answer is the same. The one index file earlier
-    versions kept at the top of the cache is taken in and removed.
+    its index as it is. The one index file earlier versions kept at the top
+    of the cache is taken in and removed.
 
     """
     old = _old_index_file(cache_root)
@@ -344,8 +346,7 @@ def _add_to_index(cache_root: str, new: dict[str, dict]) -> dict[str, dict]:
             _write_index_file(index_file(cache_root, short_id), headers)
         _remove_old_index(old)
     except (OSError, RuntimeError):
-        return {**read_index(cache_root), **new}
-    return read_index(cache_root)
+        pass  # the answer is the same, only not kept
 
 
 def _write_index_file(path: str, new: dict[str, dict]) -> None:
