@@ -209,14 +209,15 @@ def copy(
         if meta_bytes is None:
             meta_bytes = _yaml.dumps({}).encode()
         aliases = _aliases.aliases_of(src, short_id, version) if with_aliases else []
+        # The model's own files: see _transaction.publication for before=None.
         with _transaction.publication(dst, short_id, version, "copy", verbose) as log:
             with _store.missing_as_not_found(src, short_id, version):
                 log.copy_file(src, archive, version, verbose)
-            log.put_bytes(meta_bytes, meta, version)
+            log.put_bytes(meta_bytes, meta, version, None)
             if aliases:
                 with _transaction.aliases_locked(dst, verbose):
                     _copy_aliases(log, aliases, uid)
-            log.put_bytes(header_bytes, header, version)
+            log.put_bytes(header_bytes, header, version, None)
     return aliases
 
 
@@ -224,7 +225,7 @@ def _copy_aliases(log: _transaction.UndoLog, aliases: list[str], uid: str) -> No
     r"""Point aliases to a model in ``log``'s repository, moving them there."""
     short_id, version = _ids.split_uid(uid)
     log.put_text(
-        _aliases.aliases_text(aliases), _layout.aliases_path(short_id), version
+        _aliases.aliases_text(aliases), _layout.aliases_path(short_id), version, None
     )
     for alias in aliases:
         _publish.detach_alias(log, alias, uid)

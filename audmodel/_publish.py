@@ -56,8 +56,6 @@ def publish(
 ) -> str:
     r"""Publish a model whose arguments were checked; see :func:`audmodel.publish`."""
     uid = _ids.ModelId(short_id, version)
-    if _store.is_published(short_id, version, repository):
-        raise RuntimeError(f"A model with ID '{uid}' exists already.")
     header = {
         "author": author or getpass.getuser(),
         "date": date or datetime.date.today(),
@@ -74,6 +72,11 @@ def publish(
         _sigterm_as_interrupt(),
         tempfile.TemporaryDirectory(dir=tmp_root) as tmp,
         _store.opened(repository) as location,
+        # Claimed before packing, so that a model that exists is told
+        # at once, by the one check the claim needs anyway.
+        _transaction.new_model(
+            location, short_id, version, "publish", verbose, everywhere=True
+        ),
     ):
         archive = os.path.join(tmp, f"{short_id}.zip")
         md5 = _archive.create(
@@ -96,9 +99,7 @@ def publish(
             meta_text,
             alias,
         )
-        with _transaction.publication(
-            location, short_id, version, "publish", verbose
-        ) as log:
+        with _transaction.all_or_nothing(location, short_id, version, "publish") as log:
             _upload(log, upload)
     return str(uid)
 
@@ -123,14 +124,16 @@ def _upload(log: _transaction.UndoLog, upload: _Upload) -> None:
 
     """
     short_id, version = uid = upload.uid
+    # The model's own files: see _transaction.publication for before=None.
     log.put_file(upload.archive, upload.archive_path, version, upload.archive_md5)
-    log.put_text(upload.meta_text, _layout.meta_path(short_id), version)
+    log.put_text(upload.meta_text, _layout.meta_path(short_id), version, None)
     if upload.alias:
         with _transaction.aliases_locked(log.location, False):
             log.put_text(
                 _aliases.aliases_text([upload.alias]),
                 _layout.aliases_path(short_id),
                 version,
+                None,
             )
             before = unlink_alias(log, upload.alias, str(uid))
             log.put_text(

@@ -13,13 +13,11 @@ from collections.abc import Callable
 from collections.abc import Iterator
 import contextlib
 import os
-import posixpath
 import tempfile
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import NamedTuple
 from typing import TypeVar
-import uuid
 import warnings
 import zipfile
 
@@ -619,54 +617,11 @@ class TooLargeToReadError(RuntimeError):
     r"""A stored file is larger than what may be read of it into memory."""
 
 
-class Aside(NamedTuple):
-    r"""A copy of a stored file, kept in its repository to be put back."""
-
-    path: str  # on the backend
-
-
-def before_write(location: Location, path: str, version: str) -> bytes | Aside | None:
-    r"""What is at ``path`` before it is written, to put it back if need be.
-
-    A small file (a header, meta, alias) is kept in memory; a larger one (an
-    archive) is copied aside inside its repository, by the store itself
-    where it can (S3), so that no large file is ever held in memory.
-
-    Returns:
-        the bytes, the copy set aside, or ``None`` if nothing is there
-
-    """
-    try:
-        return read_if_there(location, path, version)
-    except TooLargeToReadError:
-        backend = location.interface.backend
-        aside = Aside(f"/_undo/{uuid.uuid4().hex}/{posixpath.basename(path)}")
-        try:
-            backend.copy_file(versioned_path(location, path, version), aside.path)
-        except audbackend.BackendError:
-            # Removed by another process since it was found: nothing there.
-            if location.interface.exists(path, version):
-                raise
-            return None
-        return aside
-
-
-def put_back(
-    location: Location, before: bytes | Aside, path: str, version: str
-) -> None:
-    r"""Put back what :func:`before_write` kept of a file."""
-    if isinstance(before, Aside):
-        stored = versioned_path(location, path, version)
-        location.interface.backend.move_file(before.path, stored)
-    elif read_if_there(location, path, version) != before:
+def put_back(location: Location, before: bytes, path: str, version: str) -> None:
+    r"""Put back a small file as it was before a write."""
+    if read_if_there(location, path, version) != before:
         # A write that failed mostly left the file as it was.
         write_bytes(location, before, path, version)
-
-
-def drop_aside(location: Location, before: bytes | Aside | None) -> None:
-    r"""Remove a copy :func:`before_write` set aside, once it is not needed."""
-    if isinstance(before, Aside):
-        location.interface.backend.remove_file(before.path)
 
 
 def archive_entries(

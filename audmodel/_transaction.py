@@ -14,6 +14,7 @@ and removes others once they are old.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from collections.abc import Sequence
 import contextlib
 import datetime
 import getpass
@@ -39,19 +40,18 @@ r"""What a file held before a write, where the caller did not read it."""
 class UndoLog:
     r"""Writes files to a repository and remembers how to take them back.
 
-    Each record holds a file's repository, path, version, and what was
-    there before the write (``None`` if nothing): a small file's bytes, or
-    a large file's copy set aside in its repository
-    (:func:`audmodel._store.before_write`). :meth:`undo` puts it back;
-    :meth:`forget` removes the copies once the writes stand.
+    Each record holds a file's repository, path, version, and the bytes
+    that were there before the write (``None`` if nothing). :meth:`undo`
+    puts them back. Only small files are put back: an uploaded or copied
+    file is an archive of a new model (see :func:`publication`).
 
     """
 
     def __init__(self, location: _store.Location, records: list | None = None):
         self.location = location
-        self._records: list[
-            tuple[Repository, str, str, bytes | _store.Aside | None]
-        ] = [] if records is None else records
+        self._records: list[tuple[Repository, str, str, bytes | None]] = (
+            [] if records is None else records
+        )
 
     def on(self, location: _store.Location) -> UndoLog:
         r"""A log for another repository that shares this log's records."""
@@ -60,16 +60,16 @@ class UndoLog:
     def put_file(
         self, src: str, path: str, version: str, md5: str | None = None
     ) -> None:
-        r"""Upload a file; ``md5``, where known, saves reading it for that."""
-        self._remember(path, version)
+        r"""Upload a new model's file; ``md5``, where known, saves reading it."""
+        self._remember(path, version, None)
         _store.put_file(self.location, src, path, version, md5)
         self._tell("Uploaded", path, version)
 
     def copy_file(
         self, source: _store.Location, path: str, version: str, verbose: bool
     ) -> None:
-        r"""Copy a file from another repository, see :func:`_store.transfer`."""
-        self._remember(path, version)
+        r"""Copy a new model's file from another repository, see ``_store.transfer``."""
+        self._remember(path, version, None)
         _store.transfer(source, self.location, path, version, verbose)
         self._tell("Copied", path, version)
 
@@ -97,15 +97,11 @@ class UndoLog:
 
     def _remember(self, path: str, version: str, before: object = UNREAD) -> None:
         if not (before is None or isinstance(before, bytes)):
-            before = _store.before_write(self.location, path, version)
+            before = _store.read_if_there(self.location, path, version)
         self._records.append((self.location.repository, path, version, before))
 
     def forget(self) -> None:
-        r"""Keep the writes: remove what was set aside to take them back."""
-        for repository, _, _, before in self._records:
-            if isinstance(before, _store.Aside):
-                with contextlib.suppress(Exception), _store.opened(repository) as at:
-                    _store.drop_aside(at, before)
+        r"""Keep the writes."""
         self._records.clear()
 
     def undo(self) -> None:
@@ -131,7 +127,7 @@ class UndoLog:
 
 
 def _take_back_if_removed(
-    location: _store.Location, before: bytes | _store.Aside, path: str, version: str
+    location: _store.Location, before: bytes, path: str, version: str
 ) -> None:
     r"""Take back a model's meta or aliases file put back after its model went.
 
@@ -139,8 +135,6 @@ def _take_back_if_removed(
     taken from) may have been removed meanwhile; its file is not restored.
 
     """
-    if not isinstance(before, bytes):
-        return
     owner = _layout.owner_of(path)
     model = (
         _ids.ModelId(owner, version) if owner else _model_an_alias_names(path, before)
@@ -171,35 +165,103 @@ def publication(
 ) -> Iterator[UndoLog]:
     r"""Write a new model's files all or nothing; yields the log to write them by.
 
-    The model's ID is claimed and must be new in the repository.
+    :func:`new_model`, then :func:`all_or_nothing`.
+
+    """
+    with (
+        new_model(location, short_id, version, verb, verbose),
+        all_or_nothing(location, short_id, version, verb) as log,
+    ):
+        yield log
+
+
+@contextlib.contextmanager
+def new_model(
+    location: _store.Location,
+    short_id: str,
+    version: str,
+    verb: str,
+    verbose: bool,
+    everywhere: bool = False,
+) -> Iterator[None]:
+    r"""Hold the claim on a model ID that must be new in the repository.
+
+    With ``everywhere``, the ID must be new in the configured repositories
+    too, as for :func:`audmodel.publish`. Errors in taking the claim are
+    raised as :func:`all_or_nothing` raises them; those of the block as
+    they are.
+
+    """
+    own: list[BaseException] = []  # the block's errors, raised as they are
+    with (
+        _raised_as(verb, short_id, version, own),
+        claimed(location, short_id, version, verbose),
+    ):
+        refuse_existing(location, short_id, version, everywhere)
+        try:
+            yield
+        except BaseException as ex:
+            own.append(ex)
+            raise
+
+
+@contextlib.contextmanager
+def all_or_nothing(
+    location: _store.Location, short_id: str, version: str, verb: str
+) -> Iterator[UndoLog]:
+    r"""Yield the log to write a claimed new model's files by.
+
     If the block fails before the header is written, every file written by
-    the log is taken back. Errors other than :class:`RuntimeError` are
+    the log is taken back. The new model's own files are written with
+    nothing to put back (``before=None``): under the claim and without a
+    header, what lies at their paths belongs to no model (a publication
+    that died left it), so a failure removes it rather than first reading
+    it to put it back. Errors other than :class:`RuntimeError` are
     raised as one, saying ``Could not <verb> model '<uid>'``.
 
     """
-    uid = str(_ids.ModelId(short_id, version))
     log = UndoLog(location)
+    with _raised_as(verb, short_id, version):
+        try:
+            yield log
+        except BaseException:
+            header = _layout.header_path(short_id)
+            if not _store.exists(location, header, version):
+                log.undo()
+            raise
+        log.forget()
+
+
+@contextlib.contextmanager
+def _raised_as(
+    verb: str, short_id: str, version: str, passing: Sequence[BaseException] = ()
+) -> Iterator[None]:
+    r"""Raise errors other than RuntimeError as ``Could not <verb> model ...``.
+
+    Errors in ``passing`` are raised as they are.
+
+    """
     try:
-        with claimed(location, short_id, version, verbose):
-            refuse_existing(location, short_id, version)
-            try:
-                yield log
-            except BaseException:
-                header = _layout.header_path(short_id)
-                if not _store.exists(location, header, version):
-                    log.undo()
-                raise
-            log.forget()
+        yield
     except (RuntimeError, KeyboardInterrupt):
         raise
     except Exception as ex:
+        if ex in passing:
+            raise
+        uid = _ids.ModelId(short_id, version)
         cause = ex.exception if isinstance(ex, audbackend.BackendError) else ex
         raise RuntimeError(f"Could not {verb} model '{uid}': {cause!r}") from ex
 
 
-def refuse_existing(location: _store.Location, short_id: str, version: str) -> None:
-    r"""Raise if a repository holds a model already."""
-    if _store.exists(location, _layout.header_path(short_id), version):
+def refuse_existing(
+    location: _store.Location, short_id: str, version: str, everywhere: bool = False
+) -> None:
+    r"""Raise if a repository (``everywhere``: or a configured one) holds a model."""
+    if everywhere:
+        there = _store.is_published(short_id, version, location.repository)
+    else:
+        there = _store.exists(location, _layout.header_path(short_id), version)
+    if there:
         raise RuntimeError(f"A model with ID '{short_id}-{version}' exists already.")
 
 

@@ -184,6 +184,16 @@ def test_server_errors_are_retried(artifactory_server, repository, model_root):
     assert audmodel.exists(uid)
 
 
+def test_an_upload_answered_503_is_sent_again_whole(
+    artifactory_server, repository, model_root
+):
+    artifactory_server.fail_next(503, times=2, method="PUT")
+    start = time.monotonic()
+    uid = publish(model_root)
+    assert time.monotonic() - start < 30  # not waiting for a body never sent
+    assert files_below(audmodel.load(uid)) == files_below(model_root)
+
+
 # --- backend operations -------------------------------------------------------------
 
 

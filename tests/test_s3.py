@@ -448,10 +448,30 @@ def test_conditional_writes_are_probed_once_and_the_probe_removed(
         assert backend.honours_if_none_match is honours
         assert backend.ls("/") == []  # the probe is gone
         # Known for the rest of the process: no second probe.
-        monkeypatch.setattr(S3, "_probe_if_none_match", None)
+        monkeypatch.setattr(S3, "_learn_if_none_match", None)
         assert S3(endpoint, bucket).honours_if_none_match is honours
     method = "conditional writes" if honours else "tickets"
     assert S3(endpoint, bucket).exclusive_creation.startswith(method)
+
+
+@pytest.mark.parametrize("server, honours", [("moto", True), ("s3rver", False)])
+def test_the_first_exclusive_creation_probes_with_its_ticket_and_leaves_one_file(
+    server, honours, request, monkeypatch, tmp_path
+):
+    from audmodel.backend import _s3
+
+    endpoint = request.getfixturevalue(f"{server}_endpoint")
+    bucket = f"probe-{time.monotonic_ns()}"
+    create_bucket(endpoint, bucket)
+    monkeypatch.setattr(_s3, "_CONDITIONAL_WRITES", {})
+    src = tmp_path / "claim.yaml"
+    src.write_text("mine")
+    with S3(endpoint, bucket) as backend:
+        backend.put_file_exclusive(str(src), "/a/claim.yaml")
+        assert backend.ls("/") == ["/a/claim.yaml"]  # no probe, no ticket left
+        with pytest.raises(FileExistsError):
+            backend.put_file_exclusive(str(src), "/a/claim.yaml")
+        assert _s3._CONDITIONAL_WRITES[backend.endpoint] is honours
 
 
 def test_without_the_ticket_fallback_several_creators_win_on_s3rver(

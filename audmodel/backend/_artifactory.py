@@ -134,7 +134,7 @@ class Artifactory(
         """
         target = self._path(path)
         try:
-            return target.stat_json()
+            info = target.stat_json()
         except OSError as ex:
             if ex.errno == errno.ENOENT:
                 if not path.strip("/"):  # the repository (see _open)
@@ -145,6 +145,8 @@ class Artifactory(
             raise self._explain(ex) from None
         except Exception as ex:
             raise self._explain(ex) from None
+        self.seen()
+        return info
 
     def _explain(self, ex: Exception) -> Exception:
         where = f"repository '{self.repository}' on '{without_userinfo(self.host)}'"
@@ -307,11 +309,14 @@ class Artifactory(
 
     def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:
-            return self._session().request(
+            response = self._session().request(
                 method, url, timeout=(self.connect_timeout, self.read_timeout), **kwargs
             )
         except requests.RequestException as ex:
             raise self._explain(ex) from None
+        if response.status_code != 404:
+            self.seen()
+        return response
 
     def _raise_for(self, response: requests.Response, path: str) -> None:
         if response.status_code == 404:
@@ -356,6 +361,24 @@ class Artifactory(
     def _size(self, path: str) -> int:
         return int(self._file_json(path)["size"])
 
+    def remove_if_there(self, path: str) -> None:
+        r"""Remove a file in one request; a missing one is no error.
+
+        Only for the files the library names itself (claims, tickets):
+        unlike :meth:`_remove_file` it does not ask first whether ``path``
+        is a file, and Artifactory removes a folder with all it holds.
+
+        Raises:
+            BackendError: if Artifactory refuses or cannot be reached
+
+        """
+        try:
+            response = self._request("DELETE", self.url(path))
+            if response.status_code != 404:
+                self._raise_for(response, path)
+        except Exception as ex:
+            raise audbackend.BackendError(ex) from ex
+
 
 class _CountingReader:
     r"""A file reader that reports progress and tells requests its length."""
@@ -370,6 +393,15 @@ class _CountingReader:
         chunk = self._fp.read(size)
         self._update(len(chunk))
         return chunk
+
+    # urllib3 rewinds a body it can seek before it retries a request
+    # (a 503 from a busy server): without these, a retried upload would
+    # send its length and no bytes, and wait for the server's time-out.
+    def tell(self) -> int:
+        return self._fp.tell()
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._fp.seek(offset, whence)
 
 
 def credentials(host: str) -> tuple[str, str] | None:

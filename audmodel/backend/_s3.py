@@ -632,12 +632,21 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
             FileExistsError: if ``dst_path`` exists
 
         """
-        if not self.honours_if_none_match:
-            if not _tickets.put_file_exclusive(self, src_path, dst_path):
-                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst_path)
-            return
         with open(src_path, "rb") as fp:
             data = fp.read()
+        honours = self._learned_if_none_match()
+        ticket = None
+        if honours is None:
+            # The first ticket doubles as the probe: where the store ignores
+            # the header, the ticket scheme goes on with it.
+            ticket = _tickets.new_ticket(dst_path)
+            honours = self._learn_if_none_match(self._key(ticket), data)
+            if honours:
+                self.remove_if_there(ticket)
+        if not honours:
+            if not _tickets.put_file_exclusive(self, src_path, dst_path, ticket):
+                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst_path)
+            return
         if not self._put_if_absent(self._key(dst_path), data):
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst_path)
 
@@ -646,40 +655,57 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         r"""Whether the store refuses a write with ``If-None-Match: *``.
 
         Some S3-compatible stores ignore the header and overwrite.
-        The first call in a process finds out for the endpoint:
-        it writes a probe object under ``_audmodel/`` twice
-        and removes it again.
+        Found out once per endpoint and remembered (see ``learned``):
+        here by a probe object under ``_audmodel/``, written twice and
+        removed again; by :meth:`put_file_exclusive` with its first ticket.
 
         """
-        if self.endpoint not in _CONDITIONAL_WRITES:
-            known = self.learned.get(CONDITIONAL_WRITES, self.endpoint)
-            if known is None:
-                known = self._probe_if_none_match()
-                self.learned.put(CONDITIONAL_WRITES, self.endpoint, known)
-            _CONDITIONAL_WRITES[self.endpoint] = known
-        return _CONDITIONAL_WRITES[self.endpoint]
+        known = self._learned_if_none_match()
+        if known is None:
+            key = f"{PROBE_PREFIX}if-none-match-{secrets.token_hex(8)}"
+            try:
+                known = self._learn_if_none_match(key, b"probe")
+            finally:
+                with contextlib.suppress(botocore.exceptions.ClientError):
+                    self.client.delete_object(Bucket=self.repository, Key=key)
+        return known
 
     @property
     def exclusive_creation(self) -> str:
         r"""How this backend creates a file only if absent, for debug output."""
-        if self.honours_if_none_match:
+        known = self._learned_if_none_match()
+        if known is None:
+            return (
+                f"conditional writes (If-None-Match) on '{self.endpoint}' "
+                "if it honours them, else tickets"
+            )
+        if known:
             return f"conditional writes (If-None-Match) on '{self.endpoint}'"
         return (
             f"tickets, as '{self.endpoint}' ignores conditional writes (If-None-Match)"
         )
 
-    def _probe_if_none_match(self) -> bool:
-        key = f"{PROBE_PREFIX}if-none-match-{secrets.token_hex(8)}"
+    def _learned_if_none_match(self) -> bool | None:
+        r"""What is known of the endpoint's conditional writes, ``None`` if nothing."""
+        if self.endpoint not in _CONDITIONAL_WRITES:
+            known = self.learned.get(CONDITIONAL_WRITES, self.endpoint)
+            if known is None:
+                return None
+            _CONDITIONAL_WRITES[self.endpoint] = known
+        return _CONDITIONAL_WRITES[self.endpoint]
+
+    def _learn_if_none_match(self, key: str, data: bytes) -> bool:
+        r"""Write ``key`` twice with ``If-None-Match: *``; remember if refused."""
         try:
-            self._put_if_absent(key, b"probe")
-            return not self._put_if_absent(key, b"probe")
+            self._put_if_absent(key, data)
+            honours = not self._put_if_absent(key, data)
         except botocore.exceptions.ClientError as ex:
-            if _status(ex) in (400, 501):  # the store does not know the header
-                return False
-            raise
-        finally:
-            with contextlib.suppress(botocore.exceptions.ClientError):
-                self.client.delete_object(Bucket=self.repository, Key=key)
+            if _status(ex) not in (400, 501):  # 400, 501: the header is unknown
+                raise
+            honours = False
+        self.learned.put(CONDITIONAL_WRITES, self.endpoint, honours)
+        _CONDITIONAL_WRITES[self.endpoint] = honours
+        return honours
 
     def _put_if_absent(self, key: str, data: bytes) -> bool:
         r"""Write with ``If-None-Match: *``; tell if the store took it."""

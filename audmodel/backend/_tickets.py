@@ -41,13 +41,28 @@ LONGEST_WAIT = 2.0
 STALE_AFTER = 300.0  # seconds
 
 
-def put_file_exclusive(backend: audbackend.backend.Base, src: str, dst: str) -> bool:
+def new_ticket(dst: str) -> str:
+    r"""The path of a new ticket for creating ``dst``, unique to this call.
+
+    Examples:
+        >>> new_ticket("/claim.yaml").startswith("/claim.yaml.")
+        True
+
+    """
+    return f"{dst}.{time.time_ns():x}-{secrets.token_hex(4)}.ticket"
+
+
+def put_file_exclusive(
+    backend: audbackend.backend.Base, src: str, dst: str, placed: str | None = None
+) -> bool:
     r"""Upload ``src`` to ``dst`` unless ``dst`` exists; tell if it was uploaded.
 
     Args:
         backend: an opened backend
         src: local file
         dst: path on the backend
+        placed: a ticket (:func:`new_ticket`) with the content of ``src``
+            that the caller already wrote, taken as the first one
 
     Returns:
         ``True`` if this call created ``dst``,
@@ -73,8 +88,11 @@ def put_file_exclusive(backend: audbackend.backend.Base, src: str, dst: str) -> 
     """
     folder = dst.rsplit("/", 1)[0] + "/"
     for attempt in range(ATTEMPTS):
-        ticket = f"{dst}.{time.time_ns():x}-{secrets.token_hex(4)}.ticket"
-        backend.put_file(src, ticket)
+        if attempt == 0 and placed is not None:
+            ticket = placed
+        else:
+            ticket = new_ticket(dst)
+            backend.put_file(src, ticket)
         try:
             # One listing after the ticket is placed tells both: whether
             # ``dst`` is there, and whose tickets compete. A rival that
