@@ -92,6 +92,10 @@ def models(
 
     """
     if offline():
+        _output.note(
+            "Offline: the models listed are those the caches hold; "
+            "the repositories may hold more."
+        )
         return indexed_models(_cache.roots(cache_root, shared))
     repositories = [repository] if repository else list(config.REPOSITORIES)
     found: dict[str, Repository] = {}
@@ -105,11 +109,27 @@ def models(
 
 
 def indexed_models(roots: list[str]) -> list[Model]:
-    r"""The models of the header indexes of caches; the first cache wins."""
+    r"""The models whose headers caches hold; the first cache wins.
+
+    Headers come from a cache's index and from the header files beside its
+    model folders (written by a load, by :func:`audmodel.header`, or by
+    audmodel 1.5), so that a model loaded once is listed offline.
+
+    """
     found: dict[str, dict] = {}
     for root in reversed(roots):
+        found.update(cached_headers(header_files(root), root))
         found.update(read_index(root))
     return [Model(uid, None, header) for uid, header in sorted(found.items())]
+
+
+def header_files(cache_root: str) -> list[str]:
+    r"""The IDs of the models whose header files a cache holds."""
+    return [
+        str(_ids.ModelId(short_id, version))
+        for short_id in _cache.model_folders(cache_root)
+        for version in _cache.header_versions(cache_root, short_id)
+    ]
 
 
 def listed_uids(repository: Repository) -> list[str]:

@@ -105,7 +105,7 @@ def _show_warning(message: Warning | str, *_: object, **__: object) -> None:
 def _run(args: argparse.Namespace) -> int:
     r"""Run the command ``args`` asks for; see :func:`main`."""
     try:
-        with _output.verbose(args.verbose):
+        with _output.verbose(args.verbose), _output.notes():
             if args.repository:
                 audmodel.config.REPOSITORIES = [
                     _repository_argument(*given) for given in args.repository

@@ -106,6 +106,10 @@ def meta(
         found = _cached_meta(cached, short_id, version)
         if found is None:
             raise _store.not_cached(f"The meta of model '{short_id}-{version}'")
+        _output.note(
+            f"Offline: the meta of '{short_id}-{version}' is as it was when last "
+            "read; it may have changed since."
+        )
         return found
 
     def ask() -> dict[str, Any]:
@@ -300,6 +304,24 @@ def _download(
             )
             _build(location, short_id, path, version, cache_root, resumable, verbose)
     _output.say(f"Model '{short_id}-{version}' loaded into '{final}'.")
+    _keep_meta(short_id, version, cache_root, repository)
+
+
+def _keep_meta(
+    short_id: str, version: str, cache_root: str, repository: Repository
+) -> None:
+    r"""Keep a loaded model's meta in the cache, for offline use.
+
+    The model is loaded already: a meta that cannot be read now is told,
+    not raised, and read again by the next :func:`meta`.
+
+    """
+    local = _cache.meta_file(cache_root, short_id, version)
+    try:
+        with _cache.lock(local):
+            meta_locked(short_id, version, local, repository)
+    except Exception as ex:  # the load has succeeded
+        _output.say(f"The meta of '{short_id}-{version}' was not kept: {ex}")
 
 
 class _StagingGoneError(Exception):

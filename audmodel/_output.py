@@ -5,11 +5,15 @@ progress bar on long transfers, one line on standard error for every other
 step (which repository answered, whether the cache held a model, what was
 written). Warnings stay :mod:`warnings`; errors stay exceptions.
 
-A public function turns the lines on for its own call with
-:func:`verbose_call`, so that the functions it calls need no ``verbose``
-argument of their own to say what they do; the command line's ``-v``
-turns them on for the whole command, also in functions whose signature,
-kept from audmodel 1.5, has no ``verbose``.
+A public function turns the lines on for its own call (through
+``audmodel._call.entry``), so that the functions it calls need no
+``verbose`` argument of their own to say what they do; the command line's
+``-v`` turns them on for the whole command, also in functions whose
+signature, kept from audmodel 1.5, has no ``verbose``.
+
+A *note* (:func:`note`) is what a reader of an answer must know to take it
+right, e.g. that it came from the caches offline: the command line always
+shows notes, the Python functions with their steps.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ from typing import TypeVar
 
 _shown: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "audmodel_verbose", default=False
+)
+
+_noted: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "audmodel_notes", default=False
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,6 +63,32 @@ def say(message: str, verbose: bool = False) -> None:
     """
     if shown(verbose):
         print(printable(message), file=sys.stderr, flush=True)
+
+
+def note(message: str) -> None:
+    r"""Tell what a reader of the answer must know, as one line on standard error.
+
+    Shown where notes are on (:func:`notes`, the command line) and where
+    steps are shown.
+
+    Examples:
+        >>> note("Offline: answered from the caches.")  # not shown here
+
+    """
+    if _noted.get():
+        print(f"audmodel: note: {printable(message)}", file=sys.stderr, flush=True)
+    else:
+        say(message)
+
+
+@contextlib.contextmanager
+def notes() -> Iterator[None]:
+    r"""Show every note told inside the block, prefixed as the command line does."""
+    token = _noted.set(True)
+    try:
+        yield
+    finally:
+        _noted.reset(token)
 
 
 # C0 controls but tab and newline, DEL, and C1 controls (the 8-bit CSI).

@@ -108,6 +108,10 @@ def alias(name: str, roots: list[str], model_error: bool = False) -> str:
 def latest_versions(short_id: str, roots: list[str]) -> list[str]:
     r"""Versions of a model, sorted: in the repositories, or offline in the caches."""
     if offline():
+        _output.note(
+            f"Offline: the versions of '{short_id}' are those whose headers "
+            "the caches hold; the repositories may hold more."
+        )
         return _cached_versions(short_id, roots)
     return _store.or_cached(
         lambda: _store.header_versions(

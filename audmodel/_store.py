@@ -690,6 +690,10 @@ def _archive_reader(location: Location, path: str, version: str) -> Iterator[tup
             )
 
 
+WHOLE_READ = 1024 * 1024
+r"""Bytes read of an archive's end before a load: the whole of a small one."""
+
+
 def _ranged_readers(location: Location, path: str, version: str) -> tuple:
     r"""The last ``count`` bytes of a stored file, and a range of it, read remotely."""
     backend = location.interface.backend
@@ -812,9 +816,18 @@ def unpack(
             location.interface.get_file(path, download, version, verbose=verbose),
             folder,
         )
-    entries, directory = _archive.read_directory(
-        *_ranged_readers(location, path, version)
-    )
+    read_tail, read_range = _ranged_readers(location, path, version)
+    whole: list[bytes] = []  # the archive, where the first read held all of it
+
+    def tail(count: int) -> tuple[bytes, int]:
+        # A small archive comes whole with the read of its end: every
+        # entry is then unpacked without another request.
+        data, size = read_tail(max(count, WHOLE_READ))
+        if len(data) == size:
+            whole.append(data)
+        return data, size
+
+    entries, directory = _archive.read_directory(tail, read_range)
     skip, done = resume(entries, directory) if resume else (frozenset(), None)
     if skip:
         say(f"Continuing an interrupted load: {len(skip)} files are there.")
@@ -822,11 +835,14 @@ def unpack(
     with progress(total, f"Download {os.path.basename(path)}", verbose) as update:
 
         def read(start: int, end: int) -> bytes:
-            data = backend.read_range(stored, start, end)
+            data = whole[0][start:end] if whole else read_range(start, end)
             update(len(data))
             return data
 
         def stream(start: int, end: int) -> Iterator[bytes]:
+            if whole:
+                yield read(start, end)
+                return
             for piece in backend.stream_range(stored, start, end):
                 update(len(piece))
                 yield piece

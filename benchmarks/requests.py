@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/requests.py [--show]
+    .venv/bin/python benchmarks/requests.py [--show] [CALL ...]
 
 Starts moto and s3rver (behind a proxy on 127.0.0.1 that logs every
 request) and the Artifactory emulator of the tests, publishes a small model
@@ -10,7 +10,8 @@ with an alias into each, then runs each call below in a fresh process and
 counts the requests it sent: with an empty cache, unless the row says the
 model is cached. Prints one row per call, one column per server, and the
 target of issue "one context per call" beside them. With ``--show`` it
-also prints the method and path of every request of each call.
+also prints the method and path of every request of each call; naming
+calls (or parts of their names, e.g. ``cold``) counts only those.
 
 """
 
@@ -104,6 +105,12 @@ def count(log: list, call: str, repository, uid: str) -> int:
 
 
 SHOW = "--show" in sys.argv  # print each call's requests too
+ONLY = [a for a in sys.argv[1:] if not a.startswith("--")]  # calls to count
+
+
+def selected() -> list[str]:
+    """The calls named on the command line (a part of the name will do), else all."""
+    return [call for call in CALLS if not ONLY or any(part in call for part in ONLY)]
 
 
 def main() -> None:
@@ -136,7 +143,8 @@ def main() -> None:
             server.terminate()
     names = list(columns)
     print(f"{'call':28}" + "".join(f"{n:>13}" for n in names) + f"{'target':>9}")
-    for call, (_, _, target) in CALLS.items():
+    for call in selected():
+        target = CALLS[call][2]
         row = "".join(f"{columns[n][call]:>13}" for n in names)
         print(f"{call:28}{row}{'<= ' + str(target):>9}")
 
@@ -144,7 +152,7 @@ def main() -> None:
 def measure(log: list, repository: tuple[str, str, str]) -> dict[str, int]:
     cache = tempfile.mkdtemp(prefix="bench-cache-")
     uid = run("print(publish('1.0.0', alias='best'))", repository, cache, "x-1")
-    return {call: count(log, call, repository, uid) for call in CALLS}
+    return {call: count(log, call, repository, uid) for call in selected()}
 
 
 if __name__ == "__main__":

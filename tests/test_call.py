@@ -152,3 +152,18 @@ def test_a_learned_fact_others_may_write_is_not_trusted(tmp_path):
     os.chmod(tmp_path / "elsewhere.json", 0o644)
     os.symlink(tmp_path / "elsewhere.json", tmp_path / "learned.json")
     assert facts.get("conditional-writes", "x") is None  # a link is no answer
+
+
+def test_a_cold_load_of_a_small_model_reads_its_archive_once_and_keeps_meta(
+    flaky_s3, model_root, cache, monkeypatch
+):
+    proxy, _ = flaky_s3
+    uid = publish(model_root, meta={"uar": 0.5})
+    start = len(proxy.requests)
+    audmodel.load(uid)
+    asked = [path.rsplit("/", 1)[-1] for _, path in proxy.requests[start:]]
+    assert sorted(asked) == sorted(
+        [f"{uid}.header.yaml", f"{uid}.zip", f"{uid}.meta.yaml"]
+    )
+    monkeypatch.setenv("AUDMODEL_OFFLINE", "1")
+    assert audmodel.meta(uid) == {"uar": 0.5}

@@ -188,6 +188,36 @@ def test_offline_answers_from_the_caches(repository, model_root, monkeypatch):
     assert list(audmodel.lookup_table("torch").index) == [uid]
 
 
+def test_offline_after_one_load_answers_listings_and_meta_and_says_so(
+    repository, model_root, monkeypatch, capsys
+):
+    from audmodel._cli import main
+
+    uid = publish(model_root, alias="production", meta={"uar": 0.5})
+    short_id = uid.split("-")[0]
+    audmodel.load("production")  # nothing else was asked online
+    monkeypatch.setenv("AUDMODEL_OFFLINE", "1")
+    assert audmodel.meta(uid) == {"uar": 0.5}  # kept by the load
+    assert list(audmodel.available().index) == [uid]
+    assert list(audmodel.lookup_table("torch").index) == [uid]
+    capsys.readouterr()
+    for argv, said, answer in [
+        (["ls"], "the models listed are those the caches hold", uid),
+        (["lookup", "torch"], "the models listed are those the caches hold", uid),
+        (["versions", short_id], f"the versions of '{short_id}' are those", "1.0.0"),
+        (["meta", uid], f"the meta of '{uid}' is as it was when last read", "uar"),
+    ]:
+        assert main(argv) == 0
+        out, err = capsys.readouterr()
+        (line,) = err.splitlines()  # one line
+        assert line.startswith(f"audmodel: note: Offline: {said}")
+        assert answer in out
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the Python API tells no note
+        assert audmodel.versions(short_id) == ["1.0.0"]
+    assert capsys.readouterr().err == ""
+
+
 def test_alias_records_are_not_written_through_a_planted_link(
     repository, model_root, cache, tmp_path, monkeypatch
 ):
