@@ -14,6 +14,7 @@ from audmodel import _ids
 from audmodel import _layout
 from audmodel import _output
 from audmodel import _yaml
+from audmodel import errors
 from audmodel._lazy import futures
 from audmodel._repository import Repository
 from audmodel._store import Location
@@ -24,7 +25,7 @@ from audmodel._store import stored_files_ending
 from audmodel._threads import HEADER_READS
 
 
-class AliasFileError(RuntimeError):
+class AliasFileError(errors.RefusedError):
     r"""An alias file that cannot be read.
 
     Its message starts as audmodel 1.5's does, which scripts match.
@@ -139,7 +140,7 @@ def _aliases_in(data: bytes, where: str) -> list[str]:
     )
     for alias in aliases:
         if not _ids.is_valid_alias(alias):
-            raise RuntimeError(
+            raise errors.RefusedError(
                 f"Refusing the aliases file {where}: {alias!r} is not an alias name."
             )
     return aliases

@@ -21,6 +21,7 @@ from audmodel import _config
 from audmodel import _ids
 from audmodel import _lazy
 from audmodel import _output
+from audmodel import errors
 from audmodel._config import config
 from audmodel._defaults import COMPRESSION
 from audmodel._defaults import LOAD_TIMEOUT
@@ -212,7 +213,9 @@ def available(
 
     """
     if params is not None and not isinstance(params, dict):
-        raise ValueError(f"'params' must be a dict, not {type(params).__name__}.")
+        raise errors.InvalidArgumentError(
+            f"'params' must be a dict, not {type(params).__name__}."
+        )
     found = _catalog.models(
         _cache_root(cache_root), repository, verbose, _shared(cache_root)
     )
@@ -339,14 +342,14 @@ def _configured(name: str) -> Repository:
         if repository.name == name:
             return repository
     names = ", ".join(f"'{r.name}'" for r in config.REPOSITORIES) or "none"
-    raise ValueError(
+    raise errors.InvalidArgumentError(
         f"No configured repository is named '{name}'; configured are: {names}."
     )
 
 
 def _check_repository(repository: object) -> None:
     if not isinstance(repository, Repository):
-        raise TypeError(
+        raise errors.ArgumentTypeError(
             f"'repository' must be an audmodel.Repository, "
             f"not {type(repository).__name__}."
         )
@@ -894,9 +897,13 @@ def publish(
         _ids.check_alias(alias)
     _archive.check_compression(compression)
     if not isinstance(params, dict):
-        raise ValueError(f"'params' must be a dict, not {type(params).__name__}.")
+        raise errors.InvalidArgumentError(
+            f"'params' must be a dict, not {type(params).__name__}."
+        )
     if meta is not None and not isinstance(meta, dict):
-        raise ValueError(f"'meta' must be a dict or None, not {type(meta).__name__}.")
+        raise errors.InvalidArgumentError(
+            f"'meta' must be a dict or None, not {type(meta).__name__}."
+        )
     root = audeer.path(root)
     if not os.path.isdir(root):
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), root)
@@ -922,7 +929,7 @@ def _publish_repository(repository: Repository | None) -> Repository:
     if repository is not None:
         return repository
     if not config.REPOSITORIES:
-        raise ValueError(
+        raise errors.InvalidArgumentError(
             "You have to provide a repository, "
             "see audmodel.config.REPOSITORIES for an example."
         )
@@ -1048,9 +1055,13 @@ def remove_cached(
 
     """
     if uid is None and older_than is None and max_size is None:
-        raise ValueError("Name what to remove: 'uid', 'older_than' or 'max_size'.")
+        raise errors.InvalidArgumentError(
+            "Name what to remove: 'uid', 'older_than' or 'max_size'."
+        )
     if max_size is not None and max_size < 0:
-        raise ValueError(f"'max_size' must not be negative, not {max_size}.")
+        raise errors.InvalidArgumentError(
+            f"'max_size' must not be negative, not {max_size}."
+        )
     root = _cache_root(cache_root)
     for folder in _cache.remove_stale_partials(root):
         _output.say(f"Removed '{folder}', left by a load interrupted a day ago.")
@@ -1250,7 +1261,9 @@ def update_meta(
 
     """
     if not isinstance(meta, dict):
-        raise ValueError(f"'meta' must be a dict, not {type(meta).__name__}.")
+        raise errors.InvalidArgumentError(
+            f"'meta' must be a dict, not {type(meta).__name__}."
+        )
     _yaml.check_plain(meta)
     short_id, version, root = _resolved(uid, cache_root)
     repository = _store.find_header(short_id, version)
@@ -1288,7 +1301,7 @@ def url(
 
     """
     if type not in URL_TYPES:
-        raise ValueError(
+        raise errors.InvalidArgumentError(
             f"'type' has to be one of 'model', 'header', 'meta', not '{type}'"
         )
     short_id, version, root = _resolved(uid, cache_root)
@@ -1349,7 +1362,7 @@ def verify_cached(
         chosen = _cache.of_model([entry for entry, _ in entries], uid)
         entries = [item for item in entries if item[0] in chosen]
         if not entries:
-            raise RuntimeError(f"Model '{uid}' is not in the cache '{root}'.")
+            raise errors.NotCachedError(f"Model '{uid}' is not in the cache '{root}'.")
     rows = [
         (entry.uid, path, problem)
         for entry, _ in entries

@@ -56,6 +56,7 @@ from audmodel import _ids
 from audmodel import _journal
 from audmodel import _lazy
 from audmodel import _locks
+from audmodel import errors
 from audmodel._files import LinkError
 from audmodel._files import NotRegularFileError
 from audmodel._files import add_mode
@@ -170,7 +171,7 @@ def _model_folder(cache_root: str, short_id: str, version: str) -> str:
 
     """
     if not (_ids.is_stored_id(short_id) and _ids.is_safe_version(version)):
-        raise ValueError(
+        raise errors.InvalidArgumentError(
             f"Refusing the model ID '{short_id}-{version}' in the cache "
             f"'{cache_root}': it is not a model ID."
         )
@@ -189,7 +190,7 @@ def refuse_linked_folder(path: str) -> None:
     """
     folder = os.path.dirname(path)
     if _ids.is_stored_id(os.path.basename(folder)) and os.path.islink(folder):
-        raise RuntimeError(
+        raise errors.RefusedError(
             f"Refusing to write '{path}': the cache folder '{folder}' "
             "is a symbolic link. Remove the link."
         )
@@ -617,7 +618,9 @@ def alias_record(cache_root: str, short_id: str, alias: str) -> str:
 
     """
     if not (_ids.is_valid_alias(alias) and _ids.is_stored_id(short_id)):
-        raise ValueError(f"'{alias}' of '{short_id}' is not a valid alias.")
+        raise errors.InvalidAliasError(
+            f"'{alias}' of '{short_id}' is not a valid alias."
+        )
     return os.path.join(cache_root, short_id, ALIAS_RECORD_PREFIX + alias)
 
 

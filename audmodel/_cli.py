@@ -30,6 +30,7 @@ from audmodel import _json
 from audmodel import _lazy
 from audmodel import _output
 from audmodel import _yaml
+from audmodel import errors
 from audmodel._config import USER_CONFIG_FILE
 from audmodel._defaults import CATALOG_HOST
 from audmodel._defaults import CATALOG_PORT
@@ -151,7 +152,7 @@ def _repository_argument(name: str, host: str, backend: str) -> audmodel.Reposit
     registry = audmodel.Repository.backend_registry
     if backend not in registry:
         registered = ", ".join(sorted(registry))
-        raise ValueError(
+        raise errors.InvalidArgumentError(
             f"'{backend}' is not a registered backend; registered are: {registered}."
         )
     return audmodel.Repository(name, host, backend)
@@ -343,7 +344,7 @@ def _ui(args: argparse.Namespace) -> int:
     try:
         _ui.serve(catalog, args.host, args.port, args.open, args.allow_host or ())
     except ImportError as ex:
-        raise RuntimeError(str(ex)) from None
+        raise errors.CatalogError(str(ex)) from None
     return 0
 
 
@@ -366,7 +367,7 @@ def _cache_rm(args: argparse.Namespace) -> int:
 
 def _cache_prune(args: argparse.Namespace) -> int:
     if args.older_than is None and args.max_size is None:
-        raise ValueError("Give --older-than, --max-size or both.")
+        raise errors.InvalidArgumentError("Give --older-than, --max-size or both.")
     return _remove_cached(
         args,
         "Remove the models this selects from the cache?",
@@ -388,7 +389,9 @@ def _confirmed(args: argparse.Namespace, question: str) -> bool:
     if args.yes:
         return True
     if not sys.stdin.isatty():
-        raise ValueError("Not asking without a terminal: add --yes to go ahead.")
+        raise errors.InvalidArgumentError(
+            "Not asking without a terminal: add --yes to go ahead."
+        )
     return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
@@ -468,7 +471,9 @@ def _params(args: argparse.Namespace) -> dict[str, object]:
     for item in args.param:
         key, separator, value = item.partition("=")
         if not separator or not key:
-            raise ValueError(f"A parameter must be given as KEY=VALUE, not '{item}'.")
+            raise errors.InvalidArgumentError(
+                f"A parameter must be given as KEY=VALUE, not '{item}'."
+            )
         params[key] = _yaml.loads(value, f"the value of parameter '{key}'")
     return params
 
@@ -479,7 +484,9 @@ def _mapping_file(path: str, what: str) -> dict[str, object]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ValueError(f"The {what} file '{path}' must hold a YAML mapping.")
+        raise errors.InvalidArgumentError(
+            f"The {what} file '{path}' must hold a YAML mapping."
+        )
     return data
 
 

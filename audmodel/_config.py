@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from audmodel import errors
 from audmodel._lazy import yaml
 from audmodel._repository import Repository
 
@@ -51,16 +52,18 @@ def read_config_file(path: str) -> dict[str, object]:
         with open(path) as fp:
             entries = yaml.load(fp, Loader=yaml.BaseLoader)
     except yaml.YAMLError as ex:
-        raise ValueError(
+        raise errors.ConfigurationError(
             f"The configuration file '{path}' is not valid YAML: {ex}"
         ) from None
     if entries is None:
         return {}
     if not isinstance(entries, dict):
-        raise ValueError(f"The configuration file '{path}' must hold a mapping.")
+        raise errors.ConfigurationError(
+            f"The configuration file '{path}' must hold a mapping."
+        )
     for key in ("cache_root", "shared_cache_root"):
         if key in entries and not isinstance(entries[key], str):
-            raise ValueError(
+            raise errors.ConfigurationError(
                 f"The entry '{key}' in the configuration file '{path}' "
                 f"must be a path, not {entries[key]!r}."
             )
@@ -77,25 +80,25 @@ def read_config_file(path: str) -> dict[str, object]:
 
 def _check_repositories(repositories: object, path: str) -> None:
     if not repositories:
-        raise ValueError(
+        raise errors.ConfigurationError(
             "You cannot specify an empty 'repositories:' section "
             f"in the configuration file '{path}'."
         )
     if not isinstance(repositories, list):
-        raise ValueError(
+        raise errors.ConfigurationError(
             f"The entry 'repositories' in the configuration file '{path}' "
             "must be a list of repositories."
         )
     for repository in repositories:
         if not isinstance(repository, dict):
-            raise ValueError(
+            raise errors.ConfigurationError(
                 f"The repository {repository!r} in the configuration file "
                 f"'{path}' must be a mapping with the keys 'name', 'host', "
                 "and 'backend'."
             )
         for key in REPOSITORY_KEYS:
             if not isinstance(repository.get(key), str):
-                raise ValueError(
+                raise errors.ConfigurationError(
                     f"Your repository is missing a '{key}' entry: '{repository}'. "
                     f"It is in the configuration file '{path}'."
                 )
@@ -111,12 +114,14 @@ def _switch(value: object, where: str) -> bool:
     text = str(value).strip().lower()
     if text in _TRUE or text in _FALSE:
         return text in _TRUE
-    raise ValueError(f"{where} must be true or false (1 or 0), not {value!r}.")
+    raise errors.ConfigurationError(
+        f"{where} must be true or false (1 or 0), not {value!r}."
+    )
 
 
 def _check_lock(value: object, where: str) -> str:
     if value not in CACHE_LOCKS:
-        raise ValueError(
+        raise errors.ConfigurationError(
             f"{where} must be one of {', '.join(CACHE_LOCKS)}, not {value!r}."
         )
     return str(value)

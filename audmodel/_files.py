@@ -23,6 +23,8 @@ import stat
 import threading
 from typing import BinaryIO
 
+from audmodel import errors
+
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 _DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
@@ -33,7 +35,7 @@ class NotRegularFileError(OSError):
     r"""A stored or cached path is a FIFO, socket, device or folder, not a file."""
 
 
-class LinkError(RuntimeError):
+class LinkError(errors.RefusedError):
     r"""A path below a cache root is a symbolic link where none may be.
 
     Example:

@@ -15,6 +15,7 @@ import re
 from typing import NamedTuple
 
 from audmodel import _layout
+from audmodel import errors
 
 
 LEGACY_REPOSITORY_PUBLIC = "models-public-local"
@@ -286,7 +287,7 @@ def check_version(version: str) -> str:
 
     """
     if not is_version(version):
-        raise ValueError(
+        raise errors.InvalidVersionError(
             f"'{version}' is not a valid version. "
             "Versions have to be semantic versions 'X.Y.Z', "
             "where X, Y, Z are integers, "
@@ -307,7 +308,7 @@ def check_alias(alias: str) -> str:
 
     """
     if not is_valid_alias(alias):
-        raise ValueError(
+        raise errors.InvalidAliasError(
             f"'{alias}' is not an allowed alias name. "
             "Alias names may only contain letters, numbers, underscores, hyphens, "
             "and are not allowed to be confused with a model ID. "
@@ -332,13 +333,13 @@ def check_name(name: str) -> str:
         or NAME_PATTERN.fullmatch(name) is None
         or set(name) == {"."}
     ):
-        raise ValueError(
+        raise errors.InvalidNameError(
             f"'{name}' is not a valid model name. "
             "Names may only contain letters, digits, '.', '_', and '-', "
             "and must not consist of dots only."
         )
     if name in _layout.RESERVED_FOLDERS:
-        raise ValueError(
+        raise errors.InvalidNameError(
             f"'{name}' is not a valid model name: "
             "it is reserved for the repository's own files."
         )
@@ -358,15 +359,19 @@ def check_subgroup(subgroup: str | None) -> str:
     """
     subgroup = subgroup or ""
     if not isinstance(subgroup, str):
-        raise ValueError(f"Subgroup must be a string, not {subgroup!r}.")
+        raise errors.InvalidSubgroupError(
+            f"Subgroup must be a string, not {subgroup!r}."
+        )
     if not subgroup:
         return subgroup
     parts = subgroup.split(".")
     if parts[0] in _layout.RESERVED_FOLDERS:
-        raise ValueError(f"It is not allowed to set subgroup to '{parts[0]}'.")
+        raise errors.InvalidSubgroupError(
+            f"It is not allowed to set subgroup to '{parts[0]}'."
+        )
     for part in parts:
         if SUBGROUP_PART_PATTERN.fullmatch(part) is None:
-            raise ValueError(
+            raise errors.InvalidSubgroupError(
                 f"'{subgroup}' is not a valid subgroup. "
                 "A subgroup consists of dot-separated parts, "
                 "each made of letters, digits, '_', and '-'."

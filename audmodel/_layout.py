@@ -33,6 +33,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from audmodel import errors
+
 
 UID_FOLDER = "_uid"
 ALIAS_FOLDER = "_alias"
@@ -88,7 +90,9 @@ def archive_path(short_id: str, name: str, subgroup: str | None) -> str:
     folders = [part for part in (subgroup or "").split(".") if part]
     for part in [*folders, name]:
         if "/" in part:
-            raise RuntimeError(f"Refusing '{part}' as a folder of a model's archive.")
+            raise errors.RefusedError(
+                f"Refusing '{part}' as a folder of a model's archive."
+            )
     return check_parts("/" + "/".join([*folders, name, f"{short_id}.{ARCHIVE_EXT}"]))
 
 
@@ -171,7 +175,7 @@ def versioned(path: str, version: str, where: str = "a repository") -> str:
 
     """
     if not version or _VERSION_CHARACTERS.fullmatch(version) is None:
-        raise ValueError(
+        raise errors.InvalidVersionError(
             f"Invalid version '{version}', does not match "
             f"'{_VERSION_CHARACTERS.pattern}'."
         )
@@ -292,7 +296,7 @@ def check_parts(path: str, where: str = "a repository") -> str:
     """
     parts = path.split("/")
     if any(p in (".", "..") or "\\" in p or "\x00" in p for p in parts):
-        raise RuntimeError(
+        raise errors.RefusedError(
             f"Refusing the path '{path}' in {where}: "
             "a part of it is '.' or '..', or holds a backslash or NUL, "
             "so it could lead outside."

@@ -23,6 +23,7 @@ from audmodel import _publish
 from audmodel import _store
 from audmodel import _transaction
 from audmodel import _yaml
+from audmodel import errors
 from audmodel._lazy import audbackend
 from audmodel._repository import Repository
 from audmodel.backend._common import backend_error
@@ -110,7 +111,7 @@ def _remove_rest(
             for path in paths:
                 _store.remove(location, path, version)
     except (RuntimeError, audbackend.BackendError) as ex:
-        raise RuntimeError(
+        raise errors.PublicationError(
             f"Model '{uid}' was removed from {location.repository}, "
             f"but some of its files are left: {ex} "
             "audmodel.check(repair=True) removes them once they are an hour old."
@@ -120,7 +121,7 @@ def _remove_rest(
 def _refuse_aliased(location: _store.Location, short_id: str, version: str) -> None:
     pointing = _aliases.aliases_of(location, short_id, version)
     if pointing:
-        raise RuntimeError(
+        raise errors.AliasedModelError(
             f"Cannot remove model '{short_id}-{version}': the aliases {pointing} "
             "point to it. Point them to another model (audmodel.set_alias) "
             "or remove them (audmodel.remove_alias) first."

@@ -27,6 +27,7 @@ from audmodel import _output
 from audmodel import _shared
 from audmodel import _store
 from audmodel import _yaml
+from audmodel import errors
 from audmodel._config import offline
 from audmodel._files import NotRegularFileError
 from audmodel._lazy import audbackend
@@ -76,7 +77,7 @@ def header(
     # The cache may be shared, and a header put there by anyone in its group.
     problem = _ids.header_problem(header)
     if header is None or problem is not None:
-        raise RuntimeError(f"Refusing the cached header '{local}': {problem}.")
+        raise errors.RefusedError(f"Refusing the cached header '{local}': {problem}.")
     return header
 
 
@@ -224,7 +225,7 @@ def _read_cached(
     if data is None:
         return None
     if not isinstance(data, dict):
-        raise RuntimeError(
+        raise errors.RefusedError(
             f"The {what} of model '{short_id}-{version}' is not a mapping: {path}"
         )
     return copy.deepcopy(data)
@@ -389,7 +390,7 @@ def _unpack(
         refused = _archive.ArchiveError | ChecksumError | NotRegularFileError
         if not isinstance(cause, refused):
             raise
-        raise RuntimeError(
+        raise errors.LoadError(
             f"Cannot load model '{short_id}-{version}' from "
             f"{location.repository}: {cause}"
         ) from None
@@ -514,6 +515,6 @@ def _stored_archive(
         try:
             yield location, path
         except _archive.ArchiveError as ex:
-            raise RuntimeError(
+            raise errors.LoadError(
                 f"Cannot {doing} of model '{short_id}-{version}' in {repository}: {ex}"
             ) from None

@@ -33,6 +33,7 @@ from audmodel import _output
 from audmodel import _store
 from audmodel import _transaction
 from audmodel import _yaml
+from audmodel import errors
 from audmodel._config import config
 from audmodel._repository import Repository
 
@@ -143,7 +144,7 @@ def _upload(log: _transaction.UndoLog, upload: _Upload) -> None:
                 before,
             )
     if _store.exists(log.location, _layout.header_path(short_id), version):
-        raise RuntimeError(
+        raise errors.PublishedMeanwhileError(
             f"A model with ID '{uid}' was published by another process "
             "in the meantime. Its archive, metadata, or alias files "
             "might have been replaced by the ones of this process. "

@@ -8,6 +8,7 @@ from typing import Any
 
 from audmodel import _layout
 from audmodel import backend
+from audmodel import errors
 from audmodel._lazy import audbackend
 from audmodel.backend._common import check_host
 from audmodel.backend._common import without_userinfo
@@ -152,7 +153,9 @@ class Repository:
 
         """
         if self.backend not in self.backend_registry:
-            raise ValueError(f"'{self.backend}' is not a registered backend")
+            raise errors.ConfigurationError(
+                f"'{self.backend}' is not a registered backend"
+            )
         backend_class = self.backend_registry[self.backend]
         from audmodel.backend._interface import Interface  # imports audbackend
 

@@ -27,6 +27,7 @@ from audmodel import _ids
 from audmodel import _layout
 from audmodel import _lazy
 from audmodel import _yaml
+from audmodel import errors
 from audmodel._config import config
 from audmodel._config import offline
 from audmodel._config import state_folder
@@ -69,7 +70,7 @@ class Location(NamedTuple):
 def model_not_found(short_id: str, version: str | None) -> RuntimeError:
     r"""The error users match on when a model is unknown."""
     uid = str(_ids.ModelId(short_id, version)) if version else short_id
-    return RuntimeError(f"A model with ID '{uid}' does not exist.")
+    return errors.ModelNotFoundError(f"A model with ID '{uid}' does not exist.")
 
 
 OFFLINE_SWITCHES = "AUDMODEL_OFFLINE, audmodel.config.OFFLINE, or 'offline: true'"
@@ -82,7 +83,7 @@ def not_cached(what: str) -> RuntimeError:
         what: e.g. ``"Model 'd4e9c65b-1.0.0'"`` or ``"Alias 'production'"``
 
     """
-    return RuntimeError(
+    return errors.NotCachedError(
         f"{what} is not cached, and offline mode is on ({OFFLINE_SWITCHES}): "
         "no repository is contacted. Load it once online."
     )
@@ -142,7 +143,7 @@ def missing_as_not_found(
 
 def alias_not_found(alias: str) -> RuntimeError:
     r"""The error users match on when an alias is unknown."""
-    return RuntimeError(f"An alias with name '{alias}' does not exist.")
+    return errors.AliasNotFoundError(f"An alias with name '{alias}' does not exist.")
 
 
 # --- paths ---------------------------------------------------------------
@@ -226,7 +227,7 @@ def refuse_offline(repository: Repository | None = None) -> None:
     """
     if offline():
         repository = repository or next(iter(config.REPOSITORIES), None)
-        raise RuntimeError(
+        raise errors.OfflineError(
             f"Offline mode is on ({OFFLINE_SWITCHES}): {repository} is not "
             "contacted. Turn offline mode off for what needs a repository "
             "(publishing, aliases, removing, copying, checking)."
@@ -570,7 +571,7 @@ def _checked_header(data: bytes, where: str) -> dict[str, Any]:
     header = _yaml.loads(data, where)
     problem = _ids.header_problem(header)
     if not isinstance(header, dict) or problem is not None:
-        raise RuntimeError(f"Refusing the header {where}: {problem}.")
+        raise errors.RefusedError(f"Refusing the header {where}: {problem}.")
     return header
 
 
@@ -613,7 +614,7 @@ def read_bytes(
         ) from None
 
 
-class TooLargeToReadError(RuntimeError):
+class TooLargeToReadError(errors.RefusedError):
     r"""A stored file is larger than what may be read of it into memory."""
 
 
@@ -739,7 +740,7 @@ def transfer(
         with local_copy(source, path, version, verbose) as local:
             target.interface.put_file(local, path, version, verbose=verbose)
     if target.interface.checksum(path, version) != expected:
-        raise RuntimeError(
+        raise errors.IntegrityError(
             f"The copy of '{dst}' in {target.repository} does not match "
             f"the MD5 of the original in {source.repository} ({expected}), "
             "which may have changed while it was copied."

@@ -29,6 +29,7 @@ from audmodel import _layout
 from audmodel import _output
 from audmodel import _store
 from audmodel import _yaml
+from audmodel import errors
 from audmodel._lazy import audbackend
 from audmodel._repository import Repository
 
@@ -106,7 +107,7 @@ class UndoLog:
 
     def undo(self) -> None:
         r"""Take back all writes, newest first; keep going if one fails."""
-        errors = []
+        failures = []
         for repository, path, version, before in reversed(self._records):
             try:
                 with _store.opened(repository) as location:
@@ -117,12 +118,12 @@ class UndoLog:
                         _take_back_if_removed(location, before, path, version)
                 _output.say(f"Took back '{path}' ({version}) in {repository}.")
             except Exception as ex:
-                errors.append(f"{path} ({version}) in {repository}: {ex!r}")
+                failures.append(f"{path} ({version}) in {repository}: {ex!r}")
         self._records.clear()
-        if errors:
-            raise RuntimeError(
+        if failures:
+            raise errors.PublicationError(
                 "Could not take back all files of the failed publication: "
-                + "; ".join(errors)
+                + "; ".join(failures)
             )
 
 
@@ -250,7 +251,9 @@ def _raised_as(
             raise
         uid = _ids.ModelId(short_id, version)
         cause = ex.exception if isinstance(ex, audbackend.BackendError) else ex
-        raise RuntimeError(f"Could not {verb} model '{uid}': {cause!r}") from ex
+        raise errors.PublicationError(
+            f"Could not {verb} model '{uid}': {cause!r}"
+        ) from ex
 
 
 def refuse_existing(
@@ -262,7 +265,9 @@ def refuse_existing(
     else:
         there = _store.exists(location, _layout.header_path(short_id), version)
     if there:
-        raise RuntimeError(f"A model with ID '{short_id}-{version}' exists already.")
+        raise errors.ModelExistsError(
+            f"A model with ID '{short_id}-{version}' exists already."
+        )
 
 
 ALIASES_LOCK = "_aliases"
@@ -303,7 +308,7 @@ def claimed(
         if is_stale(holder):
             _store.remove(location, path, version)
         elif time.monotonic() >= deadline:
-            raise RuntimeError(
+            raise errors.BusyError(
                 f"{_busy(short_id, version)} ({_describe(holder)}). "
                 "If none is running, remove "
                 f"'{_store.versioned_path(location, path, version)}' "

@@ -44,6 +44,7 @@ from audmodel import _ui_card
 from audmodel import _ui_compare
 from audmodel import _ui_safety
 from audmodel import _yaml
+from audmodel import errors
 from audmodel._defaults import CATALOG_HOST
 from audmodel._defaults import CATALOG_PORT
 from audmodel._lazy import audbackend
@@ -902,11 +903,11 @@ def _listen(host: str, port: int) -> socket.socket:
     except OSError as ex:
         listening.close()
         if ex.errno == errno.EADDRINUSE:
-            raise RuntimeError(
+            raise errors.CatalogError(
                 f"Port {port} on {host} is taken by another program: "
                 f"choose another with --port, e.g. --port {port + 1}."
             ) from None
-        raise RuntimeError(
+        raise errors.CatalogError(
             f"Cannot listen on {host}:{port}: {ex.strerror or ex}. "
             "Check the address given with --host."
         ) from None
@@ -939,7 +940,7 @@ def running(catalog: Catalog, host: str = CATALOG_HOST) -> Iterator[str]:
     deadline = time.monotonic() + 30
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"The catalog did not start on {host}:{port}.")
+            raise errors.CatalogError(f"The catalog did not start on {host}:{port}.")
         time.sleep(0.02)
     try:
         yield f"http://{host}:{port}/models"

@@ -15,6 +15,8 @@ import dataclasses
 import json
 from typing import Any
 
+from audmodel import errors
+
 
 MAX_MODELS = 8
 r"""Most models compared at once; more would not fit a screen."""
@@ -59,12 +61,12 @@ def chosen(values: list[str]) -> list[str]:
     """
     unique = list(dict.fromkeys(v.strip() for v in values if v.strip()))
     if len(unique) < 2:
-        raise ValueError(
+        raise errors.InvalidArgumentError(
             "Choose two or more models to compare: tick them in the list of "
             "models or of a model's versions, or give ?uid=...&uid=..."
         )
     if len(unique) > MAX_MODELS:
-        raise ValueError(
+        raise errors.InvalidArgumentError(
             f"{len(unique)} models were chosen; at most {MAX_MODELS} are "
             "compared at once."
         )

@@ -27,6 +27,7 @@ import datetime
 import functools
 import os
 
+from audmodel import errors
 from audmodel._files import LinkError
 from audmodel._files import NotRegularFileError
 from audmodel._files import open_regular
@@ -77,7 +78,7 @@ def _loader_and_dumper() -> tuple[type[yaml.SafeLoader], type[yaml.SafeDumper]]:
     return Loader, Dumper
 
 
-class YAMLError(RuntimeError):
+class YAMLError(errors.RefusedError):
     r"""A repository or cache file is not valid, safe YAML.
 
     Args:
@@ -119,7 +120,7 @@ def check_plain(obj: object) -> None:
 def _check_plain(obj: object, where: str, depth: int = 1) -> None:
     if depth > MAX_DEPTH:
         # It could be written, but no reader would take it back.
-        raise RuntimeError(
+        raise errors.NotPlainDataError(
             f"{SERIALIZE_ERROR_MESSAGE}it nests deeper than {MAX_DEPTH} levels "
             f"(at '{where}')"
         )
@@ -137,7 +138,7 @@ def _check_plain(obj: object, where: str, depth: int = 1) -> None:
 
 def _raise_not_plain(obj: object, where: str) -> None:
     place = f", at '{where}'" if where else ""
-    raise RuntimeError(
+    raise errors.NotPlainDataError(
         f"{SERIALIZE_ERROR_MESSAGE}{obj!r} (of type {type(obj).__name__}{place})"
     )
 
@@ -308,17 +309,19 @@ def read_scalar(text: str) -> object:
 
     """
     if len(text) > MAX_SCALAR:
-        raise ValueError(f"a value has at most {MAX_SCALAR} characters.")
+        raise errors.InvalidArgumentError(
+            f"a value has at most {MAX_SCALAR} characters."
+        )
     if not text:
         return text
     if text[0] in "[{&*!|>%@`" or "\n" in text:
-        raise ValueError(_PLAIN_ONLY)
+        raise errors.InvalidArgumentError(_PLAIN_ONLY)
     try:
         value = loads(text, "a value")
     except YAMLError:
-        raise ValueError("it is not a valid value.") from None
+        raise errors.InvalidArgumentError("it is not a valid value.") from None
     if type(value) not in _SCALARS:
-        raise ValueError(_PLAIN_ONLY)
+        raise errors.InvalidArgumentError(_PLAIN_ONLY)
     return value
 
 

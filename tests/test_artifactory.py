@@ -85,6 +85,7 @@ def test_corrupted_download_is_refused(
     artifactory_server.corrupt_downloads = 3
     with pytest.raises(RuntimeError, match=f"Cannot load model '{uid}'.*local header"):
         audmodel.load(uid)
+    artifactory_server.corrupt_downloads = 0
     short_id, version = uid.split("-", 1)
     assert not os.path.exists(os.path.join(cache, short_id, version))
     assert files_below(audmodel.load(uid)) == files_below(model_root)

@@ -91,7 +91,7 @@ def test_broken_user_file_names_file_and_entry(tmp_path, text, message):
     path = write_user_config(tmp_path, text)
     result = import_config(tmp_path)
     assert result.returncode != 0
-    error = result.stderr[result.stderr.index("ValueError:") :]
+    error = result.stderr[result.stderr.index("ConfigurationError:") :]
     assert path in error
     assert re.search(message, error), error
 

@@ -48,16 +48,23 @@ KILLED_LOAD = textwrap.dedent(
         time.sleep(120)
 
     if phase == "download":
-        # Archives are unpacked while their parts are read.
-        original = cls._read_range
+        # Archives are unpacked while their parts are read; a small one
+        # comes whole with the read of its end.
+        original_range, original_tail = cls._read_range, cls._read_tail
 
         def read_range(self, path, start, end):
-            data = original(self, path, start, end)
+            data = original_range(self, path, start, end)
             if path.endswith(".zip"):
                 stall("downloading")
             return data
 
-        cls._read_range = read_range
+        def read_tail(self, path, count):
+            data = original_tail(self, path, count)
+            if path.endswith(".zip"):
+                stall("downloading")
+            return data
+
+        cls._read_range, cls._read_tail = read_range, read_tail
     else:
         original = _archive.extract
 

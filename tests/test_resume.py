@@ -174,7 +174,7 @@ def test_a_connection_cut_half_way_is_continued(flaky_s3, tmp_path, monkeypatch)
     steps.clear()
     flaky.sent = 0
     # The data, streamed in ranges of megabytes, not the archive's end.
-    flaky.inject("drop", times=3, method="GET", path=".zip", min_range=1 << 20)
+    flaky.inject("drop", times=3, method="GET", path=".zip", min_range=2 << 20)
     assert files_below(audmodel.load(uid)) == files_below(str(root))
     assert flaky.faults == 3
     # Each cut stream went on from where it stopped: nothing was sent twice,

@@ -18,6 +18,7 @@ import stat
 import zipfile
 import zlib
 
+from audmodel import errors
 from audmodel._archive._bytes import BATCH
 from audmodel._archive._bytes import LARGE
 from audmodel._archive._bytes import crc32
@@ -69,7 +70,7 @@ def list_files(root: str) -> list[str]:
                 relative = name if rel == "." else f"{rel}/{name}"
                 files.append(relative.replace(os.sep, "/"))
     if refused:
-        raise ValueError(
+        raise errors.InvalidArgumentError(
             "Refusing to publish the model folder: " + "; ".join(sorted(refused)) + "."
         )
     return sorted(files)
@@ -100,7 +101,7 @@ def check_compression(compression: int | str) -> int | str:
     if compression != AUTO and (
         type(compression) is not int or not 0 <= compression <= 9
     ):
-        raise ValueError(
+        raise errors.InvalidArgumentError(
             f"'compression' has to be between 0 and 9, not {compression!r}. "
             "It may also be 'auto'."
         )

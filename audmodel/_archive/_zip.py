@@ -15,8 +15,10 @@ import struct
 import time
 import zipfile
 
+from audmodel import errors
 
-class ArchiveError(RuntimeError):
+
+class ArchiveError(errors.RefusedError):
     r"""An archive is broken or holds entries that are refused."""
 
 

@@ -17,6 +17,7 @@ from typing import BinaryIO
 from typing import TypeVar
 import urllib.parse
 
+from audmodel import errors
 from audmodel._files import NotRegularFileError
 from audmodel._lazy import audbackend
 from audmodel._lazy import audeer
@@ -39,11 +40,11 @@ STREAM_RETRIES = 6
 r"""Retries of a stream broken off, each from where it stopped, after a pause."""
 
 
-class ChecksumError(RuntimeError):
+class ChecksumError(errors.IntegrityError):
     r"""A downloaded file does not match the checksum the backend stored."""
 
 
-class FileTooLargeError(ValueError):
+class FileTooLargeError(errors.TooLargeError):
     r"""A stored file is larger than its reader allows; it was not read.
 
     Args:
@@ -172,7 +173,9 @@ class RangedReads(_Backend):
 
         """
         if start < 0 or (end is not None and end < start):
-            raise ValueError(f"Cannot read bytes {start} to {end} of '{path}'.")
+            raise errors.InvalidArgumentError(
+                f"Cannot read bytes {start} to {end} of '{path}'."
+            )
         _check_opened(self)
         if end == start:
             return b""
@@ -259,7 +262,9 @@ class RangedReads(_Backend):
 
         """
         if count <= 0:
-            raise ValueError(f"Cannot read the last {count} bytes of '{path}'.")
+            raise errors.InvalidArgumentError(
+                f"Cannot read the last {count} bytes of '{path}'."
+            )
         _check_opened(self)
         return _tried(self._read_tail, path, count)
 
@@ -294,7 +299,7 @@ class FileTimes(_Backend):
 
 def _check_opened(backend: audbackend.backend.Base) -> None:
     if not backend.opened:
-        raise RuntimeError("Call 'open()' before reading from the backend.")
+        raise errors.NotOpenedError("Call 'open()' before reading from the backend.")
 
 
 def _tried(function: Callable[..., _T], *args: object) -> _T:
@@ -498,7 +503,9 @@ def check_host(host: str) -> str:
         try:
             urllib.parse.urlsplit(host).port  # noqa: B018 - parses the port
         except ValueError as ex:
-            raise ValueError(f"The host is not a valid URL: {ex}.") from None
+            raise errors.InvalidArgumentError(
+                f"The host is not a valid URL: {ex}."
+            ) from None
     return host
 
 

@@ -13,6 +13,7 @@ import uuid
 import audbackend
 import audeer
 
+from audmodel import errors
 from audmodel._files import open_regular
 from audmodel.backend._common import FileTimes
 from audmodel.backend._common import RangedReads
@@ -201,7 +202,9 @@ class FileSystem(FileTimes, RangedReads, audbackend.backend.FileSystem):
     def _expand(self, path: str) -> str:
         # audbackend allows '..' in paths; a repository's files stay inside.
         if any(part in (".", "..") for part in path.split("/")):
-            raise ValueError(f"Refusing the path '{path}': it has a '.' or '..' part.")
+            raise errors.RefusedPathError(
+                f"Refusing the path '{path}': it has a '.' or '..' part."
+            )
         return super()._expand(path)
 
     def _read_range(self, path: str, start: int, end: int | None) -> bytes:

@@ -31,6 +31,7 @@ import random
 import secrets
 import time
 
+from audmodel import errors
 from audmodel._lazy import audbackend
 from audmodel.backend._capabilities import Capabilities
 
@@ -107,7 +108,7 @@ def put_file_exclusive(
             _remove(backend, ticket)
         wait = min(FIRST_WAIT * 2**attempt, LONGEST_WAIT)
         time.sleep(random.uniform(0, wait))
-    raise RuntimeError(
+    raise errors.BusyError(
         f"Could not create '{dst}': other processes kept taking tickets for it "
         f"through {ATTEMPTS} attempts. If none of them runs, remove the files "
         f"'{dst}.*.ticket' from the repository."
