@@ -972,7 +972,7 @@ def remove(
     Examples:
         >>> audmodel.remove("d4e9c65b-1.0.0")
         Traceback (most recent call last):
-        RuntimeError: Cannot remove model 'd4e9c65b-1.0.0': the aliases ['my-model'] point to it. ...
+        audmodel.errors.AliasedModelError: Cannot remove model 'd4e9c65b-1.0.0': the aliases ['my-model'] point to it. ...
         >>> audmodel.remove_alias("my-model")
         >>> audmodel.remove("d4e9c65b-1.0.0")
         >>> audmodel.exists("d4e9c65b-1.0.0")

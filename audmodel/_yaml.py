@@ -110,7 +110,7 @@ def check_plain(obj: object) -> None:
         >>> check_plain({"fn": print})
         Traceback (most recent call last):
         ...
-        RuntimeError: Cannot serialize the following object to a YAML file:
+        audmodel.errors.NotPlainDataError: Cannot serialize the following object to a YAML file:
         <built-in function print> (of type builtin_function_or_method, at 'fn')
 
     """
@@ -305,7 +305,7 @@ def read_scalar(text: str) -> object:
         >>> read_scalar("[1, 2]")
         Traceback (most recent call last):
         ...
-        ValueError: only plain values are read (numbers, booleans, dates, words).
+        audmodel.errors.InvalidArgumentError: only plain values are read (numbers, booleans, dates, words).
 
     """
     if len(text) > MAX_SCALAR:

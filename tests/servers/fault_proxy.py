@@ -13,6 +13,7 @@ import dataclasses
 import http.client
 import http.server
 import threading
+import time
 
 from servers.local_http import QuietHandler
 from servers.local_http import serve_in_thread
@@ -35,6 +36,7 @@ class FaultProxy:
         self.faults = 0
         self.sent = 0  # bytes of response bodies relayed, also those cut off
         self.requests: list[tuple[str, str]] = []  # method and path of each
+        self.delay = 0.0  # seconds each request is held, as by a distant server
         self.lock = threading.Lock()
         proxy = self
 
@@ -103,6 +105,8 @@ class _Handler(QuietHandler):
     def _relay(self) -> None:
         length = int(self.headers.get("Content-Length", 0) or 0)
         body = self.rfile.read(length) if length else None
+        if self.proxy.delay:
+            time.sleep(self.proxy.delay)
         with self.proxy.lock:
             self.proxy.requests.append((self.command, self.path))
         action = self.proxy.match(self.command, self.path, self.headers.get("Range"))
