@@ -12,7 +12,8 @@ times the calls of ``benchmarks/requests.py`` in a fresh process each (the
 call alone, not the start of Python), with an empty cache unless the row
 says the model is cached. The same calls are timed with audmodel 1.5.3,
 installed into ``--venv`` if missing, where 1.5.3 works on that server: on
-S3 through audbackend's MinIO backend, as 1.5.3 reaches S3. Prints the
+S3 through audbackend's MinIO backend, as 1.5.3 reaches S3; not on
+Artifactory, which audbackend 3 (required by 1.5.3) does not reach. Prints the
 median of ``--rounds`` rounds per call and server, and ours / 1.5.3.
 
 """
@@ -56,10 +57,15 @@ audmodel.config.CACHE_ROOT = cache
 def publish(version, **kwargs):
     return audmodel.publish(
         MODEL, "torch", {{"layers": 10}}, version, author="bench",
-        date=datetime.date(2026, 1, 1), **kwargs,
+        date=datetime.date(2026, 1, 1),
+        repository=audmodel.config.REPOSITORIES[0],  # required by 1.5.3
+        **kwargs,
     )
 
 {before}
+# The backend's library is imported and its client made before the clock
+# starts: audmodel 1.5.3 imports its backends with itself.
+audmodel.config.REPOSITORIES[0].create_backend_interface()
 start = time.perf_counter()
 result = {code}
 print(json.dumps({{"seconds": time.perf_counter() - start, "result": str(result)}}))
@@ -175,10 +181,9 @@ def main() -> None:
         proxy = FaultProxy(base)
         proxy.delay = ARGS.delay
         repository = ("models", f"{proxy.url}/{path}", "artifactory")
-        libraries = {
-            "ours": Library(sys.executable, repository, None),
-            "1.5.3": Library(reference, repository, None),
-        }
+        # audmodel 1.5.3 requires audbackend 3, which has no Artifactory
+        # backend: it cannot reach Artifactory at all.
+        libraries = {"ours": Library(sys.executable, repository, None)}
         results["artifactory"] = measure(libraries, model, ARGS.rounds)
         proxy.stop()
     finally:
@@ -191,13 +196,17 @@ def report(results: dict) -> None:
     print(f"{'call':28}{'server':>13}{'ours':>9}{'1.5.3':>9}{'ours/1.5.3':>12}")
     for server, table in results.items():
         for call, times in table.items():
-            ours, theirs = times["ours"], times["1.5.3"]
-            shown = [
-                f"{t:8.2f}s" if t is not None else f"{'fails':>9}"
-                for t in (ours, theirs)
-            ]
+            ours, theirs = times["ours"], times.get("1.5.3")
+            shown = [_seconds(ours), _seconds(theirs) if "1.5.3" in times else "-"]
+            shown = [f"{text:>9}" for text in shown]
             ratio = f"{ours / theirs:12.2f}" if ours and theirs else f"{'-':>12}"
             print(f"{call:28}{server:>13}{''.join(shown)}{ratio}")
+    print("1.5.3 on artifactory: none, as audmodel 1.5.3 requires audbackend 3,")
+    print("which has no Artifactory backend.")
+
+
+def _seconds(value: float | None) -> str:
+    return "fails" if value is None else f"{value:.2f}s"
 
 
 def arguments() -> argparse.Namespace:

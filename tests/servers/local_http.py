@@ -18,6 +18,13 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format, *args) -> None:
         pass
 
+    def handle_expect_100(self) -> bool:
+        # The interim answer must leave at once: a client that sent
+        # 'Expect: 100-continue' (boto3 on uploads) waits for it, a second.
+        answered = super().handle_expect_100()
+        self.wfile.flush()
+        return answered
+
 
 def serve_in_thread(
     handler: type[http.server.BaseHTTPRequestHandler],
