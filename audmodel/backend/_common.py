@@ -496,7 +496,7 @@ def check_host(host: str) -> str:
         >>> check_host("http://[::1")
         Traceback (most recent call last):
         ...
-        audmodel.errors.InvalidArgumentError: The host is not a valid URL: Invalid IPv6 URL.
+        audmodel.errors.InvalidArgumentError: The host is not a valid URL: ...
 
     """
     if "://" in host:
