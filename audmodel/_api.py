@@ -1155,7 +1155,13 @@ def set_alias(
     """
     _ids.check_alias(alias)
     short_id, version, _ = _resolved(uid, cache_root)
-    repository = _store.find_header(short_id, version)
+    # With one repository there is nothing to find: that the model is
+    # there is checked under the aliases lock (see _publish.set_alias).
+    configured = list(config.REPOSITORIES)
+    if len(configured) == 1:
+        repository = configured[0]
+    else:
+        repository = _store.find_header(short_id, version)
     _publish.set_alias(alias, short_id, version, repository)
 
 

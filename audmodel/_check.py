@@ -156,7 +156,13 @@ def _inventory(location: _store.Location) -> _Inventory:
         kind = path.rsplit("/", 1)[1][len(short_id) :]
         if folder == f"/{_layout.UID_FOLDER}":
             if kind.endswith(".ticket"):
-                inventory.tickets.append(stored)
+                # A claim taken by a ticket is held by the ticket itself.
+                if kind.startswith(f".{_layout.CLAIM_EXT}.") and uid not in (
+                    inventory.claims
+                ):
+                    inventory.claims[uid] = item
+                else:
+                    inventory.tickets.append(stored)
                 continue
             table = {
                 f".{_layout.HEADER_EXT}": inventory.headers,
@@ -187,7 +193,7 @@ def _live_claims(location: _store.Location, inventory: _Inventory) -> set[str]:
 
 
 def _claim_is_stale(location: _store.Location, claim: _Stored) -> bool:
-    holder = _transaction.read_claim(location, claim.path, claim.version)
+    holder = _transaction.read_claim(location, claim.stored)
     return _transaction.is_stale(holder) or _age(location, claim.stored) > GRACE_PERIOD
 
 

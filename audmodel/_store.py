@@ -591,15 +591,27 @@ def read_bytes(
         audbackend.BackendError: if the backend fails
 
     """
+    stored = versioned_path(location, path, version)
+    return read_stored(location, stored, limit, source(location, path, version))
+
+
+def read_stored(
+    location: Location,
+    stored: str,
+    limit: int | None = _yaml.MAX_FILE_SIZE,
+    where: str | None = None,
+) -> bytes:
+    r"""Download a small file by its path on the backend; see :func:`read_bytes`.
+
+    ``where`` names the file in errors, its path by default.
+
+    """
     backend = location.interface.backend
     try:
         if location.capabilities.ranged_reads:  # one request, no local file
-            stored = versioned_path(location, path, version)
             return backend.read_range(stored, 0, None, limit)
         with tempfile.TemporaryDirectory() as tmp:
-            local = location.interface.get_file(
-                path, os.path.join(tmp, "file"), version
-            )
+            local = backend.get_file(stored, os.path.join(tmp, "file"))
             with open(local, "rb") as fp:
                 check_size(local, os.fstat(fp.fileno()).st_size, limit)
                 return fp.read()
@@ -608,7 +620,7 @@ def read_bytes(
         if not isinstance(cause, FileTooLargeError):
             raise
         raise TooLargeToReadError(
-            f"Refusing to read {source(location, path, version)}: "
+            f"Refusing to read {where or repr(stored)}: "
             f"it has {cause.size} bytes, more than the {cause.limit} "
             "such a file may have."
         ) from None
@@ -874,36 +886,50 @@ def write_bytes(location: Location, data: bytes, path: str, version: str) -> Non
         location.interface.put_file(local, path, version)
 
 
-def create_exclusive(
+def claim(
     location: Location, data: bytes, path: str, version: str, verbose: bool = False
-) -> bool:
-    r"""Write a small file unless it exists; tell if it was written.
+) -> _tickets.Taken:
+    r"""Take the claim ``path``: of several processes at once, exactly one holds it.
 
-    Of several processes creating the same file at once, exactly one
-    writes it: by the backend's own conditional write where it has one
-    (``put_file_exclusive``: file system, S3, MinIO; on S3 stores that
-    ignore conditional writes by tickets), else by taking
-    tickets (:mod:`audmodel.backend._tickets`, e.g. on Artifactory).
-    With ``verbose``, a line on standard error tells which.
+    The claim is a small file holding ``data``, created only if absent: by
+    the backend's own way where it has one (``claim``: on S3, a
+    conditional write or, where the store ignores those, a ticket), else
+    by its conditional write (``put_file_exclusive``: file system, MinIO),
+    else by a ticket (:func:`audmodel.backend._tickets.take`, e.g. on
+    Artifactory). With ``verbose``, a line on standard error tells which.
+
+    Returns:
+        the path held on the backend (to remove on release), or ``None``
+        and the path of the claim another process holds
+
+    Raises:
+        audbackend.BackendError: if the backend fails
 
     """
     capabilities = location.capabilities
     target = versioned_path(location, path, version)
     with _staged(data, path) as local:
-        method = capabilities.exclusive_creation
-        if method is None:
-            say(f"Creating '{target}' by tickets.", verbose)
-            return _tickets.put_file_exclusive(capabilities.backend, local, target)
         try:
-            say(f"Creating '{target}' by {method}.", verbose)
-            capabilities.put_file_exclusive(local, target)
-        except FileExistsError:
-            return False
+            taken = capabilities.claim(local, target)
+            if taken is not None:
+                say(
+                    f"Claimed '{target}' by {capabilities.exclusive_creation}.", verbose
+                )
+                return _tickets.Taken(*taken)
+            method = capabilities.exclusive_creation
+            if method is None:
+                say(f"Claiming '{target}' by tickets.", verbose)
+                return _tickets.take(capabilities.backend, local, target)
+            say(f"Claiming '{target}' by {method}.", verbose)
+            try:
+                capabilities.put_file_exclusive(local, target)
+            except FileExistsError:
+                return _tickets.Taken(None, target)
+            return _tickets.Taken(target, target)
         except audbackend.BackendError:
             raise
         except Exception as ex:
             raise audbackend.BackendError(ex) from ex
-        return True
 
 
 def exists(location: Location, path: str, version: str) -> bool:
@@ -917,15 +943,20 @@ def remove(location: Location, path: str, version: str) -> None:
     Another process may remove it first; that is no error.
 
     """
-    stored = versioned_path(location, path, version)
+    remove_stored(location, versioned_path(location, path, version))
+
+
+def remove_stored(location: Location, stored: str) -> None:
+    r"""Remove a file by its path on the backend, if it is there."""
     if location.capabilities.remove_if_there(stored):
         return
-    if not location.interface.exists(path, version):
+    backend = location.interface.backend
+    if not backend.exists(stored):
         return
     try:
-        location.interface.remove_file(path, version)
+        backend.remove_file(stored)
     except audbackend.BackendError:
-        if location.interface.exists(path, version):
+        if backend.exists(stored):
             raise
 
 

@@ -303,15 +303,17 @@ def claimed(
     data = _yaml.dumps(claim).encode()
     deadline = time.monotonic() + wait
     pause = 0.02
-    while not _store.create_exclusive(location, data, path, version, verbose):
-        holder = read_claim(location, path, version)
+    while True:
+        held, holder_path = _store.claim(location, data, path, version, verbose)
+        if held is not None:
+            break
+        holder = read_claim(location, holder_path)
         if is_stale(holder):
-            _store.remove(location, path, version)
+            _store.remove_stored(location, holder_path)
         elif time.monotonic() >= deadline:
             raise errors.BusyError(
                 f"{_busy(short_id, version)} ({_describe(holder)}). "
-                "If none is running, remove "
-                f"'{_store.versioned_path(location, path, version)}' "
+                f"If none is running, remove '{holder_path}' "
                 f"from {location.repository} and try again."
             )
         else:
@@ -320,7 +322,7 @@ def claimed(
     try:
         yield
     finally:
-        _store.remove(location, path, version)
+        _store.remove_stored(location, held)
 
 
 def aliases_locked(
@@ -348,10 +350,10 @@ def _busy(short_id: str, version: str) -> str:
     )
 
 
-def read_claim(location: _store.Location, path: str, version: str) -> dict:
+def read_claim(location: _store.Location, stored: str) -> dict:
     r"""The owner of a claim as it wrote it, empty if unreadable."""
     try:
-        holder = _store.read_yaml(location, path, version)
+        holder = _yaml.loads(_store.read_stored(location, stored), stored)
     except Exception:
         return {}
     return holder if isinstance(holder, dict) else {}

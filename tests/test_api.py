@@ -9,6 +9,7 @@ import pathlib
 
 import audbackend
 from helpers import DATE
+from helpers import backend_files
 from helpers import files_below
 from helpers import publish
 import pytest
@@ -415,11 +416,16 @@ def test_set_alias_refuses_bad_names(repository, model_root, alias):
         audmodel.set_alias(alias, uid)
 
 
-def test_set_alias_on_unknown_model(repository):
+def test_set_alias_on_unknown_model(repository, model_root):
+    uid = publish(model_root, alias="best")
+    before = sorted(backend_files(repository))
     with pytest.raises(
         RuntimeError, match=r"A model with ID '00000000-1\.0\.0' does not"
     ):
         audmodel.set_alias("best", "00000000-1.0.0")
+    # Nothing is left of the attempt: the alias still points where it did.
+    assert sorted(backend_files(repository)) == before
+    assert audmodel.resolve_alias("best") == uid
 
 
 # --- meta --------------------------------------------------------------------

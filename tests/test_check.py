@@ -263,3 +263,29 @@ def test_publication_killed_before_its_header_is_found(
     audmodel.check(repository, repair=True)
     assert backend_files(repository) == []
     assert publish(model_root, params={}) == uid
+
+
+@pytest.mark.parametrize("backend_name", ["artifactory", "s3-s3rver"])
+def test_a_claim_taken_by_ticket_is_the_ticket_alone(repository, model_root):
+    """Without conditional writes, the winning ticket is the claim."""
+    from audmodel import _store
+    from audmodel import _transaction
+    from audmodel import errors
+
+    uid = audmodel.uid("torch", {}, "1.0.0")
+    short_id, version = uid.split("-")
+    with _store.opened(repository) as location:
+        with _transaction.claimed(location, short_id, version, False):
+            (ticket,) = backend_files(repository)
+            assert ticket.endswith(".ticket") and ".publishing" in ticket
+            assert audmodel.check(repository).empty  # a live claim
+            with pytest.raises(errors.BusyError, match=r"remove '.*\.ticket'"):
+                publish(model_root, params={})
+    assert backend_files(repository) == []
+    # The ticket of a holder that died is a claim of a dead publisher.
+    text = f"owner: someone\nhost: {socket.gethostname()}\npid: {_dead_pid()}\n"
+    write_stored(repository, ticket, text.encode())
+    report = audmodel.check(repository)
+    assert list(report["problem"]) == ["claim of a dead publisher"]
+    assert publish(model_root, params={}) == uid  # taken over
+    assert audmodel.check(repository).empty

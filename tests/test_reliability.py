@@ -252,8 +252,8 @@ def test_concurrent_meta_and_alias_writers_leave_valid_files(
 # --- creating a file only if absent -------------------------------------------
 
 
-def race_to_create(location, path: str, contenders: int) -> list[tuple[int, bool]]:
-    """Let threads create one file at the same moment; who wrote it?"""
+def race_to_claim(location, path: str, contenders: int) -> list[tuple[int, object]]:
+    """Let threads take one claim at the same moment; what did each get?"""
     import threading
 
     from audmodel import _store
@@ -264,8 +264,7 @@ def race_to_create(location, path: str, contenders: int) -> list[tuple[int, bool
     def contend(worker: int) -> None:
         start.wait()
         data = f"worker: {worker}\n".encode()
-        won = _store.create_exclusive(location, data, path, "1.0.0")
-        results.append((worker, won))
+        results.append((worker, _store.claim(location, data, path, "1.0.0")))
 
     threads = [threading.Thread(target=contend, args=(w,)) for w in range(contenders)]
     for thread in threads:
@@ -275,8 +274,8 @@ def race_to_create(location, path: str, contenders: int) -> list[tuple[int, bool
     return results
 
 
-def test_racing_exclusive_creations_have_one_winner(repository):
-    """Threads creating one file at the same moment: exactly one writes it.
+def test_racing_claims_have_one_holder(repository):
+    """Threads claiming one path at the same moment: exactly one holds it.
 
     On Artifactory, which has no conditional write, this holds only through
     the tickets; a check followed by a write lets every thread win.
@@ -286,13 +285,17 @@ def test_racing_exclusive_creations_have_one_winner(repository):
     with _store.opened(repository) as location:
         for round_ in range(4):
             path = f"/race/round-{round_}.yaml"
-            results = race_to_create(location, path, contenders=8)
-            winners = [worker for worker, won in results if won]
+            results = race_to_claim(location, path, contenders=8)
+            holders = [(worker, taken) for worker, taken in results if taken.held]
             assert len(results) == 8
-            assert len(winners) == 1, results
-            stored = _store.read_bytes(location, path, "1.0.0")
-            assert stored == f"worker: {winners[0]}\n".encode()
-    assert not [f for f in backend_files(repository) if f.endswith(".ticket")]
+            assert len(holders) == 1, results
+            worker, taken = holders[0]
+            # The losers name the claim they found, which holds the winner's text.
+            assert {t.holder for _, t in results} == {taken.held}
+            stored = _store.read_stored(location, taken.held)
+            assert stored == f"worker: {worker}\n".encode()
+            _store.remove_stored(location, taken.held)
+    assert backend_files(repository) == []
 
 
 def test_stale_ticket_does_not_block_creation(repository, monkeypatch):

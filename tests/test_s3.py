@@ -478,7 +478,7 @@ def test_without_the_ticket_fallback_several_creators_win_on_s3rver(
     s3rver_endpoint, monkeypatch
 ):
     """What the fallback prevents: s3rver ignores If-None-Match."""
-    from test_reliability import race_to_create
+    from test_reliability import race_to_claim
 
     from audmodel import _store
     from audmodel.backend import _s3
@@ -488,12 +488,12 @@ def test_without_the_ticket_fallback_several_creators_win_on_s3rver(
     repository = audmodel.Repository(bucket, s3rver_endpoint, "s3")
     monkeypatch.setitem(_s3._CONDITIONAL_WRITES, s3rver_endpoint, True)
     with _store.opened(repository) as location:
-        results = race_to_create(location, "/race/claim.yaml", contenders=6)
-    assert sum(won for _, won in results) > 1
+        results = race_to_claim(location, "/race/claim.yaml", contenders=6)
+    assert sum(taken.held is not None for _, taken in results) > 1
     monkeypatch.setitem(_s3._CONDITIONAL_WRITES, s3rver_endpoint, False)
     with _store.opened(repository) as location:
-        results = race_to_create(location, "/race/other.yaml", contenders=6)
-    assert sum(won for _, won in results) == 1
+        results = race_to_claim(location, "/race/other.yaml", contenders=6)
+    assert sum(taken.held is not None for _, taken in results) == 1
 
 
 @pytest.mark.parametrize("backend", ["s3", "minio"])
@@ -506,7 +506,7 @@ def test_verbose_publication_tells_how_it_claims_the_id(
     error = capsys.readouterr().err
     method = "conditional writes (If-None-Match)" if s3_server == "moto" else "tickets"
     assert re.search(
-        rf"Creating '/_uid/.*\.publishing.*' by {re.escape(method)}", error
+        rf"Claim(ed|ing) '/_uid/.*\.publishing.*' by {re.escape(method)}", error
     )
 
 

@@ -344,13 +344,19 @@ class Artifactory(
         size = os.path.getsize(src_path)
         description = f"Upload {os.path.basename(dst_path)}"
         with progress(size, description, verbose) as update, open(src_path, "rb") as fp:
-            self._call(
-                self._path(dst_path).deploy,
-                _CountingReader(fp, size, update),
-                md5=checksum,
-                sha1=sha1,
-                sha256=sha256,
-            )
+            try:
+                self._call(
+                    self._path(dst_path).deploy,
+                    _CountingReader(fp, size, update),
+                    md5=checksum,
+                    sha1=sha1,
+                    sha256=sha256,
+                )
+            except Exception as ex:
+                # A deploy finds nothing only where the repository is missing.
+                if _status(ex) == 404:
+                    raise self.missing(dst_path) from ex
+                raise
 
     def _remove_file(self, path: str) -> None:
         self._file_json(path)  # a missing file or a folder is an error
@@ -441,7 +447,9 @@ def _sha1_and_sha256(path: str) -> tuple[str, str]:
 
 
 def _status(ex: BaseException) -> int | None:
-    for error in (ex, ex.__cause__):
+    # dohq-artifactory raises its errors from the HTTP error, which _call
+    # re-raises 'from None': the answer is then in the context only.
+    for error in (ex, ex.__cause__, ex.__context__):
         response = getattr(error, "response", None)
         if response is not None:
             return response.status_code

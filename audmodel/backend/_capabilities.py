@@ -30,6 +30,9 @@ ending)``                 listing of names alone; ``None`` where it cannot
 ``put_file_exclusive      write a file unless one is there, raising
 (src, dst)``              :class:`FileExistsError`; named by
                           ``exclusive_creation``
+``claim(src, dst)``       take a claim the backend's own way: the path
+                          held, or the holder's (S3: a conditional write,
+                          or a ticket where the store ignores them)
 ``read_range`` and the    reading parts of files (:class:`RangedReads`)
 rest of RangedReads
 ========================  ===================================================
@@ -172,6 +175,17 @@ class Capabilities:
             return False
         remove(stored)
         return True
+
+    def claim(self, src: str, dst: str) -> tuple[str | None, str] | None:
+        r"""Take a claim the backend's own way; ``None`` where it has none.
+
+        Returns:
+            the path held (``None`` if another process holds the claim),
+            and where the claim is
+
+        """
+        take = self._method("claim")
+        return None if take is None else take(src, dst)
 
     def put_file_exclusive(self, src: str, dst: str) -> None:
         r"""Write a file unless one is there.

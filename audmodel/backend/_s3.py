@@ -30,6 +30,7 @@ import urllib.parse
 import audbackend
 import audeer
 import boto3
+from boto3.exceptions import S3UploadFailedError
 import boto3.s3.transfer
 import botocore
 import botocore.config
@@ -600,9 +601,14 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
 
     def _put_file(self, src_path: str, dst_path: str, checksum: str, verbose: bool):
         content_type = mimetypes.guess_type(src_path)[0] or "application/octet-stream"
-        with progress(
-            os.path.getsize(src_path), f"Upload {os.path.basename(dst_path)}", verbose
-        ) as update:
+        with (
+            progress(
+                os.path.getsize(src_path),
+                f"Upload {os.path.basename(dst_path)}",
+                verbose,
+            ) as update,
+            self._writing(),
+        ):
             self.client.upload_file(
                 src_path,
                 self.repository,
@@ -614,6 +620,16 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
                 Config=self._transfer_config(),
                 Callback=update,
             )
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        r"""Name a missing bucket in the error of an upload."""
+        try:
+            yield
+        except (botocore.exceptions.ClientError, S3UploadFailedError) as ex:
+            self._refuse_missing_bucket(ex)
+            raise
+        self.seen()
 
     def put_file_exclusive(self, src_path: str, dst_path: str) -> None:
         r"""Put a small file on the backend unless one is there, atomically.
@@ -634,21 +650,54 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         """
         with open(src_path, "rb") as fp:
             data = fp.read()
-        honours = self._learned_if_none_match()
-        ticket = None
-        if honours is None:
-            # The first ticket doubles as the probe: where the store ignores
-            # the header, the ticket scheme goes on with it.
-            ticket = _tickets.new_ticket(dst_path)
-            honours = self._learn_if_none_match(self._key(ticket), data)
-            if honours:
-                self.remove_if_there(ticket)
+        honours, ticket = self._honours_probing_with(dst_path, data)
         if not honours:
             if not _tickets.put_file_exclusive(self, src_path, dst_path, ticket):
                 raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst_path)
             return
         if not self._put_if_absent(self._key(dst_path), data):
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst_path)
+
+    def claim(self, src_path: str, dst_path: str) -> _tickets.Taken:
+        r"""Take the claim ``dst_path``: by a conditional write, else by a ticket.
+
+        Where the store ignores ``If-None-Match``, the winning ticket is the
+        claim (:func:`audmodel.backend._tickets.take`), which saves writing
+        and removing a second file.
+
+        Returns:
+            the path held, or the holder's
+
+        """
+        with open(src_path, "rb") as fp:
+            data = fp.read()
+        honours, ticket = self._honours_probing_with(dst_path, data)
+        if not honours:
+            return _tickets.take(self, src_path, dst_path, ticket)
+        if self._put_if_absent(self._key(dst_path), data):
+            return _tickets.Taken(dst_path, dst_path)
+        return _tickets.Taken(None, dst_path)
+
+    def _honours_probing_with(
+        self, dst_path: str, data: bytes
+    ) -> tuple[bool, str | None]:
+        r"""Whether the store honours ``If-None-Match``; found out by a ticket.
+
+        Returns:
+            the answer, and the ticket written to find it out where the
+            store ignores the header (to be taken as the first ticket)
+
+        """
+        honours = self._learned_if_none_match()
+        if honours is not None:
+            return honours, None
+        # The first ticket doubles as the probe: where the store ignores
+        # the header, the ticket scheme goes on with it.
+        ticket = _tickets.new_ticket(dst_path)
+        if self._learn_if_none_match(self._key(ticket), data):
+            self.remove_if_there(ticket)
+            return True, None
+        return False, ticket
 
     @property
     def honours_if_none_match(self) -> bool:
@@ -720,9 +769,24 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         except botocore.exceptions.ClientError as ex:
             if _status(ex) in (409, 412):
                 return False
+            self._refuse_missing_bucket(ex)
             raise
         self.seen()
         return True
+
+    def _refuse_missing_bucket(self, ex: Exception) -> None:
+        r"""Raise a write's error that says the bucket is missing as such.
+
+        A write is the first request of a call that changes a repository
+        (the claim): its error names the bucket, as a read's does.
+
+        Raises:
+            CannotOpenError: if ``ex`` says there is no such bucket
+
+        """
+        if "NoSuchBucket" in str(ex):
+            missing = self._bucket_error(404)
+            raise CannotOpenError(str(missing)) from missing
 
     def remove_if_there(self, path: str) -> None:
         r"""Remove a file, in one request; a missing one is no error.

@@ -21,6 +21,16 @@ every write that finished before (Artifactory's do). The random waits make
 sure that one of several contenders wins soon. A ticket left by a killed
 process is ignored once it is older than :data:`STALE_AFTER` seconds.
 
+A *claim* (:func:`take`) is held by its ticket alone: the ticket that
+wins stays, as the claim, until its holder removes it; nothing else is
+written. A contender that lists the folder tells a holder from another
+contender by time: a contender removes its ticket right after listing, a
+holder's ticket stays. A rival ticket seen again after :data:`HELD_AFTER`
+seconds is taken for the holder, and the contender gives way. A claim's
+ticket is never passed over for its age (a publication may take hours):
+it is judged by its holder, as every claim is
+(:func:`audmodel._transaction.claimed`).
+
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import os
 import random
 import secrets
 import time
+from typing import NamedTuple
 
 from audmodel import errors
 from audmodel._lazy import audbackend
@@ -40,6 +51,14 @@ ATTEMPTS = 10
 FIRST_WAIT = 0.05  # seconds; doubles with each attempt, up to LONGEST_WAIT
 LONGEST_WAIT = 2.0
 STALE_AFTER = 300.0  # seconds
+HELD_AFTER = 1.0  # seconds a rival ticket stays before it is taken for a holder
+
+
+class Taken(NamedTuple):
+    r"""The outcome of taking a claim: the path held, or the holder's."""
+
+    held: str | None  # the file that is the claim, to remove on release
+    holder: str  # where the claim is: ``held``, or another process's
 
 
 def new_ticket(dst: str) -> str:
@@ -115,15 +134,81 @@ def put_file_exclusive(
     )
 
 
+def take(
+    backend: audbackend.backend.Base, src: str, dst: str, placed: str | None = None
+) -> Taken:
+    r"""Take the claim ``dst`` by a ticket holding ``src``; the winning ticket is it.
+
+    Args:
+        backend: an opened backend
+        src: local file, the claim's content
+        dst: the claim's path; a file there (written by a conditional
+            write) is a claim too
+        placed: a ticket (:func:`new_ticket`) with the content of ``src``
+            that the caller already wrote, taken as the first one
+
+    Returns:
+        the ticket held, or the path of the claim another process holds
+
+    Raises:
+        audbackend.BackendError: if the backend fails
+
+    Examples:
+        >>> import audbackend
+        >>> audbackend.backend.FileSystem.create(".", "claims")
+        >>> backend = audbackend.backend.FileSystem(".", "claims")
+        >>> backend.open()
+        >>> with open("claim.yaml", "w") as fp:
+        ...     _ = fp.write("pid: 1")
+        >>> held, _ = take(backend, "claim.yaml", "/claim.yaml")
+        >>> take(backend, "claim.yaml", "/claim.yaml").holder == held
+        True
+
+    """
+    folder = dst.rsplit("/", 1)[0] + "/"
+    first_seen: dict[str, float] = {}
+    rivals: list[str] = []
+    for attempt in range(ATTEMPTS):
+        if attempt == 0 and placed is not None:
+            ticket = placed
+        else:
+            ticket = new_ticket(dst)
+            backend.put_file(src, ticket)
+        present = backend.ls(folder)
+        if dst in present:
+            _remove(backend, ticket)
+            return Taken(None, dst)
+        rivals = _tickets_of(present, dst, ticket)
+        if not rivals:
+            return Taken(ticket, ticket)
+        _remove(backend, ticket)
+        now = time.monotonic()
+        for rival in rivals:
+            first_seen.setdefault(rival, now)
+        held = [rival for rival in rivals if now - first_seen[rival] >= HELD_AFTER]
+        if held:
+            return Taken(None, min(held))
+        wait = min(FIRST_WAIT * 2**attempt, LONGEST_WAIT)
+        time.sleep(random.uniform(wait / 2, wait))
+    return Taken(None, min(rivals))
+
+
+def _tickets_of(present: list[str], dst: str, own: str) -> list[str]:
+    r"""The tickets for ``dst`` among ``present``, but ``own``."""
+    pattern = f"{os.path.basename(dst)}.*.ticket"
+    return [
+        path
+        for path in present
+        if path != own and fnmatch.fnmatchcase(os.path.basename(path), pattern)
+    ]
+
+
 def _rivals(
     backend: audbackend.backend.Base, present: list[str], dst: str, ticket: str
 ) -> list[str]:
     r"""Tickets of other processes for ``dst`` among ``present``; stale ones go."""
-    pattern = f"{os.path.basename(dst)}.*.ticket"
     rivals = []
-    for path in present:
-        if path == ticket or not fnmatch.fnmatchcase(os.path.basename(path), pattern):
-            continue
+    for path in _tickets_of(present, dst, ticket):
         if age(path) > STALE_AFTER:
             _remove(backend, path)
         else:
