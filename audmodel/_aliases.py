@@ -10,6 +10,8 @@ processes move an alias at the same time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from audmodel import _ids
 from audmodel import _layout
 from audmodel import _output
@@ -193,14 +195,38 @@ def all_aliases(location: Location) -> dict[str, str]:
     return {alias: uid for alias, uid in zip(names, uids, strict=True) if uid}
 
 
-def aliases_of(location: Location, short_id: str, version: str) -> list[str]:
-    r"""The aliases in a model's aliases file that point to it."""
+def aliases_of(
+    location: Location,
+    short_id: str,
+    version: str,
+    target: Callable[[str], str | None] | None = None,
+) -> list[str]:
+    r"""The aliases in a model's aliases file that point to it, sorted.
+
+    The alias files are the truth; a model's list can lag behind them when
+    processes move an alias at the same time.
+
+    Args:
+        location: the model's repository
+        short_id: short ID
+        version: version
+        target: where an alias points, by default as read in ``location``;
+            an alias whose file is broken points nowhere
+
+    """
     uid = str(_ids.ModelId(short_id, version))
     pointing = []
     for alias in read_aliases(location, short_id, version):
         try:
-            if read_alias(location, alias) == uid:
-                pointing.append(alias)
+            found = target(alias) if target else read_alias(location, alias)
         except AliasFileError:
             continue
+        if found == uid:
+            pointing.append(alias)
     return sorted(pointing)
+
+
+def resolved(alias: str) -> str | None:
+    r"""The model ID an alias names in the first repository holding it."""
+    found = find_alias(alias)
+    return None if found is None else found[1]

@@ -120,15 +120,8 @@ def aliases(
     short_id, version, _ = _resolved(uid, cache_root)
     repository = _store.find_header(short_id, version)
     with _store.opened(repository) as location:
-        listed = _aliases.read_aliases(location, short_id, version)
-    # The alias files are the truth; a model's list can lag behind them when
-    # processes move an alias at the same time.
-    model = str(_ids.ModelId(short_id, version))
-    return sorted(
-        alias
-        for alias in listed
-        if (_aliases.find_alias(alias) or (None, None))[1] == model
-    )
+        # An alias names what resolve_alias() finds for it.
+        return _aliases.aliases_of(location, short_id, version, _aliases.resolved)
 
 
 @_call.entry

@@ -89,7 +89,7 @@ def alias(name: str, roots: list[str], model_error: bool = False) -> str:
 
     def online() -> str | None:
         try:
-            return (_aliases.find_alias(name) or (None, None))[1]
+            return _aliases.resolved(name)
         except _aliases.AliasFileError as ex:
             if not model_error:
                 raise  # resolve_alias() says what is wrong with the file
