@@ -108,11 +108,7 @@ def put_file_exclusive(
     """
     folder = dst.rsplit("/", 1)[0] + "/"
     for attempt in range(ATTEMPTS):
-        if attempt == 0 and placed is not None:
-            ticket = placed
-        else:
-            ticket = new_ticket(dst)
-            backend.put_file(src, ticket)
+        ticket = _placed(backend, src, dst, placed if attempt == 0 else None)
         try:
             # One listing after the ticket is placed tells both: whether
             # ``dst`` is there, and whose tickets compete. A rival that
@@ -154,26 +150,21 @@ def take(
         audbackend.BackendError: if the backend fails
 
     Examples:
-        >>> import audbackend
+        >>> import audbackend, pathlib
+        >>> _ = pathlib.Path("claim.yaml").write_text("pid: 1")
         >>> audbackend.backend.FileSystem.create(".", "claims")
-        >>> backend = audbackend.backend.FileSystem(".", "claims")
-        >>> backend.open()
-        >>> with open("claim.yaml", "w") as fp:
-        ...     _ = fp.write("pid: 1")
-        >>> held, _ = take(backend, "claim.yaml", "/claim.yaml")
-        >>> take(backend, "claim.yaml", "/claim.yaml").holder == held
-        True
+        >>> with audbackend.backend.FileSystem(".", "claims") as backend:
+        ...     first = take(backend, "claim.yaml", "/claim.yaml")
+        ...     second = take(backend, "claim.yaml", "/claim.yaml")
+        >>> first.held.endswith(".ticket"), second == (None, first.held)
+        (True, True)
 
     """
     folder = dst.rsplit("/", 1)[0] + "/"
     first_seen: dict[str, float] = {}
     rivals: list[str] = []
     for attempt in range(ATTEMPTS):
-        if attempt == 0 and placed is not None:
-            ticket = placed
-        else:
-            ticket = new_ticket(dst)
-            backend.put_file(src, ticket)
+        ticket = _placed(backend, src, dst, placed if attempt == 0 else None)
         present = backend.ls(folder)
         if dst in present:
             _remove(backend, ticket)
@@ -191,6 +182,17 @@ def take(
         wait = min(FIRST_WAIT * 2**attempt, LONGEST_WAIT)
         time.sleep(random.uniform(wait / 2, wait))
     return Taken(None, min(rivals))
+
+
+def _placed(
+    backend: audbackend.backend.Base, src: str, dst: str, placed: str | None
+) -> str:
+    r"""A ticket for ``dst`` holding ``src``: ``placed``, or one written now."""
+    if placed is not None:
+        return placed
+    ticket = new_ticket(dst)
+    backend.put_file(src, ticket)
+    return ticket
 
 
 def _tickets_of(present: list[str], dst: str, own: str) -> list[str]:
