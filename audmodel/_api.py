@@ -483,13 +483,20 @@ def exists(uid: str) -> bool:
     """
     try:
         short_id, version, _ = _resolved(uid, None)
-        if _config.offline():
-            held = _cache.held_copy(_roots(None), _cache.header_file, short_id, version)
-            return held is not None
-        _store.find_header(short_id, version)
-    except RuntimeError:
+        roots = _roots(None)
+        # A model whose header a cache holds exists; one no cache holds is
+        # not cached (offline: so no model known here), not unknown.
+        return _store.ask(
+            lambda: bool(_store.find_header(short_id, version)),
+            lambda: (
+                _cache.held_copy(roots, _cache.header_file, short_id, version)
+                is not None
+                or None
+            ),
+            f"whether '{uid}' exists",
+        )
+    except RuntimeError:  # unknown, or offline not cached
         return False
-    return True
 
 
 @_call.entry
@@ -532,11 +539,23 @@ def files(
 
     """
     short_id, version, root = _resolved(uid, cache_root)
-    if _config.offline():
+    model = _ids.ModelId(short_id, version)
+
+    def online() -> pandas.DataFrame:
+        shared = _shared(cache_root)
+        entries = _load.archive_entries(short_id, version, root, shared=shared)
+        return _tables.files(entries)
+
+    def cached() -> pandas.DataFrame | None:
         record = _load.cached_files_record(short_id, version, _roots(cache_root))
-        return _tables.recorded_files(record)
-    entries = _load.archive_entries(short_id, version, root, shared=_shared(cache_root))
-    return _tables.files(entries)
+        return None if record is None else _tables.recorded_files(record)
+
+    return _store.ask(
+        online,
+        cached,
+        f"the file list of '{model}'",
+        missing=f"The file list of model '{model}'",
+    )
 
 
 @_call.entry

@@ -34,7 +34,6 @@ from audmodel import _output
 from audmodel import _store
 from audmodel import _yaml
 from audmodel._config import config
-from audmodel._config import offline
 from audmodel._files import LinkError
 from audmodel._files import open_regular
 from audmodel._lazy import audbackend
@@ -91,21 +90,27 @@ def models(
         audbackend.BackendError: if a repository cannot be reached
 
     """
-    if offline():
-        _output.note(
-            "Offline: the models listed are those the caches hold; "
-            "the repositories may hold more."
-        )
-        return indexed_models(_cache.roots(cache_root, shared))
-    repositories = [repository] if repository else list(config.REPOSITORIES)
-    found: dict[str, Repository] = {}
-    for repo in repositories:
-        listed = listed_uids(repo)
-        _output.say(f"{repo} holds {len(listed)} models.", verbose)
-        for uid in listed:
-            found.setdefault(uid, repo)
-    known = headers(found, cache_root, verbose, shared)
-    return [Model(uid, repo, known[uid]) for uid, repo in found.items() if uid in known]
+
+    def online() -> list[Model]:
+        repositories = [repository] if repository else list(config.REPOSITORIES)
+        found: dict[str, Repository] = {}
+        for repo in repositories:
+            listed = listed_uids(repo)
+            _output.say(f"{repo} holds {len(listed)} models.", verbose)
+            for uid in listed:
+                found.setdefault(uid, repo)
+        known = headers(found, cache_root, verbose, shared)
+        return [
+            Model(uid, repo, known[uid]) for uid, repo in found.items() if uid in known
+        ]
+
+    return _store.ask(
+        online,
+        lambda: indexed_models(_cache.roots(cache_root, shared)) or None,
+        "the list of models",
+        offline_note="the models listed are those the caches hold; "
+        "the repositories may hold more.",
+    )
 
 
 def indexed_models(roots: list[str]) -> list[Model]:

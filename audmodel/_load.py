@@ -28,7 +28,6 @@ from audmodel import _shared
 from audmodel import _store
 from audmodel import _yaml
 from audmodel import errors
-from audmodel._config import offline
 from audmodel._files import NotRegularFileError
 from audmodel._lazy import audbackend
 from audmodel._repository import Repository
@@ -64,8 +63,7 @@ def header(
     local = _cache.held_copy(caches, _cache.header_file, short_id, version)
     local = local or _cache.header_file(cache_root, short_id, version)
     if not os.path.exists(local):
-        if offline():
-            raise _store.not_cached(f"Model '{short_id}-{version}'")
+        _store.need_repository(f"Model '{short_id}-{version}'")
         with _cache.lock(local):
             if not os.path.exists(local):
                 _, data = _store.owner_and_header(short_id, version, repository)
@@ -103,25 +101,20 @@ def meta(
     local = _cache.meta_file(cache_root, short_id, version)
     caches = _cache.roots(cache_root, shared)
     cached = _cache.held_copy(caches, _cache.meta_file, short_id, version)
-    if offline():
-        found = _cached_meta(cached, short_id, version)
-        if found is None:
-            raise _store.not_cached(f"The meta of model '{short_id}-{version}'")
-        _output.note(
-            f"Offline: the meta of '{short_id}-{version}' is as it was when last "
-            "read; it may have changed since."
-        )
-        return found
 
     def ask() -> dict[str, Any]:
         found = repository or _repository_of(short_id, version, cache_root, shared)
         with _cache.lock(local):
             return meta_locked(short_id, version, local, found, shared)
 
-    return _store.or_cached(
+    uid = _ids.ModelId(short_id, version)
+    return _store.ask(
         ask,
         lambda: _cached_meta(cached, short_id, version),
-        f"the meta of '{short_id}-{version}'",
+        f"the meta of '{uid}'",
+        missing=f"The meta of model '{uid}'",
+        offline_note=f"the meta of '{uid}' is as it was when last read; "
+        "it may have changed since.",
     )
 
 
@@ -272,8 +265,7 @@ def model(
         _cache.mark_used(final)
         _output.say(f"Model '{short_id}-{version}' is in the cache: '{final}'.")
         return final
-    if offline():
-        raise _store.not_cached(f"Model '{short_id}-{version}'")
+    _store.need_repository(f"Model '{short_id}-{version}'")
     with _cache.lock(final, timeout):
         if not _cache.is_complete(final):
             _download(short_id, version, cache_root, final, verbose)
@@ -398,20 +390,17 @@ def _unpack(
 
 def cached_files_record(
     short_id: str, version: str, caches: list[str]
-) -> dict[str, list[int]]:
+) -> dict[str, list[int]] | None:
     r"""The record of a model's files kept in the first cache holding a sound one.
 
-    For offline use: no repository is asked.
-
-    Raises:
-        RuntimeError: if no cache holds it
+    No repository is asked; ``None`` if no cache holds one.
 
     """
     for root in caches:
         record = _cache.read_record(_cache.files_record(root, short_id, version))
         if record is not None:
             return record
-    raise _store.not_cached(f"The file list of model '{short_id}-{version}'")
+    return None
 
 
 def files_record(short_id: str, version: str, cache_root: str) -> dict[str, list]:

@@ -4,10 +4,9 @@ A full ID names a model at once; a short ID stands for its latest version
 in the configured repositories; a legacy ID for its one version, which the
 cache may already know; anything else is taken as an alias.
 
-Offline (:func:`audmodel._config.offline`), or when no repository can be
-reached, aliases and latest versions are answered from the caches: an alias
-as it resolved when last used, a short ID by the newest version whose
-header is cached. The second case warns that the answer may be stale.
+Where the caches answer (offline, or no repository can be reached; decided
+by :func:`audmodel._store.ask`), an alias is taken as it resolved when last
+used, a short ID by the newest version whose header is cached.
 
 """
 
@@ -18,7 +17,6 @@ from typing import TYPE_CHECKING
 from audmodel import _ids
 from audmodel import _lazy
 from audmodel import _output
-from audmodel._config import offline
 
 
 if TYPE_CHECKING:
@@ -81,11 +79,6 @@ def alias(name: str, roots: list[str], model_error: bool = False) -> str:
 
     if not _ids.is_valid_alias(name):
         raise missing()
-    if offline():
-        found = _cache.recalled_alias(roots, name)
-        if found is None:
-            raise _store.not_cached(f"Alias '{name}'")
-        return found
 
     def online() -> str | None:
         try:
@@ -97,7 +90,7 @@ def alias(name: str, roots: list[str], model_error: bool = False) -> str:
             error.args = (f"{error} {ex}",)
             raise error from None
 
-    uid = _store.or_cached(
+    uid = _store.ask(
         online, lambda: _cache.recalled_alias(roots, name), f"alias '{name}'"
     )
     if uid is None:
@@ -107,18 +100,15 @@ def alias(name: str, roots: list[str], model_error: bool = False) -> str:
 
 def latest_versions(short_id: str, roots: list[str]) -> list[str]:
     r"""Versions of a model, sorted: in the repositories, or offline in the caches."""
-    if offline():
-        _output.note(
-            f"Offline: the versions of '{short_id}' are those whose headers "
-            "the caches hold; the repositories may hold more."
-        )
-        return _cached_versions(short_id, roots)
-    return _store.or_cached(
+    return _store.ask(
         lambda: _store.header_versions(
             short_id, lambda: _cached_versions(short_id, roots)
         ),
         lambda: _cached_versions(short_id, roots) or None,
         f"the versions of '{short_id}'",
+        missing=f"Model '{short_id}'",
+        offline_note=f"the versions of '{short_id}' are those whose headers the "
+        "caches hold; the repositories may hold more.",
     )
 
 

@@ -33,6 +33,7 @@ from audmodel._config import offline
 from audmodel._config import state_folder
 from audmodel._lazy import audbackend
 from audmodel._lazy import audeer
+from audmodel._output import note
 from audmodel._output import progress
 from audmodel._output import say
 from audmodel._repository import Repository
@@ -89,24 +90,51 @@ def not_cached(what: str) -> RuntimeError:
     )
 
 
-def or_cached(ask: Callable[[], T], cached: Callable[[], T | None], what: str) -> T:
-    r"""Ask the repositories; where none can be reached, take the caches' answer.
+def ask(
+    online: Callable[[], T],
+    cached: Callable[[], T | None],
+    what: str,
+    *,
+    missing: str | None = None,
+    offline_note: str | None = None,
+) -> T:
+    r"""Answer from the repositories or the caches: the one place that decides.
+
+    Offline (:func:`audmodel._config.offline`), the caches answer and no
+    repository is asked; what the reader must know of the answer, where it
+    may be incomplete or stale (``offline_note``), is told in one line
+    (:func:`audmodel._output.note`). Online, the
+    repositories answer; only where they cannot be reached (a refused
+    connection, an unknown host, a time-out: not a refusal, a server error
+    or a missing bucket) the caches answer, with a warning that the answer
+    may be stale.
 
     Args:
-        ask: asks the repositories
+        online: asks the repositories
         cached: the answer of the caches, ``None`` if they have none
         what: what is asked for, e.g. ``"the versions of 'd4e9c65b'"``
+        missing: what the caches lack, as the error offline names it;
+            ``what`` by default
+        offline_note: what the reader of an offline answer must know
 
     Raises:
-        audbackend.BackendError: if ``ask`` fails otherwise, or the caches
-            have no answer
+        audmodel.errors.NotCachedError: offline, if the caches have no answer
+        audbackend.BackendError: if ``online`` fails otherwise, or the
+            caches have no answer
 
     Warns:
         UserWarning: that the cached answer may be stale, naming the error
 
     """
+    if offline():
+        answer = cached()
+        if answer is None:
+            raise not_cached(missing or what[:1].upper() + what[1:])
+        if offline_note:
+            note(f"Offline: {offline_note}")
+        return answer
     try:
-        return ask()
+        return online()
     except audbackend.BackendError as ex:
         answer = cached() if is_unreachable(ex) else None
         if answer is None:
@@ -117,6 +145,17 @@ def or_cached(ask: Callable[[], T], cached: Callable[[], T | None], what: str) -
             stacklevel=3,
         )
         return answer
+
+
+def need_repository(what: str) -> None:
+    r"""Refuse offline what the caches do not hold and only a repository has.
+
+    Raises:
+        audmodel.errors.NotCachedError: in offline mode, naming ``what``
+
+    """
+    if offline():
+        raise not_cached(what)
 
 
 @contextlib.contextmanager

@@ -75,6 +75,29 @@ def test_only_an_unreachable_repository_lets_meta_come_from_the_cache(
         assert audmodel.meta(uid) == {}
 
 
+def test_every_answer_a_cache_holds_comes_from_it_when_unreachable_only(
+    repository, model_root, monkeypatch
+):
+    uid = publish(model_root)
+    short_id = uid.split("-")[0]
+    audmodel.load(uid)  # header, meta and the list of files are cached now
+    calls = {
+        "exists": lambda: audmodel.exists(uid),
+        "files": lambda: sorted(audmodel.files(uid).index),
+        "available": lambda: list(audmodel.available().index),
+        "versions": lambda: audmodel.versions(short_id),
+        "meta": lambda: audmodel.meta(uid),
+    }
+    online = {name: call() for name, call in calls.items()}
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [unreachable_repository()])
+    for name, call in calls.items():
+        with pytest.warns(UserWarning, match="No repository can be reached"):
+            assert call() == online[name], name
+    # What no cache holds is not answered from nothing.
+    with pytest.raises(audbackend.BackendError):
+        audmodel.files(f"{short_id}-9.9.9")
+
+
 def test_an_unreachable_repository_is_asked_once_per_call(
     repository, model_root, monkeypatch
 ):
