@@ -12,9 +12,10 @@ first call pays for the library it needs (see ``audmodel/_lazy.py``).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 from typing import Any
+
+from audmodel import _lazy
 
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ def __getattr__(attribute: str) -> Any:
     if attribute == "__version__":
         value: Any = _version()
     elif attribute in _PUBLIC:
-        value = getattr(importlib.import_module(_PUBLIC[attribute]), attribute)
+        value = getattr(_lazy.module(_PUBLIC[attribute]), attribute)
     else:
         raise AttributeError(f"module 'audmodel' has no attribute '{attribute}'")
     globals()[attribute] = value  # looked up once
@@ -120,8 +121,6 @@ def _version() -> str:
     # Read from the installed package's metadata when first asked for:
     # importlib.metadata takes longer to import than audmodel.
     try:
-        import importlib.metadata
-
-        return importlib.metadata.version(__name__)
+        return _lazy.metadata.version(__name__)
     except Exception:  # pragma: no cover - running from a source tree
         return "unknown"

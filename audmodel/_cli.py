@@ -46,9 +46,11 @@ if TYPE_CHECKING:
 
     from audmodel import _cache
     from audmodel import _tables
+    from audmodel import _ui
 else:  # only some commands need them (see audmodel._lazy)
     _cache = _lazy.module("audmodel._cache", globals())
     _tables = _lazy.module("audmodel._tables", globals())
+    _ui = _lazy.module("audmodel._ui", globals())
 
 
 class _Version(argparse.Action):
@@ -332,9 +334,7 @@ def _cache_verify(args: argparse.Namespace) -> int:
     return 1 if not table.empty else 0
 
 
-def _ui(args: argparse.Namespace) -> int:
-    from audmodel import _ui
-
+def _serve_catalog(args: argparse.Namespace) -> int:
     shared = None if args.cache_root else audmodel.default_cache_root(shared=True)
     catalog = _ui.Catalog(
         list(audmodel.config.REPOSITORIES),
@@ -681,7 +681,9 @@ def _add_lifecycle_commands(command: _Command) -> None:
 
 def _add_catalog_command(command: _Command) -> None:
     r"""Ui."""
-    sub = command("ui", _ui, "serve a read-only catalog of the models in a browser")
+    sub = command(
+        "ui", _serve_catalog, "serve a read-only catalog of the models in a browser"
+    )
     sub.add_argument(
         "--host",
         default=CATALOG_HOST,

@@ -7,7 +7,11 @@ progress bars and web helpers, filelock and PyYAML their own load, and
 stand-ins that a module of ours imports from here; the library is imported
 at the first attribute looked up on one. Rooms of ours that only some
 functions need are made stand-ins the same way where they are imported
-(``_api``, ``_store``, ``_cache``, ``_load``, ``_cli``). A backend's own
+(``_api``, ``_store``, ``_cache``, ``_load``, ``_cli``), and so are the
+public names of the package (``audmodel/__init__.py``) and its backends
+(``audmodel/backend/__init__.py``). This is the one way the package defers
+an import: no function imports anything itself
+(``tests/test_code.py`` holds the line). A backend's own
 library (boto3, dohq-artifactory, minio) is imported only by its backend
 module, when a repository of that kind is first opened (see
 :mod:`audmodel.backend`).
@@ -84,16 +88,44 @@ def module(name: str, namespace: dict[str, Any] | None = None) -> types.ModuleTy
     return _Deferred(name, namespace)
 
 
+def load(*stand_ins: types.ModuleType) -> None:
+    r"""Import the modules of stand-ins now, e.g. to name a missing extra early.
+
+    Raises:
+        ImportError: if one cannot be imported
+
+    Examples:
+        >>> load(module("json"))
+
+    """
+    for stand_in in stand_ins:
+        importlib.import_module(stand_in.__name__)
+
+
 if TYPE_CHECKING:
     import concurrent.futures as futures
+    import ctypes
+    import fcntl
+    import importlib.metadata as metadata
 
     import audbackend
     import audeer
     import filelock
+    import flufl.lock as flufl_lock
+    import markdown_it
+    import nh3
     import oyaml as yaml
+    import pandas
 else:
     audbackend = module("audbackend")
     audeer = module("audeer")
     filelock = module("filelock")
+    flufl_lock = module("flufl.lock")  # leases, where flock does not work
     futures = module("concurrent.futures")  # its logging takes 10 ms
     yaml = module("oyaml")
+    pandas = module("pandas")  # the tables the API returns
+    markdown_it = module("markdown_it")  # the catalog's extra: model cards
+    nh3 = module("nh3")
+    ctypes = module("ctypes")  # takes milliseconds, for one call
+    fcntl = module("fcntl")  # POSIX only
+    metadata = module("importlib.metadata")  # slower to import than audmodel

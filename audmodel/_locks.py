@@ -36,7 +36,9 @@ from audmodel._config import cache_lock
 from audmodel._files import open_lock_file
 from audmodel._files import read_small
 from audmodel._files import remove_entry
+from audmodel._lazy import fcntl
 from audmodel._lazy import filelock
+from audmodel._lazy import flufl_lock
 
 
 LEASE_LIFETIME = 60.0
@@ -105,8 +107,6 @@ def flock_works(file: str, mode: int = 0o644) -> bool:
 
 
 def _probe(file: str, mode: int) -> bool:
-    import fcntl
-
     fd = open_lock_file(file, mode)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -166,8 +166,6 @@ class LeaseLock:
             filelock.Timeout: if the lock is not taken in time
 
         """
-        from flufl.lock import TimeOutError
-
         deadline = time.monotonic() + timeout
         while True:
             self._break_if_stale()
@@ -175,7 +173,7 @@ class LeaseLock:
             try:
                 self._lease.lock(timeout=datetime.timedelta(seconds=min(left, 1.0)))
                 break
-            except TimeOutError:
+            except flufl_lock.TimeOutError:
                 if time.monotonic() >= deadline:
                     raise filelock.Timeout(self.file) from None
         self._stop.clear()
@@ -240,9 +238,8 @@ def _lease_class() -> type:
     replaced.
 
     """
-    from flufl.lock import Lock as FluflLock
 
-    class SafeLease(FluflLock):
+    class SafeLease(flufl_lock.Lock):
         def _write(self) -> None:
             # A fresh file: whatever is at the claim's name is not written through.
             with contextlib.suppress(FileNotFoundError):

@@ -27,6 +27,8 @@ import sys
 from typing import Any
 from typing import TypeVar
 
+from audmodel._lazy import audeer
+
 
 _shown: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "audmodel_verbose", default=False
@@ -158,8 +160,6 @@ def progress(
         ...     _ = update(10)
 
     """
-    import audeer  # its progress bar, only when a transfer starts
-
     bar = audeer.progress_bar(
         total=total,
         desc=audeer.format_display_message(description, pbar=True),

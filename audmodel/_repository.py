@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from audmodel import _layout
+from audmodel import _lazy
 from audmodel import backend
 from audmodel import errors
 from audmodel._lazy import audbackend
@@ -15,7 +16,11 @@ from audmodel.backend._common import without_userinfo
 
 
 if TYPE_CHECKING:
+    from audmodel.backend import _interface
+
     BackendClass = type[audbackend.backend.Base]
+else:  # imports audbackend
+    _interface = _lazy.module("audmodel.backend._interface", globals())
 
 
 class _BackendRegistry(dict):
@@ -157,9 +162,7 @@ class Repository:
                 f"'{self.backend}' is not a registered backend"
             )
         backend_class = self.backend_registry[self.backend]
-        from audmodel.backend._interface import Interface  # imports audbackend
-
-        return Interface(
+        return _interface.Interface(
             backend_class(self.host, self.name),
             extensions=list(_layout.EXTENSIONS),
         )

@@ -13,9 +13,10 @@ import zipfile
 
 from audmodel import _cache
 from audmodel import _catalog
+from audmodel._lazy import pandas as pd
 
 
-if TYPE_CHECKING:  # pandas is imported where a table is made
+if TYPE_CHECKING:  # pandas is imported where the first table is made
     import pandas
 
     from audmodel import _check
@@ -39,8 +40,6 @@ VERIFY_COLUMNS = ["path", "problem"]
 
 def available(models: list[_catalog.Model]) -> pandas.DataFrame:
     r"""One row per model: its header's fields and its repository's name."""
-    import pandas as pd
-
     rows = [
         [
             model.header["name"],
@@ -66,8 +65,6 @@ def lookup_table(models: list[_catalog.Model]) -> pandas.DataFrame:
     A model without a parameter has ``None`` in its column.
 
     """
-    import pandas as pd
-
     parameters = [model.header.get("parameters") or {} for model in models]
     keys = sorted({str(key) for params in parameters for key in params})
     columns = {}
@@ -113,8 +110,6 @@ def _files(
     modified: list[datetime.datetime | None],
     crcs: list[int],
 ) -> pandas.DataFrame:
-    import pandas as pd
-
     table = pd.DataFrame(
         {
             "size": pd.Series(sizes, dtype="int64"),
@@ -133,8 +128,6 @@ def cached(rows: list[tuple[_cache.Entry, dict | None, str]]) -> pandas.DataFram
     Each row is an entry, its header and which cache it is in.
 
     """
-    import pandas as pd
-
     table = pd.DataFrame(
         [
             [
@@ -160,8 +153,6 @@ def findings(
     found: list[tuple[Repository, list[_check.Finding]]],
 ) -> pandas.DataFrame:
     r"""One row per problem found, with the name of the repository it is in."""
-    import pandas as pd
-
     rows = [
         [repository.name, *(getattr(f, column) for column in CHECK_COLUMNS)]
         for repository, findings in found
@@ -172,8 +163,6 @@ def findings(
 
 def verified(rows: list[tuple[str, str, str]]) -> pandas.DataFrame:
     r"""One row per cached file that differs from its archive: uid, path, problem."""
-    import pandas as pd
-
     table = pd.DataFrame(
         [row[1:] for row in rows], columns=VERIFY_COLUMNS, dtype=object
     )
@@ -197,8 +186,6 @@ def human_size(size: float) -> str:
 
 
 def _uid_index(uids: list[str]) -> pandas.Index:
-    import pandas as pd
-
     return pd.Index(uids, name="uid", dtype=object)
 
 

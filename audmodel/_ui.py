@@ -38,6 +38,7 @@ import warnings
 
 from audmodel import _catalog
 from audmodel import _json
+from audmodel import _lazy
 from audmodel import _load
 from audmodel import _tables
 from audmodel import _ui_card
@@ -55,8 +56,24 @@ from audmodel.backend._common import without_userinfo
 
 
 if TYPE_CHECKING:  # the extra 'ui'
+    import webbrowser
+
+    import jinja2
+    from starlette import applications
+    from starlette import responses
+    from starlette import routing
+    from starlette import staticfiles
     from starlette.requests import Request
     from starlette.responses import Response
+    import uvicorn
+else:  # imported when the catalog starts (see audmodel._lazy)
+    applications = _lazy.module("starlette.applications", globals())
+    jinja2 = _lazy.module("jinja2", globals())
+    responses = _lazy.module("starlette.responses", globals())
+    routing = _lazy.module("starlette.routing", globals())
+    staticfiles = _lazy.module("starlette.staticfiles", globals())
+    uvicorn = _lazy.module("uvicorn", globals())
+    webbrowser = _lazy.module("webbrowser", globals())
 
 
 PAGE_SIZE = 50
@@ -645,32 +662,29 @@ def app(catalog: Catalog, hosts: frozenset[str] | None = None):
     # markdown_it and nh3 render model cards; imported here so that a
     # missing one is named when the catalog starts, not on a model page.
     try:
-        import markdown_it  # noqa: F401
-        import nh3  # noqa: F401
-        from starlette.applications import Starlette
-        from starlette.routing import Mount
-        from starlette.routing import Route
-        from starlette.staticfiles import StaticFiles
-
+        _lazy.load(
+            _lazy.markdown_it, _lazy.nh3, applications, routing, staticfiles, jinja2
+        )
         site = _Site(catalog)
     except ImportError as ex:
         raise ImportError(MISSING_EXTRA) from ex
+    route = routing.Route
     pages = [
-        Route("/models", site.models),
-        Route("/models/{uid}", site.model),
-        Route("/models/{uid}/readme", site.readme),
-        Route("/aliases/{alias}", site.alias),
-        Route("/lookup/{name}", site.lookup),
-        Route("/compare", site.compare),
+        route("/models", site.models),
+        route("/models/{uid}", site.model),
+        route("/models/{uid}/readme", site.readme),
+        route("/aliases/{alias}", site.alias),
+        route("/lookup/{name}", site.lookup),
+        route("/compare", site.compare),
     ]
     static = os.path.join(os.path.dirname(__file__), "static")
-    application = Starlette(
+    application = applications.Starlette(
         exception_handlers={code: site.failed for code in (400, 404, 405, Exception)},
         routes=[
-            Route("/", site.home),
+            route("/", site.home),
             *pages,
-            Mount("/api", routes=pages),
-            Mount("/static", StaticFiles(directory=static)),
+            routing.Mount("/api", routes=pages),
+            routing.Mount("/static", staticfiles.StaticFiles(directory=static)),
         ],
     )
     return _ui_safety.Guard(application, hosts)
@@ -685,9 +699,6 @@ class _Site:
     """
 
     def __init__(self, catalog: Catalog):
-        import jinja2
-        from starlette import responses
-
         self.catalog = catalog
         self.responses = responses
         self.templates = jinja2.Environment(
@@ -863,7 +874,7 @@ def serve(
 
     """
     try:
-        import uvicorn
+        _lazy.load(uvicorn)
     except ImportError as ex:
         raise ImportError(MISSING_EXTRA) from ex
     application = app(catalog, _ui_safety.allowed_hosts(host, allow_hosts))
@@ -879,8 +890,6 @@ def serve(
     address = f"http://{host}:{port}/models"
     print(f"audmodel catalog on {address} (Ctrl+C stops it)", flush=True)
     if open_browser:
-        import webbrowser
-
         threading.Timer(0.5, webbrowser.open, [address]).start()
     server = uvicorn.Server(uvicorn.Config(application, log_level="warning"))
     server.run(sockets=[listening])
@@ -928,7 +937,7 @@ def running(catalog: Catalog, host: str = CATALOG_HOST) -> Iterator[str]:
 
     """
     try:
-        import uvicorn
+        _lazy.load(uvicorn)
     except ImportError as ex:
         raise ImportError(MISSING_EXTRA) from ex
     listening = _listen(host, 0)

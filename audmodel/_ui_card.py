@@ -24,6 +24,9 @@ import re
 from typing import Any
 import zipfile
 
+from audmodel._lazy import markdown_it
+from audmodel._lazy import nh3
+
 
 # In the order they are looked for, at the top of the model folder.
 README_NAMES = ("README.md", "README.rst", "README.txt")
@@ -182,11 +185,9 @@ def render_markdown(text: str) -> str:
         '<p>[x](javascript:alert(1)) <b>b</b></p>\n'
 
     """
-    from markdown_it import MarkdownIt
-
     # Raw HTML is let through to the sanitizer, which decides what of it
     # stays, so that a README's harmless markup (<b>, <details>) still shows.
-    markdown = MarkdownIt("commonmark", {"html": True}).enable(
+    markdown = markdown_it.MarkdownIt("commonmark", {"html": True}).enable(
         ["table", "strikethrough"]
     )
     markdown.add_render_rule("image", _image_as_text)
@@ -208,8 +209,6 @@ def sanitize(fragment: str) -> str:
         '<a rel="noopener noreferrer nofollow">x</a>'
 
     """
-    import nh3
-
     return nh3.clean(
         fragment,
         tags=set(nh3.ALLOWED_TAGS) - _IMAGE_TAGS,

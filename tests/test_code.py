@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import pathlib
 import re
 import subprocess
 import sys
 
 import pytest
+
+import audmodel
 
 
 ROOT = pathlib.Path(__file__).parents[1]
@@ -161,3 +164,18 @@ def test_the_architecture_test_reads_the_page():
     assert layer["_archive"] == layer["_ids"] and layer["_call"] == layer["_store"]
     assert layer["_config"] == layer["_store"] and layer["_files"] == 0
     assert allowed["_store"] == {"_cache", "_call", "_config", "_repository"}
+
+
+def test_imports_are_deferred_one_way_only():
+    """No function imports anything itself: deferred imports go through _lazy."""
+    package = pathlib.Path(audmodel.__file__).parent
+    inside = []
+    for path in package.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    inside.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert inside == []

@@ -14,6 +14,7 @@ import functools
 import os
 
 from audmodel._archive._zip import ArchiveError
+from audmodel._lazy import ctypes
 
 
 try:
@@ -42,8 +43,6 @@ def sync_file_range() -> Callable[[int, int, int, int], int] | None:
     the writing out and returns.
 
     """
-    import ctypes  # only here: importing it takes milliseconds
-
     try:
         function = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (AttributeError, OSError, TypeError):  # not Linux, or no C library

@@ -10,8 +10,9 @@ audmodel`` imports none of them.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from audmodel import _lazy
 
 
 # Class name -> module that defines it.
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> type:
     if name not in MODULES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    backend_class = getattr(importlib.import_module(MODULES[name]), name)
+    backend_class = getattr(_lazy.module(MODULES[name]), name)
     globals()[name] = backend_class  # asked once
     return backend_class
 
