@@ -586,7 +586,7 @@ def header(
 
     """
     short_id, version, root = _resolved(uid, cache_root)
-    return _load.header(short_id, version, root, shared=_shared(cache_root))
+    return _load.header(short_id, version, root, shared=_shared(cache_root)).as_dict()
 
 
 @_call.entry

@@ -273,7 +273,7 @@ def _read_headers(
 
 def _read_header(location: _store.Location, uid: str) -> dict | Exception:
     try:
-        return _store.read_header(location, *_ids.split_uid(uid))[1]
+        return _store.read_header(location, *_ids.split_uid(uid))[1].as_dict()
     except Exception as ex:
         return ex
 

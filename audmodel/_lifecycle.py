@@ -24,6 +24,7 @@ from audmodel import _store
 from audmodel import _transaction
 from audmodel import _yaml
 from audmodel import errors
+from audmodel._header import Header
 from audmodel._lazy import audbackend
 from audmodel._repository import Repository
 from audmodel.backend._common import backend_error
@@ -39,7 +40,14 @@ def remove(short_id: str, version: str, repository: Repository, verbose: bool) -
         header = _layout.header_path(short_id)
         with _store.missing_as_not_found(location, short_id, version):
             header_bytes = _store.read_bytes(location, header, version)
-        info = _yaml.loads(header_bytes, _store.source(location, header, version))
+        try:
+            info: Header | None = Header.parse(
+                header_bytes,
+                _ids.ModelId(short_id, version),
+                _store.source(location, header, version),
+            )
+        except errors.RefusedError:
+            info = None
         _refuse_aliased(location, short_id, version)
         meta = _layout.meta_path(short_id)
         meta_bytes = _store.read_if_there(location, meta, version)
@@ -49,10 +57,8 @@ def remove(short_id: str, version: str, repository: Repository, verbose: bool) -
         # A broken header cannot tell where the archive is, and one that
         # names a path audmodel.publish would refuse may point to another
         # model's archive: its archive is left for check() to report.
-        if isinstance(info, dict) and _ids.header_problem(info) is None:
-            paths.append(
-                _layout.archive_path(short_id, info["name"], info.get("subgroup"))
-            )
+        if info is not None:
+            paths.append(info.archive_path)
         _remove_rest(location, short_id, version, paths, verbose)
 
 
@@ -204,7 +210,7 @@ def copy(
     ):
         header = _layout.header_path(short_id)
         header_bytes, info = _store.read_header(src, short_id, version)
-        archive = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
+        archive = info.archive_path
         meta = _layout.meta_path(short_id)
         meta_bytes = _store.read_if_there(src, meta, version)
         if meta_bytes is None:

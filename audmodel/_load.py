@@ -29,6 +29,7 @@ from audmodel import _store
 from audmodel import _yaml
 from audmodel import errors
 from audmodel._files import NotRegularFileError
+from audmodel._header import Header
 from audmodel._lazy import audbackend
 from audmodel._repository import Repository
 from audmodel.backend._common import ChecksumError
@@ -48,7 +49,7 @@ def header(
     cache_root: str,
     repository: Repository | None = None,
     shared: str | None = None,
-) -> dict[str, Any]:
+) -> Header:
     r"""The header of a model, from the caches if there.
 
     ``repository``, if the caller knows it, saves looking it up.
@@ -66,17 +67,15 @@ def header(
         _store.need_repository(f"Model '{short_id}-{version}'")
         with _cache.lock(local):
             if not os.path.exists(local):
-                _, data = _store.owner_and_header(short_id, version, repository)
-                _cache.write_file(local, data)
+                _, text = _store.owner_and_header(short_id, version, repository)
+                _cache.write_file(local, text)
                 _output.say(f"Header of '{short_id}-{version}' cached in '{local}'.")
     else:
         _output.say(f"Header of '{short_id}-{version}' read from the cache.")
-    header = _read_cached(local, short_id, version, "header")
     # The cache may be shared, and a header put there by anyone in its group.
-    problem = _ids.header_problem(header)
-    if header is None or problem is not None:
-        raise errors.RefusedError(f"Refusing the cached header '{local}': {problem}.")
-    return header
+    cached = _read_cached(local, short_id, version, "header")
+    model = _ids.ModelId(short_id, version)
+    return Header.of(cached, model, f"cached header '{local}'")
 
 
 def meta(
@@ -199,8 +198,7 @@ def url(
     _store.refuse_offline(repository)  # a location is no cache's to tell
     if type == "model":
         # The header first: where it is read, its repository is known after.
-        info = header(short_id, version, cache_root, repository, shared)
-        path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
+        path = header(short_id, version, cache_root, repository, shared).archive_path
     elif type == "header":
         path = _layout.header_path(short_id)
     else:
@@ -279,9 +277,8 @@ def _download(
     final: str,
     verbose: bool,
 ) -> None:
-    info = header(short_id, version, cache_root)
+    path = header(short_id, version, cache_root).archive_path
     repository = _store.find_header(short_id, version)
-    path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
     with _store.opened(repository) as location:
         # Read by byte ranges, an interrupted load is continued next time.
         resumable = _store.reads_ranges_of(location, path, version)
@@ -497,8 +494,7 @@ def _stored_archive(
     """
     if repository is None:
         repository = _store.find_header(short_id, version)
-    info = header(short_id, version, cache_root, repository, shared)
-    path = _layout.archive_path(short_id, info["name"], info.get("subgroup"))
+    path = header(short_id, version, cache_root, repository, shared).archive_path
     _output.say(f"Reading the archive of '{short_id}-{version}' in {repository}.")
     with _store.opened(repository) as location:
         try:

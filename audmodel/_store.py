@@ -15,7 +15,6 @@ import contextlib
 import os
 import tempfile
 from typing import TYPE_CHECKING
-from typing import Any
 from typing import NamedTuple
 from typing import TypeVar
 import warnings
@@ -31,6 +30,7 @@ from audmodel import errors
 from audmodel._config import config
 from audmodel._config import offline
 from audmodel._config import state_folder
+from audmodel._header import Header
 from audmodel._lazy import audbackend
 from audmodel._lazy import audeer
 from audmodel._output import note
@@ -390,7 +390,8 @@ def owner_and_header(
     def checked(location: Location) -> bytes | None:
         data = read_if_there(location, path, version)
         if data is not None:
-            _checked_header(data, source(location, path, version))
+            model = _ids.ModelId(short_id, version)
+            Header.parse(data, model, source(location, path, version))
         return data
 
     return _first_holding(short_id, version, checked)
@@ -590,8 +591,8 @@ def source(location: Location, path: str, version: str) -> str:
 
 def read_header(
     location: Location, short_id: str, version: str
-) -> tuple[bytes, dict[str, Any]]:
-    r"""Download a model's header; return its bytes and content.
+) -> tuple[bytes, Header]:
+    r"""Download a model's header; return its bytes and record.
 
     Raises:
         RuntimeError: if the model does not exist, or its header is not
@@ -603,15 +604,8 @@ def read_header(
     path = _layout.header_path(short_id)
     with missing_as_not_found(location, short_id, version):
         data = read_bytes(location, path, version)
-    return data, _checked_header(data, source(location, path, version))
-
-
-def _checked_header(data: bytes, where: str) -> dict[str, Any]:
-    header = _yaml.loads(data, where)
-    problem = _ids.header_problem(header)
-    if not isinstance(header, dict) or problem is not None:
-        raise errors.RefusedError(f"Refusing the header {where}: {problem}.")
-    return header
+    model = _ids.ModelId(short_id, version)
+    return data, Header.parse(data, model, source(location, path, version))
 
 
 def read_bytes(
