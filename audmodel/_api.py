@@ -918,7 +918,7 @@ def publish(
         )
     root = audeer.path(root)
     if not os.path.isdir(root):
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), root)
+        raise errors.NotAFolderError(errno.ENOENT, os.strerror(errno.ENOENT), root)
     return _publish.publish(
         root,
         name,
@@ -970,13 +970,15 @@ def remove(
     caches would go on serving the old ones.
 
     Args:
-        uid: model ID
+        uid: model ID (not a short ID or alias: the version removed is the
+            one named)
         cache_root: cache folder, see :func:`default_cache_root`
         verbose: show debug messages
 
     Raises:
         audbackend.BackendError: if a repository cannot be reached,
             or refuses to delete the model's header (then nothing is removed)
+        ValueError: if ``uid`` is a short ID or an alias
         RuntimeError: if the model does not exist,
             aliases point to it,
             or some of its files could not be removed after its header
@@ -991,9 +993,40 @@ def remove(
         False
 
     """  # noqa: E501
+    _refuse_all_but_a_model_id(uid, cache_root)
     short_id, version, _ = _resolved(uid, cache_root)
     repository = _store.find_header(short_id, version)
     _lifecycle.remove(short_id, version, repository, verbose)
+
+
+def _refuse_all_but_a_model_id(uid: str, cache_root: str | None) -> None:
+    r"""Refuse what names a version only by looking it up: a short ID, an alias.
+
+    Removing cannot be undone; the version removed is the one the user names.
+
+    Raises:
+        audmodel.errors.InvalidArgumentError: for a short ID (listing its
+            versions) or an alias (naming its model)
+        RuntimeError: if the model or alias does not exist
+
+    """
+    if _ids.is_short_id(uid):
+        versions = _resolve.latest_versions(uid, _roots(cache_root))
+        if not versions:
+            raise _store.model_not_found(uid, None)
+        ids = ", ".join(f"'{uid}-{version}'" for version in versions)
+        raise errors.InvalidArgumentError(
+            f"'{uid}' is a short ID, which stands for its latest version; "
+            f"removing takes the ID of the one version to remove. "
+            f"Its versions: {ids}; remove each to remove them all."
+        )
+    if _ids.is_alias(uid):
+        target = _resolve.alias(uid, _roots(cache_root))
+        raise errors.InvalidArgumentError(
+            f"'{uid}' is an alias, of '{target}'; removing takes a model ID, "
+            "and a model that aliases point to is not removed: "
+            f"remove the alias first (remove_alias('{uid}'))."
+        )
 
 
 @_call.entry
@@ -1045,7 +1078,8 @@ def remove_cached(
     Nothing is asked of a repository.
 
     Args:
-        uid: model ID, or short ID for all its versions
+        uid: model ID, short ID for all its versions, or alias for the
+            model it named when last loaded
         older_than: remove models last loaded longer ago than this
         max_size: remove the least recently loaded models
             until the others take at most this many bytes
@@ -1075,6 +1109,9 @@ def remove_cached(
             f"'max_size' must not be negative, not {max_size}."
         )
     root = _cache_root(cache_root)
+    if uid is not None and _ids.is_alias(uid):
+        # The model it named when last loaded: the cache alone tells.
+        uid = _cache.recalled_alias([root], uid) or uid
     for folder in _cache.remove_stale_partials(root):
         _output.say(f"Removed '{folder}', left by a load interrupted a day ago.")
     entries = _cache.entries(root)

@@ -189,7 +189,7 @@ def _publish(args: argparse.Namespace) -> int:
         author=args.author,
         compression=args.compression,
         date=args.date,
-        meta=_mapping_file(args.meta, "meta") if args.meta else None,
+        meta=_mapping_file(args.meta, "meta", "--meta") if args.meta else None,
         subgroup=args.subgroup,
         verbose=args.verbose,
     )
@@ -215,7 +215,7 @@ def _uid(args: argparse.Namespace) -> int:
 
 
 def _update_meta(args: argparse.Namespace) -> int:
-    meta = _mapping_file(args.file, "meta")
+    meta = _mapping_file(args.file, "meta", "FILE")
     new = audmodel.update_meta(args.id, meta, replace=args.replace, **_options(args))
     print(_yaml.dumps(new), end="")
     return 0
@@ -362,7 +362,18 @@ def _cache_ls(args: argparse.Namespace) -> int:
 
 
 def _cache_rm(args: argparse.Namespace) -> int:
-    return _remove_cached(args, f"Remove {args.id} from the cache?", uid=args.id)
+    if not _confirmed(args, f"Remove {args.id} from the cache?"):
+        return _nothing_done()
+    removed = audmodel.remove_cached(args.id, cache_root=args.cache_root)
+    if not removed:
+        root = args.cache_root or audmodel.default_cache_root()
+        raise errors.NotCachedError(
+            f"'{args.id}' is not in the cache '{root}': nothing was removed. "
+            "'audmodel cache ls' lists what is there."
+        )
+    for uid in removed:
+        print(uid)
+    return 0
 
 
 def _cache_prune(args: argparse.Namespace) -> int:
@@ -467,7 +478,7 @@ NO_CACHE_ROOT = {"latest_version"}
 
 def _params(args: argparse.Namespace) -> dict[str, object]:
     r"""Parameters from ``--params FILE``, updated by each ``-p KEY=VALUE``."""
-    params = _mapping_file(args.params, "params") if args.params else {}
+    params = _mapping_file(args.params, "params", "--params") if args.params else {}
     for item in args.param:
         key, separator, value = item.partition("=")
         if not separator or not key:
@@ -478,8 +489,13 @@ def _params(args: argparse.Namespace) -> dict[str, object]:
     return params
 
 
-def _mapping_file(path: str, what: str) -> dict[str, object]:
-    r"""A YAML file holding a mapping, read safely."""
+def _mapping_file(path: str, what: str, argument: str) -> dict[str, object]:
+    r"""A YAML file holding a mapping, read safely; ``argument`` named in errors."""
+    if not os.path.isfile(path):
+        there = "is a folder" if os.path.isdir(path) else "does not exist"
+        raise errors.InvalidArgumentError(
+            f"{argument} {path}: the file {there}; a YAML file is expected."
+        )
     data = _yaml.load_file(path, f"the {what} file '{path}'", limit=None)
     if data is None:
         return {}
@@ -488,6 +504,13 @@ def _mapping_file(path: str, what: str) -> dict[str, object]:
             f"The {what} file '{path}' must hold a YAML mapping."
         )
     return data
+
+
+def _port(text: str) -> int:
+    r"""A TCP port: 0 (any free one) to 65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port (0 to 65535)")
+    return int(text)
 
 
 def _compression(text: str) -> int | str:
@@ -691,7 +714,7 @@ def _add_catalog_command(command: _Command) -> None:
     )
     sub.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=CATALOG_PORT,
         help="port to listen on (default: %(default)s)",
     )

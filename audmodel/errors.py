@@ -19,6 +19,8 @@ Examples:
 
 from __future__ import annotations
 
+import os
+
 
 class Error(Exception):
     r"""An error of this package; every class below is one."""
@@ -130,6 +132,21 @@ class InvalidNameError(InvalidArgumentError):
 
 class InvalidSubgroupError(InvalidArgumentError):
     r"""A subgroup is not dot-separated folder names, or is reserved."""
+
+
+class NotAFolderError(Error, FileNotFoundError):
+    r"""The model folder to publish is missing, or is a file.
+
+    Its message starts as audmodel 1.5's ("[Errno 2] No such file or
+    directory: ..."), and says which of the two it is.
+
+    """
+
+    def __str__(self) -> str:
+        said = super().__str__()
+        if self.filename and os.path.isfile(self.filename):
+            return f"{said}. It is a file: a model folder is expected."
+        return f"{said}. A model folder is expected there."
 
 
 class ConfigurationError(Error, ValueError):

@@ -475,3 +475,40 @@ def test_control_characters_from_a_repository_never_reach_the_terminal(
     # An error naming such a value, and a warning, are one clean line too.
     status, _, err = run(capsys, "load", f"nothing{escape}")
     assert status != 0 and not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", err)
+
+
+def test_removing_by_short_id_or_alias_is_refused_and_lists_what_to_remove(
+    capsys, repository, model_root
+):
+    from helpers import publish
+
+    first = publish(model_root)
+    second = publish(model_root, "2.0.0", alias="best")
+    short_id = first.split("-")[0]
+    status, _, err = run(capsys, "remove", short_id, "--yes")
+    assert status == 1
+    (line,) = err.splitlines()
+    assert f"'{short_id}' is a short ID" in line
+    assert f"'{first}', '{second}'" in line
+    status, _, err = run(capsys, "remove", "best", "--yes")
+    assert status == 1 and f"'best' is an alias, of '{second}'" in err
+    assert audmodel.versions(short_id) == ["1.0.0", "2.0.0"]  # nothing removed
+    with pytest.raises(ValueError, match="is a short ID"):
+        audmodel.remove(short_id)
+
+
+def test_removing_from_the_cache_what_it_does_not_hold_is_an_error(
+    capsys, repository, model_root, cache
+):
+    from helpers import publish
+
+    uid = publish(model_root, alias="best")
+    status, _, err = run(capsys, "cache", "rm", "nonsense", "--yes")
+    assert status == 1
+    assert err.startswith("audmodel: error: 'nonsense' is not in the cache")
+    status, _, err = run(capsys, "cache", "rm", "best", "--yes")
+    assert status == 1  # not loaded yet
+    audmodel.load("best")
+    status, out, _ = run(capsys, "cache", "rm", "best", "--yes")
+    assert status == 0 and out.split() == [uid]
+    assert audmodel.cached().empty

@@ -142,3 +142,34 @@ def test_check_without_argument_checks_every_configured_repository(
     assert audmodel.check("first").empty
     with pytest.raises(ValueError, match=r"'third'.*configured are: 'first', 'second'"):
         audmodel.check("third")
+
+
+def test_arguments_that_are_not_what_is_expected_are_named_in_one_line(home, tmp_path):
+    a_file = tmp_path / "weights.onnx"
+    a_file.write_bytes(b"onnx")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    cases = [
+        (
+            ["publish", str(a_file), "torch", "1.0.0"],
+            f"No such file or directory: '{a_file}'. It is a file: a model folder is "
+            "expected.",
+        ),
+        (
+            ["publish", str(folder), "torch", "1.0.0", "--params", "nofile.yaml"],
+            "--params nofile.yaml: the file does not exist; a YAML file is expected.",
+        ),
+        (
+            ["publish", str(folder), "torch", "1.0.0", "--meta", str(folder)],
+            f"--meta {folder}: the file is a folder; a YAML file is expected.",
+        ),
+    ]
+    for argv, said in cases:
+        line = one_line_error(command(*argv, home=home))
+        assert said in line, line
+    # A wrong use of an option is a usage error, as argparse has it.
+    result = command("ui", "--port", "99999", home=home)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "audmodel ui: error: argument --port: '99999' is not a port (0 to 65535)"
+    )

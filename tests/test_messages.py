@@ -229,7 +229,9 @@ def test_publish_of_missing_folder(repository, tmp_path):
         publish(root)
     assert error.value.errno == 2
     assert error.value.filename == root
-    assert str(error.value) == f"[Errno 2] No such file or directory: '{root}'"
+    # audmodel 1.5's sentence first, then a hint.
+    said = f"[Errno 2] No such file or directory: '{root}'"
+    assert str(error.value) == f"{said}. A model folder is expected there."
 
 
 def test_publish_of_existing_model(repository, model_root):
