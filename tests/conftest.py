@@ -17,6 +17,7 @@ import uuid
 import filelock
 from helpers import ARTIFACTORY_KEY
 from helpers import ARTIFACTORY_USER
+from helpers import BACKENDS
 from helpers import COMPAT
 from helpers import S3_ACCESS_KEY
 from helpers import S3_SECRET_KEY
@@ -177,7 +178,10 @@ REPOSITORY_MAKERS = {
 }
 
 
-@pytest.fixture(params=sorted(REPOSITORY_MAKERS))
+assert sorted(REPOSITORY_MAKERS) == BACKENDS
+
+
+@pytest.fixture(params=BACKENDS)
 def backend_name(request) -> str:
     return request.param
 

@@ -18,6 +18,12 @@ import audmodel
 
 
 COMPAT = pathlib.Path(__file__).parent / "compat"
+# The backends every API test runs against (see REPOSITORY_MAKERS in
+# conftest.py), and those of them a test of one property applies to.
+BACKENDS = ["artifactory", "file-system", "minio", "minio-s3rver", "s3", "s3-s3rver"]
+REMOTE_BACKENDS = [b for b in BACKENDS if b != "file-system"]  # can be unreachable
+# s3rver replaces an object's body and metadata one after the other.
+ATOMIC_BACKENDS = [b for b in BACKENDS if not b.endswith("-s3rver")]
 SOURCES = COMPAT / "reference-sources"
 DATE = datetime.date(1985, 11, 18)
 # Test credentials of the local S3 servers; s3rver knows only these.

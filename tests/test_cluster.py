@@ -8,6 +8,7 @@ import socket
 import stat
 import warnings
 
+from helpers import REMOTE_BACKENDS
 from helpers import publish
 import pytest
 
@@ -276,11 +277,11 @@ def closed_port() -> int:
         return probe.getsockname()[1]  # nobody listens once it is closed
 
 
+# A file system is reached or missing, never unreachable.
+@pytest.mark.parametrize("backend_name", REMOTE_BACKENDS)
 def test_unreachable_repository_loads_from_the_cache_with_a_warning(
     repository, model_root, monkeypatch
 ):
-    if repository.backend == "file-system":
-        pytest.skip("a file system is reached or missing, never unreachable")
     uid = publish(model_root, alias="production")
     folder = audmodel.load("production")
     audmodel.meta(uid)
@@ -309,12 +310,11 @@ def audmodel_backend_error() -> type:
     return audbackend.BackendError
 
 
+@pytest.mark.parametrize("backend_name", REMOTE_BACKENDS)
 def test_versions_come_from_the_repositories_that_answer(
     make_repository, model_root, monkeypatch, tmp_path
 ):
     first, second = make_repository(), make_repository()
-    if first.backend == "file-system":
-        pytest.skip("a file system is reached or missing, never unreachable")
     monkeypatch.setattr(audmodel.config, "REPOSITORIES", [first])
     uid = publish(model_root, "1.0.0")
     audmodel.header(uid)  # 1.0.0 is in the cache

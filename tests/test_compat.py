@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import io
 import json
 import os
@@ -24,21 +25,30 @@ EXPECTED = json.loads((COMPAT / "expected.json").read_text())
 SHARED = pathlib.Path(__file__).parents[2] / "shared" / "compat"
 
 
-@pytest.mark.skipif(
-    not SHARED.exists(),
-    reason="the shared reference data is not beside this clone (shared/compat "
-    "next to it); tests/compat holds the copy every other test uses",
-)
-def test_vendored_reference_data_equals_shared_copy():
-    comparison = filecmp.dircmp(COMPAT, SHARED, ignore=["README.rst"])
+def test_vendored_reference_data_is_what_audmodel_1_5_3_wrote():
+    """The copy holds the files the manifest lists, unchanged.
 
-    def differences(cmp: filecmp.dircmp) -> list[str]:
-        found = cmp.left_only + cmp.right_only + cmp.diff_files + cmp.funny_files
-        for sub in cmp.subdirs.values():
-            found += differences(sub)
-        return found
+    The manifest was made from the project's shared reference data; where
+    that lies beside this clone, the copy is compared with it as well.
+    """
+    manifest = json.loads((COMPAT / "MANIFEST.json").read_text())
+    own = {"README.rst", "MANIFEST.json"}
+    held = {
+        str(path.relative_to(COMPAT)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in COMPAT.rglob("*")
+        if path.is_file() and path.name not in own
+    }
+    assert held == manifest
+    if SHARED.exists():
+        comparison = filecmp.dircmp(COMPAT, SHARED, ignore=list(own))
+        assert _differences(comparison) == []
 
-    assert differences(comparison) == []
+
+def _differences(cmp: filecmp.dircmp) -> list[str]:
+    found = cmp.left_only + cmp.right_only + cmp.diff_files + cmp.funny_files
+    for sub in cmp.subdirs.values():
+        found += _differences(sub)
+    return found
 
 
 @pytest.mark.parametrize("uid", sorted(EXPECTED["models"]))

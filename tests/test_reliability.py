@@ -12,6 +12,9 @@ import time
 import zipfile
 
 import audbackend
+from helpers import ATOMIC_BACKENDS
+from helpers import BACKENDS
+from helpers import REMOTE_BACKENDS
 from helpers import backend_files
 from helpers import files_below
 from helpers import publish
@@ -79,12 +82,17 @@ KILLED_LOAD = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("phase", ["download", "extraction"])
+# File-system archives are read where they lie, not downloaded.
+KILLED_PHASES = [
+    *(("download", name) for name in REMOTE_BACKENDS),
+    *(("extraction", name) for name in BACKENDS),
+]
+
+
+@pytest.mark.parametrize("phase, backend_name", KILLED_PHASES)
 def test_load_killed_leaves_nothing_taken_as_complete(
     repository, model_root, cache, tmp_path, phase
 ):
-    if phase == "download" and repository.backend == "file-system":
-        pytest.skip("file-system archives are read where they lie, not downloaded")
     uid = publish(model_root)
     process = start_script(
         KILLED_LOAD, tmp_path, repository, uid, cache, phase, stdout=subprocess.PIPE
@@ -211,16 +219,14 @@ WRITER = textwrap.dedent(
 )
 
 
+# s3rver stores an object's body and its metadata as two files, replaced
+# one after the other: writers racing on one object can leave the body of
+# one with the checksum of the other (a store without atomic writes; loads
+# refuse such a file by its MD5).
+@pytest.mark.parametrize("backend_name", ATOMIC_BACKENDS)
 def test_concurrent_meta_and_alias_writers_leave_valid_files(
     repository, model_root, tmp_path, backend_name
 ):
-    if backend_name.endswith("-s3rver"):
-        pytest.skip(
-            "s3rver stores an object's body and its metadata as two files, "
-            "replaced one after the other: writers racing on one object can "
-            "leave the body of one with the checksum of the other (a store "
-            "without atomic writes; loads refuse such a file by its MD5)"
-        )
     first = publish(model_root, "1.0.0", meta={"start": True})
     second = publish(model_root, "2.0.0")
     processes = [

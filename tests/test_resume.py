@@ -8,6 +8,7 @@ import os
 import pathlib
 import time
 
+from helpers import REMOTE_BACKENDS
 from helpers import files_below
 from helpers import publish
 import pytest
@@ -34,9 +35,10 @@ def sharded(tmp_path) -> str:
 
 
 @pytest.fixture
-def remote(repository):
-    if repository.backend == "file-system":
-        pytest.skip("file-system archives are unpacked where they lie")
+def remote(repository, backend_name):
+    # File-system archives are unpacked where they lie: each test that takes
+    # this runs on the others (REMOTE_BACKENDS).
+    assert backend_name in REMOTE_BACKENDS
     return repository
 
 
@@ -88,6 +90,7 @@ def interrupted_load(uid: str, count: int) -> None:
             audmodel.load(uid)
 
 
+@pytest.mark.parametrize("backend_name", REMOTE_BACKENDS)
 def test_an_interrupted_load_continues_with_what_is_missing(
     remote, sharded, cache, monkeypatch
 ):
@@ -113,6 +116,7 @@ def test_an_interrupted_load_continues_with_what_is_missing(
     ]
 
 
+@pytest.mark.parametrize("backend_name", REMOTE_BACKENDS)
 def test_a_changed_archive_is_loaded_afresh(remote, sharded, cache, monkeypatch):
     uid = publish(sharded)
     interrupted_load(uid, 5)
@@ -126,6 +130,7 @@ def test_a_changed_archive_is_loaded_afresh(remote, sharded, cache, monkeypatch)
     assert files_below(audmodel.load(uid)) == files_below(sharded)
 
 
+@pytest.mark.parametrize("backend_name", REMOTE_BACKENDS)
 def test_what_an_interrupted_load_left_a_day_ago_is_removed(
     remote, sharded, cache, monkeypatch
 ):
@@ -184,6 +189,7 @@ def test_a_connection_cut_half_way_is_continued(flaky_s3, tmp_path, monkeypatch)
     assert sum(steps) == uncut
 
 
+@pytest.mark.parametrize("backend_name", REMOTE_BACKENDS)
 def test_links_planted_at_the_fixed_names_are_not_followed(
     remote, sharded, cache, tmp_path
 ):
