@@ -1,10 +1,11 @@
 """The errors audmodel raises, one class for each kind.
 
 Each class subclasses the built-in type audmodel 1.5 raises in its place
-(:class:`RuntimeError`, :class:`ValueError`, :class:`FileNotFoundError`), so an ``except`` clause
-written for audmodel 1.5 catches it as before, and its message is the one
-of 1.5 where 1.5 has one. New code can catch precisely, and every class
-is also an :class:`Error`, the catch-all of this package's own errors.
+(:class:`RuntimeError`, :class:`ValueError`, :class:`FileNotFoundError`),
+so an ``except`` clause written for audmodel 1.5 catches it as before,
+and its message is the one of 1.5 where 1.5 has one. New code can catch
+precisely, and every class is also an :class:`Error`, the catch-all of
+this package's own errors.
 
 Examples:
     >>> import audmodel
