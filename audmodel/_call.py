@@ -19,6 +19,7 @@ from typing import Generic
 from typing import TypeVar
 
 from audmodel import _output
+from audmodel import errors
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -82,6 +83,18 @@ def current() -> Call | None:
     return _current.get()
 
 
+def _add_hint(error: errors.Error) -> None:
+    r"""Add an error's hint to its message: audmodel 1.5's sentence comes first."""
+    find, error.hint = error.hint, None
+    if find is None or not error.args:
+        return
+    try:
+        hint = find()
+    except Exception:  # a hint is a courtesy; the error is what matters
+        return
+    error.args = (f"{error.args[0]}{hint}", *error.args[1:])
+
+
 def entry(function: F) -> F:
     r"""Make ``function`` a public call: one call context, and its verbosity.
 
@@ -99,6 +112,9 @@ def entry(function: F) -> F:
             token = _current.set(this)
             try:
                 return function(*args, **kwargs)
+            except errors.Error as ex:
+                _add_hint(ex)
+                raise
             finally:
                 _current.reset(token)
                 this.close()

@@ -23,9 +23,11 @@ import re
 import sys
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import NoReturn
 import warnings
 
 import audmodel
+from audmodel import _config
 from audmodel import _json
 from audmodel import _lazy
 from audmodel import _output
@@ -39,6 +41,7 @@ from audmodel._defaults import LOAD_TIMEOUT
 from audmodel._defaults import URL_TYPES
 from audmodel._lazy import audbackend
 from audmodel.backend._common import backend_error_detail
+from audmodel.backend._common import without_userinfo
 
 
 if TYPE_CHECKING:
@@ -537,8 +540,19 @@ VERBOSE_HELP = "tell each step on standard error, with progress bars for transfe
 _Command = Callable[[str, Callable, str], argparse.ArgumentParser]
 
 
+class _Parser(argparse.ArgumentParser):
+    r"""argparse's parser; a mistyped command or choice gets the closest named."""
+
+    def error(self, message: str) -> NoReturn:
+        mistyped = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if mistyped:
+            choices = re.findall(r"'([^']*)'", mistyped.group(2))
+            message += _output.did_you_mean(mistyped.group(1), choices)
+        super().error(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="audmodel",
         description="Publish, version and load machine-learning models.",
     )
@@ -643,6 +657,28 @@ def _add_lookup_commands(command: _Command) -> None:
             sub.add_argument("id", metavar="ID", help="model ID or alias")
 
 
+def _show_config(args: argparse.Namespace) -> int:
+    r"""Print each setting and where its value comes from, as YAML."""
+    for key, value, origin in _config.effective():
+        if key == "repositories" and isinstance(value, list):
+            if args.repository:
+                origin = "command line (-r)"
+            print(f"repositories:  # {origin}")
+            for repository in value:
+                print(f"  - name: {repository.name}")
+                print(f"    host: {without_userinfo(repository.host)}")
+                print(f"    backend: {repository.backend}")
+        else:
+            print(f"{key}: {_yaml_scalar(value)}  # {origin}")
+    return 0
+
+
+def _yaml_scalar(value: object) -> str:
+    if value is None:
+        return "null"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _add_search_commands(command: _Command) -> None:
     r"""ls, lookup, files."""
     sub = command("ls", _ls, "list models, filtered by name, subgroup, parameters")
@@ -667,6 +703,8 @@ def _add_search_commands(command: _Command) -> None:
     sub = command("files", _files, "files of a model, without downloading it")
     sub.add_argument("id", metavar="ID", help="model ID or alias")
     _add_format(sub)
+
+    command("config", _show_config, "the settings in effect, and where each comes from")
 
 
 def _add_lifecycle_commands(command: _Command) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from audmodel import errors
 from audmodel._lazy import yaml
+from audmodel._output import did_you_mean
 from audmodel._repository import Repository
 
 
@@ -23,6 +24,16 @@ USER_CONFIG_FILE = "~/.config/audmodel.yaml"
 # In the order audmodel 1.5 checks them, so a file missing several keys
 # gets the same first complaint.
 REPOSITORY_KEYS = ("host", "backend", "name")
+SETTINGS_KEYS = (
+    "cache_root",
+    "cache_lock",
+    "offline",
+    "repositories",
+    "shared_cache_root",
+)
+r"""The entries a configuration file may have."""
+SOURCE = "_source"
+r"""The key under which a repository read from a file keeps where it was."""
 CACHE_LOCKS = ("auto", "lease")
 r"""Values of ``cache_lock``: ``flock`` with a fallback, or lease locks always."""
 _TRUE = ("1", "true", "yes", "on")
@@ -50,7 +61,9 @@ def read_config_file(path: str) -> dict[str, object]:
         return {}
     try:
         with open(path) as fp:
-            entries = yaml.load(fp, Loader=yaml.BaseLoader)
+            text = fp.read()
+        entries = yaml.load(text, Loader=yaml.BaseLoader)
+        lines = _lines(yaml.compose(text, Loader=yaml.BaseLoader))
     except yaml.YAMLError as ex:
         raise errors.ConfigurationError(
             f"The configuration file '{path}' is not valid YAML: {ex}"
@@ -61,6 +74,7 @@ def read_config_file(path: str) -> dict[str, object]:
         raise errors.ConfigurationError(
             f"The configuration file '{path}' must hold a mapping."
         )
+    _refuse_unknown(entries, SETTINGS_KEYS, f"The configuration file '{path}'", lines)
     for key in ("cache_root", "shared_cache_root"):
         if key in entries and not isinstance(entries[key], str):
             raise errors.ConfigurationError(
@@ -75,7 +89,43 @@ def read_config_file(path: str) -> dict[str, object]:
         _check_lock(entries["cache_lock"], f"the entry 'cache_lock' in '{path}'")
     if "repositories" in entries:
         _check_repositories(entries["repositories"], path)
+        for index, repository in enumerate(entries["repositories"]):
+            line = lines.get(("repositories", index))
+            where = f"the configuration file '{path}'"
+            repository[SOURCE] = f"{where}, line {line}" if line else where
     return entries
+
+
+def _lines(node: Any) -> dict[object, int]:
+    r"""The line of each top-level key, and of each entry of ``repositories``."""
+    found: dict[object, int] = {}
+    if not isinstance(node, yaml.MappingNode):
+        return found
+    for key, value in node.value:
+        found[key.value] = key.start_mark.line + 1
+        if key.value == "repositories" and isinstance(value, yaml.SequenceNode):
+            for index, item in enumerate(value.value):
+                found[("repositories", index)] = item.start_mark.line + 1
+    return found
+
+
+def _refuse_unknown(
+    entries: dict, known: tuple[str, ...], where: str, lines: dict[object, int]
+) -> None:
+    r"""Raise for the first entry of ``entries`` not in ``known``.
+
+    A misspelled entry is not passed over: its default would be taken
+    silently (for ``repositorys``, the public repository).
+
+    """
+    for key in entries:
+        if key in known:
+            continue
+        line = f" (line {lines[key]})" if key in lines else ""
+        raise errors.ConfigurationError(
+            f"{where} has an unknown entry '{key}'{line}.{did_you_mean(key, known)} "
+            f"Its entries may be: {', '.join(known)}."
+        )
 
 
 def _check_repositories(repositories: object, path: str) -> None:
@@ -102,6 +152,8 @@ def _check_repositories(repositories: object, path: str) -> None:
                     f"Your repository is missing a '{key}' entry: '{repository}'. "
                     f"It is in the configuration file '{path}'."
                 )
+        where = f"The repository '{repository['name']}' in '{path}'"
+        _refuse_unknown(repository, REPOSITORY_KEYS, where, {})
 
 
 def _switch(value: object, where: str) -> bool:
@@ -177,11 +229,80 @@ def cache_lock() -> str:
     return _check_lock(config.CACHE_LOCK, "audmodel.config.CACHE_LOCK")
 
 
+VARIABLES = {
+    "cache_root": "AUDMODEL_CACHE_ROOT",
+    "shared_cache_root": "AUDMODEL_SHARED_CACHE_ROOT",
+    "offline": "AUDMODEL_OFFLINE",
+    "cache_lock": "AUDMODEL_CACHE_LOCK",
+}
+r"""The environment variable that wins over each setting, where there is one."""
+
+
+def effective() -> list[tuple[str, object, str]]:
+    r"""Each setting as the library uses it, and where its value comes from.
+
+    Returns:
+        ``(entry, value, origin)`` in the order of :data:`SETTINGS_KEYS`;
+        the origin is an environment variable, a file (the user's, or the
+        one shipped with the package), a run-time assignment, or the default
+
+    Raises:
+        ValueError: if a configuration file or variable is invalid
+
+    """
+    user, package = (
+        read_config_file(USER_CONFIG_FILE),
+        read_config_file(PACKAGE_CONFIG_FILE),
+    )
+    values: dict[str, object] = {
+        "cache_root": user_cache_root(),
+        "cache_lock": cache_lock(),
+        "offline": offline(),
+        "repositories": list(config.REPOSITORIES),
+        "shared_cache_root": shared_cache_root(),
+    }
+    loaded = load_config()
+    found = []
+    for key in SETTINGS_KEYS:
+        variable = VARIABLES.get(key)
+        if variable and os.environ.get(variable):
+            origin = f"environment variable {variable}"
+        elif _assigned(key, loaded):
+            origin = "set at run time (audmodel.config)"
+        elif key in user:
+            origin = os.path.expanduser(USER_CONFIG_FILE)
+        elif key in package:
+            origin = f"{PACKAGE_CONFIG_FILE} (shipped with audmodel)"
+        else:
+            origin = "default"
+        found.append((key, values[key], origin))
+    return found
+
+
+def _assigned(key: str, loaded: dict[str, Any]) -> bool:
+    r"""Whether ``config``'s attribute of ``key`` differs from the files' value."""
+    setting = key.upper()
+    if setting not in vars(config):
+        return False
+    value = vars(config)[setting]
+    if key == "repositories":
+        return value != [_configured(r) for r in loaded.get("repositories", [])]
+    defaults = {"offline": False, "cache_lock": "auto", "shared_cache_root": None}
+    return value != loaded.get(key, defaults.get(key))
+
+
 def load_config() -> dict[str, Any]:
     r"""Merge the package's configuration with the user's."""
     entries = read_config_file(PACKAGE_CONFIG_FILE)
     entries.update(read_config_file(USER_CONFIG_FILE))
     return entries
+
+
+def _configured(entry: dict) -> Repository:
+    r"""A repository of a configuration file, which knows where it was written."""
+    repository = Repository(entry["name"], entry["host"], entry["backend"])
+    repository._source = entry.get(SOURCE)
+    return repository
 
 
 class _ReadWhenFirstUsed(type):
@@ -208,10 +329,7 @@ class _ReadWhenFirstUsed(type):
         entries = load_config()
         values = {
             "CACHE_ROOT": lambda: entries["cache_root"],
-            "REPOSITORIES": lambda: [
-                Repository(r["name"], r["host"], r["backend"])
-                for r in entries["repositories"]
-            ],
+            "REPOSITORIES": lambda: [_configured(r) for r in entries["repositories"]],
             "SHARED_CACHE_ROOT": lambda: entries.get("shared_cache_root") or None,
             "OFFLINE": lambda: entries.get("offline", False),
             "CACHE_LOCK": lambda: entries.get("cache_lock", "auto"),

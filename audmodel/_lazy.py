@@ -105,6 +105,7 @@ def load(*stand_ins: types.ModuleType) -> None:
 if TYPE_CHECKING:
     import concurrent.futures as futures
     import ctypes
+    import difflib
     import fcntl
     import importlib.metadata as metadata
 
@@ -127,5 +128,6 @@ else:
     markdown_it = module("markdown_it")  # the catalog's extra: model cards
     nh3 = module("nh3")
     ctypes = module("ctypes")  # takes milliseconds, for one call
+    difflib = module("difflib")  # hints in errors
     fcntl = module("fcntl")  # POSIX only
     metadata = module("importlib.metadata")  # slower to import than audmodel

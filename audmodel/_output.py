@@ -19,6 +19,7 @@ shows notes, the Python functions with their steps.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 import contextlib
 import contextvars
@@ -28,6 +29,7 @@ from typing import Any
 from typing import TypeVar
 
 from audmodel._lazy import audeer
+from audmodel._lazy import difflib
 
 
 _shown: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -91,6 +93,24 @@ def notes() -> Iterator[None]:
         yield
     finally:
         _noted.reset(token)
+
+
+def did_you_mean(text: str, candidates: Iterable[object]) -> str:
+    r"""A hint naming the candidates closest to ``text``, empty if none is close.
+
+    Errors keep audmodel 1.5's first sentence; this follows it.
+
+    Examples:
+        >>> did_you_mean("repositorys", ["cache_root", "repositories"])
+        " Did you mean 'repositories'?"
+        >>> did_you_mean("x", ["cache_root"])
+        ''
+
+    """
+    close = difflib.get_close_matches(str(text), [str(c) for c in candidates])
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
 
 
 # C0 controls but tab and newline, DEL, and C1 controls (the 8-bit CSI).

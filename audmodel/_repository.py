@@ -11,6 +11,7 @@ from audmodel import _lazy
 from audmodel import backend
 from audmodel import errors
 from audmodel._lazy import audbackend
+from audmodel._output import did_you_mean
 from audmodel.backend._common import check_host
 from audmodel.backend._common import without_userinfo
 
@@ -120,6 +121,7 @@ class Repository:
         r"""Repository host."""
         self.backend = backend
         r"""Backend name."""
+        self._source: str | None = None  # where it was configured, for errors
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Repository):
@@ -158,13 +160,21 @@ class Repository:
 
         """
         if self.backend not in self.backend_registry:
-            raise errors.ConfigurationError(
-                f"'{self.backend}' is not a registered backend"
-            )
+            raise errors.ConfigurationError(self._unregistered())
         backend_class = self.backend_registry[self.backend]
         return _interface.Interface(
             backend_class(self.host, self.name),
             extensions=list(_layout.EXTENSIONS),
+        )
+
+    def _unregistered(self) -> str:
+        r"""Audmodel 1.5's sentence, then where and what could be meant."""
+        registered = sorted(self.backend_registry)
+        where = f" It is in {self._source}." if self._source else ""
+        hint = did_you_mean(self.backend, registered)
+        return (
+            f"'{self.backend}' is not a registered backend.{where} "
+            f"Registered are: {', '.join(registered)}.{hint}"
         )
 
     @classmethod

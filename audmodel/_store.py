@@ -33,6 +33,7 @@ from audmodel._config import state_folder
 from audmodel._header import Header
 from audmodel._lazy import audbackend
 from audmodel._lazy import audeer
+from audmodel._output import did_you_mean
 from audmodel._output import note
 from audmodel._output import progress
 from audmodel._output import say
@@ -69,9 +70,41 @@ class Location(NamedTuple):
 
 
 def model_not_found(short_id: str, version: str | None) -> RuntimeError:
-    r"""The error users match on when a model is unknown."""
+    r"""The error users match on when a model is unknown.
+
+    Its hint, added where it leaves the public call, lists the versions
+    the model has (a version was mistyped), or the aliases closest to
+    what was given as an alias.
+
+    """
     uid = str(_ids.ModelId(short_id, version)) if version else short_id
-    return errors.ModelNotFoundError(f"A model with ID '{uid}' does not exist.")
+    error = errors.ModelNotFoundError(f"A model with ID '{uid}' does not exist.")
+    if version:
+        error.hint = lambda: _versions_hint(short_id)
+    elif _ids.is_alias(short_id):
+        error.hint = lambda: _aliases_hint(short_id)
+    return error
+
+
+def _versions_hint(short_id: str) -> str:
+    versions = header_versions(short_id)
+    return f" Its versions: {', '.join(versions)}." if versions else ""
+
+
+def _aliases_hint(alias: str) -> str:
+    r"""The aliases closest to ``alias``, by one listing per repository."""
+    suffix = f"-{_layout.ALIAS_VERSION}.{_layout.ALIAS_EXT}"
+    names = {
+        name
+        for _, paths in answers(
+            lambda location: stored_files_ending(
+                location, f"/{_layout.ALIAS_FOLDER}/", suffix
+            )
+        )
+        for name in map(_layout.alias_of, paths or [])
+        if name is not None
+    }
+    return did_you_mean(alias, sorted(names))
 
 
 OFFLINE_SWITCHES = "AUDMODEL_OFFLINE, audmodel.config.OFFLINE, or 'offline: true'"
@@ -182,7 +215,9 @@ def missing_as_not_found(
 
 def alias_not_found(alias: str) -> RuntimeError:
     r"""The error users match on when an alias is unknown."""
-    return errors.AliasNotFoundError(f"An alias with name '{alias}' does not exist.")
+    error = errors.AliasNotFoundError(f"An alias with name '{alias}' does not exist.")
+    error.hint = lambda: _aliases_hint(alias)
+    return error
 
 
 # --- paths ---------------------------------------------------------------

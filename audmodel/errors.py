@@ -20,11 +20,21 @@ Examples:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import os
 
 
 class Error(Exception):
     r"""An error of this package; every class below is one."""
+
+    hint: Callable[[], str] | None = None
+    r"""Finds what to add to the message (e.g. the closest names), if set.
+
+    Called once, by the public function the error leaves, with the
+    repositories of the call still open: an error caught inside the
+    package costs no request for it.
+
+    """
 
 
 # --- what was asked for is not there, or not reachable now ---------------------

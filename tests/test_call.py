@@ -190,3 +190,20 @@ def test_a_cold_load_of_a_small_model_reads_its_archive_once_and_keeps_meta(
     )
     monkeypatch.setenv("AUDMODEL_OFFLINE", "1")
     assert audmodel.meta(uid) == {"uar": 0.5}
+
+
+def test_a_hint_is_looked_up_only_for_an_error_that_reaches_the_user(
+    flaky_s3, model_root
+):
+    proxy, _ = flaky_s3
+    uid = publish(model_root)
+    missing = uid.replace("1.0.0", "3.0.0")
+    start = len(proxy.requests)
+    assert not audmodel.exists(missing)  # the error stays inside: one request
+    assert len(proxy.requests) - start == 1
+    with pytest.raises(RuntimeError) as error:
+        audmodel.header(missing)
+    # audmodel 1.5's sentence, then the hint.
+    assert str(error.value) == (
+        f"A model with ID '{missing}' does not exist. Its versions: 1.0.0."
+    )

@@ -173,3 +173,56 @@ def test_arguments_that_are_not_what_is_expected_are_named_in_one_line(home, tmp
     assert result.stderr.splitlines()[-1] == (
         "audmodel ui: error: argument --port: '99999' is not a port (0 to 65535)"
     )
+
+
+def test_config_shows_each_setting_and_where_it_comes_from(home, tmp_path):
+    (home / ".config").mkdir()
+    user_file = home / ".config" / "audmodel.yaml"
+    user_file.write_text(
+        f"repositories:\n  - name: models\n    host: {tmp_path}\n"
+        "    backend: file-system\n"
+    )
+    result = command(
+        "config", home=home, env={"AUDMODEL_OFFLINE": "1", "AUDMODEL_CACHE_ROOT": ""}
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "offline: true  # environment variable AUDMODEL_OFFLINE" in lines
+    assert f"repositories:  # {user_file}" in lines
+    assert f"    host: {tmp_path}" in lines
+    assert any(
+        line.startswith("cache_root: ~/audmodel  # ")
+        and line.endswith("(shipped with audmodel)")
+        for line in lines
+    )
+    assert "cache_lock: auto  # default" in lines
+
+
+def test_mistyped_commands_aliases_and_versions_get_the_closest_named(
+    home, tmp_path, model_root
+):
+    repository = ["-r", "models", str(tmp_path / "host"), "file-system"]
+    (tmp_path / "host" / "models").mkdir(parents=True)
+    published = command(
+        "publish",
+        model_root,
+        "torch",
+        "1.0.0",
+        "--alias",
+        "prod-model",
+        *repository,
+        home=home,
+    )
+    uid = published.stdout.strip()
+    result = command("lod", uid, home=home)
+    assert result.returncode == 2
+    assert result.stderr.rstrip().endswith("Did you mean 'load'?")
+    line = one_line_error(command("load", "prod-modle", *repository, home=home))
+    assert line.endswith(
+        "A model with ID 'prod-modle' does not exist. Did you mean 'prod-model'?"
+    )
+    short_id = uid.split("-")[0]
+    line = one_line_error(command("load", f"{short_id}-3.0.0", *repository, home=home))
+    assert line.endswith(
+        f"A model with ID '{short_id}-3.0.0' does not exist. Its versions: 1.0.0."
+    )

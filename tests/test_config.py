@@ -99,3 +99,59 @@ def test_broken_user_file_names_file_and_entry(tmp_path, text, message):
 def test_empty_user_file_is_ignored(tmp_path):
     write_user_config(tmp_path, "")
     assert import_config(tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize(
+    "text, said",
+    [
+        (
+            "repositorys:\n  - name: a\n    host: h\n    backend: file-system\n",
+            "has an unknown entry 'repositorys' (line 1). Did you mean 'repositories'?",
+        ),
+        (
+            "cache_root: /c\nofline: true\n",
+            "has an unknown entry 'ofline' (line 2). Did you mean 'offline'?",
+        ),
+        (
+            "repositories:\n  - name: a\n    host: h\n    bakend: file-system\n",
+            "Your repository is missing a 'backend' entry",  # 1.5's complaint first
+        ),
+        (
+            "repositories:\n  - name: a\n    host: h\n    backend: file-system\n"
+            "    bakend: file-system\n",
+            "The repository 'a' in '{path}' has an unknown entry 'bakend'. "
+            "Did you mean 'backend'?",
+        ),
+    ],
+)
+def test_a_misspelled_entry_is_named_with_the_closest_known_one(tmp_path, text, said):
+    from audmodel import _config
+
+    path = tmp_path / "audmodel.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError) as error:
+        _config.read_config_file(str(path))
+    assert said.format(path=path) in str(error.value)
+    assert str(path) in str(error.value)
+
+
+def test_an_unregistered_backend_names_its_file_line_and_the_registered_ones(
+    tmp_path,
+):
+    from audmodel import _config
+
+    path = tmp_path / "audmodel.yaml"
+    path.write_text(
+        "cache_root: /c\nrepositories:\n  - name: a\n    host: h\n"
+        "    backend: filesystem\n"
+    )
+    (entry,) = _config.read_config_file(str(path))["repositories"]
+    repository = _config._configured(entry)  # as config.REPOSITORIES makes them
+    with pytest.raises(ValueError) as error:
+        repository.create_backend_interface()
+    assert str(error.value) == (
+        "'filesystem' is not a registered backend. "
+        f"It is in the configuration file '{path}', line 3. "
+        "Registered are: artifactory, file-system, minio, s3. "
+        "Did you mean 'file-system'?"
+    )
