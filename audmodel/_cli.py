@@ -112,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
     r"""Run the command ``args`` asks for; see :func:`main`."""
     try:
         with _output.verbose(args.verbose), _output.notes():
-            if args.repository:
+            if getattr(args, "repository", None):
                 audmodel.config.REPOSITORIES = [
                     _repository_argument(*given) for given in args.repository
                 ]
@@ -166,7 +166,7 @@ def _repository_argument(name: str, host: str, backend: str) -> audmodel.Reposit
 def _default_repository_hint(args: argparse.Namespace) -> str:
     r"""What to do when the repository shipped as default cannot be reached."""
     user_file = os.path.expanduser(USER_CONFIG_FILE)
-    if args.repository or os.path.exists(user_file):
+    if getattr(args, "repository", None) or os.path.exists(user_file):
         return ""
     return (
         " (No repository is configured, so audmodel searched its default, "
@@ -560,14 +560,19 @@ def _parser() -> argparse.ArgumentParser:
         "--version", action=_Version, nargs=0, help="show the version and exit"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
-    common = _common_options()
+    verbose = _verbose_option()
+    common = _common_options(verbose)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     commands.required = True
 
     def command(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
         return _subcommand(commands, common, name, run, help)
 
-    _add_model_commands(command)
+    def local(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
+        # A command that asks no repository and no cache takes neither.
+        return _subcommand(commands, verbose, name, run, help)
+
+    _add_model_commands(command, local)
     _add_lookup_commands(command)
     _add_search_commands(command)
     _add_lifecycle_commands(command)
@@ -578,9 +583,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _common_options() -> argparse.ArgumentParser:
-    r"""The options every command takes."""
-    common = argparse.ArgumentParser(add_help=False)
+def _verbose_option() -> argparse.ArgumentParser:
+    r"""``-v``, which every command takes."""
+    verbose = argparse.ArgumentParser(add_help=False)
+    # Given before the command or after it; SUPPRESS keeps the command's
+    # parser from resetting what was given before it.
+    verbose.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help=VERBOSE_HELP,
+    )
+    return verbose
+
+
+def _common_options(verbose: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    r"""The options of the commands that use repositories or a cache."""
+    common = argparse.ArgumentParser(add_help=False, parents=[verbose])
     common.add_argument(
         "-r",
         "--repository",
@@ -591,22 +611,16 @@ def _common_options() -> argparse.ArgumentParser:
         "repeat for several, searched in the given order",
     )
     common.add_argument(
-        "--cache-root", help="cache folder (default: audmodel.default_cache_root())"
-    )
-    # Given before the command or after it; SUPPRESS keeps the command's
-    # parser from resetting what was given before it.
-    common.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help=VERBOSE_HELP,
+        "--cache-root",
+        metavar="FOLDER",
+        help="cache folder (default: the configured one, ~/audmodel unless "
+        "set; 'audmodel config' shows it)",
     )
     return common
 
 
-def _add_model_commands(command: _Command) -> None:
-    r"""publish, load, exists, uid."""
+def _add_model_commands(command: _Command, local: _Command) -> None:
+    r"""publish, load, exists, uid (``local``: it asks no repository)."""
     sub = command("publish", _publish, "publish a model folder; prints its ID")
     sub.add_argument("root", metavar="ROOT", help="folder with the model files")
     sub.add_argument("name", metavar="NAME", help="model name")
@@ -636,7 +650,7 @@ def _add_model_commands(command: _Command) -> None:
     sub = command("exists", _exists, "tell if a model exists; exit 1 if not")
     sub.add_argument("id", metavar="ID", help="model ID or alias")
 
-    sub = command("uid", _uid, "model ID of a name and parameters")
+    sub = local("uid", _uid, "model ID of a name and parameters")
     sub.add_argument("name", metavar="NAME", help="model name")
     _add_params(sub)
     sub.add_argument(
@@ -822,7 +836,13 @@ def _add_change_commands(command: _Command) -> None:
 
     sub = command("url", _url, "where a file of a model is stored")
     sub.add_argument("id", metavar="ID", help="model ID or alias")
-    sub.add_argument("--type", choices=URL_TYPES, default=URL_TYPES[0])
+    sub.add_argument(
+        "--type",
+        choices=URL_TYPES,
+        default=URL_TYPES[0],
+        help="which file: the model's archive, its header or its meta "
+        "(default: %(default)s)",
+    )
 
     sub = command("repository", _repository, "repository of a model, as YAML")
     sub.add_argument("id", metavar="ID", help="model ID or alias")

@@ -20,8 +20,12 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import os
+from typing import TYPE_CHECKING
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class Error(Exception):

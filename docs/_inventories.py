@@ -23,6 +23,10 @@ PROJECTS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
         "https://docs.python.org/3/",
         {
             "bool": ("py:class", "library/functions.html"),
+            "collections.abc.Callable": (
+                "py:class",
+                "library/collections.abc.html",
+            ),
             "bytes": ("py:class", "library/stdtypes.html"),
             "dict": ("py:class", "library/stdtypes.html"),
             "float": ("py:class", "library/functions.html"),

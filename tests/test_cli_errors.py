@@ -226,3 +226,12 @@ def test_mistyped_commands_aliases_and_versions_get_the_closest_named(
     assert line.endswith(
         f"A model with ID '{short_id}-3.0.0' does not exist. Its versions: 1.0.0."
     )
+
+
+def test_help_says_what_each_option_does_in_words(home):
+    uid = command("uid", "--help", home=home).stdout
+    assert "--repository" not in uid and "--cache-root" not in uid  # unused
+    url = command("url", "--help", home=home).stdout
+    assert "which file: the model's archive, its header or its" in url
+    load = command("load", "--help", home=home).stdout
+    assert "--cache-root FOLDER" in load and "()" not in load

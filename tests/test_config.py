@@ -149,9 +149,12 @@ def test_an_unregistered_backend_names_its_file_line_and_the_registered_ones(
     repository = _config._configured(entry)  # as config.REPOSITORIES makes them
     with pytest.raises(ValueError) as error:
         repository.create_backend_interface()
-    assert str(error.value) == (
+    said = str(error.value)
+    assert said.startswith(
         "'filesystem' is not a registered backend. "
-        f"It is in the configuration file '{path}', line 3. "
-        "Registered are: artifactory, file-system, minio, s3. "
-        "Did you mean 'file-system'?"
+        f"It is in the configuration file '{path}', line 3. Registered are: "
     )
+    # Other tests of this process may have registered more.
+    for name in ("artifactory", "file-system", "minio", "s3"):
+        assert name in said.split("Registered are: ")[1]
+    assert said.endswith("Did you mean 'file-system'?")
