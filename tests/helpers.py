@@ -4,12 +4,16 @@ helpers that publish, read and plant stored files."""
 from __future__ import annotations
 
 import datetime
+import doctest
 import functools
 import os
 import pathlib
+import re
+import shlex
 import subprocess
 import sys
 import tempfile
+import textwrap
 import uuid
 
 import boto3
@@ -142,3 +146,47 @@ def start_script(
 
 def backend_class(repository: audmodel.Repository) -> type:
     return audmodel.Repository.backend_registry[repository.backend]
+
+
+def console_examples(text: str) -> list[tuple[str, str]]:
+    """Commands of a page's console blocks, each with the output shown."""
+    examples: list[tuple[str, str]] = []
+    pattern = r"\.\. code-block:: console\n\n((?:    .*\n|\n)+)"
+    for block in re.findall(pattern, text):
+        for line in textwrap.dedent(block).strip().splitlines():
+            if line.startswith("$ "):
+                examples.append((line[2:], ""))
+            else:
+                command, output = examples[-1]
+                examples[-1] = (command, output + line + "\n")
+    return examples
+
+
+def run_as_shown(examples: list[tuple[str, str]], folder: pathlib.Path) -> None:
+    """Run shell examples in ``folder`` (the user's home) as a user pastes them.
+
+    ``./my-model`` holds a model file; ``...`` in an output stands for
+    anything, as in a doctest.
+    """
+    (folder / "my-model").mkdir(exist_ok=True)
+    (folder / "my-model" / "model.onnx").write_bytes(b"weights")
+    (folder / "repositories" / "models").mkdir(parents=True, exist_ok=True)
+    # The default cache is ~/audmodel, here a folder in the working
+    # directory, which 'python -m' would put first on the module path: an
+    # editable install would then import the cache as a namespace package.
+    env = {**os.environ, "HOME": str(folder), "PYTHONSAFEPATH": "1"}
+    program = f"{shlex.quote(sys.executable)} -m audmodel"
+    checker = doctest.OutputChecker()
+    for command, expected in examples:
+        result = subprocess.run(
+            re.sub(r"^audmodel ", f"{program} ", command),
+            shell=True,
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        output = result.stdout + result.stderr
+        assert checker.check_output(expected, output, doctest.ELLIPSIS), (
+            f"$ {command}\nexpected:\n{expected}got:\n{output}"
+        )

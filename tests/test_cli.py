@@ -1,15 +1,14 @@
 import datetime
-import doctest
 import json
 import os
 import pathlib
 import re
-import shlex
 import subprocess
 import sys
-import textwrap
 import zlib
 
+from helpers import console_examples
+from helpers import run_as_shown
 import pytest
 
 import audmodel
@@ -217,47 +216,11 @@ def test_module_runs_as_a_program(reference_repository, tmp_path):
     assert (result.returncode, result.stdout) == (0, "3e120e8d-2.0.0\n")
 
 
-def console_examples(path: pathlib.Path) -> list[tuple[str, str]]:
-    """Commands of a page's console blocks, each with the output shown."""
-    examples: list[tuple[str, str]] = []
-    pattern = r"\.\. code-block:: console\n\n((?:    .*\n|\n)+)"
-    blocks = re.findall(pattern, path.read_text())
-    for block in blocks:
-        for line in textwrap.dedent(block).strip().splitlines():
-            if line.startswith("$ "):
-                examples.append((line[2:], ""))
-            else:
-                command, output = examples[-1]
-                examples[-1] = (command, output + line + "\n")
-    return examples
-
-
 def test_command_line_page_runs_as_shown(tmp_path):
     page = pathlib.Path(__file__).parents[1] / "docs" / "cli.rst"
-    examples = console_examples(page)
+    examples = console_examples(page.read_text())
     assert len(examples) >= 10
-    (tmp_path / "my-model").mkdir()
-    (tmp_path / "my-model" / "model.onnx").write_bytes(b"weights")
-    (tmp_path / "repositories" / "models").mkdir(parents=True)
-    # The default cache is ~/audmodel, here a folder in the working
-    # directory, which 'python -m' would put first on the module path: an
-    # editable install would then import the cache as a namespace package.
-    env = {**os.environ, "HOME": str(tmp_path), "PYTHONSAFEPATH": "1"}
-    program = f"{shlex.quote(sys.executable)} -m audmodel"
-    checker = doctest.OutputChecker()
-    for command, expected in examples:
-        result = subprocess.run(
-            re.sub(r"^audmodel ", f"{program} ", command),
-            shell=True,
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        output = result.stdout + result.stderr
-        assert checker.check_output(expected, output, doctest.ELLIPSIS), (
-            f"$ {command}\nexpected:\n{expected}got:\n{output}"
-        )
+    run_as_shown(examples, tmp_path)
 
 
 # --- finding models -------------------------------------------------------------

@@ -10,6 +10,8 @@ import re
 import subprocess
 import sys
 
+from helpers import console_examples
+from helpers import run_as_shown
 import pytest
 
 
@@ -46,6 +48,18 @@ def test_quickstart_publishes_and_loads(tmp_path):
             result.stdout
         )
         assert "model.yaml" in result.stdout, run
+
+
+def test_readme_shell_example_runs_as_shown_on_a_fresh_account(tmp_path):
+    """Nothing configured: the example names its repository itself."""
+    examples = console_examples((ROOT / "README.rst").read_text())
+    first = examples[: next(i for i, (c, _) in enumerate(examples) if "load" in c) + 1]
+    assert [command.split()[:2] for command, _ in first] == [
+        ["mkdir", "-p"],
+        ["audmodel", "publish"],
+        ["audmodel", "load"],
+    ]
+    run_as_shown(first, tmp_path)
 
 
 def test_docs_build_without_warnings(tmp_path):
