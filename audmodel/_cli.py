@@ -359,7 +359,7 @@ def _nothing_done() -> int:
 def _cache_ls(args: argparse.Namespace) -> int:
     table = audmodel.cached(cache_root=args.cache_root)
     if args.format == "text":
-        table = table.assign(size=table["size"].map(_tables.human_size))
+        table = table.assign(size=table["size"].map(_output.human_size))
     _print_table(table, args.format)
     return 0
 

@@ -139,6 +139,34 @@ def owner_of(path: str) -> str | None:
     return None
 
 
+def described(path: str, version: str) -> str:
+    r"""A stored file as its user knows it: which file of which model or alias.
+
+    Examples:
+        >>> described("/_uid/d4e9c65b.meta.yaml", "1.0.0")
+        "the meta of 'd4e9c65b-1.0.0'"
+        >>> described("/emotion/onnx/d4e9c65b.zip", "1.0.0")
+        "the archive of 'd4e9c65b-1.0.0'"
+        >>> described("/_alias/best.alias.yaml", ALIAS_VERSION)
+        "the alias 'best'"
+
+    """
+    folder, _, name = path.rpartition("/")
+    if folder == f"/{ALIAS_FOLDER}" and name.endswith(f".{ALIAS_EXT}"):
+        return f"the alias '{name[: -len(ALIAS_EXT) - 1]}'"
+    kinds = {
+        HEADER_EXT: "the header",
+        META_EXT: "the meta",
+        ALIASES_EXT: "the list of aliases",
+        CLAIM_EXT: "the claim",
+        ARCHIVE_EXT: "the archive",
+    }
+    for ext, kind in kinds.items():
+        if name.endswith(f".{ext}"):
+            return f"{kind} of '{name[: -len(ext) - 1]}-{version}'"
+    return f"'{path}' ({version})"
+
+
 def claim_path(short_id: str) -> str:
     r"""Path of the claim a publication in progress holds on a model ID."""
     return f"/{UID_FOLDER}/{short_id}.{CLAIM_EXT}"

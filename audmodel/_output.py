@@ -95,6 +95,21 @@ def notes() -> Iterator[None]:
         _noted.reset(token)
 
 
+def human_size(size: float) -> str:
+    r"""A size in bytes as people read it.
+
+    Examples:
+        >>> human_size(11), human_size(4096), human_size(3 * 1024**4)
+        ('11 B', '4.0 KiB', '3072.0 GiB')
+
+    """
+    for unit in ["", "K", "M", "G"]:
+        if size < 1024 or unit == "G":
+            return f"{size:.0f} B" if not unit else f"{size:.1f} {unit}iB"
+        size /= 1024
+    return str(size)  # pragma: no cover
+
+
 def did_you_mean(text: str, candidates: Iterable[object]) -> str:
     r"""A hint naming the candidates closest to ``text``, empty if none is close.
 
@@ -184,6 +199,12 @@ def progress(
         total=total,
         desc=audeer.format_display_message(description, pbar=True),
         disable=not shown(verbose),
+    )
+    # Sizes and speed as people read them ("12.0MiB/80.0MiB 45.1MiB/s").
+    bar.unit, bar.unit_scale, bar.unit_divisor = "B", True, 1024
+    bar.bar_format = (
+        "{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {rate_fmt} "
+        "[{elapsed}<{remaining}] {desc}"
     )
     try:
         yield bar.update

@@ -90,7 +90,8 @@ def publish(
             # elsewhere it is copied and deleted, and that would be wasted.
             write_behind=location.capabilities.links_from(tmp),
         )
-        _output.say(f"Packed '{root}' into {os.path.getsize(archive)} bytes.")
+        size = _output.human_size(os.path.getsize(archive))
+        _output.say(f"Packed '{root}' into {size} (the archive of '{uid}').")
         upload = _Upload(
             uid,
             archive,
@@ -220,7 +221,7 @@ def update_meta(
         path = _layout.meta_path(short_id)
         with _store.opened(repository) as location:
             _store.write_bytes(location, text.encode(), path, version)
-            _output.say(f"Wrote '{path}' ({version}) in {repository}.")
+            _output.say(f"Wrote {_layout.described(path, version)} in {repository}.")
             # A removal of the model meanwhile would leave the meta behind.
             if _store.take_back_if_removed(
                 location, text.encode(), path, version, _ids.ModelId(short_id, version)

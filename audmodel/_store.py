@@ -955,7 +955,12 @@ def write_bytes(location: Location, data: bytes, path: str, version: str) -> Non
 
 
 def claim(
-    location: Location, data: bytes, path: str, version: str, verbose: bool = False
+    location: Location,
+    data: bytes,
+    path: str,
+    version: str,
+    what: str = "",
+    verbose: bool = False,
 ) -> _tickets.Taken:
     r"""Take the claim ``path``: of several processes at once, exactly one holds it.
 
@@ -965,6 +970,9 @@ def claim(
     by its conditional write (``put_file_exclusive``: file system, MinIO),
     else by a ticket (:func:`audmodel.backend._tickets.take`, e.g. on
     Artifactory). With ``verbose``, a line on standard error tells which.
+
+    ``what`` names what is claimed in the step told (e.g. ``"model ID
+    '...'"``), the claim's path by default.
 
     Returns:
         the path held on the backend (to remove on release), or ``None``
@@ -976,19 +984,19 @@ def claim(
     """
     capabilities = location.capabilities
     target = versioned_path(location, path, version)
+    step = f"{what or repr(target)} in {location.repository}"
     with _staged(data, path) as local:
         try:
             taken = capabilities.claim(local, target)
             if taken is not None:
-                say(
-                    f"Claimed '{target}' by {capabilities.exclusive_creation}.", verbose
-                )
+                method = capabilities.exclusive_creation
+                say(f"Claimed {step} by {method}.", verbose)
                 return _tickets.Taken(*taken)
             method = capabilities.exclusive_creation
             if method is None:
-                say(f"Claiming '{target}' by tickets.", verbose)
+                say(f"Claiming {step} by tickets.", verbose)
                 return _tickets.take(capabilities.backend, local, target)
-            say(f"Claiming '{target}' by {method}.", verbose)
+            say(f"Claiming {step} by {method}.", verbose)
             try:
                 capabilities.put_file_exclusive(local, target)
             except FileExistsError:

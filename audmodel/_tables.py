@@ -170,21 +170,6 @@ def verified(rows: list[tuple[str, str, str]]) -> pandas.DataFrame:
     return table
 
 
-def human_size(size: float) -> str:
-    r"""A size in bytes as people read it.
-
-    Examples:
-        >>> human_size(11), human_size(4096), human_size(3 * 1024**4)
-        ('11 B', '4.0 KiB', '3072.0 GiB')
-
-    """
-    for unit in ["", "K", "M", "G"]:
-        if size < 1024 or unit == "G":
-            return f"{size:.0f} B" if not unit else f"{size:.1f} {unit}iB"
-        size /= 1024
-    return str(size)  # pragma: no cover
-
-
 def _uid_index(uids: list[str]) -> pandas.Index:
     return pd.Index(uids, name="uid", dtype=object)
 

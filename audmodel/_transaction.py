@@ -94,7 +94,9 @@ class UndoLog:
         self._tell("Removed", path, version)
 
     def _tell(self, verb: str, path: str, version: str) -> None:
-        _output.say(f"{verb} '{path}' ({version}) in {self.location.repository}.")
+        what = _layout.described(path, version)
+        where = "to" if verb in ("Uploaded", "Copied") else "in"
+        _output.say(f"{verb} {what} {where} {self.location.repository}.")
 
     def _remember(self, path: str, version: str, before: object = UNREAD) -> None:
         if not (before is None or isinstance(before, bytes)):
@@ -116,7 +118,8 @@ class UndoLog:
                     else:
                         _store.put_back(location, before, path, version)
                         _take_back_if_removed(location, before, path, version)
-                _output.say(f"Took back '{path}' ({version}) in {repository}.")
+                what = _layout.described(path, version)
+                _output.say(f"Took back {what} in {repository}.")
             except Exception as ex:
                 failures.append(f"{path} ({version}) in {repository}: {ex!r}")
         self._records.clear()
@@ -304,7 +307,12 @@ def claimed(
     deadline = time.monotonic() + wait
     pause = 0.02
     while True:
-        held, holder_path = _store.claim(location, data, path, version, verbose)
+        what = (
+            "the aliases"
+            if short_id == ALIASES_LOCK
+            else f"model ID '{short_id}-{version}'"
+        )
+        held, holder_path = _store.claim(location, data, path, version, what, verbose)
         if held is not None:
             break
         holder = read_claim(location, holder_path)

@@ -40,7 +40,7 @@ from audmodel import _catalog
 from audmodel import _json
 from audmodel import _lazy
 from audmodel import _load
-from audmodel import _tables
+from audmodel import _output
 from audmodel import _ui_card
 from audmodel import _ui_compare
 from audmodel import _ui_safety
@@ -707,7 +707,7 @@ class _Site:
             ),
             autoescape=True,  # every name, parameter and meta value is escaped
         )
-        self.templates.filters["size"] = _tables.human_size
+        self.templates.filters["size"] = _output.human_size
         self.templates.filters["query"] = _query_string
 
     # --- pages ---
@@ -733,7 +733,7 @@ class _Site:
             return self.missing(request, f"README of a model '{uid}'")
         if card.size > _ui_card.RAW_LIMIT:
             detail = (
-                f"{card.file} has {_tables.human_size(card.size)}, more than the "
+                f"{card.file} has {_output.human_size(card.size)}, more than the "
                 f"catalog sends; load the model to read it: audmodel load {uid}"
             )
             return self.error(request, 413, "README too large", detail)

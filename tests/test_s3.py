@@ -506,7 +506,7 @@ def test_verbose_publication_tells_how_it_claims_the_id(
     error = capsys.readouterr().err
     method = "conditional writes (If-None-Match)" if s3_server == "moto" else "tickets"
     assert re.search(
-        rf"Claim(ed|ing) '/_uid/.*\.publishing.*' by {re.escape(method)}", error
+        rf"Claim(ed|ing) model ID '.*' in .* by {re.escape(method)}", error
     )
 
 
