@@ -19,7 +19,13 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.napoleon",
+    "sphinx_copybutton",
 ]
+# The copy button copies what to type: the lines after a prompt (">>> ",
+# "... ", "$ "), without the prompts and without the outputs shown.
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
 autodoc_typehints = "description"
 autosummary_generate = False
 napoleon_google_docstring = True

@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -136,3 +137,43 @@ def test_docs_examples_run_pasted_into_a_new_interpreter(page, tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_docs_copy_button_copies_code_without_prompts_or_outputs(tmp_path):
+    """The button's own function, with the settings the built pages give it."""
+    node = shutil.which("node")
+    if node is None:  # the s3rver tests need Node.js too
+        message = "the copy button's test runs its JavaScript with Node.js"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    html = tmp_path / "html"
+    subprocess.run(
+        [sys.executable, "-m", "sphinx", "-q", "-b", "html", str(ROOT / "docs"), html],
+        check=True,
+    )
+    button = (html / "_static" / "copybutton.js").read_text()
+    call = re.search(r"return formatCopyText\(text, (.*)\)", button).group(1)
+    (tmp_path / "funcs.mjs").write_text(
+        (html / "_static" / "copybutton_funcs.js").read_text()
+    )
+    shown = (
+        ">>> import audmodel\n"
+        ">>> for uid in audmodel.versions('d4e9c65b'):\n"
+        "...     print(uid)\n"
+        "1.0.0\n"
+        "$ audmodel load my-model\n"
+        "/home/me/audmodel/d4e9c65b/1.0.0\n"
+    )
+    script = (
+        "import { formatCopyText } from './funcs.mjs';\n"
+        f"console.log(JSON.stringify(formatCopyText({json.dumps(shown)}, {call})));\n"
+    )
+    (tmp_path / "copy.mjs").write_text(script)
+    result = subprocess.run(
+        [node, "copy.mjs"], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout) == (
+        "import audmodel\n"
+        "for uid in audmodel.versions('d4e9c65b'):\n"
+        "    print(uid)\n"
+        "audmodel load my-model"
+    )
