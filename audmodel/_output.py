@@ -206,6 +206,7 @@ def progress(
         "{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {rate_fmt} "
         "[{elapsed}<{remaining}] {desc}"
     )
+    bar.refresh()  # drawn first in audeer's format, without sizes
     try:
         yield bar.update
     finally:

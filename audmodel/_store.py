@@ -889,7 +889,10 @@ def unpack(
     """
     local = lying_locally(location, path, version)
     if local is not None:
-        return _archive.extract(local, folder)
+        # Read where it lies: the unpacking is the transfer to show.
+        name = f"Unpack {os.path.basename(path)}"
+        with progress(os.path.getsize(local), name, verbose) as update:
+            return _archive.extract(local, folder, update)
     backend = location.interface.backend
     stored = versioned_path(location, path, version)
     if not location.capabilities.ranged_reads:

@@ -1,6 +1,7 @@
 """``verbose`` means the same in every function: steps on stderr, else silence."""
 
 import inspect
+import os
 import subprocess
 import sys
 
@@ -101,3 +102,17 @@ def _run(*args: str) -> subprocess.CompletedProcess:
         text=True,
         check=True,
     )
+
+
+def test_a_file_system_load_shows_its_progress_with_sizes(tmp_path, capfd, monkeypatch):
+    repository = make_file_system_repository(None, tmp_path, "models")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    root = tmp_path / "model"
+    root.mkdir()
+    (root / "weights.bin").write_bytes(os.urandom(4 * 1024 * 1024))  # stored
+    uid = publish(str(root))
+    capfd.readouterr()
+    audmodel.load(uid, cache_root=str(tmp_path / "cache"), verbose=True)
+    err = capfd.readouterr().err
+    assert "Unpack " in err  # the archive is read where it lies
+    assert "/4.00M" in err, err  # its size as people read it

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import itertools
 import os
 import posixpath
@@ -74,7 +75,11 @@ class RemoteArchive:
     done: Callable[[zipfile.ZipInfo], None] | None = None
 
 
-def extract(source: str | RemoteArchive, dst_root: str) -> list[zipfile.ZipInfo]:
+def extract(
+    source: str | RemoteArchive,
+    dst_root: str,
+    update: Callable[[int], object] | None = None,
+) -> list[zipfile.ZipInfo]:
     r"""Unpack an archive into the folder ``dst_root``.
 
     All entries are checked first (see :func:`check_entries`)
@@ -89,6 +94,8 @@ def extract(source: str | RemoteArchive, dst_root: str) -> list[zipfile.ZipInfo]
     Args:
         source: path of the archive, or an archive read by ranges
         dst_root: empty or new folder
+        update: called with the stored size of each run of entries
+            unpacked from a local archive, for a progress bar
 
     Returns:
         the entries of the extracted files, with their sizes and CRC-32s
@@ -118,7 +125,7 @@ def extract(source: str | RemoteArchive, dst_root: str) -> list[zipfile.ZipInfo]
                 with open_local(source) as archive:
                     entries = archive.infolist()
                     _prepare_destination(entries, tree)
-                    _extract_local(source, entries, tree)
+                    _extract_local(source, entries, tree, update)
     except zipfile.BadZipFile as ex:
         raise ArchiveError(f"The archive is broken: {ex}.") from None
     except (EOFError, zipfile.LargeZipFile, NotImplementedError) as ex:
@@ -151,7 +158,12 @@ def _prepare_destination(
                 tree.remove(entry.filename)
 
 
-def _extract_local(src_path: str, entries: list[zipfile.ZipInfo], tree: Tree) -> None:
+def _extract_local(
+    src_path: str,
+    entries: list[zipfile.ZipInfo],
+    tree: Tree,
+    update: Callable[[int], object] | None = None,
+) -> None:
     # Entry tasks wait for copies; copies wait for nothing. Two pools,
     # so that waiting entry tasks can never hold every worker.
     with (
@@ -174,7 +186,19 @@ def _extract_local(src_path: str, entries: list[zipfile.ZipInfo], tree: Tree) ->
             pool.submit(_extract_large_local, read, fd, entry, tree, copiers)
             for entry in large
         ]
+        if update is not None:
+            sizes = [
+                sum(e.compress_size for e in small[i : i + BATCH])
+                for i in range(0, len(small), BATCH)
+            ]
+            sizes += [entry.compress_size for entry in large]
+            for job, size in zip(jobs, sizes, strict=True):
+                job.add_done_callback(functools.partial(_report, update, size))
         _wait_all(jobs)
+
+
+def _report(update: Callable[[int], object], size: int, _: object) -> None:
+    update(size)
 
 
 def _extract_remote(source: RemoteArchive, tree: Tree) -> None:
