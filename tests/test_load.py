@@ -50,7 +50,7 @@ def test_failed_extraction_leaves_no_model_in_cache(
     uid = publish(model_root)
     short_id, version = uid.split("-", 1)
 
-    def broken_extract(src, dst):
+    def broken_extract(src, dst, *progress):
         pathlib.Path(dst, "half-written").write_bytes(b"x")
         raise OSError("disk gone")
 
@@ -109,12 +109,12 @@ def test_processes_loading_one_model_download_it_once(repository, model_root, tm
             repository = audmodel.Repository(sys.argv[2], sys.argv[1], sys.argv[3])
             original = _archive.extract
 
-            def counting_extract(src_path, dst_root):
+            def counting_extract(src_path, dst_root, *progress):
                 # Every fresh load fetches and unpacks the archive once.
                 with open(sys.argv[4], "a") as fp:
                     fp.write("download\\n")
                 time.sleep(0.5)  # let the others pile up on the lock
-                return original(src_path, dst_root)
+                return original(src_path, dst_root, *progress)
 
             _archive.extract = counting_extract
             audmodel.config.REPOSITORIES = [repository]

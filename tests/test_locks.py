@@ -37,11 +37,11 @@ LOADER = textwrap.dedent(
 
     original = _archive.extract
 
-    def slow_extract(source, root):
+    def slow_extract(source, root, *progress):
         with open(sys.argv[4], "a") as fp:
             fp.write("download\\n")
         time.sleep(0.5)
-        return original(source, root)
+        return original(source, root, *progress)
 
     _archive.extract = slow_extract
     repository = audmodel.Repository(sys.argv[2], sys.argv[1], sys.argv[3])

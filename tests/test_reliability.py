@@ -71,8 +71,8 @@ KILLED_LOAD = textwrap.dedent(
     else:
         original = _archive.extract
 
-        def extract(src_path, dst_root):
-            files = original(src_path, dst_root)
+        def extract(src_path, dst_root, *progress):
+            files = original(src_path, dst_root, *progress)
             stall("extracting")  # all files written, not yet in place
             return files
 
