@@ -104,15 +104,20 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_file_system_load_shows_its_progress_with_sizes(tmp_path, capfd, monkeypatch):
+def test_a_file_system_publish_and_load_show_their_progress_with_sizes(
+    tmp_path, capfd, monkeypatch
+):
     repository = make_file_system_repository(None, tmp_path, "models")
     monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
     root = tmp_path / "model"
     root.mkdir()
     (root / "weights.bin").write_bytes(os.urandom(4 * 1024 * 1024))  # stored
-    uid = publish(str(root))
     capfd.readouterr()
+    # The archive is written and read where it lies: packing and unpacking
+    # are the transfers to show.
+    uid = publish(str(root), verbose=True)
+    err = capfd.readouterr().err
+    assert "Pack model" in err and "/4.00M" in err, err
     audmodel.load(uid, cache_root=str(tmp_path / "cache"), verbose=True)
     err = capfd.readouterr().err
-    assert "Unpack " in err  # the archive is read where it lies
-    assert "/4.00M" in err, err  # its size as people read it
+    assert "Unpack " in err and "/4.00M" in err, err

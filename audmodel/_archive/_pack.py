@@ -26,6 +26,7 @@ from audmodel._archive._bytes import isal_deflate
 from audmodel._archive._bytes import sync_file_range
 from audmodel._archive._writer import Writer
 from audmodel._defaults import COMPRESSION
+from audmodel._output import progress
 from audmodel._threads import CPU_WORKERS
 
 
@@ -140,7 +141,11 @@ def create(
     """
     check_compression(compression)
     files = list_files(root)
+    # Where the archive is written in place (a file-system repository),
+    # packing is the transfer: its bar is the one a user sees.
+    total = sum(os.path.getsize(os.path.join(root, *f.split("/"))) for f in files)
     with (
+        progress(total, f"Pack {os.path.basename(root.rstrip(os.sep))}") as update,
         open(dst_path, "wb") as out,
         concurrent.futures.ThreadPoolExecutor(CPU_WORKERS) as pool,
     ):
@@ -157,6 +162,7 @@ def create(
                 writer.add_large_stored(file, path, info, pool)
             else:
                 writer.add_large_deflated(file, path, info, _level(compression), pool)
+            update(info.st_size)
         writer.finish()
     return writer.md5.hexdigest() if writer.md5 is not None else None
 
