@@ -20,10 +20,10 @@ from audmodel import errors
 from audmodel._lazy import futures
 from audmodel._repository import Repository
 from audmodel._store import Location
+from audmodel._store import alias_names
 from audmodel._store import answers
 from audmodel._store import read_if_there
 from audmodel._store import source
-from audmodel._store import stored_files_ending
 from audmodel._threads import HEADER_READS
 
 
@@ -179,10 +179,7 @@ def all_aliases(location: Location) -> dict[str, str]:
         audbackend.BackendError: if the repository cannot be listed
 
     """
-    folder = f"/{_layout.ALIAS_FOLDER}/"
-    suffix = f"-{_layout.ALIAS_VERSION}.{_layout.ALIAS_EXT}"
-    paths = stored_files_ending(location, folder, suffix)
-    names = [name for name in map(_layout.alias_of, paths) if name is not None]
+    names = alias_names(location)
 
     def target(alias: str) -> str | None:
         try:

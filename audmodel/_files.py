@@ -168,20 +168,16 @@ def open_lock_file(path: str, mode: int) -> int:
 
 def is_private_folder(info: os.stat_result) -> bool:
     r"""Whether a folder is this user's and nobody else may write into it."""
-    return (
-        stat.S_ISDIR(info.st_mode)
-        and info.st_uid == os.geteuid()
-        and not info.st_mode & _OTHERS_WRITE
-    )
+    return stat.S_ISDIR(info.st_mode) and _owned_alone(info)
 
 
 def is_private_file(info: os.stat_result) -> bool:
     r"""Whether a file is this user's and nobody else may write it."""
-    return (
-        stat.S_ISREG(info.st_mode)
-        and info.st_uid == os.geteuid()
-        and not info.st_mode & _OTHERS_WRITE
-    )
+    return stat.S_ISREG(info.st_mode) and _owned_alone(info)
+
+
+def _owned_alone(info: os.stat_result) -> bool:
+    return info.st_uid == os.geteuid() and not info.st_mode & _OTHERS_WRITE
 
 
 KEPT_OPEN = 64

@@ -93,17 +93,7 @@ def _versions_hint(short_id: str) -> str:
 
 def _aliases_hint(alias: str) -> str:
     r"""The aliases closest to ``alias``, by one listing per repository."""
-    suffix = f"-{_layout.ALIAS_VERSION}.{_layout.ALIAS_EXT}"
-    names = {
-        name
-        for _, paths in answers(
-            lambda location: stored_files_ending(
-                location, f"/{_layout.ALIAS_FOLDER}/", suffix
-            )
-        )
-        for name in map(_layout.alias_of, paths or [])
-        if name is not None
-    }
+    names = {name for _, listed in answers(alias_names) for name in listed}
     return did_you_mean(alias, sorted(names))
 
 
@@ -560,6 +550,19 @@ class Asking:
             stacklevel=3,
         )
         return True
+
+
+def alias_names(location: Location) -> list[str]:
+    r"""The names of the aliases a repository holds, by one listing.
+
+    Raises:
+        audbackend.BackendError: if the repository cannot be listed
+
+    """
+    folder = f"/{_layout.ALIAS_FOLDER}/"
+    suffix = f"-{_layout.ALIAS_VERSION}.{_layout.ALIAS_EXT}"
+    paths = stored_files_ending(location, folder, suffix)
+    return [name for name in map(_layout.alias_of, paths) if name is not None]
 
 
 def is_published(short_id: str, version: str, repository: Repository) -> bool:

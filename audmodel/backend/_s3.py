@@ -329,9 +329,7 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         try:
             yield
         except botocore.exceptions.ClientError as ex:
-            if _code(ex) == "NoSuchBucket":
-                missing = self._bucket_error(404)
-                raise CannotOpenError(str(missing)) from missing
+            self._refuse_missing_bucket(ex)
             if _code(ex) == "NoSuchKey":  # the bucket answered: no check
                 self.seen()
             if _status(ex) == 404:
@@ -775,16 +773,18 @@ class S3(Remote, PutWithKnownMD5, RangedReads, FileTimes, audbackend.backend.Bas
         return True
 
     def _refuse_missing_bucket(self, ex: Exception) -> None:
-        r"""Raise a write's error that says the bucket is missing as such.
+        r"""Raise an error that says the bucket is missing as such.
 
-        A write is the first request of a call that changes a repository
-        (the claim): its error names the bucket, as a read's does.
+        For reads and writes alike: a write is the first request of a call
+        that changes a repository (the claim). An upload's error carries
+        the server's code in its text only.
 
         Raises:
             CannotOpenError: if ``ex`` says there is no such bucket
 
         """
-        if "NoSuchBucket" in str(ex):
+        said = _code(ex) if isinstance(ex, botocore.exceptions.ClientError) else str(ex)
+        if "NoSuchBucket" in said:
             missing = self._bucket_error(404)
             raise CannotOpenError(str(missing)) from missing
 
