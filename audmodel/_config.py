@@ -261,7 +261,7 @@ def effective() -> list[tuple[str, object, str]]:
         "repositories": list(config.REPOSITORIES),
         "shared_cache_root": shared_cache_root(),
     }
-    loaded = load_config()
+    loaded = {**package, **user}  # as load_config() merges them
     found = []
     for key in SETTINGS_KEYS:
         variable = VARIABLES.get(key)
@@ -282,13 +282,23 @@ def effective() -> list[tuple[str, object, str]]:
 def _assigned(key: str, loaded: dict[str, Any]) -> bool:
     r"""Whether ``config``'s attribute of ``key`` differs from the files' value."""
     setting = key.upper()
-    if setting not in vars(config):
-        return False
-    value = vars(config)[setting]
+    return setting in vars(config) and vars(config)[setting] != _setting(key, loaded)
+
+
+def _setting(key: str, entries: dict[str, Any]) -> object:
+    r"""The value of the setting ``key`` as the configuration files give it.
+
+    ``cache_root`` and ``repositories`` the package's file always sets;
+    the others have a default.
+
+    """
     if key == "repositories":
-        return value != [_configured(r) for r in loaded.get("repositories", [])]
-    defaults = {"offline": False, "cache_lock": "auto", "shared_cache_root": None}
-    return value != loaded.get(key, defaults.get(key))
+        return [_configured(r) for r in entries["repositories"]]
+    if key == "cache_root":
+        return entries["cache_root"]
+    if key == "shared_cache_root":
+        return entries.get(key) or None
+    return entries.get(key, {"offline": False, "cache_lock": "auto"}[key])
 
 
 def load_config() -> dict[str, Any]:
@@ -327,16 +337,9 @@ class _ReadWhenFirstUsed(type):
         if name not in cls._SETTINGS:
             raise AttributeError(f"type object 'config' has no attribute '{name}'")
         entries = load_config()
-        values = {
-            "CACHE_ROOT": lambda: entries["cache_root"],
-            "REPOSITORIES": lambda: [_configured(r) for r in entries["repositories"]],
-            "SHARED_CACHE_ROOT": lambda: entries.get("shared_cache_root") or None,
-            "OFFLINE": lambda: entries.get("offline", False),
-            "CACHE_LOCK": lambda: entries.get("cache_lock", "auto"),
-        }
         for setting in cls._SETTINGS:
             if setting not in vars(cls):
-                setattr(cls, setting, values[setting]())
+                setattr(cls, setting, _setting(setting.lower(), entries))
         return type.__getattribute__(cls, name)
 
 

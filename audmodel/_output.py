@@ -200,7 +200,7 @@ def progress(
         desc=audeer.format_display_message(description, pbar=True),
         disable=not shown(verbose),
     )
-    # Sizes and speed as people read them ("12.0MiB/80.0MiB 45.1MiB/s").
+    # Sizes and speed as people read them ("11.0M/30.0M 107MB/s").
     bar.unit, bar.unit_scale, bar.unit_divisor = "B", True, 1024
     bar.bar_format = (
         "{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {rate_fmt} "

@@ -994,11 +994,10 @@ def claim(
     with _staged(data, path) as local:
         try:
             taken = capabilities.claim(local, target)
+            method = capabilities.exclusive_creation  # known once claimed
             if taken is not None:
-                method = capabilities.exclusive_creation
                 say(f"Claimed {step} by {method}.", verbose)
                 return _tickets.Taken(*taken)
-            method = capabilities.exclusive_creation
             if method is None:
                 say(f"Claiming {step} by tickets.", verbose)
                 return _tickets.take(capabilities.backend, local, target)

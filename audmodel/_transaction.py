@@ -306,12 +306,12 @@ def claimed(
     data = _yaml.dumps(claim).encode()
     deadline = time.monotonic() + wait
     pause = 0.02
+    what = (
+        "the aliases"
+        if short_id == ALIASES_LOCK
+        else f"model ID '{short_id}-{version}'"
+    )
     while True:
-        what = (
-            "the aliases"
-            if short_id == ALIASES_LOCK
-            else f"model ID '{short_id}-{version}'"
-        )
         held, holder_path = _store.claim(location, data, path, version, what, verbose)
         if held is not None:
             break
