@@ -178,19 +178,14 @@ def _extract_local(
 
         small = [e for e in entries if not e.is_dir() and e.file_size < LARGE]
         large = [e for e in entries if not e.is_dir() and e.file_size >= LARGE]
-        jobs = [
-            pool.submit(_extract_small, read, small[i : i + BATCH], tree)
-            for i in range(0, len(small), BATCH)
-        ]
+        batches = [small[i : i + BATCH] for i in range(0, len(small), BATCH)]
+        jobs = [pool.submit(_extract_small, read, batch, tree) for batch in batches]
         jobs += [
             pool.submit(_extract_large_local, read, fd, entry, tree, copiers)
             for entry in large
         ]
         if update is not None:
-            sizes = [
-                sum(e.compress_size for e in small[i : i + BATCH])
-                for i in range(0, len(small), BATCH)
-            ]
+            sizes = [sum(e.compress_size for e in batch) for batch in batches]
             sizes += [entry.compress_size for entry in large]
             for job, size in zip(jobs, sizes, strict=True):
                 job.add_done_callback(functools.partial(_report, update, size))
