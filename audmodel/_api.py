@@ -209,9 +209,7 @@ def available(
         raise errors.InvalidArgumentError(
             f"'params' must be a dict, not {type(params).__name__}."
         )
-    found = _catalog.models(
-        _cache_root(cache_root), repository, verbose, _shared(cache_root)
-    )
+    found = _catalog.models(_cache_root(cache_root), repository, _shared(cache_root))
     chosen = _catalog.select(
         found,
         name=name,
@@ -319,9 +317,7 @@ def check(
     else:
         _check_repository(repository)
         repositories = [repository]
-    return _tables.findings(
-        [(r, _check.check(r, repair, verbose)) for r in repositories]
-    )
+    return _tables.findings([(r, _check.check(r, repair)) for r in repositories])
 
 
 def _configured(name: str) -> Repository:
@@ -399,7 +395,7 @@ def copy(
     _check_repository(repository)
     short_id, version, _ = _resolved(uid, cache_root)
     source = _store.find_header(short_id, version)
-    return _lifecycle.copy(short_id, version, source, repository, aliases, verbose)
+    return _lifecycle.copy(short_id, version, source, repository, aliases)
 
 
 @_call.entry
@@ -689,7 +685,7 @@ def load(
 
     """
     short_id, version, root = _resolved(uid, cache_root)
-    folder = _load.model(short_id, version, root, timeout, verbose, _shared(cache_root))
+    folder = _load.model(short_id, version, root, timeout, _shared(cache_root))
     if _ids.is_alias(uid):  # for offline use, in the model's own folder
         named = short_id if _ids.is_legacy_id(short_id) else f"{short_id}-{version}"
         _cache.remember_alias(root, uid, short_id, named)
@@ -733,9 +729,7 @@ def lookup_table(
         d4e9c65b-1.0.0  emodb  melspec  cnn10          16000
 
     """
-    found = _catalog.models(
-        _cache_root(cache_root), verbose=verbose, shared=_shared(cache_root)
-    )
+    found = _catalog.models(_cache_root(cache_root), shared=_shared(cache_root))
     chosen = _catalog.select(found, name=name, subgroup=subgroup, version=version)
     return _tables.lookup_table(chosen)
 
@@ -933,7 +927,6 @@ def publish(
         meta=meta,
         subgroup=subgroup,
         tmp_root=audeer.mkdir(tmp_root) if tmp_root else None,
-        verbose=verbose,
     )
 
 
@@ -996,7 +989,7 @@ def remove(
     _refuse_all_but_a_model_id(uid, cache_root)
     short_id, version, _ = _resolved(uid, cache_root)
     repository = _store.find_header(short_id, version)
-    _lifecycle.remove(short_id, version, repository, verbose)
+    _lifecycle.remove(short_id, version, repository)
 
 
 def _refuse_all_but_a_model_id(uid: str, cache_root: str | None) -> None:
@@ -1053,7 +1046,7 @@ def remove_alias(alias: str, *, verbose: bool = False) -> None:
     """
     if not _ids.is_valid_alias(alias):
         raise _store.alias_not_found(alias)
-    _lifecycle.remove_alias(alias, verbose)
+    _lifecycle.remove_alias(alias)
 
 
 @_call.entry

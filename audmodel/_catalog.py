@@ -74,7 +74,6 @@ class Model:
 def models(
     cache_root: str,
     repository: Repository | None = None,
-    verbose: bool = False,
     shared: str | None = None,
 ) -> list[Model]:
     r"""All models of the configured repositories, or of one.
@@ -96,10 +95,10 @@ def models(
         found: dict[str, Repository] = {}
         for repo in repositories:
             listed = listed_uids(repo)
-            _output.say(f"{repo} holds {len(listed)} models.", verbose)
+            _output.say(f"{repo} holds {len(listed)} models.")
             for uid in listed:
                 found.setdefault(uid, repo)
-        known = headers(found, cache_root, verbose, shared)
+        known = headers(found, cache_root, shared)
         return [
             Model(uid, repo, known[uid]) for uid, repo in found.items() if uid in known
         ]
@@ -187,7 +186,6 @@ def _uid_of_header(path: str) -> str | None:
 def headers(
     owners: dict[str, Repository],
     cache_root: str,
-    verbose: bool,
     shared: str | None = None,
 ) -> dict[str, dict]:
     r"""Headers of the given models, from the index, else read and indexed.
@@ -214,7 +212,6 @@ def headers(
     _output.say(
         f"{len(owners) - len(to_read)} headers found in the cache, "
         f"{len(to_read)} to read from repositories.",
-        verbose,
     )
     new.update(_read_headers(to_read, owners))
     if new:

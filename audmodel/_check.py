@@ -107,11 +107,11 @@ class _Inventory:
     unsafe: list[str] = dataclasses.field(default_factory=list)
 
 
-def check(repository: Repository, repair: bool, verbose: bool) -> list[Finding]:
+def check(repository: Repository, repair: bool) -> list[Finding]:
     r"""Check a repository; see :func:`audmodel.check`."""
     with _store.opened(repository) as location:
         inventory = _inventory(location)
-        _output.say(f"Checking {len(inventory.headers)} models.", verbose)
+        _output.say(f"Checking {len(inventory.headers)} models.")
         live = _live_claims(location, inventory)
         findings = [
             *_leftovers(location, inventory, live),
@@ -122,7 +122,7 @@ def check(repository: Repository, repair: bool, verbose: bool) -> list[Finding]:
         if repair:
             for finding in findings:
                 finding.action = finding.fix() if finding.fix else LEFT
-                _output.say(f"{finding.path}: {finding.action}", verbose)
+                _output.say(f"{finding.path}: {finding.action}")
     return findings
 
 
@@ -328,7 +328,7 @@ def _archive_damage(location: _store.Location, archive: _Stored) -> str | None:
     r"""What is wrong with a stored archive, or ``None``."""
     capabilities = location.capabilities
     try:
-        with _store.local_copy(location, archive.path, archive.version, False) as local:
+        with _store.local_copy(location, archive.path, archive.version) as local:
             # Downloads of backends that check their MD5 (S3, Artifactory)
             # raise ChecksumError instead; the others are checked here.
             if capabilities.stores_md5 and not capabilities.checks_downloads:

@@ -34,7 +34,7 @@ CLAIM_WAIT = 60.0
 r"""Seconds a removal waits for a publication of the same ID to end."""
 
 
-def remove(short_id: str, version: str, repository: Repository, verbose: bool) -> None:
+def remove(short_id: str, version: str, repository: Repository) -> None:
     r"""Remove a model version from its repository; see :func:`audmodel.remove`."""
     with _store.opened(repository) as location:
         header = _layout.header_path(short_id)
@@ -52,14 +52,14 @@ def remove(short_id: str, version: str, repository: Repository, verbose: bool) -
         meta = _layout.meta_path(short_id)
         meta_bytes = _store.read_if_there(location, meta, version)
         _remove_header(location, short_id, version, header_bytes, meta_bytes)
-        _output.say(f"Removed the header of '{short_id}-{version}'.", verbose)
+        _output.say(f"Removed the header of '{short_id}-{version}'.")
         paths = [_layout.meta_path(short_id), _layout.aliases_path(short_id)]
         # A broken header cannot tell where the archive is, and one that
         # names a path audmodel.publish would refuse may point to another
         # model's archive: its archive is left for check() to report.
         if info is not None:
             paths.append(info.archive_path)
-        _remove_rest(location, short_id, version, paths, verbose)
+        _remove_rest(location, short_id, version, paths)
 
 
 def _remove_header(
@@ -104,13 +104,12 @@ def _remove_rest(
     short_id: str,
     version: str,
     paths: list[str],
-    verbose: bool,
 ) -> None:
     uid = str(_ids.ModelId(short_id, version))
     try:
         # A publication of the ID that began before the header was gone
         # finds that the model exists and stops; it is waited for.
-        with _transaction.claimed(location, short_id, version, verbose, CLAIM_WAIT):
+        with _transaction.claimed(location, short_id, version, CLAIM_WAIT):
             if _store.exists(location, _layout.header_path(short_id), version):
                 # Published anew meanwhile: its files are not ours to remove.
                 return
@@ -134,7 +133,7 @@ def _refuse_aliased(location: _store.Location, short_id: str, version: str) -> N
         )
 
 
-def remove_alias(alias: str, verbose: bool) -> None:
+def remove_alias(alias: str) -> None:
     r"""Remove an alias from every repository; see :func:`audmodel.remove_alias`.
 
     Raises:
@@ -161,9 +160,9 @@ def remove_alias(alias: str, verbose: bool) -> None:
                 continue
             raise
         found = True
-        _output.say(f"Removed alias '{alias}' from {location.repository}.", verbose)
+        _output.say(f"Removed alias '{alias}' from {location.repository}.")
         if uid is not None:
-            with _transaction.aliases_locked(location, verbose):
+            with _transaction.aliases_locked(location):
                 _drop_from_aliases_file(location, alias, uid)
     if not found:
         raise _store.alias_not_found(alias)
@@ -194,7 +193,6 @@ def copy(
     source: Repository,
     target: Repository,
     with_aliases: bool,
-    verbose: bool,
 ) -> list[str]:
     r"""Publish a model of ``source`` in ``target``; see :func:`audmodel.copy`.
 
@@ -217,12 +215,12 @@ def copy(
             meta_bytes = _yaml.dumps({}).encode()
         aliases = _aliases.aliases_of(src, short_id, version) if with_aliases else []
         # The model's own files: see _transaction.publication for before=None.
-        with _transaction.publication(dst, short_id, version, "copy", verbose) as log:
+        with _transaction.publication(dst, short_id, version, "copy") as log:
             with _store.missing_as_not_found(src, short_id, version):
-                log.copy_file(src, archive, version, verbose)
+                log.copy_file(src, archive, version)
             log.put_bytes(meta_bytes, meta, version, None)
             if aliases:
-                with _transaction.aliases_locked(dst, verbose):
+                with _transaction.aliases_locked(dst):
                     _copy_aliases(log, aliases, uid)
             log.put_bytes(header_bytes, header, version, None)
     return aliases

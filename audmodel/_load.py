@@ -227,7 +227,6 @@ def model(
     version: str,
     cache_root: str,
     timeout: float,
-    verbose: bool,
     shared: str | None = None,
 ) -> str:
     r"""The folder of a model in the caches, downloaded if not there.
@@ -266,7 +265,7 @@ def model(
     _store.need_repository(f"Model '{short_id}-{version}'")
     with _cache.lock(final, timeout):
         if not _cache.is_complete(final):
-            _download(short_id, version, cache_root, final, verbose)
+            _download(short_id, version, cache_root, final)
     return final
 
 
@@ -275,7 +274,6 @@ def _download(
     version: str,
     cache_root: str,
     final: str,
-    verbose: bool,
 ) -> None:
     path = header(short_id, version, cache_root).archive_path
     repository = _store.find_header(short_id, version)
@@ -283,7 +281,7 @@ def _download(
         # Read by byte ranges, an interrupted load is continued next time.
         resumable = _store.reads_ranges_of(location, path, version)
         try:
-            _build(location, short_id, path, version, cache_root, resumable, verbose)
+            _build(location, short_id, path, version, cache_root, resumable)
         except _StagingGoneError:
             # Removed by what no lock of ours excludes: a process on another
             # host of a network file system, a user's rm -rf.
@@ -292,7 +290,7 @@ def _download(
                 "removed while the model was loaded; loading it again.",
                 stacklevel=2,
             )
-            _build(location, short_id, path, version, cache_root, resumable, verbose)
+            _build(location, short_id, path, version, cache_root, resumable)
     _output.say(f"Model '{short_id}-{version}' loaded into '{final}'.")
     _keep_meta(short_id, version, cache_root, repository)
 
@@ -325,7 +323,6 @@ def _build(
     version: str,
     cache_root: str,
     resumable: bool,
-    verbose: bool,
 ) -> None:
     r"""Unpack a model into a staging folder and move it to its place.
 
@@ -338,7 +335,7 @@ def _build(
         journal = _journal.Journal(folder) if resumable else None
         try:
             entries = _unpack(
-                location, short_id, path, version, (folder, download), journal, verbose
+                location, short_id, path, version, (folder, download), journal
             )
             # Before the folder: a cached model always has its record.
             _cache.write_record(
@@ -362,7 +359,6 @@ def _unpack(
     version: str,
     staged: tuple[str, str],
     journal: _journal.Journal | None,
-    verbose: bool,
 ) -> list[zipfile.ZipInfo]:
     r"""Unpack a model's archive into a staging folder (and download file).
 
@@ -373,7 +369,7 @@ def _unpack(
     resume = journal.begin if journal is not None else None
     try:
         with _store.missing_as_not_found(location, short_id, version):
-            return _store.unpack(location, path, version, *staged, verbose, resume)
+            return _store.unpack(location, path, version, *staged, resume)
     except (_archive.ArchiveError, audbackend.BackendError) as ex:
         cause = getattr(ex, "exception", ex)
         refused = _archive.ArchiveError | ChecksumError | NotRegularFileError

@@ -54,18 +54,17 @@ def shown(verbose: bool = False) -> bool:
     return verbose or _shown.get()
 
 
-def say(message: str, verbose: bool = False) -> None:
+def say(message: str) -> None:
     r"""Tell one step, as one line on standard error, if steps are shown.
 
     Args:
         message: what was done, a sentence
-        verbose: show it even outside a verbose call
 
     Examples:
         >>> say("Nothing to do.")  # not shown: no verbose call
 
     """
-    if shown(verbose):
+    if shown():
         print(printable(message), file=sys.stderr, flush=True)
 
 

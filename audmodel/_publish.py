@@ -53,7 +53,6 @@ def publish(
     meta: dict[str, object] | None,
     subgroup: str,
     tmp_root: str | None,
-    verbose: bool = False,
 ) -> str:
     r"""Publish a model whose arguments were checked; see :func:`audmodel.publish`."""
     uid = _ids.ModelId(short_id, version)
@@ -75,9 +74,7 @@ def publish(
         _store.opened(repository) as location,
         # Claimed before packing, so that a model that exists is told
         # at once, by the one check the claim needs anyway.
-        _transaction.new_model(
-            location, short_id, version, "publish", verbose, everywhere=True
-        ),
+        _transaction.new_model(location, short_id, version, "publish", everywhere=True),
     ):
         archive = os.path.join(tmp, f"{short_id}.zip")
         md5 = _archive.create(
@@ -130,7 +127,7 @@ def _upload(log: _transaction.UndoLog, upload: _Upload) -> None:
     log.put_file(upload.archive, upload.archive_path, version, upload.archive_md5)
     log.put_text(upload.meta_text, _layout.meta_path(short_id), version, None)
     if upload.alias:
-        with _transaction.aliases_locked(log.location, False):
+        with _transaction.aliases_locked(log.location):
             log.put_text(
                 _aliases.aliases_text([upload.alias]),
                 _layout.aliases_path(short_id),
@@ -165,7 +162,7 @@ def set_alias(alias: str, short_id: str, version: str, repository: Repository) -
     uid = str(_ids.ModelId(short_id, version))
     with (
         _store.opened(repository) as location,
-        _transaction.aliases_locked(location, False),
+        _transaction.aliases_locked(location),
     ):
         log = _transaction.UndoLog(location)
         try:

@@ -37,6 +37,7 @@ from audmodel._output import did_you_mean
 from audmodel._output import note
 from audmodel._output import progress
 from audmodel._output import say
+from audmodel._output import shown
 from audmodel._repository import Repository
 from audmodel.backend import _tickets
 from audmodel.backend._capabilities import Capabilities
@@ -798,9 +799,7 @@ def _staged(data: bytes, path: str) -> Iterator[str]:
         yield local
 
 
-def transfer(
-    source: Location, target: Location, path: str, version: str, verbose: bool
-) -> None:
+def transfer(source: Location, target: Location, path: str, version: str) -> None:
     r"""Copy a stored file into another repository, checked by its MD5.
 
     Between buckets of one S3 store the server copies it,
@@ -818,10 +817,10 @@ def transfer(
     dst = versioned_path(target, path, version)
     expected = source.interface.checksum(path, version)
     if target.capabilities.copy_from(source.interface.backend, src, dst):
-        say(f"Copied '{src}' on the server.", verbose)
+        say(f"Copied '{src}' on the server.")
     else:
-        with local_copy(source, path, version, verbose) as local:
-            target.interface.put_file(local, path, version, verbose=verbose)
+        with local_copy(source, path, version) as local:
+            target.interface.put_file(local, path, version, verbose=shown())
     if target.interface.checksum(path, version) != expected:
         raise errors.IntegrityError(
             f"The copy of '{dst}' in {target.repository} does not match "
@@ -831,9 +830,7 @@ def transfer(
 
 
 @contextlib.contextmanager
-def local_copy(
-    location: Location, path: str, version: str, verbose: bool
-) -> Iterator[str]:
+def local_copy(location: Location, path: str, version: str) -> Iterator[str]:
     r"""Yield a local file with the content of a stored one.
 
     Where the file lies on this machine's disk (a file system), that file;
@@ -846,7 +843,7 @@ def local_copy(
         return
     with tempfile.TemporaryDirectory() as tmp:
         download = os.path.join(tmp, os.path.basename(path))
-        yield location.interface.get_file(path, download, version, verbose=verbose)
+        yield location.interface.get_file(path, download, version, verbose=shown())
 
 
 def lying_locally(location: Location, path: str, version: str) -> str | None:
@@ -868,7 +865,6 @@ def unpack(
     version: str,
     folder: str,
     download: str,
-    verbose: bool,
     resume: Callable[[list, int], tuple[frozenset[str], Callable]] | None = None,
 ) -> list[zipfile.ZipInfo]:
     r"""Unpack a stored archive into ``folder``; return its file entries.
@@ -894,13 +890,13 @@ def unpack(
     if local is not None:
         # Read where it lies: the unpacking is the transfer to show.
         name = f"Unpack {os.path.basename(path)}"
-        with progress(os.path.getsize(local), name, verbose) as update:
+        with progress(os.path.getsize(local), name) as update:
             return _archive.extract(local, folder, update)
     backend = location.interface.backend
     stored = versioned_path(location, path, version)
     if not location.capabilities.ranged_reads:
         return _archive.extract(
-            location.interface.get_file(path, download, version, verbose=verbose),
+            location.interface.get_file(path, download, version, verbose=shown()),
             folder,
         )
     read_tail, read_range = _ranged_readers(location, path, version)
@@ -919,7 +915,7 @@ def unpack(
     if skip:
         say(f"Continuing an interrupted load: {len(skip)} files are there.")
     total = sum(e.compress_size for e in entries if e.filename not in skip)
-    with progress(total, f"Download {os.path.basename(path)}", verbose) as update:
+    with progress(total, f"Download {os.path.basename(path)}") as update:
 
         def read(start: int, end: int) -> bytes:
             data = whole[0][start:end] if whole else read_range(start, end)
@@ -966,7 +962,6 @@ def claim(
     path: str,
     version: str,
     what: str = "",
-    verbose: bool = False,
 ) -> _tickets.Taken:
     r"""Take the claim ``path``: of several processes at once, exactly one holds it.
 
@@ -975,7 +970,7 @@ def claim(
     conditional write or, where the store ignores those, a ticket), else
     by its conditional write (``put_file_exclusive``: file system, MinIO),
     else by a ticket (:func:`audmodel.backend._tickets.take`, e.g. on
-    Artifactory). With ``verbose``, a line on standard error tells which.
+    Artifactory). Where steps are shown, a line on standard error tells which.
 
     ``what`` names what is claimed in the step told (e.g. ``"model ID
     '...'"``), the claim's path by default.
@@ -996,12 +991,12 @@ def claim(
             taken = capabilities.claim(local, target)
             method = capabilities.exclusive_creation  # known once claimed
             if taken is not None:
-                say(f"Claimed {step} by {method}.", verbose)
+                say(f"Claimed {step} by {method}.")
                 return _tickets.Taken(*taken)
             if method is None:
-                say(f"Claiming {step} by tickets.", verbose)
+                say(f"Claiming {step} by tickets.")
                 return _tickets.take(capabilities.backend, local, target)
-            say(f"Claiming {step} by {method}.", verbose)
+            say(f"Claiming {step} by {method}.")
             try:
                 capabilities.put_file_exclusive(local, target)
             except FileExistsError:

@@ -66,12 +66,10 @@ class UndoLog:
         _store.put_file(self.location, src, path, version, md5)
         self._tell("Uploaded", path, version)
 
-    def copy_file(
-        self, source: _store.Location, path: str, version: str, verbose: bool
-    ) -> None:
+    def copy_file(self, source: _store.Location, path: str, version: str) -> None:
         r"""Copy a new model's file from another repository, see ``_store.transfer``."""
         self._remember(path, version, None)
-        _store.transfer(source, self.location, path, version, verbose)
+        _store.transfer(source, self.location, path, version)
         self._tell("Copied", path, version)
 
     def put_text(
@@ -165,7 +163,7 @@ def _model_an_alias_names(path: str, text: bytes) -> _ids.ModelId | None:
 
 @contextlib.contextmanager
 def publication(
-    location: _store.Location, short_id: str, version: str, verb: str, verbose: bool
+    location: _store.Location, short_id: str, version: str, verb: str
 ) -> Iterator[UndoLog]:
     r"""Write a new model's files all or nothing; yields the log to write them by.
 
@@ -173,7 +171,7 @@ def publication(
 
     """
     with (
-        new_model(location, short_id, version, verb, verbose),
+        new_model(location, short_id, version, verb),
         all_or_nothing(location, short_id, version, verb) as log,
     ):
         yield log
@@ -185,7 +183,6 @@ def new_model(
     short_id: str,
     version: str,
     verb: str,
-    verbose: bool,
     everywhere: bool = False,
 ) -> Iterator[None]:
     r"""Hold the claim on a model ID that must be new in the repository.
@@ -199,7 +196,7 @@ def new_model(
     own: list[BaseException] = []  # the block's errors, raised as they are
     with (
         _raised_as(verb, short_id, version, own),
-        claimed(location, short_id, version, verbose),
+        claimed(location, short_id, version),
     ):
         refuse_existing(location, short_id, version, everywhere)
         try:
@@ -284,7 +281,6 @@ def claimed(
     location: _store.Location,
     short_id: str,
     version: str,
-    verbose: bool,
     wait: float = 0.0,
 ) -> Iterator[None]:
     r"""Hold the claim on a model ID while its files are written or removed.
@@ -312,7 +308,7 @@ def claimed(
         else f"model ID '{short_id}-{version}'"
     )
     while True:
-        held, holder_path = _store.claim(location, data, path, version, what, verbose)
+        held, holder_path = _store.claim(location, data, path, version, what)
         if held is not None:
             break
         holder = read_claim(location, holder_path)
@@ -333,9 +329,7 @@ def claimed(
         _store.remove_stored(location, held)
 
 
-def aliases_locked(
-    location: _store.Location, verbose: bool
-) -> contextlib.AbstractContextManager:
+def aliases_locked(location: _store.Location) -> contextlib.AbstractContextManager:
     r"""Hold the lock under which aliases of a repository are changed.
 
     An alias change reads and rewrites the aliases files of two models;
@@ -344,9 +338,7 @@ def aliases_locked(
     finds it if its holder died.
 
     """
-    return claimed(
-        location, ALIASES_LOCK, _layout.ALIAS_VERSION, verbose, ALIASES_LOCK_WAIT
-    )
+    return claimed(location, ALIASES_LOCK, _layout.ALIAS_VERSION, ALIASES_LOCK_WAIT)
 
 
 def _busy(short_id: str, version: str) -> str:

@@ -242,7 +242,7 @@ class Catalog:
                 aliases.setdefault(alias, uid)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            headers = _catalog.headers(owners, self.cache_root, False, self.shared)
+            headers = _catalog.headers(owners, self.cache_root, self.shared)
         reasons = [str(warning.message) for warning in caught]
         broken = {
             uid: (repository.name, _reason(uid, reasons))

@@ -275,7 +275,7 @@ def test_a_claim_taken_by_ticket_is_the_ticket_alone(repository, model_root):
     uid = audmodel.uid("torch", {}, "1.0.0")
     short_id, version = uid.split("-")
     with _store.opened(repository) as location:
-        with _transaction.claimed(location, short_id, version, False):
+        with _transaction.claimed(location, short_id, version):
             (ticket,) = backend_files(repository)
             assert ticket.endswith(".ticket") and ".publishing" in ticket
             assert audmodel.check(repository).empty  # a live claim

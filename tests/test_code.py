@@ -179,3 +179,19 @@ def test_imports_are_deferred_one_way_only():
                 if isinstance(node, ast.Import | ast.ImportFrom):
                     inside.append(f"{path.relative_to(package)}:{node.lineno}")
     assert inside == []
+
+
+def test_verbosity_is_the_calls_not_a_parameter_passed_down():
+    # One output room: a public function's 'verbose' switches on the steps
+    # of its whole call; rooms below ask the output room, and take no flag.
+    # Backends take 'verbose' where audbackend's interface hands it to them.
+    taking = []
+    for path in sorted((ROOT / "audmodel").glob("_*.py")):
+        if path.stem in ("_api", "_cli", "_output"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                arguments = node.args.args + node.args.kwonlyargs
+                if any(a.arg == "verbose" for a in arguments):
+                    taking.append(f"{path.name}:{node.lineno} {node.name}")
+    assert not taking
