@@ -84,9 +84,8 @@ def _roots(cache_root: str | None) -> list[str]:
 
 def _resolved(uid: str, cache_root: str | None) -> tuple[str, str, str]:
     r"""Short ID and version of what the user passed, and the cache root used."""
-    root = _cache_root(cache_root)
-    short_id, version = _resolve.resolve(uid, root, _shared(cache_root))
-    return short_id, version, root
+    short_id, version = _resolve.resolve(_ids.Reference(uid), _roots(cache_root))
+    return short_id, version, _cache_root(cache_root)
 
 
 @_call.entry
@@ -684,11 +683,12 @@ def load(
         ['model.yaml']
 
     """
-    short_id, version, root = _resolved(uid, cache_root)
-    folder = _load.model(short_id, version, root, timeout, _shared(cache_root))
-    if _ids.is_alias(uid):  # for offline use, in the model's own folder
-        named = short_id if _ids.is_legacy_id(short_id) else f"{short_id}-{version}"
-        _cache.remember_alias(root, uid, short_id, named)
+    wanted = _ids.Reference(uid)
+    model_id = _resolve.resolve(wanted, _roots(cache_root))
+    root = _cache_root(cache_root)
+    folder = _load.model(model_id, root, timeout, _shared(cache_root))
+    if wanted.is_alias:  # for offline use, in the model's own folder
+        _cache.remember_alias(root, wanted.text, model_id.short_id, model_id.uid)
     return folder
 
 
@@ -1406,7 +1406,7 @@ def verify_cached(
     entries = sorted(found.values(), key=lambda item: item[0].uid)
     if uid is not None:
         if _ids.is_alias(uid):
-            uid = "-".join(_resolve.resolve(uid, root, _shared(cache_root)))
+            uid = _resolve.resolve(_ids.Reference(uid), _roots(cache_root)).uid
         chosen = _cache.of_model([entry for entry, _ in entries], uid)
         entries = [item for item in entries if item[0] in chosen]
         if not entries:

@@ -265,6 +265,50 @@ class ModelId(NamedTuple):
     def __str__(self) -> str:
         return f"{self.short_id}-{self.version}"
 
+    @property
+    def uid(self) -> str:
+        r"""The ID a user names the model by: a legacy ID stands alone.
+
+        Examples:
+            >>> ModelId("4756c243-4540-3577-4387-39c7529df405", "3.1.4").uid
+            '4756c243-4540-3577-4387-39c7529df405'
+
+        """
+        return self.short_id if is_legacy_id(self.short_id) else str(self)
+
+
+class Reference(NamedTuple):
+    r"""What a user passed for a model, told apart once, where it is passed.
+
+    :attr:`kind` is ``'model'`` for a full ID (``'<short_id>-<version>'``),
+    ``'short'`` for a short ID (standing for its latest version),
+    ``'legacy'`` for a legacy ID (a model of one version), and ``'alias'``
+    for anything else.
+
+    Examples:
+        >>> Reference("8d99e4cf").kind, Reference("prod").kind
+        ('short', 'alias')
+
+    """
+
+    text: str
+
+    @property
+    def kind(self) -> str:
+        r"""``'model'``, ``'short'``, ``'legacy'`` or ``'alias'``."""
+        if is_short_id(self.text):
+            return "short"
+        if is_legacy_id(self.text):
+            return "legacy"
+        if UID_PATTERN.fullmatch(self.text):
+            return "model"
+        return "alias"
+
+    @property
+    def is_alias(self) -> bool:
+        r"""Whether it is taken as an alias."""
+        return self.kind == "alias"
+
 
 def split_uid(uid: str) -> ModelId:
     r"""Split ``'<short_id>-<version>'`` into its two parts.

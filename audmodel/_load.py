@@ -223,8 +223,7 @@ def _read_cached(
 
 
 def model(
-    short_id: str,
-    version: str,
+    model_id: _ids.ModelId,
     cache_root: str,
     timeout: float,
     shared: str | None = None,
@@ -242,6 +241,7 @@ def model(
         filelock.Timeout: if the cache lock is not acquired in ``timeout``
 
     """
+    short_id, version = model_id
     if shared is not None:
         found = _shared.shared_model(
             shared,

@@ -31,31 +31,33 @@ else:  # a full ID needs none of them (see audmodel._lazy)
     from audmodel._lazy import audeer
 
 
-def resolve(uid: str, cache_root: str, shared: str | None = None) -> tuple[str, str]:
-    r"""Turn a UID, short ID, legacy ID or alias into short ID and version.
+def resolve(wanted: _ids.Reference, roots: list[str]) -> _ids.ModelId:
+    r"""The model a full ID, short ID, legacy ID or alias stands for.
 
     Args:
-        uid: what the user passed
-        cache_root: the user's cache
-        shared: the shared cache, if one is used
+        wanted: what the user passed
+        roots: the caches, the user's first
 
     Raises:
         RuntimeError: if the model or alias does not exist,
             or, offline, is not cached
 
     """
-    roots = _cache.roots(cache_root, shared)
-    if _ids.is_alias(uid):
-        uid = alias(uid, roots, model_error=True)
-    if _ids.is_legacy_id(uid):
-        return uid, _legacy_version(uid, roots)
-    if _ids.is_short_id(uid):
-        versions = latest_versions(uid, roots)
-        if not versions:
-            raise _store.model_not_found(uid, None)
-        _output.say(f"The latest version of '{uid}' is {versions[-1]}.")
-        return uid, versions[-1]
-    return _ids.split_uid(uid)
+    if wanted.is_alias:
+        wanted = _ids.Reference(alias(wanted.text, roots, model_error=True))
+    if wanted.kind == "legacy":
+        return _ids.ModelId(wanted.text, _legacy_version(wanted.text, roots))
+    if wanted.kind == "short":
+        return _latest(wanted.text, roots)
+    return _ids.split_uid(wanted.text)
+
+
+def _latest(short_id: str, roots: list[str]) -> _ids.ModelId:
+    versions = latest_versions(short_id, roots)
+    if not versions:
+        raise _store.model_not_found(short_id, None)
+    _output.say(f"The latest version of '{short_id}' is {versions[-1]}.")
+    return _ids.ModelId(short_id, versions[-1])
 
 
 def alias(name: str, roots: list[str], model_error: bool = False) -> str:
