@@ -73,6 +73,7 @@ _PUBLIC = {
             "latest_version",
             "legacy_uid",
             "load",
+            "load_file",
             "lookup_table",
             "meta",
             "name",

@@ -8,6 +8,7 @@ the alias ``my-model``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import datetime
 import errno
 import os
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # imported where a table is made
     from audmodel import _check
     from audmodel import _lifecycle
     from audmodel import _load
+    from audmodel import _parts
     from audmodel import _publish
     from audmodel import _resolve
     from audmodel import _store
@@ -55,6 +57,7 @@ else:
     _check = _lazy.module("audmodel._check", globals())
     _lifecycle = _lazy.module("audmodel._lifecycle", globals())
     _load = _lazy.module("audmodel._load", globals())
+    _parts = _lazy.module("audmodel._parts", globals())
     _publish = _lazy.module("audmodel._publish", globals())
     _resolve = _lazy.module("audmodel._resolve", globals())
     _store = _lazy.module("audmodel._store", globals())
@@ -642,6 +645,7 @@ def legacy_uid(
 def load(
     uid: str,
     *,
+    files: str | Sequence[str] | None = None,
     cache_root: str | None = None,
     timeout: float = LOAD_TIMEOUT,
     verbose: bool = False,
@@ -660,8 +664,19 @@ def load(
     caches, an alias as it resolved when last used; where no repository can
     be reached, the same, with a warning where the answer may be stale.
 
+    With ``files``, only the files whose relative paths match the glob
+    patterns are fetched, by byte ranges of the archive: a folder holding
+    at least those files is returned. It is kept apart from the model's
+    place in the cache, where a folder is always the whole model; a later
+    load of the whole model fetches only the files not there.
+    See :func:`load_file` for one file.
+
     Args:
         uid: model ID, short ID (latest version) or alias
+        files: a glob pattern or a list of them, matched against the
+            model's relative paths (``/`` between folders;
+            ``*`` and ``?`` also match ``/``, case counts);
+            ``None`` for the whole model
         cache_root: cache folder, see :func:`default_cache_root`
         timeout: seconds to wait for another process loading the same model
         verbose: show debug messages
@@ -675,21 +690,121 @@ def load(
         RuntimeError: if the model does not exist
             or its archive is broken or refused,
             or, offline, if it is not cached
+        audmodel.errors.NotInModelError: if a pattern matches no file
         filelock.Timeout: if the cache lock is not acquired within ``timeout``
 
     Examples:
         >>> folder = audmodel.load("d4e9c65b-1.0.0")
         >>> sorted(os.listdir(folder))
         ['model.yaml']
+        >>> folder = audmodel.load("my-model", files="*.yaml")
+        >>> sorted(os.listdir(folder))
+        ['model.yaml']
 
     """
+    patterns = _patterns(files)
     wanted = _ids.Reference(uid)
     model_id = _resolve.resolve(wanted, _roots(cache_root))
     root = _cache_root(cache_root)
-    folder = _load.model(model_id, root, timeout, _shared(cache_root))
-    if wanted.is_alias:  # for offline use, in the model's own folder
-        _cache.remember_alias(root, wanted.text, model_id.short_id, model_id.uid)
+    if patterns is None:
+        folder = _load.model(model_id, root, timeout, _shared(cache_root))
+    else:
+        folder, _ = _load.chosen_files(
+            model_id,
+            root,
+            timeout,
+            _shared(cache_root),
+            lambda names: _parts.matching(names, patterns),
+            f"Files matching {patterns}",
+        )
+    _remember(wanted, model_id, root)
     return folder
+
+
+def _remember(wanted: _ids.Reference, model_id: _ids.ModelId, root: str) -> None:
+    r"""Remember where an alias pointed when it was loaded, for offline use."""
+    if wanted.is_alias:  # in the model's own folder
+        _cache.remember_alias(root, wanted.text, model_id.short_id, model_id.uid)
+
+
+def _patterns(files: str | Sequence[str] | None) -> list[str] | None:
+    r"""The patterns of ``load(files=...)``, checked; ``None`` for all files."""
+    if files is None:
+        return None
+    patterns = [files] if isinstance(files, str) else files
+    if (
+        not isinstance(patterns, Sequence)
+        or not patterns
+        or not all(isinstance(p, str) and p for p in patterns)
+    ):
+        raise errors.InvalidArgumentError(
+            f"'files' must be a glob pattern or a non-empty list of them, "
+            f"not {files!r}."
+        )
+    return list(patterns)
+
+
+@_call.entry
+def load_file(
+    uid: str,
+    path: str,
+    *,
+    cache_root: str | None = None,
+    verbose: bool = False,
+    timeout: float = LOAD_TIMEOUT,
+) -> str:
+    r"""Fetch one file of a model into the cache, unless it is there; return its path.
+
+    Only the file is read from the repository, by byte ranges of the
+    model's archive (its list of files, then the file). Where the whole
+    model is cached, its file is returned. The file is kept apart from
+    the model's place in the cache, where a folder is always the whole
+    model; a later :func:`load` of the whole model does not fetch it again.
+    Offline, a cached file is returned; a missing one is an error naming it.
+
+    Args:
+        uid: model ID, short ID (latest version) or alias
+        path: the file's path relative to the model folder,
+            with ``/`` between folders, as :func:`files` lists it
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+        timeout: seconds to wait for another process fetching files of the
+            same model
+
+    Returns:
+        local path of the file
+
+    Raises:
+        audbackend.BackendError: if a repository cannot be reached
+            and the file is not cached
+        RuntimeError: if the model does not exist
+            or its archive is broken or refused,
+            or, offline, if the file is not cached
+        audmodel.errors.NotInModelError: if ``path`` is a folder of the
+            model or none of its files (the closest are named)
+        filelock.Timeout: if the lock is not acquired within ``timeout``
+
+    Examples:
+        >>> path = audmodel.load_file("my-model", "model.yaml")
+        >>> open(path).read()
+        'layers: 10\n'
+
+    """
+    if not isinstance(path, str):
+        raise errors.ArgumentTypeError(f"'path' must be a string, not {path!r}.")
+    wanted = _ids.Reference(uid)
+    model_id = _resolve.resolve(wanted, _roots(cache_root))
+    root = _cache_root(cache_root)
+    folder, names = _load.chosen_files(
+        model_id,
+        root,
+        timeout,
+        _shared(cache_root),
+        lambda names: [_parts.named(names, path)],
+        f"File '{path}'",
+    )
+    _remember(wanted, model_id, root)
+    return _parts.joined(folder, names[0])
 
 
 @_call.entry

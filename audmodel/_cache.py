@@ -8,6 +8,9 @@ can share one cache)::
     <cache_root>/<short_id>/<version>.meta.yaml     meta
     <cache_root>/<short_id>/.<version>.files.json   size and CRC-32 of each
                                                     file, from the archive
+    <cache_root>/<short_id>/.<version>.parts/       files of a model fetched
+                                                    on their own (see
+                                                    audmodel._parts)
     <cache_root>/<short_id>/.<basename>.lock        lock of <basename>
     <cache_root>/<short_id>/.<version>.shared.json  sizes and times of the
                                                     files of the model in
@@ -250,6 +253,16 @@ def _lock_mode(file: str) -> int:
     return LOCK_FILE_MODE if _is_shared(folder) else PRIVATE_LOCK_FILE_MODE
 
 
+def parts_folder(cache_root: str, short_id: str, version: str) -> str:
+    r"""Folder of the files of a model fetched on their own, beside its place."""
+    return _parts_beside(model_dir(cache_root, short_id, version))
+
+
+def _parts_beside(final: str) -> str:
+    parent, version = os.path.split(final)
+    return os.path.join(parent, f".{version}.parts")
+
+
 def files_record(cache_root: str, short_id: str, version: str) -> str:
     r"""Record of a cached model's files: ``{path: [size, crc32]}`` as JSON.
 
@@ -379,7 +392,7 @@ def staging(final: str, resumable: bool = False) -> Iterator[tuple[str, str]]:
     make_folder(os.path.dirname(final))
     remove_leftovers(final, keep_partial=resumable)
     folder = partial_folder(final) if resumable else _staging_name(final)
-    if resumable and not _trusted_partial(folder):
+    if resumable and not is_trusted_folder(folder):
         # In a cache shared by a group, anyone in it could put a link, a
         # folder of theirs, or something inside ours at this fixed name; what
         # this user did not write alone is not built into.
@@ -410,8 +423,8 @@ r"""How long the staging folder of an interrupted load is kept to resume it."""
 _PARTIAL = "partial"
 
 
-def _trusted_partial(path: str) -> bool:
-    r"""Whether a resumable staging folder is missing, or as this user left it.
+def is_trusted_folder(path: str) -> bool:
+    r"""Whether a folder of ours is missing, or as this user left it.
 
     That is a folder (not a link) of this user's that nobody else may write
     into, holding only this user's files and such folders.
@@ -854,7 +867,19 @@ def remove_model(final: str) -> bool:
         doomed = _staging_name(final)
         os.rename(final, doomed)
     shutil.rmtree(doomed, ignore_errors=True)
+    _remove_parts(final)
     return True
+
+
+def _remove_parts(final: str) -> None:
+    r"""Remove the files of a model fetched on their own, unless being fetched."""
+    parts = _parts_beside(final)
+    with _held_if_free(parts) as held:
+        if not held or not os.path.isdir(parts) or os.path.islink(parts):
+            return
+        doomed = _staging_name(parts)
+        os.rename(parts, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 # --- checking cached files ----------------------------------------------------------

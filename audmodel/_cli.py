@@ -201,7 +201,16 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    print(audmodel.load(args.id, timeout=args.timeout, **_options(args)))
+    if args.file is not None:
+        path = audmodel.load_file(
+            args.id, args.file, timeout=args.timeout, **_options(args)
+        )
+        print(path)
+        return 0
+    folder = audmodel.load(
+        args.id, files=args.include, timeout=args.timeout, **_options(args)
+    )
+    print(folder)
     return 0
 
 
@@ -645,6 +654,19 @@ def _add_model_commands(command: _Command, local: _Command) -> None:
         type=float,
         default=LOAD_TIMEOUT,
         help="seconds to wait for the cache lock (default: %(default)s)",
+    )
+    some = sub.add_mutually_exclusive_group()
+    some.add_argument(
+        "--include",
+        action="append",
+        metavar="PATTERN",
+        help="fetch only the files matching this glob pattern (repeatable); "
+        "prints the folder holding them",
+    )
+    some.add_argument(
+        "--file",
+        metavar="PATH",
+        help="fetch only this file (its path in the model); prints its path",
     )
 
     sub = command("exists", _exists, "tell if a model exists; exit 1 if not")

@@ -9,6 +9,7 @@ cache only when complete.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterator
 import contextlib
 import copy
@@ -24,6 +25,7 @@ from audmodel import _journal
 from audmodel import _layout
 from audmodel import _lazy
 from audmodel import _output
+from audmodel import _parts
 from audmodel import _shared
 from audmodel import _store
 from audmodel import _yaml
@@ -295,6 +297,120 @@ def _download(
     _keep_meta(short_id, version, cache_root, repository)
 
 
+def chosen_files(
+    model_id: _ids.ModelId,
+    cache_root: str,
+    timeout: float,
+    shared: str | None,
+    choose: Callable[[list[str]], list[str]],
+    what: str,
+) -> tuple[str, list[str]]:
+    r"""A folder holding chosen files of a model, and their names.
+
+    A whole model in the caches answers (the shared cache first, as for
+    :func:`model`); else the files fetched on their own before
+    (see :mod:`audmodel._parts`), where each is; else those missing are
+    fetched by byte ranges of the archive, and nothing else of it.
+
+    Args:
+        model_id: the model
+        cache_root: the user's cache
+        timeout: seconds to wait for the lock of the files fetched on
+            their own
+        shared: the shared cache, if one is used
+        choose: the names of the files wanted, given the names of all;
+            it raises for what names none
+        what: the files, as an error of offline mode names them
+
+    Raises:
+        audmodel.errors.NotInModelError: if ``choose`` finds nothing
+        RuntimeError: if the model does not exist or its archive is refused,
+            or, offline, the files are not cached
+        audbackend.BackendError: if a repository cannot be reached
+        filelock.Timeout: if the lock is not acquired in ``timeout``
+
+    """
+    short_id, version = model_id
+    roots = _cache.roots(cache_root, shared)
+    record = cached_files_record(short_id, version, roots)
+    whole = _whole_in_caches(model_id, cache_root, shared)
+    if whole is not None:
+        names = list(record) if record is not None else _files_below(whole)
+        return whole, choose(names)
+    parts = _cache.parts_folder(cache_root, short_id, version)
+    if record is not None:
+        names = choose(list(record))
+        if _parts.kept(parts, record, names):
+            _output.say(f"{len(names)} files of '{model_id}' are in the cache.")
+            return parts, names
+    _store.need_repository(f"{what} of model '{model_id}'")
+    with _cache.lock(parts, timeout):
+        return parts, _fetch_parts(model_id, cache_root, parts, choose)
+
+
+def _whole_in_caches(
+    model_id: _ids.ModelId, cache_root: str, shared: str | None
+) -> str | None:
+    r"""The folder of a whole model in the caches, ``None`` if there is none."""
+    short_id, version = model_id
+    if shared is not None:
+        found = _shared.shared_model(
+            shared,
+            cache_root,
+            short_id,
+            version,
+            lambda: files_record(short_id, version, cache_root),
+        )
+        if found is not None:
+            return found
+    final = _cache.model_dir(cache_root, short_id, version)
+    return final if _cache.is_complete(final) else None
+
+
+def _files_below(folder: str) -> list[str]:
+    r"""Relative POSIX paths of the files below a folder (one without record)."""
+    return [
+        os.path.relpath(os.path.join(base, name), folder).replace(os.sep, "/")
+        for base, _, names in os.walk(folder)
+        for name in names
+    ]
+
+
+def _fetch_parts(
+    model_id: _ids.ModelId,
+    cache_root: str,
+    parts: str,
+    choose: Callable[[list[str]], list[str]],
+) -> list[str]:
+    r"""Fetch the chosen files missing from the folder of parts; return all chosen."""
+    short_id, version = model_id
+    _parts.opened(parts)
+    chosen: list[str] = []
+    fetched: list[str] = []
+
+    def plan(entries: list, directory: int) -> tuple[frozenset[str], None]:
+        record = _cache.record(entries)
+        chosen.extend(choose(list(record)))
+        fetched.extend(n for n in chosen if not _parts.kept(parts, record, [n]))
+        local = _cache.files_record(cache_root, short_id, version)
+        with _cache.lock(local):  # kept for the next call: no request then
+            _cache.write_record(local, record)
+        return frozenset(record) - set(fetched), None
+
+    with (
+        _stored_archive(short_id, version, cache_root, "fetch files") as (
+            location,
+            path,
+        ),
+        _cache.staging(parts) as (folder, download),
+    ):
+        staged = (folder, download)
+        _unpack(location, short_id, path, version, staged, plan, False)
+        _parts.keep(folder, parts, fetched)
+    _output.say(f"Fetched {len(fetched)} files of '{model_id}' into '{parts}'.")
+    return chosen
+
+
 def _keep_meta(
     short_id: str, version: str, cache_root: str, repository: Repository
 ) -> None:
@@ -333,9 +449,17 @@ def _build(
     final = _cache.model_dir(cache_root, short_id, version)
     with _cache.staging(final, resumable) as (folder, download):
         journal = _journal.Journal(folder) if resumable else None
+        parts = _cache.parts_folder(cache_root, short_id, version)
         try:
             entries = _unpack(
-                location, short_id, path, version, (folder, download), journal
+                location,
+                short_id,
+                path,
+                version,
+                (folder, download),
+                _whole_plan(journal, parts, folder),
+                # Files fetched before may lie in a small archive's end.
+                whole_if_small=not os.path.isdir(parts),
             )
             # Before the folder: a cached model always has its record.
             _cache.write_record(
@@ -352,13 +476,41 @@ def _build(
                 journal.close()
 
 
+def _whole_plan(
+    journal: _journal.Journal | None, parts: str, folder: str
+) -> _store.Plan:
+    r"""What a load of a whole model unpacks: what no earlier load brought.
+
+    Files unpacked by an interrupted load (its ``journal``) stay, and files
+    fetched on their own before (``parts``, see :mod:`audmodel._parts`)
+    are linked in; either kind is checked against the archive first.
+
+    """
+
+    def plan(entries: list, directory: int) -> tuple[frozenset[str], Callable | None]:
+        done = None
+        skip: frozenset[str] = frozenset()
+        if journal is not None:
+            skip, done = journal.begin(entries, directory)
+        if skip:
+            _output.say(f"Continuing an interrupted load: {len(skip)} files are there.")
+        files = [e for e in entries if not e.is_dir() and e.filename not in skip]
+        linked = _parts.reuse(parts, folder, files)
+        if linked:
+            _output.say(f"{len(linked)} files fetched on their own before are used.")
+        return skip | linked, done
+
+    return plan
+
+
 def _unpack(
     location: _store.Location,
     short_id: str,
     path: str,
     version: str,
     staged: tuple[str, str],
-    journal: _journal.Journal | None,
+    plan: _store.Plan,
+    whole_if_small: bool = True,
 ) -> list[zipfile.ZipInfo]:
     r"""Unpack a model's archive into a staging folder (and download file).
 
@@ -366,10 +518,9 @@ def _unpack(
         RuntimeError: if the archive is refused or broken, naming the model
 
     """
-    resume = journal.begin if journal is not None else None
     try:
         with _store.missing_as_not_found(location, short_id, version):
-            return _store.unpack(location, path, version, *staged, resume)
+            return _store.unpack(location, path, version, *staged, plan, whole_if_small)
     except (_archive.ArchiveError, audbackend.BackendError) as ex:
         cause = getattr(ex, "exception", ex)
         refused = _archive.ArchiveError | ChecksumError | NotRegularFileError

@@ -859,13 +859,19 @@ def reads_ranges_of(location: Location, path: str, version: str) -> bool:
     )
 
 
+Plan = Callable[[list, int], tuple[frozenset[str], Callable | None]]
+r"""Given an archive's entries and where its central directory begins: the
+names of entries not to unpack, and what to call with each entry unpacked."""
+
+
 def unpack(
     location: Location,
     path: str,
     version: str,
     folder: str,
     download: str,
-    resume: Callable[[list, int], tuple[frozenset[str], Callable]] | None = None,
+    plan: Plan | None = None,
+    whole_if_small: bool = True,
 ) -> list[zipfile.ZipInfo]:
     r"""Unpack a stored archive into ``folder``; return its file entries.
 
@@ -874,12 +880,17 @@ def unpack(
     it is unpacked while it streams in, large entries in a few long
     ranges at once, without a local copy of the archive;
     each file is then checked by its size and CRC-32.
-    There ``resume``, given the entries and where the central directory
-    begins, tells which entries an earlier load unpacked already (they are
-    not read again) and what to call with each entry unpacked now
-    (see :class:`audmodel._journal.Journal`).
     Elsewhere it is downloaded to ``download`` first,
     checked against the stored MD5 where the backend keeps one.
+
+    ``plan``, given the entries, tells which are not to be unpacked
+    (unpacked before by an interrupted load, fetched before on their own,
+    or not asked for) and what to call with each entry once its file is
+    written and checked (see :class:`audmodel._journal.Journal`);
+    a downloaded archive is unpacked whole.
+    With ``whole_if_small``, the read of the archive's end takes a small
+    archive whole; without, as little as its central directory needs (for
+    a few entries, or most of them there already).
 
     Raises:
         audbackend.BackendError: if the archive cannot be read
@@ -888,10 +899,7 @@ def unpack(
     """
     local = lying_locally(location, path, version)
     if local is not None:
-        # Read where it lies: the unpacking is the transfer to show.
-        name = f"Unpack {os.path.basename(path)}"
-        with progress(os.path.getsize(local), name) as update:
-            return _archive.extract(local, folder, update)
+        return _unpack_local(local, folder, plan)
     backend = location.interface.backend
     stored = versioned_path(location, path, version)
     if not location.capabilities.ranged_reads:
@@ -905,15 +913,13 @@ def unpack(
     def tail(count: int) -> tuple[bytes, int]:
         # A small archive comes whole with the read of its end: every
         # entry is then unpacked without another request.
-        data, size = read_tail(max(count, WHOLE_READ))
+        data, size = read_tail(max(count, WHOLE_READ) if whole_if_small else count)
         if len(data) == size:
             whole.append(data)
         return data, size
 
     entries, directory = _archive.read_directory(tail, read_range)
-    skip, done = resume(entries, directory) if resume else (frozenset(), None)
-    if skip:
-        say(f"Continuing an interrupted load: {len(skip)} files are there.")
+    skip, done = plan(entries, directory) if plan else (frozenset(), None)
     total = sum(e.compress_size for e in entries if e.filename not in skip)
     with progress(total, f"Download {os.path.basename(path)}") as update:
 
@@ -941,6 +947,22 @@ def unpack(
             done,
         )
         return _archive.extract(archive, folder)
+
+
+def _unpack_local(local: str, folder: str, plan: Plan | None) -> list[zipfile.ZipInfo]:
+    r"""Unpack an archive lying on this machine; the unpacking is the transfer."""
+    skip: frozenset[str] = frozenset()
+    with open(local, "rb") as fp:
+        size = os.fstat(fp.fileno()).st_size
+        entries, directory = _archive.read_directory(
+            lambda count: (os.pread(fp.fileno(), count, max(0, size - count)), size),
+            lambda start, end: os.pread(fp.fileno(), end - start, start),
+        )
+    if plan is not None:
+        skip = plan(entries, directory)[0]
+    total = sum(e.compress_size for e in entries if e.filename not in skip)
+    with progress(total, f"Unpack {os.path.basename(local)}") as update:
+        return _archive.extract(local, folder, update, skip)
 
 
 def put_file(

@@ -129,6 +129,10 @@ class InvalidArgumentError(Error, ValueError):
     r"""An argument is not what the function takes."""
 
 
+class NotInModelError(InvalidArgumentError):
+    r"""A file or pattern asked of a model names none of its files."""
+
+
 class ArgumentTypeError(Error, TypeError):
     r"""An argument is not of the type the function takes."""
 

@@ -20,7 +20,8 @@ import audmodel
 # Signatures of audmodel 1.5.3, which user code is written against: names,
 # kinds and defaults. publish's 'repository' gained a default (the first
 # configured repository), and 'compression' defaults to "auto" (levels 0-9
-# keep their meaning). default_cache_root gained 'shared' (as in audb).
+# keep their meaning). default_cache_root gained 'shared' (as in audb), and
+# load gained the keyword-only 'files' (None, its default, loads it all).
 SIGNATURES = {
     "aliases": "(uid, *, cache_root=None, verbose=False)",
     "author": "(uid, *, cache_root=None)",
@@ -30,7 +31,7 @@ SIGNATURES = {
     "header": "(uid, *, cache_root=None, verbose=False)",
     "latest_version": "(uid)",
     "legacy_uid": "(name, params, version, *, subgroup=None, private=False)",
-    "load": "(uid, *, cache_root=None, timeout=14400, verbose=False)",
+    "load": "(uid, *, files=None, cache_root=None, timeout=14400, verbose=False)",
     "meta": "(uid, *, cache_root=None, verbose=False)",
     "name": "(uid, *, cache_root=None, verbose=False)",
     "parameters": "(uid, *, cache_root=None, verbose=False)",

@@ -22,6 +22,7 @@ CALLS = {
     "files": lambda uid, **kw: audmodel.files(uid, **kw),
     "header": lambda uid, **kw: audmodel.header(uid, **kw),
     "load": lambda uid, **kw: audmodel.load(uid, **kw),
+    "load_file": lambda uid, **kw: audmodel.load_file(uid, "model.yaml", **kw),
     "lookup_table": lambda uid, **kw: audmodel.lookup_table("torch", **kw),
     "meta": lambda uid, **kw: audmodel.meta(uid, **kw),
     "name": lambda uid, **kw: audmodel.name(uid, **kw),

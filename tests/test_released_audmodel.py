@@ -218,6 +218,33 @@ def test_a_cache_used_alternately_by_audmodel_153_and_by_us(
     )
 
 
+def test_audmodel_153_never_takes_files_fetched_on_their_own_for_the_model(
+    release, tmp_path, model_root
+):
+    from helpers import files_below
+
+    host = tmp_path / "host"
+    (host / "models").mkdir(parents=True)
+    cache = str(tmp_path / "cache")
+    audmodel.config.REPOSITORIES = [
+        audmodel.Repository("models", str(host), "file-system")
+    ]
+    uid = audmodel.publish(model_root, "torch", {"a": 1}, "1.0.0", author="t")
+    # We fetch one file and a pattern of them, then 1.5.3 loads the model.
+    audmodel.load_file(uid, "model.yaml", cache_root=cache)
+    audmodel.load(uid, files="log/*", cache_root=cache)
+    theirs = in_process(
+        release, f"print(audmodel.load({uid!r}))", cache, str(host), False
+    )
+    assert theirs == os.path.join(cache, *uid.split("-", 1))
+    assert files_below(theirs) == files_below(model_root)
+    # We take the folder 1.5.3 loaded as the whole model.
+    assert audmodel.load(uid, cache_root=cache) == theirs
+    assert audmodel.load_file(uid, "model.onnx", cache_root=cache) == os.path.join(
+        theirs, "model.onnx"
+    )
+
+
 def test_a_lock_held_by_audmodel_153_makes_us_wait_and_the_reverse(
     release, tmp_path, model_root
 ):

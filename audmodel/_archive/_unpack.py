@@ -79,6 +79,7 @@ def extract(
     source: str | RemoteArchive,
     dst_root: str,
     update: Callable[[int], object] | None = None,
+    skip: frozenset[str] = frozenset(),
 ) -> list[zipfile.ZipInfo]:
     r"""Unpack an archive into the folder ``dst_root``.
 
@@ -96,6 +97,9 @@ def extract(
         dst_root: empty or new folder
         update: called with the stored size of each run of entries
             unpacked from a local archive, for a progress bar
+        skip: names of entries of a local archive not to unpack (their
+            files, if there, are left as they are); a remote archive
+            names them itself
 
     Returns:
         the entries of the extracted files, with their sizes and CRC-32s
@@ -124,8 +128,9 @@ def extract(
             else:
                 with open_local(source) as archive:
                     entries = archive.infolist()
-                    _prepare_destination(entries, tree)
-                    _extract_local(source, entries, tree, update)
+                    _prepare_destination(entries, tree, skip)
+                    chosen = [e for e in entries if e.filename not in skip]
+                    _extract_local(source, chosen, tree, update)
     except zipfile.BadZipFile as ex:
         raise ArchiveError(f"The archive is broken: {ex}.") from None
     except (EOFError, zipfile.LargeZipFile, NotImplementedError) as ex:
