@@ -299,6 +299,31 @@ class Tree:
         with self._at(parent_path, create=True) as parent:
             return os.open(name, flags, mode, dir_fd=parent)
 
+    def reopen(self, relative: str) -> int:
+        r"""Open a file below the tree that this user wrote, to write into it.
+
+        Raises:
+            LinkError: if it is a link, no regular file, or not this
+                user's alone
+
+        """
+        parent_path, name = relative.rpartition("/")[::2]
+        with self._at(parent_path, create=False) as parent:
+            try:
+                # Not blocking: a FIFO planted there is opened, then refused.
+                flags = os.O_RDWR | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
+                fd = os.open(name, flags, dir_fd=parent)
+            except OSError as ex:
+                if ex.errno != errno.ELOOP:
+                    raise
+                raise LinkError(self._show(relative), "it is a symbolic link") from None
+        if not is_private_file(os.fstat(fd)):
+            os.close(fd)
+            raise LinkError(
+                self._show(relative), "it is not a file of this user's alone"
+            )
+        return fd
+
     def remove(self, relative: str) -> None:
         r"""Remove a file (or link) below the tree, if there."""
         parent_path, name = relative.rpartition("/")[::2]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 import contextlib
 import copy
+import dataclasses
 import hashlib
 import os
 from typing import TYPE_CHECKING
@@ -388,14 +389,14 @@ def _fetch_parts(
     chosen: list[str] = []
     fetched: list[str] = []
 
-    def plan(entries: list, directory: int) -> tuple[frozenset[str], None]:
+    def plan(entries: list, directory: int) -> _archive.Resume:
         record = _cache.record(entries)
         chosen.extend(choose(list(record)))
         fetched.extend(n for n in chosen if not _parts.kept(parts, record, [n]))
         local = _cache.files_record(cache_root, short_id, version)
         with _cache.lock(local):  # kept for the next call: no request then
             _cache.write_record(local, record)
-        return frozenset(record) - set(fetched), None
+        return _archive.Resume(skip=frozenset(record) - set(fetched))
 
     with (
         _stored_archive(short_id, version, cache_root, "fetch files") as (
@@ -487,18 +488,21 @@ def _whole_plan(
 
     """
 
-    def plan(entries: list, directory: int) -> tuple[frozenset[str], Callable | None]:
-        done = None
-        skip: frozenset[str] = frozenset()
+    def plan(entries: list, directory: int) -> _archive.Resume:
+        resume = _archive.Resume()
         if journal is not None:
-            skip, done = journal.begin(entries, directory)
-        if skip:
-            _output.say(f"Continuing an interrupted load: {len(skip)} files are there.")
-        files = [e for e in entries if not e.is_dir() and e.filename not in skip]
+            resume = journal.begin(entries, directory)
+        if resume.skip or resume.written:
+            _output.say(
+                f"Continuing an interrupted load: {len(resume.skip)} files are "
+                f"there, {len(resume.written)} in part."
+            )
+        taken = resume.skip | resume.written.keys()
+        files = [e for e in entries if not e.is_dir() and e.filename not in taken]
         linked = _parts.reuse(parts, folder, files)
         if linked:
             _output.say(f"{len(linked)} files fetched on their own before are used.")
-        return skip | linked, done
+        return dataclasses.replace(resume, skip=resume.skip | linked)
 
     return plan
 

@@ -859,9 +859,9 @@ def reads_ranges_of(location: Location, path: str, version: str) -> bool:
     )
 
 
-Plan = Callable[[list, int], tuple[frozenset[str], Callable | None]]
-r"""Given an archive's entries and where its central directory begins: the
-names of entries not to unpack, and what to call with each entry unpacked."""
+Plan = Callable[[list, int], "_archive.Resume"]
+r"""Given an archive's entries and where its central directory begins: which
+entries not to unpack, and how to record what is unpacked."""
 
 
 def unpack(
@@ -919,8 +919,8 @@ def unpack(
         return data, size
 
     entries, directory = _archive.read_directory(tail, read_range)
-    skip, done = plan(entries, directory) if plan else (frozenset(), None)
-    total = sum(e.compress_size for e in entries if e.filename not in skip)
+    resume = plan(entries, directory) if plan else _archive.Resume()
+    total = sum(_still_to_read(e, resume) for e in entries)
     with progress(total, f"Download {os.path.basename(path)}") as update:
 
         def read(start: int, end: int) -> bytes:
@@ -943,10 +943,17 @@ def unpack(
             directory,
             backend.read_threads,
             backend.read_part,
-            skip,
-            done,
+            resume,
         )
         return _archive.extract(archive, folder)
+
+
+def _still_to_read(entry: zipfile.ZipInfo, resume: _archive.Resume) -> int:
+    r"""Bytes of an entry's data that the unpacking is to read."""
+    if entry.filename in resume.skip:
+        return 0
+    _, kept = resume.written.get(entry.filename, (0, []))
+    return entry.compress_size - sum(end - start for start, end in kept)
 
 
 def _unpack_local(local: str, folder: str, plan: Plan | None) -> list[zipfile.ZipInfo]:
@@ -959,7 +966,7 @@ def _unpack_local(local: str, folder: str, plan: Plan | None) -> list[zipfile.Zi
             lambda start, end: os.pread(fp.fileno(), end - start, start),
         )
     if plan is not None:
-        skip = plan(entries, directory)[0]
+        skip = plan(entries, directory).skip
     total = sum(e.compress_size for e in entries if e.filename not in skip)
     with progress(total, f"Unpack {os.path.basename(local)}") as update:
         return _archive.extract(local, folder, update, skip)

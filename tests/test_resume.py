@@ -207,3 +207,98 @@ def test_links_planted_at_the_fixed_names_are_not_followed(
     assert files_below(audmodel.load(uid)) == files_below(sharded)
     assert list(elsewhere.iterdir()) == []
     assert victim.read_text() == "keep me\n"
+
+
+# --- inside a file ---------------------------------------------------------------
+
+MiB = 1024 * 1024
+LARGE_FILE = 24 * MiB
+
+
+@pytest.fixture
+def one_file(tmp_path) -> str:
+    """A model that is one large file, as most are."""
+    root = tmp_path / "one-file"
+    root.mkdir()
+    (root / "weights.bin").write_bytes(os.urandom(LARGE_FILE))
+    return str(root)
+
+
+def stop_reading_after(patch, count: int) -> None:
+    """Stop a load as Ctrl+C would, once ``count`` bytes of ranges arrived."""
+    stream_range = RangedReads.stream_range
+    arrived = []
+
+    def stopping(self, *args, **kwargs):
+        for piece in stream_range(self, *args, **kwargs):
+            arrived.append(len(piece))
+            if sum(arrived) >= count:
+                raise KeyboardInterrupt
+            yield piece
+
+    patch.setattr(RangedReads, "stream_range", stopping)
+
+
+def load_stopped_after(uid: str, count: int) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        for backend in (RangedReads, S3):
+            patch.setattr(backend, "read_threads", property(lambda self: 1))
+        stop_reading_after(patch, count)
+        with pytest.raises(KeyboardInterrupt):
+            audmodel.load(uid)
+
+
+def staged_file(cache: str, uid: str, name: str) -> pathlib.Path:
+    short_id, version = uid.split("-", 1)
+    return pathlib.Path(cache, short_id, f".staging-{version}-partial", name)
+
+
+@pytest.mark.parametrize("backend_name", REMOTE_BACKENDS)
+def test_a_load_stopped_inside_a_stored_file_continues_from_there(
+    remote, one_file, cache, monkeypatch
+):
+    uid = publish(one_file, compression=0)
+    load_stopped_after(uid, int(0.7 * LARGE_FILE))
+    inode = staged_file(cache, uid, "weights.bin").stat().st_ino
+    read = count_reads(monkeypatch)
+    folder = audmodel.load(uid)
+    assert files_below(folder) == files_below(one_file)
+    # What was written and recorded is not read again: about 30 % is.
+    assert sum(read) <= 0.35 * LARGE_FILE
+    assert os.stat(os.path.join(folder, "weights.bin")).st_ino == inode
+
+
+@pytest.mark.parametrize("backend_name", REMOTE_BACKENDS[:2])
+def test_a_stored_file_changed_since_is_read_again_with_a_notice(
+    remote, one_file, cache, monkeypatch, capsys
+):
+    uid = publish(one_file, compression=0)
+    load_stopped_after(uid, int(0.7 * LARGE_FILE))
+    staged = staged_file(cache, uid, "weights.bin")
+    with open(staged, "r+b") as fp:  # a byte of the kept part flipped
+        fp.seek(1000)
+        byte = fp.read(1)
+        fp.seek(1000)
+        fp.write(bytes([byte[0] ^ 0xFF]))
+    read = count_reads(monkeypatch)
+    folder = audmodel.load(uid, verbose=True)
+    assert files_below(folder) == files_below(one_file)
+    assert sum(read) >= LARGE_FILE
+    assert "does not match its record; it is read again" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend_name", REMOTE_BACKENDS[:2])
+def test_a_deflated_file_cut_short_is_read_again_whole(
+    remote, tmp_path, cache, monkeypatch
+):
+    root = tmp_path / "deflated"
+    root.mkdir()
+    # Compressible, yet larger than one range when deflated.
+    (root / "weights.txt").write_bytes(os.urandom(4 * MiB).hex().encode())
+    uid = publish(str(root), compression=9)
+    size = audmodel.files(uid).loc["weights.txt", "size"]
+    load_stopped_after(uid, 3 * MiB)
+    read = count_reads(monkeypatch)
+    folder = audmodel.load(uid)
+    assert files_below(folder) == files_below(str(root))
+    assert 3 * MiB < sum(read) < size  # deflated whole, less than its size

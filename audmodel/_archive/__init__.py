@@ -39,6 +39,7 @@ from audmodel._archive._pack import check_compression
 from audmodel._archive._pack import create
 from audmodel._archive._pack import list_files
 from audmodel._archive._unpack import RemoteArchive
+from audmodel._archive._unpack import Resume
 from audmodel._archive._unpack import extract
 from audmodel._archive._unpack import read_member
 from audmodel._archive._zip import ALIGNMENT
@@ -54,6 +55,7 @@ __all__ = [
     "TAIL",
     "ArchiveError",
     "RemoteArchive",
+    "Resume",
     "check_compression",
     "check_entries",
     "check_layout",

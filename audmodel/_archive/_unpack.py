@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Mapping
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -45,6 +46,36 @@ from audmodel._threads import CPU_WORKERS
 from audmodel._threads import RANGE_READS
 
 
+RECORDED_EVERY = 1024 * 1024
+r"""Bytes of a large stored entry written between two records of its progress."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Resume:
+    r"""What an interrupted unpacking left, and how this one records its own.
+
+    Args:
+        skip: names of entries whose files are whole: not read, their
+            files left as they are
+        done: called with each entry once its file is written and its
+            CRC-32 checked, from several threads at once
+        written: of large stored entries written in part, where the data
+            begins in the archive and the byte ranges of the data (from
+            its start) that the file holds, each checked by its CRC-32
+        wrote: called with an entry, where its data begins, and a byte
+            range of its data now in its file with the range's CRC-32,
+            from several threads at once
+
+    """
+
+    skip: frozenset[str] = frozenset()
+    done: Callable[[zipfile.ZipInfo], None] | None = None
+    written: Mapping[str, tuple[int, list[tuple[int, int]]]] = dataclasses.field(
+        default_factory=dict
+    )
+    wrote: Callable[[zipfile.ZipInfo, int, int, int, int], None] | None = None
+
+
 @dataclasses.dataclass
 class RemoteArchive:
     r"""An archive read by byte ranges, e.g. from S3, for :func:`extract`.
@@ -58,10 +89,7 @@ class RemoteArchive:
         directory: where the central directory begins
         workers: ranges read at once
         part: fewest bytes per range when a large entry is split
-        skip: names of entries unpacked before (a resumed load): not read,
-            their files left as they are
-        done: called with each entry once its file is written and its
-            CRC-32 checked, from several threads at once
+        resume: what an interrupted load left, and how to record this one
 
     """
 
@@ -71,8 +99,17 @@ class RemoteArchive:
     directory: int
     workers: int = RANGE_READS
     part: int = CHUNK
-    skip: frozenset[str] = frozenset()
-    done: Callable[[zipfile.ZipInfo], None] | None = None
+    resume: Resume = Resume()
+
+    @property
+    def skip(self) -> frozenset[str]:
+        r"""Names of entries not to read."""
+        return self.resume.skip
+
+    @property
+    def done(self) -> Callable[[zipfile.ZipInfo], None] | None:
+        r"""What to call with each entry unpacked."""
+        return self.resume.done
 
 
 def extract(
@@ -122,7 +159,8 @@ def extract(
     try:
         with Tree(dst_root) as tree:
             if isinstance(source, RemoteArchive):
-                _prepare_destination(source.entries, tree, source.skip)
+                kept = source.skip | source.resume.written.keys()
+                _prepare_destination(source.entries, tree, source.skip, kept)
                 _extract_remote(source, tree)
                 entries = source.entries
             else:
@@ -139,14 +177,19 @@ def extract(
 
 
 def _prepare_destination(
-    entries: list[zipfile.ZipInfo], tree: Tree, skip: frozenset[str] = frozenset()
+    entries: list[zipfile.ZipInfo],
+    tree: Tree,
+    skip: frozenset[str] = frozenset(),
+    kept: frozenset[str] | None = None,
 ) -> None:
     r"""Refuse unsafe entries and a lack of space; make every folder once.
 
-    A file of an entry not in ``skip`` that is there already (cut short by an
-    interrupted load) is removed, so that it is written anew.
+    A file of an entry not in ``kept`` (by default ``skip``) that is there
+    already (cut short by an interrupted load) is removed, so that it is
+    written anew.
 
     """
+    kept = skip if kept is None else kept
     check_entries(entries)
     check_space([e for e in entries if e.filename not in skip], tree.path)
     folders = {
@@ -159,7 +202,7 @@ def _prepare_destination(
         tree.folder(folder)
     if skip:
         for entry in entries:
-            if not entry.is_dir() and entry.filename not in skip:
+            if not entry.is_dir() and entry.filename not in kept:
                 tree.remove(entry.filename)
 
 
@@ -412,6 +455,9 @@ def _extract_large_remote(
     its place; a deflated one is one stream, inflated in order.
 
     """
+    if entry.filename in source.resume.written:
+        _continue_stored(source, entry, tree, fetchers, share)
+        return
     first = entry.header_offset
     with os.fdopen(tree.create(entry.filename), "wb") as dst:
         if entry.compress_type == zipfile.ZIP_DEFLATED:
@@ -446,6 +492,7 @@ def _extract_large_remote(
             end = offset + entry.compress_size
             crc = length = 0
             position = start
+            recorder = _Recorder(source.resume, entry, offset, max(start, offset))
             for piece in pieces:
                 # Only the entry's data, from where it begins to where it ends.
                 low, high = max(position, offset), min(position + len(piece), end)
@@ -454,11 +501,13 @@ def _extract_large_remote(
                     _write_at(fd, data, low - offset)
                     crc = crc32(data, crc)
                     length += high - low
+                    recorder.add(data)
                 position += len(piece)
                 if position >= stop:
                     break
             if position < min(stop, end):
                 raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
+            recorder.flush()
             return crc, length
 
         jobs = [fetchers.submit(stream_into_place, *range_) for range_ in ranges]
@@ -480,6 +529,124 @@ def _extract_large_remote(
         _check_crc(entry, crc)
     if source.done is not None:
         source.done(entry)
+
+
+class _Recorder:
+    r"""Records what a stream wrote of a stored entry, every :data:`RECORDED_EVERY`.
+
+    So that a load killed half-way through a large file continues from the
+    last recorded byte of each stream instead of the start of the file.
+
+    """
+
+    def __init__(self, resume: Resume, entry: zipfile.ZipInfo, offset: int, start: int):
+        self.wrote = resume.wrote
+        self.entry, self.offset = entry, offset
+        self.start = self.end = start - offset  # from the start of the data
+        self.crc = 0
+
+    def add(self, data: bytes | memoryview) -> None:
+        r"""Count bytes written right after those counted before."""
+        if self.wrote is None:
+            return
+        self.crc = crc32(data, self.crc)
+        self.end += len(data)
+        if self.end - self.start >= RECORDED_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        r"""Record what was counted since the last record."""
+        if self.wrote is not None and self.end > self.start:
+            self.wrote(self.entry, self.offset, self.start, self.end, self.crc)
+            self.start, self.crc = self.end, 0
+
+
+def _continue_stored(
+    source: RemoteArchive,
+    entry: zipfile.ZipInfo,
+    tree: Tree,
+    fetchers: concurrent.futures.Executor,
+    share: int,
+) -> None:
+    r"""Fetch what an interrupted load did not write of a stored entry.
+
+    The byte ranges its file holds were checked by their CRC-32 (see
+    :class:`Resume`); the others are streamed in, in up to ``share``
+    parallel ranges, and the whole file is checked by its CRC-32 at the end.
+
+    """
+    offset, kept = source.resume.written[entry.filename]
+    ranges = _split_ranges(_gaps(kept, entry.compress_size), share, source.part)
+    fd = tree.reopen(entry.filename)
+    try:
+
+        def fetch(start: int, stop: int) -> None:
+            recorder = _Recorder(source.resume, entry, offset, offset + start)
+            position = start
+            for piece in source.stream(offset + start, offset + stop):
+                data = piece[: stop - position]
+                _write_at(fd, data, position)
+                recorder.add(data)
+                position += len(data)
+                if position >= stop:
+                    break
+            if position < stop:
+                raise ArchiveError(f"Entry '{entry.filename}' is cut short.")
+            recorder.flush()
+
+        jobs = [fetchers.submit(fetch, *range_) for range_ in ranges]
+        try:
+            for job in jobs:
+                job.result()
+        finally:
+            for job in jobs:
+                job.cancel()
+            concurrent.futures.wait(jobs)
+        os.ftruncate(fd, entry.file_size)
+        _check_crc(entry, crc_of_range(fd, 0, entry.file_size))
+    finally:
+        os.close(fd)
+    if source.done is not None:
+        source.done(entry)
+
+
+def _gaps(kept: list[tuple[int, int]], size: int) -> list[tuple[int, int]]:
+    r"""The byte ranges of ``0`` to ``size`` that ``kept`` does not cover.
+
+    Examples:
+        >>> _gaps([(0, 10), (20, 30), (25, 40)], 50)
+        [(10, 20), (40, 50)]
+
+    """
+    gaps, position = [], 0
+    for start, end in sorted(kept):
+        if start > position:
+            gaps.append((position, start))
+        position = max(position, end)
+    if position < size:
+        gaps.append((position, size))
+    return gaps
+
+
+def _split_ranges(
+    ranges: list[tuple[int, int]], count: int, part: int
+) -> list[tuple[int, int]]:
+    r"""Cut ranges into about ``count`` pieces in all, none below ``part`` bytes.
+
+    Examples:
+        >>> _split_ranges([(0, 100), (200, 210)], 4, 30)
+        [(0, 34), (34, 68), (68, 100), (200, 210)]
+
+    """
+    total = sum(end - start for start, end in ranges)
+    pieces = []
+    for start, end in ranges:
+        share = max(
+            1, min(round(count * (end - start) / max(total, 1)), (end - start) // part)
+        )
+        step = -(-(end - start) // share)
+        pieces += [(a, min(a + step, end)) for a in range(start, end, step)]
+    return pieces
 
 
 def _settle(
