@@ -27,6 +27,10 @@ PROJECTS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
                 "py:class",
                 "library/collections.abc.html",
             ),
+            "collections.abc.Sequence": (
+                "py:class",
+                "library/collections.abc.html",
+            ),
             "bytes": ("py:class", "library/stdtypes.html"),
             "dict": ("py:class", "library/stdtypes.html"),
             "float": ("py:class", "library/functions.html"),

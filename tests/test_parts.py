@@ -7,10 +7,12 @@ only what is missing.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 
 from helpers import BACKENDS
+from helpers import COMPAT
 from helpers import REMOTE_BACKENDS
 from helpers import files_below
 from helpers import publish
@@ -292,3 +294,20 @@ def test_the_command_line_fetches_a_file_or_patterns(
     assert err.count("\n") == 1
     assert "no file 'torch/model.pth'" in err
     assert "Did you mean 'torch/model.pt'?" in err
+
+
+def test_archives_written_by_audmodel_153_give_files_and_patterns(
+    reference_repository, cache
+):
+    expected = json.loads((COMPAT / "expected.json").read_text())["models"]
+    for uid, model in expected.items():
+        for name, text in model["files"].items():
+            path = audmodel.load_file(uid, name)
+            assert pathlib.Path(path).read_text() == text
+        folder = audmodel.load(uid, files="log/*")
+        assert files_below(folder)["log/eval.yaml"].decode() == model["files"][
+            "log/eval.yaml"
+        ]
+        assert files_below(audmodel.load(uid)) == {
+            name: text.encode() for name, text in model["files"].items()
+        }
