@@ -305,9 +305,10 @@ def test_archives_written_by_audmodel_153_give_files_and_patterns(
             path = audmodel.load_file(uid, name)
             assert pathlib.Path(path).read_text() == text
         folder = audmodel.load(uid, files="log/*")
-        assert files_below(folder)["log/eval.yaml"].decode() == model["files"][
-            "log/eval.yaml"
-        ]
+        assert (
+            files_below(folder)["log/eval.yaml"].decode()
+            == model["files"]["log/eval.yaml"]
+        )
         assert files_below(audmodel.load(uid)) == {
             name: text.encode() for name, text in model["files"].items()
         }
