@@ -25,6 +25,12 @@ def doctest_repository(request, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("AUDMODEL_CACHE_ROOT", raising=False)
     monkeypatch.setattr(audmodel.config, "CACHE_ROOT", str(tmp_path / "cache"))
+    for setting, value in [
+        ("SIGNING_KEY", None),
+        ("TRUSTED_KEYS", []),
+        ("REQUIRE_SIGNATURE", False),
+    ]:
+        monkeypatch.setattr(audmodel.config, setting, value)
     if str(request.node.fspath).endswith(".rst"):
         monkeypatch.setattr(audmodel.config, "REPOSITORIES", [])
         monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))

@@ -44,8 +44,10 @@ if TYPE_CHECKING:  # imported where a table is made
     from audmodel import _parts
     from audmodel import _publish
     from audmodel import _resolve
+    from audmodel import _signature
     from audmodel import _store
     from audmodel import _tables
+    from audmodel import _trust
     from audmodel import _yaml
 else:
     # Each room is imported by the first function that needs it: uid()
@@ -60,8 +62,10 @@ else:
     _parts = _lazy.module("audmodel._parts", globals())
     _publish = _lazy.module("audmodel._publish", globals())
     _resolve = _lazy.module("audmodel._resolve", globals())
+    _signature = _lazy.module("audmodel._signature", globals())
     _store = _lazy.module("audmodel._store", globals())
     _tables = _lazy.module("audmodel._tables", globals())
+    _trust = _lazy.module("audmodel._trust", globals())
     _yaml = _lazy.module("audmodel._yaml", globals())
 
 
@@ -808,6 +812,102 @@ def load_file(
 
 
 @_call.entry
+def signature(
+    uid: str,
+    *,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> str:
+    r"""Local path of a model's signature, a Sigstore bundle of OpenSSF Model Signing.
+
+    The signature is fetched into the cache beside (never inside) the model
+    folder, once. ``model_signing verify key FOLDER --signature PATH
+    --public_key PEM`` checks a loaded model folder with it.
+    See :doc:`signing`.
+
+    Args:
+        uid: model ID, short ID (latest version) or alias
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        path of the signature bundle (JSON)
+
+    Raises:
+        audmodel.errors.SignatureError: if the model is not signed,
+            or its signature is corrupt
+        RuntimeError: if the model does not exist,
+            or, offline, its signature is not cached
+        audbackend.BackendError: if a repository cannot be reached
+
+    Examples:
+        >>> audmodel.signature("my-model")
+        Traceback (most recent call last):
+        ...
+        audmodel.errors.SignatureError: Model 'd4e9c65b-1.0.0' is not signed.
+
+    """
+    model_id = _resolve.resolve(_ids.Reference(uid), _roots(cache_root))
+    root = _cache_root(cache_root)
+    found = _trust.bundle(model_id, root, _shared(cache_root))
+    if found is None:
+        _store.need_repository(f"The signature of model '{model_id}'")
+        raise errors.SignatureError(f"Model '{model_id}' is not signed.")
+    for cache in _roots(cache_root):
+        path = _cache.signature_file(cache, *model_id)
+        if os.path.isfile(path):
+            return path
+    raise errors.SignatureError(f"The signature of model '{model_id}' is not cached.")
+
+
+@_call.entry
+def verify_signature(
+    uid: str,
+    public_key: str | None = None,
+    *,
+    cache_root: str | None = None,
+    verbose: bool = False,
+) -> str:
+    r"""Check a model against its signature; return the fingerprint of the key.
+
+    A model in the cache is checked there; one that is not is unpacked
+    into a temporary folder and checked (the cache is left as it is).
+    See :doc:`signing`.
+
+    Args:
+        uid: model ID, short ID (latest version) or alias
+        public_key: PEM file of the public key (or root certificate) to
+            check with; the trusted keys
+            (:attr:`audmodel.config.TRUSTED_KEYS`) if ``None``
+        cache_root: cache folder, see :func:`default_cache_root`
+        verbose: show debug messages
+
+    Returns:
+        fingerprint of the key that signed the model, ``sha256:`` and the
+        SHA-256 of its public key in PEM
+
+    Raises:
+        audmodel.errors.SignatureError: if the model is not signed, signed
+            by another key, or differs from what was signed (the first file
+            that differs is named)
+        ValueError: if no key is given or trusted, or a key file is unusable
+        ImportError: if the extra ``sign`` is not installed
+        RuntimeError: if the model does not exist
+        audbackend.BackendError: if a repository cannot be reached
+
+    """
+    keys = [public_key] if public_key is not None else _config.trusted_keys()
+    if not keys:
+        raise errors.InvalidArgumentError(
+            "No key to check the signature with: pass 'public_key', or set "
+            "audmodel.config.TRUSTED_KEYS."
+        )
+    trust = _signature.trusted(keys)
+    model_id = _resolve.resolve(_ids.Reference(uid), _roots(cache_root))
+    return _load.verified(model_id, _cache_root(cache_root), _shared(cache_root), trust)
+
+
+@_call.entry
 def lookup_table(
     name: str,
     *,
@@ -953,6 +1053,7 @@ def publish(
     meta: dict[str, object] | None = None,
     subgroup: str | None = None,
     tmp_root: str | None = None,
+    signing_key: str | None = None,
     verbose: bool = False,
 ) -> str:
     r"""Publish the files below ``root`` as a model.
@@ -982,6 +1083,10 @@ def publish(
         meta: meta
         subgroup: dot-separated subgroup, e.g. ``'emotion.cnn'``
         tmp_root: folder for the temporary archive
+        signing_key: PEM file of the private key to sign the model with,
+            in the OpenSSF Model Signing format, before anything is
+            uploaded; :attr:`audmodel.config.SIGNING_KEY` if ``None``
+            (see :doc:`signing`; needs the extra ``sign``)
         verbose: show debug messages
 
     Returns:
@@ -996,7 +1101,10 @@ def publish(
         RuntimeError: if ``params`` or ``meta`` cannot be stored as YAML
         ValueError: if ``name``, ``subgroup``, ``alias``, ``version``,
             ``compression`` or ``params`` are not valid,
-            or no repository is configured
+            or no repository is configured,
+            or the signing key is missing, unreadable or not supported
+        ImportError: if a signing key is given and the extra ``sign``
+            is not installed
         KeyboardInterrupt: if interrupted by Ctrl+C or SIGTERM
 
     Examples:
@@ -1028,6 +1136,7 @@ def publish(
     root = audeer.path(root)
     if not os.path.isdir(root):
         raise errors.NotAFolderError(errno.ENOENT, os.strerror(errno.ENOENT), root)
+    key = signing_key if signing_key is not None else _config.signing_key()
     return _publish.publish(
         root,
         name,
@@ -1042,6 +1151,7 @@ def publish(
         meta=meta,
         subgroup=subgroup,
         tmp_root=audeer.mkdir(tmp_root) if tmp_root else None,
+        signing_key=_signature.signing_key(key) if key else None,
     )
 
 

@@ -6,6 +6,7 @@ can share one cache)::
     <cache_root>/<short_id>/<version>/              unpacked model
     <cache_root>/<short_id>/<version>.header.yaml   header
     <cache_root>/<short_id>/<version>.meta.yaml     meta
+    <cache_root>/<short_id>/<version>.sigstore.json signature (audmodel._signature)
     <cache_root>/<short_id>/.<version>.files.json   size and CRC-32 of each
                                                     file, from the archive
     <cache_root>/<short_id>/.<version>.parts/       files of a model fetched
@@ -71,6 +72,7 @@ from audmodel._files import read_small
 from audmodel._files import remove_entry
 from audmodel._layout import HEADER_EXT
 from audmodel._layout import META_EXT
+from audmodel._layout import SIGNATURE_EXT
 from audmodel._lazy import filelock
 from audmodel._lazy import futures
 from audmodel._threads import VERIFY_READS
@@ -111,6 +113,12 @@ def header_file(cache_root: str, short_id: str, version: str) -> str:
     r"""Cached header of a model."""
     folder = _model_folder(cache_root, short_id, version)
     return os.path.join(folder, f"{version}.{HEADER_EXT}")
+
+
+def signature_file(cache_root: str, short_id: str, version: str) -> str:
+    r"""Cached signature of a model, beside (never inside) its folder."""
+    folder = _model_folder(cache_root, short_id, version)
+    return os.path.join(folder, f"{version}.{SIGNATURE_EXT}")
 
 
 def meta_file(cache_root: str, short_id: str, version: str) -> str:
@@ -544,6 +552,11 @@ def _stale(folder: str) -> bool:
             return True  # nothing left to keep
     seconds = time.time() - info.st_mtime
     return datetime.timedelta(seconds=max(0.0, seconds)) >= PARTIAL_KEPT
+
+
+def discard(folder: str) -> None:
+    r"""Remove a staging folder whose content is refused, resumable or not."""
+    _remove_with_journal(folder)
 
 
 def _remove_with_journal(folder: str) -> None:

@@ -6,9 +6,10 @@ or alias they belong to, and then:
 
 * every model with a header is checked: the header parses, its archive is
   there, matches the MD5 the backend stores and passes the CRC-32 of each
-  entry, and its meta is there;
-* files of a model without header are orphans: an archive, meta or aliases
-  file left by a publication or removal that died;
+  entry, its files match its signature where it has one (checked with the
+  trusted keys where some are configured), and its meta is there;
+* files of a model without header are orphans: an archive, meta, aliases
+  file or signature left by a publication or removal that died;
 * every alias file names a model of the repository, and every model's
   aliases file lists exactly the aliases that point to it;
 * publication claims of dead publishers, stale tickets and unfinished
@@ -29,15 +30,20 @@ from collections.abc import Iterable
 import concurrent.futures
 import dataclasses
 import datetime
+import os
+import tempfile
 
 from audmodel import _aliases
 from audmodel import _archive
 from audmodel import _ids
 from audmodel import _layout
 from audmodel import _output
+from audmodel import _signature
 from audmodel import _store
 from audmodel import _transaction
+from audmodel import _trust
 from audmodel import _yaml
+from audmodel import errors
 from audmodel._lazy import audbackend
 from audmodel._lazy import audeer
 from audmodel._repository import Repository
@@ -56,6 +62,7 @@ FILE_WITHOUT_HEADER = "file without header"
 HEADER_UNREADABLE = "header unreadable"
 HEADER_WITHOUT_ARCHIVE = "header without archive"
 ARCHIVE_BROKEN = "archive broken"
+SIGNATURE_MISMATCH = "signature does not match"
 META_MISSING = "meta missing"
 ALIAS_UNREADABLE = "alias unreadable"
 ALIAS_TO_NOTHING = "alias points to nothing"
@@ -99,6 +106,7 @@ class _Inventory:
     headers: dict[str, _Stored] = dataclasses.field(default_factory=dict)
     metas: dict[str, _Stored] = dataclasses.field(default_factory=dict)
     aliases_files: dict[str, _Stored] = dataclasses.field(default_factory=dict)
+    signatures: dict[str, _Stored] = dataclasses.field(default_factory=dict)
     claims: dict[str, _Stored] = dataclasses.field(default_factory=dict)
     archives: dict[str, list[_Stored]] = dataclasses.field(default_factory=dict)
     aliases: dict[str, _Stored] = dataclasses.field(default_factory=dict)
@@ -168,6 +176,7 @@ def _inventory(location: _store.Location) -> _Inventory:
                 f".{_layout.HEADER_EXT}": inventory.headers,
                 f".{_layout.META_EXT}": inventory.metas,
                 f".{_layout.ALIASES_EXT}": inventory.aliases_files,
+                f".{_layout.SIGNATURE_EXT}": inventory.signatures,
                 f".{_layout.CLAIM_EXT}": inventory.claims,
             }.get(kind)
             if table is not None:
@@ -305,11 +314,19 @@ def _models(location: _store.Location, inventory: _Inventory) -> Iterable[Findin
                 "the model has no meta file",
                 fix=_empty_meta_writer(location, short_id, version),
             )
-    damage = _parallel(lambda uid: _archive_damage(location, archives[uid]), archives)
+    damage = _parallel(
+        lambda uid: _archive_damage(
+            location, archives[uid], inventory.signatures.get(uid)
+        ),
+        archives,
+    )
     for uid, reason in sorted(damage.items()):
         if isinstance(reason, Exception):
             raise reason
-        if reason is not None:
+        if isinstance(reason, _Unsigned):
+            stored = inventory.signatures[uid].stored
+            yield Finding(SIGNATURE_MISMATCH, uid, stored, reason.detail, action=LEFT)
+        elif reason is not None:
             yield Finding(ARCHIVE_BROKEN, uid, archives[uid].stored, reason)
 
 
@@ -324,8 +341,17 @@ def _empty_meta_writer(
     return fix
 
 
-def _archive_damage(location: _store.Location, archive: _Stored) -> str | None:
-    r"""What is wrong with a stored archive, or ``None``."""
+@dataclasses.dataclass(frozen=True)
+class _Unsigned:
+    r"""How a model's files differ from its signature."""
+
+    detail: str
+
+
+def _archive_damage(
+    location: _store.Location, archive: _Stored, signature: _Stored | None
+) -> str | _Unsigned | None:
+    r"""What is wrong with a stored archive, or its signature; ``None`` if nothing."""
     capabilities = location.capabilities
     try:
         with _store.local_copy(location, archive.path, archive.version) as local:
@@ -337,6 +363,8 @@ def _archive_damage(location: _store.Location, archive: _Stored) -> str | None:
                 if expected and expected != actual:
                     return f"its MD5 {actual} is not the stored {expected}"
             _archive.verify(local)
+            if signature is not None:
+                return _signature_damage(location, signature, local)
     except audbackend.BackendError as ex:
         if isinstance(ex.exception, ChecksumError):
             return str(ex.exception)
@@ -344,6 +372,35 @@ def _archive_damage(location: _store.Location, archive: _Stored) -> str | None:
     except _archive.ArchiveError as ex:
         return str(ex)
     return None
+
+
+def _signature_damage(
+    location: _store.Location, signature: _Stored, archive: str
+) -> _Unsigned | None:
+    r"""How the files of an archive differ from the model's signature, if they do.
+
+    The signature itself is checked with the trusted keys where some are
+    configured; elsewhere what it says was signed is compared alone.
+
+    """
+    data = _store.read_bytes(location, signature.path, signature.version)
+    try:
+        bundle = _signature.Bundle(data, f"'{signature.stored}'")
+        policy = _trust.policy()
+        signed = (
+            _signature.verified(bundle, policy.trust)
+            if policy is not None and bundle.signer in policy.trust.keys
+            else _signature.claimed(bundle)
+        )
+    except errors.SignatureError as ex:
+        return _Unsigned(str(ex))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = os.path.join(tmp, "model")
+        _archive.extract(archive, folder)
+        problem = _signature.difference(signed, folder)
+    if problem is None:
+        return None
+    return _Unsigned(f"{problem} (signed by {signed.signer})")
 
 
 def _orphans(
@@ -354,6 +411,7 @@ def _orphans(
         *[(ARCHIVE_WITHOUT_HEADER, uid, a) for uid, a in _flat(inventory.archives)],
         *[(FILE_WITHOUT_HEADER, uid, m) for uid, m in inventory.metas.items()],
         *[(FILE_WITHOUT_HEADER, uid, a) for uid, a in inventory.aliases_files.items()],
+        *[(FILE_WITHOUT_HEADER, uid, s) for uid, s in inventory.signatures.items()],
     ]
     for problem, uid, item in sorted(files, key=lambda file: file[2].stored):
         if uid in inventory.headers or uid in live:

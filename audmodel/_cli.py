@@ -194,6 +194,7 @@ def _publish(args: argparse.Namespace) -> int:
         date=args.date,
         meta=_mapping_file(args.meta, "meta", "--meta") if args.meta else None,
         subgroup=args.subgroup,
+        signing_key=args.sign,
         verbose=args.verbose,
     )
     print(uid)
@@ -235,6 +236,16 @@ def _update_meta(args: argparse.Namespace) -> int:
 
 def _set_alias(args: argparse.Namespace) -> int:
     audmodel.set_alias(args.alias, args.id, **_options(args))
+    return 0
+
+
+def _signature(args: argparse.Namespace) -> int:
+    print(audmodel.signature(args.id, **_options(args)))
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    print(audmodel.verify_signature(args.id, args.public_key, **_options(args)))
     return 0
 
 
@@ -646,6 +657,12 @@ def _add_model_commands(command: _Command, local: _Command) -> None:
     )
     sub.add_argument("--date", type=_date, help="publication date, YYYY-MM-DD")
     sub.add_argument("--meta", metavar="FILE", help="YAML file with the meta")
+    sub.add_argument(
+        "--sign",
+        metavar="KEY",
+        help="PEM file of the private key to sign the model with "
+        "(default: the setting signing_key; needs the extra 'sign')",
+    )
 
     sub = command("load", _load, "load a model into the cache; prints its folder")
     sub.add_argument("id", metavar="ID", help="model ID or alias")
@@ -867,6 +884,22 @@ def _add_change_commands(command: _Command) -> None:
     )
 
     sub = command("repository", _repository, "repository of a model, as YAML")
+    sub.add_argument("id", metavar="ID", help="model ID or alias")
+
+    sub = command(
+        "verify",
+        _verify,
+        "check a model against its signature; prints the signing key's fingerprint",
+    )
+    sub.add_argument("id", metavar="ID", help="model ID or alias")
+    sub.add_argument(
+        "--public-key",
+        metavar="PEM",
+        help="public key (or root certificate) to check with "
+        "(default: the trusted keys)",
+    )
+
+    sub = command("signature", _signature, "fetch a model's signature; prints its path")
     sub.add_argument("id", metavar="ID", help="model ID or alias")
 
 

@@ -29,7 +29,10 @@ SETTINGS_KEYS = (
     "cache_lock",
     "offline",
     "repositories",
+    "require_signature",
     "shared_cache_root",
+    "signing_key",
+    "trusted_keys",
 )
 r"""The entries a configuration file may have."""
 SOURCE = "_source"
@@ -75,16 +78,17 @@ def read_config_file(path: str) -> dict[str, object]:
             f"The configuration file '{path}' must hold a mapping."
         )
     _refuse_unknown(entries, SETTINGS_KEYS, f"The configuration file '{path}'", lines)
-    for key in ("cache_root", "shared_cache_root"):
+    for key in ("cache_root", "shared_cache_root", "signing_key"):
         if key in entries and not isinstance(entries[key], str):
             raise errors.ConfigurationError(
                 f"The entry '{key}' in the configuration file '{path}' "
                 f"must be a path, not {entries[key]!r}."
             )
-    if "offline" in entries:
-        entries["offline"] = _switch(
-            entries["offline"], f"the entry 'offline' in '{path}'"
-        )
+    for key in ("offline", "require_signature"):
+        if key in entries:
+            entries[key] = _switch(entries[key], f"the entry '{key}' in '{path}'")
+    if "trusted_keys" in entries:
+        entries["trusted_keys"] = _paths(entries["trusted_keys"], path)
     if "cache_lock" in entries:
         _check_lock(entries["cache_lock"], f"the entry 'cache_lock' in '{path}'")
     if "repositories" in entries:
@@ -156,6 +160,17 @@ def _check_repositories(repositories: object, path: str) -> None:
         _refuse_unknown(repository, REPOSITORY_KEYS, where, {})
 
 
+def _paths(value: object, path: str) -> list[str]:
+    r"""A list of paths of a configuration file; one path alone is a list of one."""
+    paths = [value] if isinstance(value, str) else value
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise errors.ConfigurationError(
+            f"The entry 'trusted_keys' in the configuration file '{path}' "
+            f"must be a list of paths, not {value!r}."
+        )
+    return paths
+
+
 def _switch(value: object, where: str) -> bool:
     r"""A yes/no setting, from a file or the environment.
 
@@ -217,6 +232,38 @@ def offline() -> bool:
     return bool(config.OFFLINE)
 
 
+def signing_key() -> str | None:
+    r"""The key models are signed with: ``AUDMODEL_SIGNING_KEY``, else the setting."""
+    return os.environ.get("AUDMODEL_SIGNING_KEY") or config.SIGNING_KEY
+
+
+def trusted_keys() -> list[str]:
+    r"""The keys signatures are verified with.
+
+    ``AUDMODEL_TRUSTED_KEYS`` (paths separated by ``os.pathsep``),
+    else the setting.
+
+    """
+    variable = os.environ.get("AUDMODEL_TRUSTED_KEYS")
+    if variable:
+        return [path for path in variable.split(os.pathsep) if path]
+    keys = config.TRUSTED_KEYS
+    return [keys] if isinstance(keys, str) else list(keys or [])
+
+
+def require_signature() -> bool:
+    r"""Whether a model must be signed by a trusted key to load.
+
+    Raises:
+        ValueError: if ``AUDMODEL_REQUIRE_SIGNATURE`` is neither true nor false
+
+    """
+    variable = "AUDMODEL_REQUIRE_SIGNATURE"
+    if variable in os.environ:
+        return _switch(os.environ[variable], variable)
+    return bool(config.REQUIRE_SIGNATURE)
+
+
 def cache_lock() -> str:
     r"""How the cache is locked: ``AUDMODEL_CACHE_LOCK``, else the setting.
 
@@ -234,6 +281,9 @@ VARIABLES = {
     "shared_cache_root": "AUDMODEL_SHARED_CACHE_ROOT",
     "offline": "AUDMODEL_OFFLINE",
     "cache_lock": "AUDMODEL_CACHE_LOCK",
+    "require_signature": "AUDMODEL_REQUIRE_SIGNATURE",
+    "signing_key": "AUDMODEL_SIGNING_KEY",
+    "trusted_keys": "AUDMODEL_TRUSTED_KEYS",
 }
 r"""The environment variable that wins over each setting, where there is one."""
 
@@ -259,7 +309,10 @@ def effective() -> list[tuple[str, object, str]]:
         "cache_lock": cache_lock(),
         "offline": offline(),
         "repositories": list(config.REPOSITORIES),
+        "require_signature": require_signature(),
         "shared_cache_root": shared_cache_root(),
+        "signing_key": signing_key(),
+        "trusted_keys": trusted_keys(),
     }
     loaded = {**package, **user}  # as load_config() merges them
     found = []
@@ -296,9 +349,15 @@ def _setting(key: str, entries: dict[str, Any]) -> object:
         return [_configured(r) for r in entries["repositories"]]
     if key == "cache_root":
         return entries["cache_root"]
-    if key == "shared_cache_root":
+    if key in ("shared_cache_root", "signing_key"):
         return entries.get(key) or None
-    return entries.get(key, {"offline": False, "cache_lock": "auto"}[key])
+    defaults = {
+        "offline": False,
+        "cache_lock": "auto",
+        "require_signature": False,
+        "trusted_keys": [],
+    }
+    return entries.get(key, defaults[key])
 
 
 def load_config() -> dict[str, Any]:
@@ -330,6 +389,9 @@ class _ReadWhenFirstUsed(type):
         "SHARED_CACHE_ROOT",
         "OFFLINE",
         "CACHE_LOCK",
+        "SIGNING_KEY",
+        "TRUSTED_KEYS",
+        "REQUIRE_SIGNATURE",
     )
 
     def __getattr__(cls, name: str) -> Any:
@@ -351,12 +413,15 @@ class config(metaclass=_ReadWhenFirstUsed):  # noqa: N801 - named as in audmodel
     when a setting is first used,
     which may set ``cache_root``, ``repositories``
     (a list of entries with ``name``, ``host``, and ``backend``),
-    ``shared_cache_root``, ``offline`` (``true`` or ``false``)
-    and ``cache_lock`` (``auto`` or ``lease``).
+    ``shared_cache_root``, ``offline`` (``true`` or ``false``),
+    ``cache_lock`` (``auto`` or ``lease``), and for signed models
+    ``signing_key``, ``trusted_keys`` and ``require_signature``.
     Assign to the attributes to change them at run time.
     The environment variables ``AUDMODEL_CACHE_ROOT``,
-    ``AUDMODEL_SHARED_CACHE_ROOT``, ``AUDMODEL_OFFLINE`` and
-    ``AUDMODEL_CACHE_LOCK`` take precedence over the attributes.
+    ``AUDMODEL_SHARED_CACHE_ROOT``, ``AUDMODEL_OFFLINE``,
+    ``AUDMODEL_CACHE_LOCK``, ``AUDMODEL_SIGNING_KEY``,
+    ``AUDMODEL_TRUSTED_KEYS`` and ``AUDMODEL_REQUIRE_SIGNATURE``
+    take precedence over the attributes.
 
     Examples:
         >>> audmodel.config.CACHE_ROOT = "~/caches/audmodel"
@@ -394,3 +459,24 @@ class config(metaclass=_ReadWhenFirstUsed):  # noqa: N801 - named as in audmodel
     ``'lease'``: lease lock files always.
 
     """
+
+    SIGNING_KEY: str | None
+    r"""PEM file of the private key :func:`audmodel.publish` signs models with.
+
+    An elliptic-curve key (P-256, P-384 or P-521); followed in the same
+    file by its certificate and the certificate chain, for signing with
+    a certificate. ``None`` (the default): models are not signed.
+    Needs the extra ``sign`` (``pip install audmodel[sign]``).
+
+    """
+
+    TRUSTED_KEYS: list[str]
+    r"""PEM files of the public keys (or root certificates) trusted to sign models.
+
+    Where set, :func:`audmodel.load` verifies each signed model it
+    downloads against its signature before the folder appears.
+
+    """
+
+    REQUIRE_SIGNATURE: bool
+    r"""Load only models signed by a key of :attr:`TRUSTED_KEYS`."""

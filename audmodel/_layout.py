@@ -15,6 +15,7 @@ an alias, stored in version :data:`ALIAS_VERSION`::
     /_uid/<short_id>.header.yaml                   header
     /_uid/<short_id>.meta.yaml                     meta
     /_uid/<short_id>.aliases.yaml                  aliases of the model
+    /_uid/<short_id>.sigstore.json                 signature of the model
     /_uid/<short_id>.publishing.yaml               claim of a publication
     /_alias/<alias>.alias.yaml                     alias
 
@@ -43,6 +44,7 @@ HEADER_EXT = "header.yaml"
 META_EXT = "meta.yaml"
 ALIAS_EXT = "alias.yaml"
 ALIASES_EXT = "aliases.yaml"
+SIGNATURE_EXT = "sigstore.json"
 CLAIM_EXT = "publishing.yaml"
 ARCHIVE_EXT = "zip"
 EXTENSIONS = (HEADER_EXT, META_EXT, ALIAS_EXT)
@@ -122,8 +124,13 @@ def aliases_path(short_id: str) -> str:
     return f"/{UID_FOLDER}/{short_id}.{ALIASES_EXT}"
 
 
+def signature_path(short_id: str) -> str:
+    r"""Path of a model's signature (a Sigstore bundle; audmodel 1.5 has none)."""
+    return f"/{UID_FOLDER}/{short_id}.{SIGNATURE_EXT}"
+
+
 def owner_of(path: str) -> str | None:
-    r"""The short ID whose meta or aliases file ``path`` is, else ``None``.
+    r"""The short ID whose meta, aliases or signature file ``path`` is, else ``None``.
 
     Examples:
         >>> owner_of("/_uid/d4e9c65b.aliases.yaml"), owner_of("/_alias/x.alias.yaml")
@@ -133,7 +140,7 @@ def owner_of(path: str) -> str | None:
     folder, _, name = path.rpartition("/")
     if folder != f"/{UID_FOLDER}":
         return None
-    for ext in (META_EXT, ALIASES_EXT):
+    for ext in (META_EXT, ALIASES_EXT, SIGNATURE_EXT):
         if name.endswith(f".{ext}"):
             return name[: -len(ext) - 1]
     return None

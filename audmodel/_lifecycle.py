@@ -53,7 +53,11 @@ def remove(short_id: str, version: str, repository: Repository) -> None:
         meta_bytes = _store.read_if_there(location, meta, version)
         _remove_header(location, short_id, version, header_bytes, meta_bytes)
         _output.say(f"Removed the header of '{short_id}-{version}'.")
-        paths = [_layout.meta_path(short_id), _layout.aliases_path(short_id)]
+        paths = [
+            _layout.meta_path(short_id),
+            _layout.aliases_path(short_id),
+            _layout.signature_path(short_id),
+        ]
         # A broken header cannot tell where the archive is, and one that
         # names a path audmodel.publish would refuse may point to another
         # model's archive: its archive is left for check() to report.
@@ -213,12 +217,16 @@ def copy(
         meta_bytes = _store.read_if_there(src, meta, version)
         if meta_bytes is None:
             meta_bytes = _yaml.dumps({}).encode()
+        signature = _layout.signature_path(short_id)
+        signature_bytes = _store.read_if_there(src, signature, version, None)
         aliases = _aliases.aliases_of(src, short_id, version) if with_aliases else []
         # The model's own files: see _transaction.publication for before=None.
         with _transaction.publication(dst, short_id, version, "copy") as log:
             with _store.missing_as_not_found(src, short_id, version):
                 log.copy_file(src, archive, version)
             log.put_bytes(meta_bytes, meta, version, None)
+            if signature_bytes is not None:  # it signs the files, valid anywhere
+                log.put_bytes(signature_bytes, signature, version, None)
             if aliases:
                 with _transaction.aliases_locked(dst):
                     _copy_aliases(log, aliases, uid)

@@ -16,6 +16,7 @@ import copy
 import dataclasses
 import hashlib
 import os
+import tempfile
 from typing import TYPE_CHECKING
 from typing import Any
 import warnings
@@ -28,7 +29,9 @@ from audmodel import _lazy
 from audmodel import _output
 from audmodel import _parts
 from audmodel import _shared
+from audmodel import _signature
 from audmodel import _store
+from audmodel import _trust
 from audmodel import _yaml
 from audmodel import errors
 from audmodel._files import NotRegularFileError
@@ -253,7 +256,7 @@ def model(
             version,
             lambda: files_record(short_id, version, cache_root),
         )
-        if found is not None:
+        if found is not None and _signed_in_shared(model_id, found, cache_root, shared):
             _output.say(
                 f"Model '{short_id}-{version}' is in the shared cache: '{found}'."
             )
@@ -262,6 +265,7 @@ def model(
     # A folder appears only by an atomic rename, so no lock is needed to
     # trust one that is there.
     if _cache.is_complete(final):
+        _trust.check(model_id, final, cache_root, shared)
         _cache.mark_used(final)
         _output.say(f"Model '{short_id}-{version}' is in the cache: '{final}'.")
         return final
@@ -270,6 +274,25 @@ def model(
         if not _cache.is_complete(final):
             _download(short_id, version, cache_root, final)
     return final
+
+
+def _signed_in_shared(
+    model_id: _ids.ModelId, found: str, cache_root: str, shared: str
+) -> bool:
+    r"""Whether a model of the shared cache passes the signature policy.
+
+    One that does not is loaded into the user's cache instead, where its
+    archive is checked as it comes.
+
+    """
+    try:
+        _trust.check(model_id, found, cache_root, shared)
+    except errors.SignatureError as ex:
+        warnings.warn(
+            f"{ex} It is not taken from the shared cache '{shared}'.", stacklevel=3
+        )
+        return False
+    return True
 
 
 def _download(
@@ -337,16 +360,66 @@ def chosen_files(
     whole = _whole_in_caches(model_id, cache_root, shared)
     if whole is not None:
         names = list(record) if record is not None else _files_below(whole)
-        return whole, choose(names)
+        chosen = choose(names)
+        _trust.check(model_id, whole, cache_root, shared, chosen)
+        return whole, chosen
     parts = _cache.parts_folder(cache_root, short_id, version)
     if record is not None:
         names = choose(list(record))
         if _parts.kept(parts, record, names):
+            _trust.check(model_id, parts, cache_root, shared, names)
             _output.say(f"{len(names)} files of '{model_id}' are in the cache.")
             return parts, names
     _store.need_repository(f"{what} of model '{model_id}'")
     with _cache.lock(parts, timeout):
         return parts, _fetch_parts(model_id, cache_root, parts, choose)
+
+
+def verified(
+    model_id: _ids.ModelId,
+    cache_root: str,
+    shared: str | None,
+    trust: _signature.Trusted,
+) -> str:
+    r"""Check a model against its signature with ``trust``; return who signed.
+
+    A whole model in the caches is checked where it is; else its archive
+    is unpacked into a temporary folder and checked there.
+
+    Raises:
+        audmodel.errors.SignatureError: if the model is unsigned, signed by
+            a key not in ``trust``, or differs from what was signed
+
+    """
+    bundle = _trust.bundle(model_id, cache_root, shared)
+    if bundle is None:
+        _store.need_repository(f"The signature of model '{model_id}'")
+        raise errors.SignatureError(f"Model '{model_id}' is not signed.")
+    signed = _signature.verified(bundle, trust)
+    whole = _whole_in_caches(model_id, cache_root, shared)
+    if whole is not None:
+        problem = _signature.difference(signed, whole)
+    else:
+        problem = _difference_in_archive(model_id, cache_root, signed)
+    if problem is not None:
+        raise errors.SignatureError(
+            f"Model '{model_id}' does not match its signature by the key "
+            f"{signed.signer}: {problem}."
+        )
+    return signed.signer
+
+
+def _difference_in_archive(
+    model_id: _ids.ModelId, cache_root: str, signed: _signature.Signed
+) -> str | None:
+    r"""How the files of a model's stored archive differ from what was signed."""
+    short_id, version = model_id
+    _store.need_repository(f"Model '{model_id}'")
+    archive = _stored_archive(short_id, version, cache_root, "verify the files")
+    with archive as (location, path), tempfile.TemporaryDirectory() as tmp:
+        folder, download = os.path.join(tmp, "model"), os.path.join(tmp, "a.zip")
+        _unpack(location, short_id, path, version, (folder, download), None)
+        return _signature.difference(signed, folder)
 
 
 def _whole_in_caches(
@@ -407,6 +480,8 @@ def _fetch_parts(
     ):
         staged = (folder, download)
         _unpack(location, short_id, path, version, staged, plan, False)
+        if fetched:
+            _trust.checked_or_discarded(model_id, folder, cache_root, fetched)
         _parts.keep(folder, parts, fetched)
     _output.say(f"Fetched {len(fetched)} files of '{model_id}' into '{parts}'.")
     return chosen
@@ -462,6 +537,9 @@ def _build(
                 # Files fetched before may lie in a small archive's end.
                 whole_if_small=not os.path.isdir(parts),
             )
+            _trust.checked_or_discarded(
+                _ids.ModelId(short_id, version), folder, cache_root
+            )
             # Before the folder: a cached model always has its record.
             _cache.write_record(
                 _cache.files_record(cache_root, short_id, version),
@@ -513,7 +591,7 @@ def _unpack(
     path: str,
     version: str,
     staged: tuple[str, str],
-    plan: _store.Plan,
+    plan: _store.Plan | None,
     whole_if_small: bool = True,
 ) -> list[zipfile.ZipInfo]:
     r"""Unpack a model's archive into a staging folder (and download file).

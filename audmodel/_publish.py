@@ -30,6 +30,7 @@ from audmodel import _ids
 from audmodel import _layout
 from audmodel import _load
 from audmodel import _output
+from audmodel import _signature
 from audmodel import _store
 from audmodel import _transaction
 from audmodel import _yaml
@@ -53,6 +54,7 @@ def publish(
     meta: dict[str, object] | None,
     subgroup: str,
     tmp_root: str | None,
+    signing_key: _signature.SigningKey | None = None,
 ) -> str:
     r"""Publish a model whose arguments were checked; see :func:`audmodel.publish`."""
     uid = _ids.ModelId(short_id, version)
@@ -76,6 +78,10 @@ def publish(
         # at once, by the one check the claim needs anyway.
         _transaction.new_model(location, short_id, version, "publish", everywhere=True),
     ):
+        signature = None
+        if signing_key is not None:
+            signature = _signature.sign(root, signing_key)
+            _output.say(f"Signed '{root}' with the key '{signing_key.path}'.")
         archive = os.path.join(tmp, f"{short_id}.zip")
         md5 = _archive.create(
             root,
@@ -97,6 +103,7 @@ def publish(
             header_text,
             meta_text,
             alias,
+            signature,
         )
         with _transaction.all_or_nothing(location, short_id, version, "publish") as log:
             _upload(log, upload)
@@ -114,6 +121,7 @@ class _Upload:
     header_text: str
     meta_text: str
     alias: str | None
+    signature: bytes | None  # a Sigstore bundle, see audmodel._signature
 
 
 def _upload(log: _transaction.UndoLog, upload: _Upload) -> None:
@@ -126,6 +134,9 @@ def _upload(log: _transaction.UndoLog, upload: _Upload) -> None:
     # The model's own files: see _transaction.publication for before=None.
     log.put_file(upload.archive, upload.archive_path, version, upload.archive_md5)
     log.put_text(upload.meta_text, _layout.meta_path(short_id), version, None)
+    if upload.signature is not None:
+        path = _layout.signature_path(short_id)
+        log.put_bytes(upload.signature, path, version, None)
     if upload.alias:
         with _transaction.aliases_locked(log.location):
             log.put_text(

@@ -37,10 +37,12 @@ import urllib.parse
 import warnings
 
 from audmodel import _catalog
+from audmodel import _ids
 from audmodel import _json
 from audmodel import _lazy
 from audmodel import _load
 from audmodel import _output
+from audmodel import _trust
 from audmodel import _ui_card
 from audmodel import _ui_compare
 from audmodel import _ui_safety
@@ -419,6 +421,14 @@ def model_page(catalog: Catalog, snapshot: Snapshot, uid: str) -> dict[str, obje
     page["meta_yaml"] = _yaml.dumps(page["meta"]) if page["meta"] else ""
     files, page["files_error"] = _guarded(lambda: catalog.files(model))
     page["files"] = _file_rows(files or [])
+    page["signed_by"], page["signature_error"] = _guarded(
+        lambda: _trust.signer(
+            _ids.ModelId(model.short_id, model.version),
+            catalog.cache_root,
+            catalog.shared,
+            model.repository,
+        )
+    )
     card, page["card_error"] = _guarded(lambda: catalog.card(model))
     page["card"] = card and dataclasses.asdict(card)
     page["url"], _ = _guarded(
@@ -667,7 +677,7 @@ def app(catalog: Catalog, hosts: frozenset[str] | None = None):
         )
         site = _Site(catalog)
     except ImportError as ex:
-        raise ImportError(MISSING_EXTRA) from ex
+        raise errors.ExtraMissingError(MISSING_EXTRA) from ex
     route = routing.Route
     pages = [
         route("/models", site.models),
@@ -876,7 +886,7 @@ def serve(
     try:
         _lazy.load(uvicorn)
     except ImportError as ex:
-        raise ImportError(MISSING_EXTRA) from ex
+        raise errors.ExtraMissingError(MISSING_EXTRA) from ex
     application = app(catalog, _ui_safety.allowed_hosts(host, allow_hosts))
     if not _ui_safety.is_loopback(host):
         print(
@@ -939,7 +949,7 @@ def running(catalog: Catalog, host: str = CATALOG_HOST) -> Iterator[str]:
     try:
         _lazy.load(uvicorn)
     except ImportError as ex:
-        raise ImportError(MISSING_EXTRA) from ex
+        raise errors.ExtraMissingError(MISSING_EXTRA) from ex
     listening = _listen(host, 0)
     port = listening.getsockname()[1]
     hosts = _ui_safety.allowed_hosts(host)

@@ -118,6 +118,10 @@ class NotOpenedError(Error, RuntimeError):
     r"""A backend was used before it was opened."""
 
 
+class SignatureError(Error, RuntimeError):
+    r"""A model's signature is missing where required, untrusted, or does not match."""
+
+
 class CatalogError(Error, RuntimeError):
     r"""The catalog could not be served."""
 
@@ -166,6 +170,14 @@ class NotAFolderError(Error, FileNotFoundError):
         if self.filename and os.path.isfile(self.filename):
             return f"{said}. It is a file: a model folder is expected."
         return f"{said}. A model folder is expected there."
+
+
+class KeyFileError(Error, ValueError):
+    r"""A signing key or trusted key file is missing, unreadable or unsupported."""
+
+
+class ExtraMissingError(Error, ImportError):
+    r"""An optional extra of the package is needed and not installed."""
 
 
 class ConfigurationError(Error, ValueError):

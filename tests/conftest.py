@@ -152,7 +152,15 @@ def artifactory_server() -> Emulator:
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """Point the cache into the test's folder and configure no repository."""
-    for name in ["CACHE_ROOT", "SHARED_CACHE_ROOT", "OFFLINE", "CACHE_LOCK"]:
+    for name in [
+        "CACHE_ROOT",
+        "SHARED_CACHE_ROOT",
+        "OFFLINE",
+        "CACHE_LOCK",
+        "SIGNING_KEY",
+        "TRUSTED_KEYS",
+        "REQUIRE_SIGNATURE",
+    ]:
         monkeypatch.delenv(f"AUDMODEL_{name}", raising=False)
     monkeypatch.setattr(audmodel.config, "CACHE_ROOT", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
@@ -160,6 +168,9 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setattr(audmodel.config, "SHARED_CACHE_ROOT", None)
     monkeypatch.setattr(audmodel.config, "OFFLINE", False)
     monkeypatch.setattr(audmodel.config, "CACHE_LOCK", "auto")
+    monkeypatch.setattr(audmodel.config, "SIGNING_KEY", None)
+    monkeypatch.setattr(audmodel.config, "TRUSTED_KEYS", [])
+    monkeypatch.setattr(audmodel.config, "REQUIRE_SIGNATURE", False)
     return tmp_path
 
 

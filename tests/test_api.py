@@ -21,7 +21,8 @@ import audmodel
 # kinds and defaults. publish's 'repository' gained a default (the first
 # configured repository), and 'compression' defaults to "auto" (levels 0-9
 # keep their meaning). default_cache_root gained 'shared' (as in audb), and
-# load gained the keyword-only 'files' (None, its default, loads it all).
+# load gained the keyword-only 'files' (None, its default, loads it all), and
+# publish 'signing_key' (None: the setting, by default no signature).
 SIGNATURES = {
     "aliases": "(uid, *, cache_root=None, verbose=False)",
     "author": "(uid, *, cache_root=None)",
@@ -38,7 +39,7 @@ SIGNATURES = {
     "publish": (
         "(root, name, params, version, *, repository=None, alias=None, "
         "author=None, compression='auto', date=None, meta=None, subgroup=None, "
-        "tmp_root=None, verbose=False)"
+        "tmp_root=None, signing_key=None, verbose=False)"
     ),
     "repository": "(uid, *, cache_root=None)",
     "resolve_alias": "(alias, *, cache_root=None, verbose=False)",

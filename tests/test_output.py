@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from helpers import make_file_system_repository
 from helpers import publish
 import pytest
@@ -32,12 +34,22 @@ CALLS = {
     "remove_alias": lambda uid, **kw: audmodel.remove_alias("spare", **kw),
     "resolve_alias": lambda uid, **kw: audmodel.resolve_alias("best", **kw),
     "set_alias": lambda uid, **kw: audmodel.set_alias("new", uid, **kw),
+    "signature": lambda uid, **kw: audmodel.signature(kw.pop("signed"), **kw),
     "subgroup": lambda uid, **kw: audmodel.subgroup(uid, **kw),
     "update_meta": lambda uid, **kw: audmodel.update_meta(uid, {"a": 1}, **kw),
     "url": lambda uid, **kw: audmodel.url(uid, **kw),
+    "verify_signature": lambda uid, **kw: audmodel.verify_signature(
+        kw.pop("signed"), kw.pop("public_key"), **kw
+    ),
     "version": lambda uid, **kw: audmodel.version(uid, **kw),
 }
-EXTRA = {"copy": ["target"], "publish": ["root"], "remove": ["other"]}
+EXTRA = {
+    "copy": ["target"],
+    "publish": ["root"],
+    "remove": ["other"],
+    "signature": ["signed"],
+    "verify_signature": ["signed", "public_key"],
+}
 
 
 def test_every_function_with_verbose_is_covered():
@@ -57,7 +69,24 @@ def published(request, tmp_path, monkeypatch, model_root):
     uid = publish(model_root, alias="best")
     other = publish(model_root, "2.0.0")
     audmodel.set_alias("spare", uid)
-    return uid, other, request, tmp_path, model_root
+    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = tmp_path / "key.pem", tmp_path / "key.pub.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+    )
+    signed = publish(model_root, "4.0.0", signing_key=str(private))
+    keys = {"signed": signed, "public_key": str(public)}
+    return uid, other, request, tmp_path, model_root, keys
 
 
 @pytest.mark.parametrize("verbose", [False, True])
@@ -65,11 +94,12 @@ def published(request, tmp_path, monkeypatch, model_root):
 def test_verbose_tells_each_step_on_stderr_and_nothing_else(
     published, capfd, function, verbose
 ):
-    uid, other, request, tmp_path, model_root = published
+    uid, other, request, tmp_path, model_root, keys = published
     extra = {
         "target": make_file_system_repository(request, tmp_path, "target"),
         "root": model_root,
         "other": other,
+        **keys,
     }
     kwargs = {key: extra[key] for key in EXTRA.get(function, [])}
     capfd.readouterr()

@@ -245,6 +245,43 @@ def test_audmodel_153_never_takes_files_fetched_on_their_own_for_the_model(
     )
 
 
+def test_audmodel_153_lists_and_loads_signed_models(release, tmp_path, model_root):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from helpers import files_below
+
+    host = tmp_path / "host"
+    (host / "models").mkdir(parents=True)
+    cache = str(tmp_path / "cache")
+    key = tmp_path / "key.pem"
+    key.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    audmodel.config.REPOSITORIES = [
+        audmodel.Repository("models", str(host), "file-system")
+    ]
+    uid = audmodel.publish(
+        model_root, "torch", {"a": 1}, "1.0.0", author="t", signing_key=str(key)
+    )
+    audmodel.publish(model_root, "torch", {"a": 1}, "2.0.0", author="t")
+    short_id = uid.split("-")[0]
+    theirs = f"""
+        print(audmodel.versions({short_id!r}))
+        print(audmodel.header({uid!r})["version"])
+        print(audmodel.load({uid!r}))
+    """
+    versions, version, folder = in_process(
+        release, theirs, cache, str(host), False
+    ).splitlines()
+    assert versions == "['1.0.0', '2.0.0']"
+    assert version == "1.0.0"
+    assert files_below(folder) == files_below(model_root)
+
+
 def test_a_lock_held_by_audmodel_153_makes_us_wait_and_the_reverse(
     release, tmp_path, model_root
 ):
