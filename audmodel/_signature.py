@@ -140,7 +140,29 @@ def signing_key(path: str) -> SigningKey:
         ) from None
     _check_curve(key, path, "signing key")
     certificates = tuple(data for label, data in blocks if label == "CERTIFICATE")
+    if certificates:
+        _check_certificates(key, certificates, path)
     return SigningKey(path, private[0], certificates)
+
+
+def _check_certificates(key: Any, certificates: tuple[bytes, ...], path: str) -> None:
+    r"""Check that a key's certificate is its own, and comes with its chain."""
+    try:
+        own = x509.load_pem_x509_certificate(certificates[0])
+    except ValueError as ex:
+        raise errors.KeyFileError(
+            f"The certificate in the signing key '{path}' cannot be read: {ex}"
+        ) from None
+    if fingerprint(own.public_key()) != fingerprint(key.public_key()):
+        raise errors.KeyFileError(
+            f"The first certificate in the signing key '{path}' is not the "
+            "key's: put the key's own certificate right after the key."
+        )
+    if len(certificates) < 2:
+        raise errors.KeyFileError(
+            f"The signing key '{path}' holds the key's certificate but no "
+            "chain: add the certificates up to the root after it."
+        )
 
 
 def trusted(paths: list[str]) -> Trusted:
@@ -197,7 +219,7 @@ def fingerprint(public_key: Any) -> str:
 def _pem_blocks(path: str, what: str) -> list[tuple[str, bytes]]:
     r"""The PEM blocks of a key file, with their labels."""
     try:
-        with open(path, "rb") as fp:
+        with open(os.path.expanduser(path), "rb") as fp:
             data = fp.read(KEY_FILE_LIMIT + 1)
     except FileNotFoundError:
         raise errors.KeyFileError(f"The {what} '{path}' does not exist.") from None
@@ -349,11 +371,13 @@ def verified(bundle: Bundle, trust: Trusted) -> Signed:
                 f"The signature {bundle.where} is corrupt: {ex}"
             ) from None
         if signer in trust.keys:
-            verifier: Any = sign_ec_key.Verifier(pathlib.Path(trust.keys[signer]))
+            verifier: Any = sign_ec_key.Verifier(
+                pathlib.Path(trust.keys[signer]).expanduser()
+            )
         elif trust.roots and Bundle._certificate(
             json.loads(bundle.data)["verificationMaterial"]
         ):
-            roots = [pathlib.Path(root) for root in trust.roots]
+            roots = [pathlib.Path(root).expanduser() for root in trust.roots]
             verifier = sign_certificate.Verifier(roots)
         else:
             raise errors.SignatureError(

@@ -88,8 +88,9 @@ def nothing_of(uid: str, cache: str) -> None:
     assert version not in left
     # Lock files stay, as for every file of the cache: they hold nothing.
     kept = [name for name in left if not name.endswith(".lock")]
-    assert not [name for name in kept if "staging" in name or "sigstore" in name]
-    assert audmodel.cached().empty
+    assert not [name for name in kept if "staging" in name]
+    assert f"{version}.sigstore.json" not in kept
+    assert uid not in set(audmodel.cached().index)
 
 
 @pytest.mark.parametrize("backend_name", SIGNING_BACKENDS)
@@ -399,3 +400,90 @@ def test_the_catalog_tells_who_signed(repository, model_root, keys, tmp_path):
     page = client.get(f"/models/{signed}").text
     assert f"signed by <code>{fingerprint}</code>" in page
     assert "unsigned" in client.get(f"/models/{unsigned}").text
+
+
+# --- with certificates -------------------------------------------------------------
+
+
+def write_certified_key(folder: pathlib.Path, name: str) -> tuple[str, str]:
+    """A key with its certificate and the root's after it, and the root: (key, root)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    from cryptography.x509.oid import NameOID
+
+    def certificate(subject, issuer, public_key, signing_key, ca):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        usage = dict.fromkeys(
+            [
+                "digital_signature",
+                "content_commitment",
+                "key_encipherment",
+                "data_encipherment",
+                "key_agreement",
+                "key_cert_sign",
+                "crl_sign",
+                "encipher_only",
+                "decipher_only",
+            ],
+            False,
+        )
+        usage.update(key_cert_sign=ca, crl_sign=ca, digital_signature=not ca)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), True)
+            .add_extension(x509.KeyUsage(**usage), True)
+        )
+        if not ca:
+            builder = builder.add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), False
+            )
+        return builder.sign(signing_key, hashes.SHA256()).public_bytes(
+            serialization.Encoding.PEM
+        )
+
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root = certificate(
+        f"{name} root", f"{name} root", root_key.public_key(), root_key, True
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    own = certificate(
+        f"{name} signer", f"{name} root", key.public_key(), root_key, False
+    )
+    private = folder / f"{name}.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        + own
+        + root
+    )
+    (folder / f"{name}-root.pem").write_bytes(root)
+    return str(private), str(folder / f"{name}-root.pem")
+
+
+@pytest.mark.parametrize("backend_name", ["file-system"])
+def test_a_key_with_its_certificate_chain_signs_and_the_root_verifies(
+    repository, model_root, tmp_path, monkeypatch, cache
+):
+    ours, our_root = write_certified_key(tmp_path, "ours")
+    theirs, _ = write_certified_key(tmp_path, "theirs")
+    monkeypatch.setattr(audmodel.config, "TRUSTED_KEYS", [our_root])
+    monkeypatch.setattr(audmodel.config, "REQUIRE_SIGNATURE", True)
+    uid = publish(model_root, "1.0.0", signing_key=ours)
+    assert files_below(audmodel.load(uid)) == files_below(model_root)
+    assert audmodel.verify_signature(uid).startswith("sha256:")
+    other = publish(model_root, "2.0.0", signing_key=theirs)
+    with pytest.raises(audmodel.errors.SignatureError, match="is not valid for"):
+        audmodel.load(other)
+    nothing_of(other, cache)
