@@ -160,6 +160,24 @@ def listed_aliases(repository: Repository) -> dict[str, str]:
         return _aliases.all_aliases(location)
 
 
+def aliases_of(model: Model, pointing: dict[str, str]) -> list[str]:
+    r"""The aliases of a model, by the rule of :func:`audmodel.aliases`.
+
+    Those its aliases file lists that point to it, where an alias points
+    as ``pointing`` (alias -> model ID, e.g. a listing's) says.
+
+    Raises:
+        audbackend.BackendError: if the repository cannot be read
+
+    """
+    if model.repository is None:  # known from a cache: no aliases file at hand
+        return sorted(a for a, uid in pointing.items() if uid == model.uid)
+    with _store.opened(model.repository) as location:
+        return _aliases.aliases_of(
+            location, model.short_id, model.version, pointing.get
+        )
+
+
 def _uid_of_header(path: str) -> str | None:
     r"""The model ID of a stored header's path, ``None`` for other files.
 

@@ -409,7 +409,7 @@ def model_page(catalog: Catalog, snapshot: Snapshot, uid: str) -> dict[str, obje
             {"uid": m.uid, "version": m.version, "date": _text(m.header.get("date"))}
             for m in entry.models
         ],
-        "aliases": sorted(a for a, u in snapshot.aliases.items() if u == model.uid),
+        "aliases": _aliases_of(model, snapshot),
         "repository": _repository_info(model.repository),
         "errors": snapshot.errors,
         "snippets": {
@@ -441,6 +441,19 @@ def model_page(catalog: Catalog, snapshot: Snapshot, uid: str) -> dict[str, obje
         )
     )
     return page
+
+
+def _aliases_of(model: _catalog.Model, snapshot: Snapshot) -> list[str]:
+    r"""A model's aliases as :func:`audmodel.aliases` gives them.
+
+    Where its aliases file cannot be read, those the snapshot's alias
+    files name.
+
+    """
+    found, _ = _guarded(lambda: _catalog.aliases_of(model, snapshot.aliases))
+    if found is None:
+        return sorted(a for a, u in snapshot.aliases.items() if u == model.uid)
+    return found
 
 
 def compare_page(

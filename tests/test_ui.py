@@ -841,3 +841,25 @@ def test_a_page_asked_for_by_a_path_leading_elsewhere_links_only_within(client, 
         ), (path, links)
     refreshed = client.get(f"/models/{team['joy']}").text
     assert f'href="/models/{team["joy"]}?refresh=1"' in refreshed
+
+
+def test_a_model_page_names_the_aliases_that_audmodel_aliases_names(
+    request, tmp_path, monkeypatch, model_root
+):
+    from audmodel import _aliases
+    from audmodel import _layout
+
+    repository = make_file_system_repository(request, tmp_path, "models")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    uid = publish(model_root, alias="stable")
+    # An alias file written, the model's list of aliases not yet: the state
+    # of a set_alias() between its two writes, or of one that died there.
+    interface = repository.create_backend_interface()
+    with interface.backend:
+        text = tmp_path / "alias.yaml"
+        text.write_text(_aliases.alias_text(uid))
+        interface.put_file(str(text), _layout.alias_path("half-set"), "1.0.0")
+    catalog = _ui.Catalog([repository], str(tmp_path / "catalog-cache"))
+    client = TestClient(_ui.app(catalog))
+    page = client.get(f"/api/models/{uid}").json()
+    assert page["aliases"] == audmodel.aliases(uid) == ["stable"]
