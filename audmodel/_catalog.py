@@ -410,6 +410,16 @@ def _remove_old_index(path: str) -> None:
 # --- choosing ---------------------------------------------------------------------
 
 
+def _warn_if_unknown(what: str, value: str | None, known: set[str]) -> None:
+    r"""Warn that no model is ``what`` ``value``, naming the closest ``known``."""
+    if value is None or value in known or not known:
+        return
+    warnings.warn(
+        f"No model is {what} '{value}'.{_output.did_you_mean(value, sorted(known))}",
+        stacklevel=4,
+    )
+
+
 def select(
     found: Iterable[Model],
     *,
@@ -424,8 +434,19 @@ def select(
     ``subgroup`` matches itself and every subgroup below it;
     ``params`` matches models whose parameters hold all its items;
     ``latest`` keeps the latest version of each short ID.
+    A name or subgroup that no model has is told in a warning that names
+    the closest ones, as a mistyped one would be.
 
     """
+    found = list(found)
+    _warn_if_unknown("named", name, {m.header["name"] for m in found})
+    subgroups = {
+        ".".join(parts[:end])
+        for m in found
+        if (parts := (m.header.get("subgroup") or "").split("."))
+        for end in range(1, len(parts) + 1)
+    }
+    _warn_if_unknown("in the subgroup", subgroup, subgroups - {""})
     chosen = [
         model
         for model in found

@@ -228,6 +228,35 @@ def test_mistyped_commands_aliases_and_versions_get_the_closest_named(
     )
 
 
+def test_a_mistyped_model_name_or_subgroup_gets_the_closest_named(
+    home, tmp_path, model_root
+):
+    repository = ["-r", "models", str(tmp_path / "host"), "file-system"]
+    (tmp_path / "host" / "models").mkdir(parents=True)
+    command(
+        "publish", model_root, "torch", "1.0.0", "--subgroup", "emotion.cnn",
+        *repository, home=home,
+    )  # fmt: skip
+    for args, said in [
+        (["lookup", "trch"], "No model is named 'trch'. Did you mean 'torch'?"),
+        (["ls", "--name", "trch"], "No model is named 'trch'. Did you mean 'torch'?"),
+        (
+            ["ls", "--subgroup", "emotion.cn"],
+            "No model is in the subgroup 'emotion.cn'. Did you mean 'emotion.cnn'",
+        ),
+    ]:
+        result = command(*args, *repository, home=home)
+        assert result.returncode == 0
+        assert result.stdout == "(none)\n"
+        assert result.stderr.startswith(f"audmodel: warning: {said}")
+        assert result.stderr.count("\n") == 1
+    with pytest.warns(UserWarning, match="Did you mean 'torch'"):
+        audmodel.config.REPOSITORIES = [
+            audmodel.Repository("models", str(tmp_path / "host"), "file-system")
+        ]
+        assert audmodel.lookup_table("trch").empty
+
+
 def test_help_says_what_each_option_does_in_words(home):
     uid = command("uid", "--help", home=home).stdout
     assert "--repository" not in uid and "--cache-root" not in uid  # unused
