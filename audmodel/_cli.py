@@ -306,7 +306,19 @@ def _print_table(table: pandas.DataFrame, form: str) -> None:
     elif table.empty:
         print("(none)")
     else:
-        print(table.to_string())
+        print(_readable(table).to_string())
+
+
+def _readable(table: pandas.DataFrame) -> pandas.DataFrame:
+    r"""Sizes and times in the one format the catalog shows them in too."""
+    shown = {}
+    for column in table.columns:
+        values = table[column]
+        if column == "size":
+            shown[column] = values.map(_output.human_size)
+        elif any(isinstance(v, datetime.date) for v in values):
+            shown[column] = values.map(_output.human_time)
+    return table.assign(**shown)
 
 
 def _inline(params: dict) -> str:
@@ -378,8 +390,6 @@ def _nothing_done() -> int:
 
 def _cache_ls(args: argparse.Namespace) -> int:
     table = audmodel.cached(cache_root=args.cache_root)
-    if args.format == "text":
-        table = table.assign(size=table["size"].map(_output.human_size))
     _print_table(table, args.format)
     return 0
 

@@ -21,8 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Mapping
 import contextlib
 import contextvars
+import datetime
 import re
 import sys
 from typing import Any
@@ -107,6 +109,48 @@ def human_size(size: float) -> str:
             return f"{size:.0f} B" if not unit else f"{size:.1f} {unit}iB"
         size /= 1024
     return str(size)  # pragma: no cover
+
+
+def human_time(value: object) -> str:
+    r"""A date or a time as every page and table shows it.
+
+    A date as ``YYYY-MM-DD``, a time to the second as
+    ``YYYY-MM-DD HH:MM:SS`` (ISO 8601 with a space); text in ISO form is
+    read first. Anything else as it is.
+
+    Examples:
+        >>> import datetime
+        >>> human_time(datetime.date(2024, 5, 1))
+        '2024-05-01'
+        >>> human_time("2026-12-03T15:11:34.512")
+        '2026-12-03 15:11:34'
+
+    """
+    if isinstance(value, str):
+        try:
+            parsed = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        value = parsed.date() if len(value) == len("YYYY-MM-DD") else parsed
+    if isinstance(value, datetime.datetime):
+        return value.replace(microsecond=0, tzinfo=None).isoformat(sep=" ")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def in_order_given(mappings: Iterable[Mapping[str, object] | None]) -> list[str]:
+    r"""The keys of several mappings, each where it first appears.
+
+    Parameters and meta are shown in the order they were published in,
+    on every page and in every table.
+
+    Examples:
+        >>> in_order_given([{"task": 1, "rate": 2}, {"batch": 3, "task": 4}])
+        ['task', 'rate', 'batch']
+
+    """
+    return list(dict.fromkeys(str(k) for m in mappings if m for k in m))
 
 
 def did_you_mean(text: str, candidates: Iterable[object]) -> str:

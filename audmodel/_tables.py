@@ -13,6 +13,7 @@ import zipfile
 
 from audmodel import _cache
 from audmodel import _catalog
+from audmodel import _output
 from audmodel._lazy import pandas as pd
 
 
@@ -66,7 +67,7 @@ def lookup_table(models: list[_catalog.Model]) -> pandas.DataFrame:
 
     """
     parameters = [model.header.get("parameters") or {} for model in models]
-    keys = sorted({str(key) for params in parameters for key in params})
+    keys = _output.in_order_given(parameters)
     columns = {}
     for key in keys:
         values = [params.get(key) for params in parameters]

@@ -376,8 +376,8 @@ def _order(value: object) -> tuple:
 
 
 def _differing_parameters(rows: list[dict]) -> list[str]:
-    r"""Parameter names whose values are not the same in all rows, sorted."""
-    names = sorted({str(key) for row in rows for key in row["parameters"]})
+    r"""Parameter names whose values are not the same in all rows, as published."""
+    names = _output.in_order_given(row["parameters"] for row in rows)
     return [
         name
         for name in names
@@ -535,9 +535,7 @@ def lookup_page(snapshot: Snapshot, name: str, query: dict) -> dict[str, object]
         subgroup=query.get("subgroup") or None,
         version=query.get("version") or None,
     )
-    columns = sorted(
-        {str(k) for m in chosen for k in (m.header.get("parameters") or {})}
-    )
+    columns = _output.in_order_given(m.header.get("parameters") for m in chosen)
     rows = [
         {
             "uid": m.uid,
@@ -731,6 +729,7 @@ class _Site:
             autoescape=True,  # every name, parameter and meta value is escaped
         )
         self.templates.filters["size"] = _output.human_size
+        self.templates.filters["when"] = _output.human_time
         self.templates.filters["query"] = _query_string
 
     # --- pages ---

@@ -15,6 +15,7 @@ import dataclasses
 import json
 from typing import Any
 
+from audmodel import _output
 from audmodel import errors
 
 
@@ -92,7 +93,9 @@ def compare(sides: list[Side]) -> dict[str, Any]:
         [{'key': 'lr', 'values': [0.1, 0.2], 'differs': True}]
 
     """
-    header = [{k: s.header.get(k, _MISSING) for k in HEADER_FIELDS} for s in sides]
+    header = [
+        {k: _shown(k, s.header.get(k, _MISSING)) for k in HEADER_FIELDS} for s in sides
+    ]
     parameters = [s.header.get("parameters") or {} for s in sides]
     meta = [_flat(s.meta) if s.meta is not None else None for s in sides]
     files = [
@@ -137,7 +140,7 @@ def _section(
     ordered: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     r"""Rows of one section; a column that could not be read is unknown."""
-    keys = ordered or sorted({str(k) for c in columns if c for k in c})
+    keys = ordered or _output.in_order_given(columns)
     rows = []
     for key in keys:
         values = [_MISSING if c is None else c.get(key, _MISSING) for c in columns]
@@ -173,4 +176,11 @@ def _flat(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _file_text(file: Mapping[str, Any]) -> str:
     r"""A file as compared: its size and CRC-32, which change with its content."""
-    return f"{file['size']} bytes, CRC-32 {file['crc32']}"
+    return f"{_output.human_size(file['size'])}, CRC-32 {file['crc32']}"
+
+
+def _shown(key: str, value: Any) -> Any:
+    r"""A header field as every page shows it (a date as a date)."""
+    return (
+        _output.human_time(value) if key == "date" and value is not _MISSING else value
+    )

@@ -274,7 +274,7 @@ def test_lookup_prints_the_lookup_table(capsys, repository, two_models):
         {"uid": joy, "rate": None, "task": "joy"},
     ]
     status, out, _ = run(capsys, "lookup", "onnx", *repository_args(repository))
-    assert out.splitlines()[0].split() == ["rate", "task"]
+    assert out.splitlines()[0].split() == ["task", "rate"]  # as published
 
 
 def test_files_prints_the_files_of_a_model(capsys, repository, two_models):

@@ -202,9 +202,9 @@ def test_lookup_page_has_a_column_per_parameter(client, team):
             "/lookup/onnx", params={"subgroup": "emotion.cnn", "format": "json"}
         ).json()
     )
-    assert data["columns"] == ["rate", "task"]
+    assert data["columns"] == ["task", "rate"]  # as published
     assert [row["uid"] for row in data["rows"]] == [team["anger-1"], team["anger-2"]]
-    assert data["rows"][0]["values"] == [16000, "anger"]
+    assert data["rows"][0]["values"] == ["anger", 16000]
     page = client.get("/lookup/onnx")
     assert page.status_code == 200 and "<th>rate</th>" in page.text
 
@@ -572,7 +572,8 @@ def test_page_says_when_its_snapshot_was_taken_and_refresh_is_rate_limited(
     now = datetime.datetime.now(datetime.timezone.utc)
     assert abs((now - taken).total_seconds()) < 60
     page = client.get("/models", params={"q": "onnx"})
-    assert data["snapshot"]["taken"] in page.text
+    shown = data["snapshot"]["taken"][:19].replace("T", " ")  # as every date
+    assert f"as they were at {shown} (UTC)" in page.text
     assert 'href="/models?q=onnx&amp;refresh=1"' in page.text
     before = data["total"]
     audmodel.publish(model_root, "new", {}, "1.0.0")
@@ -585,11 +586,11 @@ def test_page_says_when_its_snapshot_was_taken_and_refresh_is_rate_limited(
 
 def test_list_of_one_name_shows_the_parameters_that_differ_sortable(client, team):
     data = client.get("/api/models", params={"name": "onnx"}).json()
-    assert data["columns"] == ["rate", "task"]  # both differ between the rows
+    assert data["columns"] == ["task", "rate"]  # both differ; as published
     by_task = client.get(
         "/api/models", params={"name": "onnx", "sort": "param:task"}
     ).json()
-    tasks = [row["columns"][1] for row in by_task["models"]]
+    tasks = [row["columns"][0] for row in by_task["models"]]
     assert tasks == sorted(tasks)
     assert client.get("/api/models").json()["columns"] == []  # unfiltered: none
     page = client.get("/models", params={"name": "onnx", "sort": "param:rate"})
@@ -863,3 +864,79 @@ def test_a_model_page_names_the_aliases_that_audmodel_aliases_names(
     client = TestClient(_ui.app(catalog))
     page = client.get(f"/api/models/{uid}").json()
     assert page["aliases"] == audmodel.aliases(uid) == ["stable"]
+
+
+def test_every_page_and_table_shows_dates_sizes_and_parameters_one_way(
+    browser, request, tmp_path, monkeypatch, capsys
+):
+    from audmodel._cli import main
+
+    repository = make_file_system_repository(request, tmp_path, "models")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    root = tmp_path / "wide"
+    root.mkdir()
+    (root / "model.onnx").write_bytes(os.urandom(4096))
+    (root / "README.MD").write_text("# Wide model\n")
+    published = ["task", "rate", "alpha", "batch", "optimizer", "schedule"]
+    uids = []
+    for index in range(3):
+        params = {key: f"{key}-value-{index}-" + "x" * 12 for key in published}
+        for version in ("1.0.0", "2.0.0"):
+            uids.append(
+                audmodel.publish(
+                    str(root),
+                    "wide",
+                    params,
+                    version,
+                    subgroup=f"emotion.cnn.deep{index}.more.levels",
+                    date=datetime.date(2024, 5, 1 + index),
+                )
+            )
+    catalog = _ui.Catalog([repository], str(tmp_path / "catalog-cache"))
+    uid = uids[1]
+    lines_of = "e => { const r = document.createRange(); r.selectNodeContents(e); "
+    lines_of += "return new Set([...r.getClientRects()].map(b => b.top)).size; }"
+    with _ui.running(catalog) as address:
+        for width in (1400, 420):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(address.replace("/models", "/models?name=wide", 1))
+            dates = page.locator("td.date")
+            assert dates.first.inner_text() == "2024-05-03"
+            tree = page.locator("#subgroups ul.tree")
+            if width == 1400:
+                # The date column keeps each date on one line beside many columns.
+                assert all(d.evaluate(lines_of) == 1 for d in dates.all())
+                assert tree.is_visible()
+            else:
+                # The tree is folded: the first model shows on the first screen.
+                assert not tree.is_visible()
+                assert (
+                    page.locator("table.models tbody tr").first.bounding_box()["y"]
+                    < 900
+                )
+                page.click("#subgroups summary")
+                assert tree.is_visible()
+            page.goto(address.replace("/models", f"/models/{uid}", 1))
+            assert "on 2024-05-01" in page.inner_text("p.subtitle")
+            keys = page.locator("#parameters th").all_inner_texts()
+            assert keys == published
+            files = page.inner_text("#files")
+            assert "4.0 KiB" in files
+            assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", files)
+            assert page.text_content("#card h2").startswith("Model card")
+            page.goto(
+                address.replace("/models", f"/compare?uid={uids[0]}&uid={uid}", 1)
+            )
+            rows = page.locator("#section-parameters th.key").all_inner_texts()
+            assert rows == published
+            assert "2024-05-01" in page.inner_text("#section-model")
+            assert "4.0 KiB, CRC-32" in page.inner_text("#section-files")
+            page.close()
+    # The command line's tables use the same formats and order.
+    args = ["-r", repository.name, repository.host, repository.backend]
+    assert main(["files", uid, *args]) == 0
+    out = capsys.readouterr().out
+    assert "4.0 KiB" in out and re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", out)
+    assert main(["lookup", "wide", *args]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert header == published
