@@ -1,10 +1,10 @@
 """The journal of a resumable load: what it unpacked, from which archive.
 
-A load that reads an archive by byte ranges (S3, MinIO, Artifactory)
-unpacks into a staging folder with a fixed name
-(:func:`audmodel._cache.partial_folder`) and records each file it has
+A load that reads an archive by byte ranges (S3, MinIO, Artifactory) or
+where it lies (a file system) unpacks into a staging folder with a fixed
+name (:func:`audmodel._cache.partial_folder`) and records each file it has
 written and checked, and, of a large stored (uncompressed) file, each
-mebibyte written with its CRC-32. When the load is interrupted, folder and
+piece written with its CRC-32. When the load is interrupted, folder and
 journal stay; the next load of the model keeps the files recorded for the
 same archive, continues each large stored file from what its records
 cover (read back and checked first), and reads only the rest. A deflated
@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from audmodel import _archive
 else:  # imported with the archive it records (see audmodel._lazy)
     _archive = _lazy.module("audmodel._archive", globals())
+
+
+RECORDS_PER_WRITE = 64
+r"""Records of small files written out at once."""
 
 
 def path_of(folder: str) -> str:
@@ -90,6 +94,7 @@ class Journal:
         self.path = path_of(folder)
         self._lock = threading.Lock()
         self._file: Any = None
+        self._pending = 0
 
     def begin(self, entries: list[zipfile.ZipInfo], directory: int) -> _archive.Resume:
         r"""Start or continue; return what was unpacked before, and the recorders.
@@ -118,6 +123,7 @@ class Journal:
                 os.remove(self.path)  # also a link planted there, not its target
             with _opened(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, "w") as fp:
                 fp.write(identity + "\n")
+        # Buffered: records are written out as _write says.
         self._file = _opened(self.path, os.O_WRONLY | os.O_APPEND, "a")
         return _archive.Resume(
             frozenset(kept), self._record, written, self._record_part
@@ -130,18 +136,23 @@ class Journal:
             self._file = None
 
     def _record(self, entry: zipfile.ZipInfo) -> None:
-        self._write(json.dumps(entry.filename))
+        # Small files are written out in batches: one lost to a kill is
+        # unpacked again, which costs less than a write for each file.
+        self._write(json.dumps(entry.filename), entry.file_size >= _archive.LARGE)
 
     def _record_part(
         self, entry: zipfile.ZipInfo, offset: int, start: int, end: int, crc: int
     ) -> None:
         part = {"entry": entry.filename, "data": offset, "range": [start, end]}
-        self._write(json.dumps({**part, "crc": crc}))
+        self._write(json.dumps({**part, "crc": crc}), True)
 
-    def _write(self, line: str) -> None:
+    def _write(self, line: str, now: bool) -> None:
         with self._lock:
             self._file.write(line + "\n")
-            self._file.flush()
+            self._pending += 1
+            if now or self._pending >= RECORDS_PER_WRITE:
+                self._file.flush()
+                self._pending = 0
 
     def _kept(
         self, identity: str, entries: list[zipfile.ZipInfo]

@@ -304,8 +304,8 @@ def _download(
     path = header(short_id, version, cache_root).archive_path
     repository = _store.find_header(short_id, version)
     with _store.opened(repository) as location:
-        # Read by byte ranges, an interrupted load is continued next time.
-        resumable = _store.reads_ranges_of(location, path, version)
+        # An interrupted load is continued next time, where it can be.
+        resumable = _store.resumes(location, path, version)
         try:
             _build(location, short_id, path, version, cache_root, resumable)
         except _StagingGoneError:

@@ -852,10 +852,15 @@ def lying_locally(location: Location, path: str, version: str) -> str | None:
     return local if local is not None and os.path.isfile(local) else None
 
 
-def reads_ranges_of(location: Location, path: str, version: str) -> bool:
-    r"""Whether :func:`unpack` reads a stored archive by byte ranges."""
-    return location.capabilities.ranged_reads and (
-        lying_locally(location, path, version) is None
+def resumes(location: Location, path: str, version: str) -> bool:
+    r"""Whether :func:`unpack` can continue an interrupted unpacking of an archive.
+
+    Where it reads the archive by byte ranges, or where it lies (a file
+    system, also one on the network); not where it downloads it whole.
+
+    """
+    return location.capabilities.ranged_reads or (
+        lying_locally(location, path, version) is not None
     )
 
 
@@ -958,18 +963,16 @@ def _still_to_read(entry: zipfile.ZipInfo, resume: _archive.Resume) -> int:
 
 def _unpack_local(local: str, folder: str, plan: Plan | None) -> list[zipfile.ZipInfo]:
     r"""Unpack an archive lying on this machine; the unpacking is the transfer."""
-    skip: frozenset[str] = frozenset()
     with open(local, "rb") as fp:
         size = os.fstat(fp.fileno()).st_size
         entries, directory = _archive.read_directory(
             lambda count: (os.pread(fp.fileno(), count, max(0, size - count)), size),
             lambda start, end: os.pread(fp.fileno(), end - start, start),
         )
-    if plan is not None:
-        skip = plan(entries, directory).skip
-    total = sum(e.compress_size for e in entries if e.filename not in skip)
+    resume = plan(entries, directory) if plan is not None else _archive.Resume()
+    total = sum(_still_to_read(e, resume) for e in entries)
     with progress(total, f"Unpack {os.path.basename(local)}") as update:
-        return _archive.extract(local, folder, update, skip)
+        return _archive.extract(local, folder, update, resume)
 
 
 def put_file(

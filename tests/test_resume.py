@@ -302,3 +302,40 @@ def test_a_deflated_file_cut_short_is_read_again_whole(
     folder = audmodel.load(uid)
     assert files_below(folder) == files_below(str(root))
     assert 3 * MiB < sum(read) < size  # deflated whole, less than its size
+
+
+@pytest.mark.parametrize("backend_name", ["file-system"])
+def test_a_file_system_load_stopped_inside_a_stored_file_continues_from_there(
+    repository, one_file, cache, monkeypatch
+):
+    # A repository on a network file system is read where it lies: there,
+    # the unpacking is the transfer, and it is continued the same way.
+    from audmodel._archive import _unpack
+
+    uid = publish(one_file, compression=0)
+    record = _journal.Journal._record_part
+    recorded = []
+
+    def stopping(self, entry, offset, start, end, crc):
+        record(self, entry, offset, start, end, crc)
+        recorded.append(end - start)
+        if sum(recorded) >= 0.6 * LARGE_FILE:
+            raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_journal.Journal, "_record_part", stopping)
+        with pytest.raises(KeyboardInterrupt):
+            audmodel.load(uid)
+    inode = staged_file(cache, uid, "weights.bin").stat().st_ino
+    copied = []
+    copy_range = _unpack.copy_range
+
+    def counted(src, src_offset, dst, dst_offset, size, *args):
+        copied.append(size)
+        return copy_range(src, src_offset, dst, dst_offset, size, *args)
+
+    monkeypatch.setattr(_unpack, "copy_range", counted)
+    folder = audmodel.load(uid)
+    assert files_below(folder) == files_below(one_file)
+    assert 0 < sum(copied) <= 0.4 * LARGE_FILE
+    assert os.stat(os.path.join(folder, "weights.bin")).st_ino == inode

@@ -116,7 +116,7 @@ def extract(
     source: str | RemoteArchive,
     dst_root: str,
     update: Callable[[int], object] | None = None,
-    skip: frozenset[str] = frozenset(),
+    resume: Resume | None = None,
 ) -> list[zipfile.ZipInfo]:
     r"""Unpack an archive into the folder ``dst_root``.
 
@@ -134,9 +134,8 @@ def extract(
         dst_root: empty or new folder
         update: called with the stored size of each run of entries
             unpacked from a local archive, for a progress bar
-        skip: names of entries of a local archive not to unpack (their
-            files, if there, are left as they are); a remote archive
-            names them itself
+        resume: of a local archive, what an interrupted unpacking left
+            and how to record this one (a remote archive holds its own)
 
     Returns:
         the entries of the extracted files, with their sizes and CRC-32s
@@ -164,11 +163,13 @@ def extract(
                 _extract_remote(source, tree)
                 entries = source.entries
             else:
+                resume = resume or Resume()
                 with open_local(source) as archive:
                     entries = archive.infolist()
-                    _prepare_destination(entries, tree, skip)
-                    chosen = [e for e in entries if e.filename not in skip]
-                    _extract_local(source, chosen, tree, update)
+                    kept = resume.skip | resume.written.keys()
+                    _prepare_destination(entries, tree, resume.skip, kept)
+                    chosen = [e for e in entries if e.filename not in resume.skip]
+                    _extract_local(source, chosen, tree, update, resume)
     except zipfile.BadZipFile as ex:
         raise ArchiveError(f"The archive is broken: {ex}.") from None
     except (EOFError, zipfile.LargeZipFile, NotImplementedError) as ex:
@@ -211,6 +212,7 @@ def _extract_local(
     entries: list[zipfile.ZipInfo],
     tree: Tree,
     update: Callable[[int], object] | None = None,
+    resume: Resume = Resume(),
 ) -> None:
     # Entry tasks wait for copies; copies wait for nothing. Two pools,
     # so that waiting entry tasks can never hold every worker.
@@ -227,9 +229,12 @@ def _extract_local(
         small = [e for e in entries if not e.is_dir() and e.file_size < LARGE]
         large = [e for e in entries if not e.is_dir() and e.file_size >= LARGE]
         batches = [small[i : i + BATCH] for i in range(0, len(small), BATCH)]
-        jobs = [pool.submit(_extract_small, read, batch, tree) for batch in batches]
+        jobs = [
+            pool.submit(_extract_small, read, batch, tree, resume.done)
+            for batch in batches
+        ]
         jobs += [
-            pool.submit(_extract_large_local, read, fd, entry, tree, copiers)
+            pool.submit(_extract_large_local, read, fd, entry, tree, copiers, resume)
             for entry in large
         ]
         if update is not None:
@@ -410,23 +415,77 @@ def _extract_large_local(
     entry: zipfile.ZipInfo,
     tree: Tree,
     pool: concurrent.futures.Executor,
+    resume: Resume = Resume(),
 ) -> None:
-    offset = _data_offset(read, entry)
-    with os.fdopen(tree.create(entry.filename), "wb") as dst:
-        if entry.compress_type == zipfile.ZIP_STORED:
-            # check_entries has refused stored entries whose two sizes differ.
-            copy = pool.submit(
-                copy_range, src, offset, dst.fileno(), 0, entry.file_size
-            )
-            crc = crc_of_range(src, offset, entry.file_size)
-            copy.result()
-            _check_crc(entry, crc)
-        else:
-            parts = (
-                read(start, min(CHUNK, offset + entry.compress_size - start))
-                for start in range(offset, offset + entry.compress_size, CHUNK)
-            )
-            _inflate(parts, entry, dst)
+    if entry.filename in resume.written:
+        _continue_stored_local(src, entry, tree, resume)
+    else:
+        offset = _data_offset(read, entry)
+        with os.fdopen(tree.create(entry.filename), "wb") as dst:
+            if entry.compress_type == zipfile.ZIP_STORED:
+                # check_entries refused stored entries whose two sizes differ.
+                _copy_stored(src, offset, entry, dst.fileno(), pool, resume)
+            else:
+                parts = (
+                    read(start, min(CHUNK, offset + entry.compress_size - start))
+                    for start in range(offset, offset + entry.compress_size, CHUNK)
+                )
+                _inflate(parts, entry, dst)
+    if resume.done is not None:
+        resume.done(entry)
+
+
+def _copy_stored(
+    src: int,
+    offset: int,
+    entry: zipfile.ZipInfo,
+    dst: int,
+    pool: concurrent.futures.Executor,
+    resume: Resume,
+) -> None:
+    r"""Copy a stored entry in the kernel while its CRC-32 is computed.
+
+    Where progress is recorded (a resumable load), it is copied and
+    recorded a piece at a time, so that an interrupted load continues
+    from the last piece recorded.
+
+    """
+    size = entry.file_size
+    step = RECORDED_EVERY * 16 if resume.wrote is not None else max(size, 1)
+    crc = 0
+    for start in range(0, size, step):
+        length = min(step, size - start)
+        copy = pool.submit(copy_range, src, offset + start, dst, start, length)
+        piece = crc_of_range(src, offset + start, length)
+        copy.result()
+        if resume.wrote is not None:
+            resume.wrote(entry, offset, start, start + length, piece)
+        crc = crc_combine(crc, piece, length)
+    _check_crc(entry, crc)
+
+
+def _continue_stored_local(
+    src: int, entry: zipfile.ZipInfo, tree: Tree, resume: Resume
+) -> None:
+    r"""Copy what an interrupted load did not write of a stored entry.
+
+    As :func:`_continue_stored` does for an archive read by ranges.
+
+    """
+    offset, kept = resume.written[entry.filename]
+    fd = tree.reopen(entry.filename)
+    try:
+        for start, end in _gaps(kept, entry.compress_size):
+            for first in range(start, end, RECORDED_EVERY * 16):
+                last = min(end, first + RECORDED_EVERY * 16)
+                copy_range(src, offset + first, fd, first, last - first)
+                if resume.wrote is not None:
+                    crc = crc_of_range(fd, first, last - first)
+                    resume.wrote(entry, offset, first, last, crc)
+        os.ftruncate(fd, entry.file_size)
+        _check_crc(entry, crc_of_range(fd, 0, entry.file_size))
+    finally:
+        os.close(fd)
 
 
 def _split(entry: zipfile.ZipInfo) -> bool:
