@@ -207,7 +207,7 @@ def available(
         d4e9c65b-1.0.0  torch  audmodel.dummy.cnn   1.0.0     models
         >>> df.loc["d4e9c65b-1.0.0", "parameters"]["sampling_rate"]
         16000
-        >>> len(audmodel.available(subgroup="audmodel.dummy.rnn"))
+        >>> len(audmodel.available(subgroup="audmodel.dummy.cnn", version="2.0.0"))
         0
 
     """
@@ -931,7 +931,7 @@ def lookup_table(
     Returns:
         table indexed by model ID (``uid``),
         with one column per parameter that any of the models has,
-        sorted by name;
+        where it first appears in the order the models published them;
         a model without a parameter has ``None`` there
 
     Raises:
@@ -939,9 +939,9 @@ def lookup_table(
 
     Examples:
         >>> audmodel.lookup_table("torch")
-                        data  feature  model  sampling_rate
+                        model   data  feature  sampling_rate
         uid
-        d4e9c65b-1.0.0  emodb  melspec  cnn10          16000
+        d4e9c65b-1.0.0  cnn10  emodb  melspec          16000
 
     """
     found = _catalog.models(_cache_root(cache_root), shared=_shared(cache_root))

@@ -158,3 +158,53 @@ def test_an_unregistered_backend_names_its_file_line_and_the_registered_ones(
     for name in ("artifactory", "file-system", "minio", "s3"):
         assert name in said.split("Registered are: ")[1]
     assert said.endswith("Did you mean 'file-system'?")
+
+
+def test_signing_settings_come_from_the_file_and_the_environment(tmp_path):
+    path = write_user_config(
+        tmp_path,
+        "signing_key: ~/keys/signing.pem\n"
+        "trusted_keys: [/keys/a.pub.pem, /keys/b.pub.pem]\n"
+        "require_signature: true\n",
+    )
+    code = (
+        "import json, audmodel._config as c\n"
+        "print(json.dumps([c.signing_key(), c.trusted_keys(), c.require_signature()]))"
+    )
+
+    def settings(env: dict) -> list:
+        environment = {**os.environ, "HOME": str(tmp_path), **env}
+        for name in ["SIGNING_KEY", "TRUSTED_KEYS", "REQUIRE_SIGNATURE"]:
+            if f"AUDMODEL_{name}" not in env:
+                environment.pop(f"AUDMODEL_{name}", None)
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=environment,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert settings({}) == [
+        "~/keys/signing.pem",
+        ["/keys/a.pub.pem", "/keys/b.pub.pem"],
+        True,
+    ]
+    assert settings(
+        {
+            "AUDMODEL_SIGNING_KEY": "/other.pem",
+            "AUDMODEL_TRUSTED_KEYS": os.pathsep.join(["/c.pem", "/d.pem"]),
+            "AUDMODEL_REQUIRE_SIGNATURE": "0",
+        }
+    ) == ["/other.pem", ["/c.pem", "/d.pem"], False]
+    # A wrong value is named with its file.
+    pathlib_path = path
+    with open(pathlib_path, "w") as fp:
+        fp.write("require_signature: maybe\n")
+    environment = {**os.environ, "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment
+    )
+    assert "the entry 'require_signature'" in done.stderr
+    assert path in done.stderr
