@@ -199,8 +199,7 @@ def test_signing_settings_come_from_the_file_and_the_environment(tmp_path):
         }
     ) == ["/other.pem", ["/c.pem", "/d.pem"], False]
     # A wrong value is named with its file.
-    pathlib_path = path
-    with open(pathlib_path, "w") as fp:
+    with open(path, "w") as fp:
         fp.write("require_signature: maybe\n")
     environment = {**os.environ, "HOME": str(tmp_path)}
     done = subprocess.run(
