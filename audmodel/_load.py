@@ -248,19 +248,10 @@ def model(
 
     """
     short_id, version = model_id
-    if shared is not None:
-        found = _shared.shared_model(
-            shared,
-            cache_root,
-            short_id,
-            version,
-            lambda: files_record(short_id, version, cache_root),
-        )
-        if found is not None and _signed_in_shared(model_id, found, cache_root, shared):
-            _output.say(
-                f"Model '{short_id}-{version}' is in the shared cache: '{found}'."
-            )
-            return found
+    found = _in_shared(model_id, cache_root, shared)
+    if found is not None and _signed_in_shared(model_id, found, cache_root, shared):
+        _output.say(f"Model '{model_id}' is in the shared cache: '{found}'.")
+        return found
     final = _cache.model_dir(cache_root, short_id, version)
     # A folder appears only by an atomic rename, so no lock is needed to
     # trust one that is there.
@@ -276,8 +267,24 @@ def model(
     return final
 
 
+def _in_shared(
+    model_id: _ids.ModelId, cache_root: str, shared: str | None
+) -> str | None:
+    r"""A model's folder in the shared cache that may be used, see :mod:`._shared`."""
+    if shared is None:
+        return None
+    short_id, version = model_id
+    return _shared.shared_model(
+        shared,
+        cache_root,
+        short_id,
+        version,
+        lambda: files_record(short_id, version, cache_root),
+    )
+
+
 def _signed_in_shared(
-    model_id: _ids.ModelId, found: str, cache_root: str, shared: str
+    model_id: _ids.ModelId, found: str, cache_root: str, shared: str | None
 ) -> bool:
     r"""Whether a model of the shared cache passes the signature policy.
 
@@ -426,18 +433,10 @@ def _whole_in_caches(
     model_id: _ids.ModelId, cache_root: str, shared: str | None
 ) -> str | None:
     r"""The folder of a whole model in the caches, ``None`` if there is none."""
-    short_id, version = model_id
-    if shared is not None:
-        found = _shared.shared_model(
-            shared,
-            cache_root,
-            short_id,
-            version,
-            lambda: files_record(short_id, version, cache_root),
-        )
-        if found is not None:
-            return found
-    final = _cache.model_dir(cache_root, short_id, version)
+    found = _in_shared(model_id, cache_root, shared)
+    if found is not None:
+        return found
+    final = _cache.model_dir(cache_root, *model_id)
     return final if _cache.is_complete(final) else None
 
 
