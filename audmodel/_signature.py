@@ -147,12 +147,7 @@ def signing_key(path: str) -> SigningKey:
 
 def _check_certificates(key: Any, certificates: tuple[bytes, ...], path: str) -> None:
     r"""Check that a key's certificate is its own, and comes with its chain."""
-    try:
-        own = x509.load_pem_x509_certificate(certificates[0])
-    except ValueError as ex:
-        raise errors.KeyFileError(
-            f"The certificate in the signing key '{path}' cannot be read: {ex}"
-        ) from None
+    own = _read(x509.load_pem_x509_certificate, certificates[0], path, "signing key")
     if fingerprint(own.public_key()) != fingerprint(key.public_key()):
         raise errors.KeyFileError(
             f"The first certificate in the signing key '{path}' is not the "
@@ -192,12 +187,7 @@ def trusted(paths: list[str]) -> Trusted:
             raise errors.KeyFileError(
                 f"The trusted key '{path}' holds no public key or certificate."
             )
-        try:
-            key = serialization.load_pem_public_key(public[0])
-        except ValueError as ex:
-            raise errors.KeyFileError(
-                f"The trusted key '{path}' cannot be read: {ex}"
-            ) from None
+        key = _read(serialization.load_pem_public_key, public[0], path, "trusted key")
         _check_curve(key, path, "trusted key")
         keys[fingerprint(key)] = path
     return Trusted(keys, tuple(roots))
@@ -231,6 +221,14 @@ def _pem_blocks(path: str, what: str) -> list[tuple[str, bytes]]:
     if len(data) > KEY_FILE_LIMIT or not blocks:
         raise errors.KeyFileError(f"The {what} '{path}' is not a PEM file.")
     return blocks
+
+
+def _read(load: Any, block: bytes, path: str, what: str) -> Any:
+    r"""A key or certificate loaded from its PEM block of a key file."""
+    try:
+        return load(block)
+    except ValueError as ex:
+        raise errors.KeyFileError(f"The {what} '{path}' cannot be read: {ex}") from None
 
 
 def _check_curve(key: Any, path: str, what: str) -> None:

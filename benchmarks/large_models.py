@@ -33,9 +33,8 @@ import tempfile
 import textwrap
 import time
 
-import boto3
 from local_s3 import SERVERS
-from local_s3 import start_s3
+from local_s3 import bucket_on
 
 import audmodel
 
@@ -163,20 +162,13 @@ def one_file_of_a_model(
 
 
 def run(server: str, mib: int, work: pathlib.Path) -> bool:
-    process, endpoint = start_s3(server)
-    try:
-        bucket = f"large-{server}"
-        boto3.client(
-            "s3", endpoint_url=endpoint, region_name="us-east-1"
-        ).create_bucket(Bucket=bucket)
+    bucket = f"large-{server}"
+    with bucket_on(server, bucket) as endpoint:
         audmodel.config.REPOSITORIES = [audmodel.Repository(bucket, endpoint, "s3")]
         model = work / f"model-{server}"
         large_file(model, mib)
         met = killed_and_continued(server, endpoint, bucket, model, work)
         return one_file_of_a_model(server, endpoint, bucket, model, work) and met
-    finally:
-        process.terminate()
-        process.wait()
 
 
 def main() -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+import contextlib
 import os
 import pathlib
 import socket
@@ -9,6 +11,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import boto3
 
 
 S3RVER = (
@@ -64,6 +68,19 @@ def start_s3(server: str = "moto") -> tuple[subprocess.Popen, str]:
     os.environ["AWS_SECRET_ACCESS_KEY"] = "S3RVER"
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     return process, f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def bucket_on(server: str, bucket: str) -> Iterator[str]:
+    """A server of :func:`start_s3` with an empty ``bucket``; yields its URL."""
+    process, endpoint = start_s3(server)
+    try:
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        client.create_bucket(Bucket=bucket)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait()
 
 
 def _retry_dropped_requests(port: int) -> None:

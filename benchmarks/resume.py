@@ -24,9 +24,8 @@ import tempfile
 import textwrap
 import time
 
-import boto3
 from local_s3 import SERVERS
-from local_s3 import start_s3
+from local_s3 import bucket_on
 
 import audmodel
 
@@ -71,20 +70,21 @@ def make_model(root: pathlib.Path, mib: int, files: int) -> None:
 
 
 def unpacked(journal: pathlib.Path) -> int:
-    """Files an interrupted load has unpacked, by its journal's lines."""
+    """Files an interrupted load has unpacked, by its journal's lines.
+
+    A file's line holds its name in quotes; the journal's other lines (its
+    first, and those of pieces of large files) do not start with one.
+    """
     try:
-        return max(0, journal.read_text().count("\n") - 1)
+        lines = journal.read_text().splitlines()
     except OSError:
         return 0
+    return sum(line.startswith('"') for line in lines)
 
 
 def run(server: str, model: pathlib.Path, files: int, work: pathlib.Path) -> float:
-    process, endpoint = start_s3(server)
-    try:
-        bucket = f"resume-{server}"
-        boto3.client(
-            "s3", endpoint_url=endpoint, region_name="us-east-1"
-        ).create_bucket(Bucket=bucket)
+    bucket = f"resume-{server}"
+    with bucket_on(server, bucket) as endpoint:
         audmodel.config.REPOSITORIES = [audmodel.Repository(bucket, endpoint, "s3")]
         uid = audmodel.publish(str(model), "shards", {"files": files}, "1.0.0")
         archive = sum(p.stat().st_size for p in model.iterdir())
@@ -108,9 +108,6 @@ def run(server: str, model: pathlib.Path, files: int, work: pathlib.Path) -> flo
             f"(target: at most {TARGET}) {'met' if fraction <= TARGET else 'MISSED'}"
         )
         return fraction
-    finally:
-        process.terminate()
-        process.wait()
 
 
 def main() -> int:

@@ -172,6 +172,16 @@ def in_process(release, code: str, cache: str, host: str, ours: bool) -> str:
     return done.stdout.strip()
 
 
+@pytest.fixture
+def one_repository(tmp_path, monkeypatch) -> tuple[pathlib.Path, str]:
+    """A file-system repository, the only one configured; a cache for both."""
+    host = tmp_path / "host"
+    (host / "models").mkdir(parents=True)
+    repository = audmodel.Repository("models", str(host), "file-system")
+    monkeypatch.setattr(audmodel.config, "REPOSITORIES", [repository])
+    return host, str(tmp_path / "cache")
+
+
 def test_a_cache_used_alternately_by_audmodel_153_and_by_us(
     release, tmp_path, model_root
 ):
@@ -219,16 +229,11 @@ def test_a_cache_used_alternately_by_audmodel_153_and_by_us(
 
 
 def test_audmodel_153_never_takes_files_fetched_on_their_own_for_the_model(
-    release, tmp_path, model_root
+    release, one_repository, model_root
 ):
     from helpers import files_below
 
-    host = tmp_path / "host"
-    (host / "models").mkdir(parents=True)
-    cache = str(tmp_path / "cache")
-    audmodel.config.REPOSITORIES = [
-        audmodel.Repository("models", str(host), "file-system")
-    ]
+    host, cache = one_repository
     uid = audmodel.publish(model_root, "torch", {"a": 1}, "1.0.0", author="t")
     # We fetch one file and a pattern of them, then 1.5.3 loads the model.
     audmodel.load_file(uid, "model.yaml", cache_root=cache)
@@ -245,14 +250,14 @@ def test_audmodel_153_never_takes_files_fetched_on_their_own_for_the_model(
     )
 
 
-def test_audmodel_153_lists_and_loads_signed_models(release, tmp_path, model_root):
+def test_audmodel_153_lists_and_loads_signed_models(
+    release, one_repository, model_root, tmp_path
+):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from helpers import files_below
 
-    host = tmp_path / "host"
-    (host / "models").mkdir(parents=True)
-    cache = str(tmp_path / "cache")
+    host, cache = one_repository
     key = tmp_path / "key.pem"
     key.write_bytes(
         ec.generate_private_key(ec.SECP256R1()).private_bytes(
@@ -261,9 +266,6 @@ def test_audmodel_153_lists_and_loads_signed_models(release, tmp_path, model_roo
             serialization.NoEncryption(),
         )
     )
-    audmodel.config.REPOSITORIES = [
-        audmodel.Repository("models", str(host), "file-system")
-    ]
     uid = audmodel.publish(
         model_root, "torch", {"a": 1}, "1.0.0", author="t", signing_key=str(key)
     )
@@ -283,14 +285,9 @@ def test_audmodel_153_lists_and_loads_signed_models(release, tmp_path, model_roo
 
 
 def test_a_lock_held_by_audmodel_153_makes_us_wait_and_the_reverse(
-    release, tmp_path, model_root
+    release, one_repository, model_root, tmp_path
 ):
-    host = tmp_path / "host"
-    (host / "models").mkdir(parents=True)
-    cache = str(tmp_path / "cache")
-    audmodel.config.REPOSITORIES = [
-        audmodel.Repository("models", str(host), "file-system")
-    ]
+    host, cache = one_repository
     uid = audmodel.publish(model_root, "torch", {"a": 1}, "1.0.0", author="t")
     # 1.5.3 holds the lock of the model's folder (with its own lock code)
     # while we try to load it with a short timeout, and the reverse.

@@ -28,17 +28,20 @@ from audmodel._cli import main
 SIGNING_BACKENDS = ["artifactory", "file-system", "s3"]
 
 
+def private_pem(key) -> bytes:
+    """A private key in PEM, unencrypted, as ``openssl`` writes it."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
 def write_key_pair(folder: pathlib.Path, name: str) -> tuple[str, str]:
     """An elliptic-curve key pair as PEM files: (private, public)."""
     key = ec.generate_private_key(ec.SECP256R1())
     private = folder / f"{name}.pem"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    private.write_bytes(private_pem(key))
     public = folder / f"{name}.pub.pem"
     public.write_bytes(
         key.public_key().public_bytes(
@@ -290,11 +293,7 @@ def test_bad_keys_are_one_line_errors_naming_the_file(
     missing = str(tmp_path / "missing.pem")
     rsa_key = tmp_path / "rsa.pem"
     rsa_key.write_bytes(
-        rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        private_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     )
     cases = {
         missing: "does not exist",
@@ -459,15 +458,7 @@ def write_certified_key(folder: pathlib.Path, name: str) -> tuple[str, str]:
         f"{name} signer", f"{name} root", key.public_key(), root_key, False
     )
     private = folder / f"{name}.pem"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        + own
-        + root
-    )
+    private.write_bytes(private_pem(key) + own + root)
     (folder / f"{name}-root.pem").write_bytes(root)
     return str(private), str(folder / f"{name}-root.pem")
 
