@@ -47,6 +47,7 @@ class Call(Generic[L]):
         r"""Repositories that could not be reached, and the error each gave."""
         self.owners: dict[tuple[str, str], Any] = {}
         r"""The repository of each model found in this call, by ID and version."""
+        self._settings: dict[str, Any] = {}
 
     def location(
         self,
@@ -65,6 +66,16 @@ class Call(Generic[L]):
             self._closers.append(functools.partial(close, location))
         return self._locations[repository]
 
+    def setting(self, name: str, read: Callable[[], Any]) -> Any:
+        r"""A setting as this call uses it: read by ``read`` at its first use.
+
+        So that one call sees one configuration, however many rooms ask.
+
+        """
+        if name not in self._settings:
+            self._settings[name] = read()
+        return self._settings[name]
+
     def close(self) -> None:
         r"""Close what the call opened."""
         for close in self._closers:
@@ -81,6 +92,20 @@ _current: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
 def current() -> Call | None:
     r"""The call under way, ``None`` outside a public function."""
     return _current.get()
+
+
+def setting(name: str, read: Callable[[], L]) -> L:
+    r"""A setting as the call under way uses it (see :meth:`Call.setting`).
+
+    Outside a public function it is read each time.
+
+    Examples:
+        >>> setting("answer", lambda: 42)
+        42
+
+    """
+    call = _current.get()
+    return read() if call is None else call.setting(name, read)
 
 
 def _add_hint(error: errors.Error) -> None:

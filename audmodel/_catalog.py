@@ -33,7 +33,6 @@ from audmodel import _layout
 from audmodel import _output
 from audmodel import _store
 from audmodel import _yaml
-from audmodel._config import config
 from audmodel._files import LinkError
 from audmodel._files import open_regular
 from audmodel._lazy import audbackend
@@ -91,7 +90,7 @@ def models(
     """
 
     def online() -> list[Model]:
-        repositories = [repository] if repository else list(config.REPOSITORIES)
+        repositories = [repository] if repository else _store.repositories()
         found: dict[str, Repository] = {}
         for repo in repositories:
             listed = listed_uids(repo)

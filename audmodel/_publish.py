@@ -35,7 +35,6 @@ from audmodel import _store
 from audmodel import _transaction
 from audmodel import _yaml
 from audmodel import errors
-from audmodel._config import config
 from audmodel._repository import Repository
 
 
@@ -272,7 +271,7 @@ def unlink_alias(log: _transaction.UndoLog, alias: str, new_uid: str) -> object:
     here = log.location.repository
     found = _aliases.find_alias_file(alias)
     if found is None:
-        return None if here in config.REPOSITORIES else _transaction.UNREAD
+        return None if here in _store.repositories() else _transaction.UNREAD
     repository, data = found
     with _store.opened(repository) as location:
         old = log.on(location)

@@ -150,7 +150,7 @@ def ask(
         UserWarning: that the cached answer may be stale, naming the error
 
     """
-    if offline():
+    if offline_mode():
         answer = cached()
         if answer is None:
             raise not_cached(missing or what[:1].upper() + what[1:])
@@ -171,6 +171,16 @@ def ask(
         return answer
 
 
+def repositories() -> list[Repository]:
+    r"""The configured repositories, in order, as the call under way reads them."""
+    return _call.setting("repositories", lambda: list(config.REPOSITORIES))
+
+
+def offline_mode() -> bool:
+    r"""Whether offline mode is on, as the call under way reads it."""
+    return _call.setting("offline", offline)
+
+
 def need_repository(what: str) -> None:
     r"""Refuse offline what the caches do not hold and only a repository has.
 
@@ -178,7 +188,7 @@ def need_repository(what: str) -> None:
         audmodel.errors.NotCachedError: in offline mode, naming ``what``
 
     """
-    if offline():
+    if offline_mode():
         raise not_cached(what)
 
 
@@ -290,8 +300,8 @@ def refuse_offline(repository: Repository | None = None) -> None:
         RuntimeError: in offline mode
 
     """
-    if offline():
-        repository = repository or next(iter(config.REPOSITORIES), None)
+    if offline_mode():
+        repository = repository or next(iter(repositories()), None)
         raise errors.OfflineError(
             f"Offline mode is on ({OFFLINE_SWITCHES}): {repository} is not "
             "contacted. Turn offline mode off for what needs a repository "
@@ -368,10 +378,10 @@ def answers(
 
 
 def _in_order(first: Repository | None) -> list[Repository]:
-    repositories = list(config.REPOSITORIES)
+    found = repositories()
     if first is not None:
-        repositories = [first] + [r for r in repositories if r != first]
-    return repositories
+        found = [first] + [r for r in found if r != first]
+    return found
 
 
 def find_header(short_id: str, version: str) -> Repository:
@@ -514,7 +524,7 @@ class Asking:
         self, question: Callable[[Location], T]
     ) -> Iterator[tuple[Repository, T]]:
         r"""The answers of the reachable repositories, asked in turn."""
-        for repository in list(config.REPOSITORIES):
+        for repository in repositories():
             try:
                 with opened(repository) as location:
                     answer = question(location)

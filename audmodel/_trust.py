@@ -23,6 +23,7 @@ import os
 import warnings
 
 from audmodel import _cache
+from audmodel import _call
 from audmodel import _config
 from audmodel import _ids
 from audmodel import _layout
@@ -51,6 +52,10 @@ def policy() -> Policy | None:
         audmodel.errors.ExtraMissingError: if the extra ``sign`` is missing
 
     """
+    return _call.setting("signature policy", _configured_policy)
+
+
+def _configured_policy() -> Policy | None:
     keys, required = _config.trusted_keys(), _config.require_signature()
     if not keys and not required:
         return None
@@ -91,7 +96,7 @@ def bundle(
         data = read_small(path, _signature.BUNDLE_LIMIT)
         if data is not None:
             return _signature.Bundle(data, f"'{path}'")
-    if _config.offline():
+    if _store.offline_mode():
         return None
     if repository is None:
         repository = _store.find_header(short_id, version)
@@ -164,7 +169,7 @@ def check(
     if signature is None:
         if not found.required:
             return None
-        if _config.offline():
+        if _store.offline_mode():
             raise _store.not_cached(f"The signature of model '{model}'")
         raise errors.SignatureError(
             f"Model '{model}' is not signed, and a signature is required "
