@@ -111,8 +111,11 @@ def opened(parts: str) -> str:
     Raises:
         audmodel.errors.RefusedPathError: if something another user could
             have written is there and cannot be removed
+        RuntimeError: if the model's folder of the cache is a link
 
     """
+    _cache.refuse_linked_folder(parts)
+    _cache.make_folder(os.path.dirname(parts))
     if not _cache.is_trusted_folder(parts):
         # Planted, or changed by another user of a shared cache.
         with contextlib.suppress(OSError):

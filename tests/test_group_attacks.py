@@ -387,3 +387,33 @@ def test_verify_cached_writes_nothing_into_the_shared_cache(
     before = state_of(shared)
     assert audmodel.verify_cached().empty
     assert state_of(shared) == before
+
+
+def test_a_planted_folder_of_parts_serves_no_file_and_is_not_written_through(
+    repository, model_root, world
+):
+    uid = publish(model_root)
+    folder = model_folder(world, uid)
+    size = os.path.getsize(os.path.join(model_root, "model.onnx"))
+
+    def plant():
+        # Files fetched on their own, as the victim's would lie there: one
+        # of the right size with other bytes, and a folder that leads home.
+        parts = folder / ".1.0.0.parts"
+        parts.mkdir()
+        (parts / "model.onnx").write_bytes(b"x" * size)
+        (parts / "log").symlink_to(world.home)
+
+    world.attack(plant)
+    before = state_of(world.home)
+    for path in ("model.onnx", "log/eval.yaml"):
+        try:
+            fetched = audmodel.load_file(uid, path)
+        except ValueError as ex:  # a RefusedPathError: not the user's alone
+            assert "is not this user's alone" in str(ex)
+            continue
+        assert (
+            pathlib.Path(fetched).read_bytes()
+            == pathlib.Path(model_root, path).read_bytes()
+        )
+    assert state_of(world.home) == before
