@@ -119,15 +119,16 @@ def uid_of_alias_text(data: bytes, where: str) -> str:
     return uid
 
 
-def read_aliases(location: Location, short_id: str, version: str) -> list[str]:
+def read_aliases(location: Location, model: _ids.ModelId) -> list[str]:
     r"""The aliases of a model, empty if it has none."""
-    return read_aliases_file(location, short_id, version)[0]
+    return read_aliases_file(location, model)[0]
 
 
 def read_aliases_file(
-    location: Location, short_id: str, version: str
+    location: Location, model: _ids.ModelId
 ) -> tuple[list[str], bytes | None]:
     r"""The aliases of a model, and the bytes of its file (``None`` if none)."""
+    short_id, version = model
     path = _layout.aliases_path(short_id)
     data = read_if_there(location, path, version)
     if data is None:
@@ -148,11 +149,9 @@ def _aliases_in(data: bytes, where: str) -> list[str]:
     return aliases
 
 
-def aliases_without(
-    location: Location, short_id: str, version: str, alias: str
-) -> str | None:
+def aliases_without(location: Location, model: _ids.ModelId, alias: str) -> str | None:
     r"""A model's aliases file with ``alias`` taken out; ``None`` if not listed."""
-    aliases = read_aliases(location, short_id, version)
+    aliases = read_aliases(location, model)
     if alias not in aliases:
         return None
     aliases.remove(alias)
@@ -194,8 +193,7 @@ def all_aliases(location: Location) -> dict[str, str]:
 
 def aliases_of(
     location: Location,
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     target: Callable[[str], str | None] | None = None,
 ) -> list[str]:
     r"""The aliases in a model's aliases file that point to it, sorted.
@@ -205,15 +203,14 @@ def aliases_of(
 
     Args:
         location: the model's repository
-        short_id: short ID
-        version: version
+        model: the model
         target: where an alias points, by default as read in ``location``;
             an alias whose file is broken points nowhere
 
     """
-    uid = str(_ids.ModelId(short_id, version))
+    uid = str(model)
     pointing = []
-    for alias in read_aliases(location, short_id, version):
+    for alias in read_aliases(location, model):
         try:
             found = target(alias) if target else read_alias(location, alias)
         except AliasFileError:

@@ -89,10 +89,10 @@ def _roots(cache_root: str | None) -> list[str]:
     return _cache.roots(_cache_root(cache_root), _shared(cache_root))
 
 
-def _resolved(uid: str, cache_root: str | None) -> tuple[str, str, str]:
-    r"""Short ID and version of what the user passed, and the cache root used."""
-    short_id, version = _resolve.resolve(_ids.Reference(uid), _roots(cache_root))
-    return short_id, version, _cache_root(cache_root)
+def _resolved(uid: str, cache_root: str | None) -> tuple[_ids.ModelId, str]:
+    r"""The model the user named, and the cache root used."""
+    model_id = _resolve.resolve(_ids.Reference(uid), _roots(cache_root))
+    return model_id, _cache_root(cache_root)
 
 
 @_call.entry
@@ -123,11 +123,11 @@ def aliases(
         ['my-model']
 
     """
-    short_id, version, _ = _resolved(uid, cache_root)
-    repository = _store.find_header(short_id, version)
+    model_id, _ = _resolved(uid, cache_root)
+    repository = _store.find_header(model_id)
     with _store.opened(repository) as location:
         # An alias names what resolve_alias() finds for it.
-        return _aliases.aliases_of(location, short_id, version, _aliases.resolved)
+        return _aliases.aliases_of(location, model_id, _aliases.resolved)
 
 
 @_call.entry
@@ -399,9 +399,9 @@ def copy(
 
     """
     _check_repository(repository)
-    short_id, version, _ = _resolved(uid, cache_root)
-    source = _store.find_header(short_id, version)
-    return _lifecycle.copy(short_id, version, source, repository, aliases)
+    model_id, _ = _resolved(uid, cache_root)
+    source = _store.find_header(model_id)
+    return _lifecycle.copy(model_id, source, repository, aliases)
 
 
 @_call.entry
@@ -484,15 +484,14 @@ def exists(uid: str) -> bool:
 
     """
     try:
-        short_id, version, _ = _resolved(uid, None)
+        model_id, _ = _resolved(uid, None)
         roots = _roots(None)
         # A model whose header a cache holds exists; one no cache holds is
         # not cached (offline: so no model known here), not unknown.
         return _store.ask(
-            lambda: bool(_store.find_header(short_id, version)),
+            lambda: bool(_store.find_header(model_id)),
             lambda: (
-                _cache.held_copy(roots, _cache.header_file, short_id, version)
-                is not None
+                _cache.held_copy(roots, _cache.header_file, model_id) is not None
                 or None
             ),
             f"whether '{uid}' exists",
@@ -540,16 +539,16 @@ def files(
         model.yaml    11
 
     """
-    short_id, version, root = _resolved(uid, cache_root)
-    model = _ids.ModelId(short_id, version)
+    model_id, root = _resolved(uid, cache_root)
+    model = model_id
 
     def online() -> pandas.DataFrame:
         shared = _shared(cache_root)
-        entries = _load.archive_entries(short_id, version, root, shared=shared)
+        entries = _load.archive_entries(model_id, root, shared=shared)
         return _tables.files(entries)
 
     def cached() -> pandas.DataFrame | None:
-        record = _load.cached_files_record(short_id, version, _roots(cache_root))
+        record = _load.cached_files_record(model_id, _roots(cache_root))
         return None if record is None else _tables.recorded_files(record)
 
     return _store.ask(
@@ -587,8 +586,8 @@ def header(
         'torch'
 
     """
-    short_id, version, root = _resolved(uid, cache_root)
-    return _load.header(short_id, version, root, shared=_shared(cache_root)).as_dict()
+    model_id, root = _resolved(uid, cache_root)
+    return _load.header(model_id, root, shared=_shared(cache_root)).as_dict()
 
 
 @_call.entry
@@ -854,7 +853,7 @@ def signature(
         _store.need_repository(f"The signature of model '{model_id}'")
         raise errors.SignatureError(f"Model '{model_id}' is not signed.")
     for cache in _roots(cache_root):
-        path = _cache.signature_file(cache, *model_id)
+        path = _cache.signature_file(cache, model_id)
         if os.path.isfile(path):
             return path
     raise errors.SignatureError(f"The signature of model '{model_id}' is not cached.")
@@ -979,8 +978,8 @@ def meta(
         {'data': {'emodb': {'version': '1.1.1'}}}
 
     """
-    short_id, version, root = _resolved(uid, cache_root)
-    return _load.meta(short_id, version, root, shared=_shared(cache_root))
+    model_id, root = _resolved(uid, cache_root)
+    return _load.meta(model_id, root, shared=_shared(cache_root))
 
 
 @_call.entry
@@ -1212,9 +1211,9 @@ def remove(
 
     """  # noqa: E501
     _refuse_all_but_a_model_id(uid, cache_root)
-    short_id, version, _ = _resolved(uid, cache_root)
-    repository = _store.find_header(short_id, version)
-    _lifecycle.remove(short_id, version, repository)
+    model_id, _ = _resolved(uid, cache_root)
+    repository = _store.find_header(model_id)
+    _lifecycle.remove(model_id, repository)
 
 
 def _refuse_all_but_a_model_id(uid: str, cache_root: str | None) -> None:
@@ -1357,8 +1356,8 @@ def repository(uid: str, *, cache_root: str | None = None) -> Repository:
         'models'
 
     """
-    short_id, version, _ = _resolved(uid, cache_root)
-    return _store.find_header(short_id, version)
+    model_id, _ = _resolved(uid, cache_root)
+    return _store.find_header(model_id)
 
 
 @_call.entry
@@ -1421,15 +1420,15 @@ def set_alias(
 
     """
     _ids.check_alias(alias)
-    short_id, version, _ = _resolved(uid, cache_root)
+    model_id, _ = _resolved(uid, cache_root)
     # With one repository there is nothing to find: that the model is
     # there is checked under the aliases lock (see _publish.set_alias).
     configured = list(config.REPOSITORIES)
     if len(configured) == 1:
         repository = configured[0]
     else:
-        repository = _store.find_header(short_id, version)
-    _publish.set_alias(alias, short_id, version, repository)
+        repository = _store.find_header(model_id)
+    _publish.set_alias(alias, model_id, repository)
 
 
 @_call.entry
@@ -1538,9 +1537,9 @@ def update_meta(
             f"'meta' must be a dict, not {type(meta).__name__}."
         )
     _yaml.check_plain(meta)
-    short_id, version, root = _resolved(uid, cache_root)
-    repository = _store.find_header(short_id, version)
-    return _publish.update_meta(short_id, version, meta, replace, root, repository)
+    model_id, root = _resolved(uid, cache_root)
+    repository = _store.find_header(model_id)
+    return _publish.update_meta(model_id, meta, replace, root, repository)
 
 
 @_call.entry
@@ -1577,8 +1576,8 @@ def url(
         raise errors.InvalidArgumentError(
             f"'type' has to be one of 'model', 'header', 'meta', not '{type}'"
         )
-    short_id, version, root = _resolved(uid, cache_root)
-    return _load.url(short_id, version, root, type, shared=_shared(cache_root))
+    model_id, root = _resolved(uid, cache_root)
+    return _load.url(model_id, root, type, shared=_shared(cache_root))
 
 
 @_call.entry
@@ -1643,7 +1642,7 @@ def verify_cached(
             # The record is the user's: one in the shared cache could have
             # been changed with its files, and the shared cache is not written.
             entry.path,
-            _load.files_record(entry.short_id, entry.version, root),
+            _load.files_record(_ids.ModelId(entry.short_id, entry.version), root),
         )
     ]
     return _tables.verified(rows)
@@ -1696,9 +1695,9 @@ def versions(uid: str, *, cache_root: str | None = None) -> list[str]:
     if _ids.is_short_id(uid):
         return _resolve.latest_versions(uid, _roots(cache_root))
     try:
-        short_id, version, _ = _resolved(uid, cache_root)
+        model_id, _ = _resolved(uid, cache_root)
     except RuntimeError:
         return []
-    if _ids.is_legacy_id(short_id):  # a legacy model has one version only
-        return [version]
-    return _resolve.latest_versions(short_id, _roots(cache_root))
+    if _ids.is_legacy_id(model_id.short_id):  # a legacy model has one version only
+        return [model_id.version]
+    return _resolve.latest_versions(model_id.short_id, _roots(cache_root))

@@ -104,26 +104,30 @@ def root_path(cache_root: str) -> str:
     return os.path.abspath(os.path.expanduser(cache_root))
 
 
-def model_dir(cache_root: str, short_id: str, version: str) -> str:
+def model_dir(cache_root: str, model: _ids.ModelId) -> str:
     r"""Folder of an unpacked model."""
-    return os.path.join(_model_folder(cache_root, short_id, version), version)
+    _, version = model
+    return os.path.join(_model_folder(cache_root, model), version)
 
 
-def header_file(cache_root: str, short_id: str, version: str) -> str:
+def header_file(cache_root: str, model: _ids.ModelId) -> str:
     r"""Cached header of a model."""
-    folder = _model_folder(cache_root, short_id, version)
+    _, version = model
+    folder = _model_folder(cache_root, model)
     return os.path.join(folder, f"{version}.{HEADER_EXT}")
 
 
-def signature_file(cache_root: str, short_id: str, version: str) -> str:
+def signature_file(cache_root: str, model: _ids.ModelId) -> str:
     r"""Cached signature of a model, beside (never inside) its folder."""
-    folder = _model_folder(cache_root, short_id, version)
+    _, version = model
+    folder = _model_folder(cache_root, model)
     return os.path.join(folder, f"{version}.{SIGNATURE_EXT}")
 
 
-def meta_file(cache_root: str, short_id: str, version: str) -> str:
+def meta_file(cache_root: str, model: _ids.ModelId) -> str:
     r"""Cached meta of a model."""
-    folder = _model_folder(cache_root, short_id, version)
+    _, version = model
+    folder = _model_folder(cache_root, model)
     return os.path.join(folder, f"{version}.{META_EXT}")
 
 
@@ -140,24 +144,22 @@ def roots(cache_root: str, shared: str | None) -> list[str]:
 
 def held_copy(
     cache_roots: list[str],
-    path_of: Callable[[str, str, str], str],
-    short_id: str,
-    version: str,
+    path_of: Callable[[str, _ids.ModelId], str],
+    model: _ids.ModelId,
 ) -> str | None:
     r"""The first of the caches' copies of a model's file that is there.
 
     Args:
         cache_roots: the caches, in the order they are looked in
         path_of: e.g. :func:`header_file`
-        short_id: short ID
-        version: version
+        model: the model
 
     Returns:
         its path, ``None`` if no cache holds it
 
     """
     for root in cache_roots:
-        path = path_of(root, short_id, version)
+        path = path_of(root, model)
         if os.path.exists(path):
             return path
     return None
@@ -174,13 +176,14 @@ def header_versions(cache_root: str, short_id: str) -> list[str]:
     return [version for version in versions if _ids.is_safe_version(version)]
 
 
-def _model_folder(cache_root: str, short_id: str, version: str) -> str:
+def _model_folder(cache_root: str, model: _ids.ModelId) -> str:
     r"""``<cache_root>/<short_id>``, once both parts are checked.
 
     Raises:
         ValueError: if the short ID or version could name another folder
 
     """
+    short_id, version = model
     if not (_ids.is_stored_id(short_id) and _ids.is_safe_version(version)):
         raise errors.InvalidArgumentError(
             f"Refusing the model ID '{short_id}-{version}' in the cache "
@@ -261,9 +264,9 @@ def _lock_mode(file: str) -> int:
     return LOCK_FILE_MODE if _is_shared(folder) else PRIVATE_LOCK_FILE_MODE
 
 
-def parts_folder(cache_root: str, short_id: str, version: str) -> str:
+def parts_folder(cache_root: str, model: _ids.ModelId) -> str:
     r"""Folder of the files of a model fetched on their own, beside its place."""
-    return _parts_beside(model_dir(cache_root, short_id, version))
+    return _parts_beside(model_dir(cache_root, model))
 
 
 def _parts_beside(final: str) -> str:
@@ -271,7 +274,7 @@ def _parts_beside(final: str) -> str:
     return os.path.join(parent, f".{version}.parts")
 
 
-def files_record(cache_root: str, short_id: str, version: str) -> str:
+def files_record(cache_root: str, model: _ids.ModelId) -> str:
     r"""Record of a cached model's files: ``{path: [size, crc32]}`` as JSON.
 
     It is written with the model, under the model's lock,
@@ -279,17 +282,19 @@ def files_record(cache_root: str, short_id: str, version: str) -> str:
     have none.
 
     """
-    folder = _model_folder(cache_root, short_id, version)
+    _, version = model
+    folder = _model_folder(cache_root, model)
     return os.path.join(folder, f".{version}.files.json")
 
 
-def shared_stamp_file(cache_root: str, short_id: str, version: str) -> str:
+def shared_stamp_file(cache_root: str, model: _ids.ModelId) -> str:
     r"""Where a user's cache keeps the state of a verified shared-cache model.
 
     See :func:`audmodel._shared.shared_model`.
 
     """
-    folder = _model_folder(cache_root, short_id, version)
+    _, version = model
+    folder = _model_folder(cache_root, model)
     return os.path.join(folder, f".{version}.shared.json")
 
 
@@ -786,7 +791,7 @@ def entries(cache_root: str) -> list[Entry]:
         for version in _subfolders(os.path.join(cache_root, short_id)):
             if not _ids.is_safe_version(version):  # a leftover, e.g. '1.0.0~'
                 continue
-            path = model_dir(cache_root, short_id, version)
+            path = model_dir(cache_root, _ids.ModelId(short_id, version))
             if not is_complete(path):
                 continue
             try:

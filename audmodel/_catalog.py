@@ -69,6 +69,11 @@ class Model:
         r"""Version."""
         return self.uid.split("-", 1)[1]
 
+    @property
+    def model_id(self) -> _ids.ModelId:
+        r"""The model's ID as its two parts."""
+        return _ids.split_uid(self.uid)
+
 
 def models(
     cache_root: str,
@@ -172,9 +177,7 @@ def aliases_of(model: Model, pointing: dict[str, str]) -> list[str]:
     if model.repository is None:  # known from a cache: no aliases file at hand
         return sorted(a for a, uid in pointing.items() if uid == model.uid)
     with _store.opened(model.repository) as location:
-        return _aliases.aliases_of(
-            location, model.short_id, model.version, pointing.get
-        )
+        return _aliases.aliases_of(location, model.model_id, pointing.get)
 
 
 def _uid_of_header(path: str) -> str | None:
@@ -242,7 +245,7 @@ def cached_headers(uids: list[str], cache_root: str) -> Iterator[tuple[str, dict
     r"""Headers that are in the cache as files, e.g. put there by audmodel 1.5."""
     for uid in uids:
         short_id, version = uid.split("-", 1)
-        path = _cache.header_file(cache_root, short_id, version)
+        path = _cache.header_file(cache_root, _ids.ModelId(short_id, version))
         if os.path.exists(path):
             try:
                 header = _yaml.load_file(
@@ -287,7 +290,7 @@ def _read_headers(
 
 def _read_header(location: _store.Location, uid: str) -> dict | Exception:
     try:
-        return _store.read_header(location, *_ids.split_uid(uid))[1].as_dict()
+        return _store.read_header(location, _ids.split_uid(uid))[1].as_dict()
     except Exception as ex:
         return ex
 

@@ -312,7 +312,7 @@ def _models(location: _store.Location, inventory: _Inventory) -> Iterable[Findin
                 uid,
                 stored,
                 "the model has no meta file",
-                fix=_empty_meta_writer(location, short_id, version),
+                fix=_empty_meta_writer(location, _ids.ModelId(short_id, version)),
             )
     damage = _parallel(
         lambda uid: _archive_damage(
@@ -331,8 +331,10 @@ def _models(location: _store.Location, inventory: _Inventory) -> Iterable[Findin
 
 
 def _empty_meta_writer(
-    location: _store.Location, short_id: str, version: str
+    location: _store.Location, model: _ids.ModelId
 ) -> Callable[[], str]:
+    short_id, version = model
+
     def fix() -> str:
         path = _layout.meta_path(short_id)
         _store.write_bytes(location, _yaml.dumps({}).encode(), path, version)
@@ -457,7 +459,7 @@ def _alias_findings(
             yield Finding(ALIAS_TO_NOTHING, alias, stored, detail, fix=fix)
     with_file = sorted(set(inventory.aliases_files) & set(inventory.headers))
     listed = _parallel(
-        lambda uid: set(_aliases.read_aliases(location, *_ids.split_uid(uid))),
+        lambda uid: set(_aliases.read_aliases(location, _ids.split_uid(uid))),
         with_file,
     )
     for uid in sorted(inventory.headers):

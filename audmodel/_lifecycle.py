@@ -34,24 +34,25 @@ CLAIM_WAIT = 60.0
 r"""Seconds a removal waits for a publication of the same ID to end."""
 
 
-def remove(short_id: str, version: str, repository: Repository) -> None:
+def remove(model: _ids.ModelId, repository: Repository) -> None:
     r"""Remove a model version from its repository; see :func:`audmodel.remove`."""
+    short_id, version = model
     with _store.opened(repository) as location:
         header = _layout.header_path(short_id)
-        with _store.missing_as_not_found(location, short_id, version):
+        with _store.missing_as_not_found(location, model):
             header_bytes = _store.read_bytes(location, header, version)
         try:
             info: Header | None = Header.parse(
                 header_bytes,
-                _ids.ModelId(short_id, version),
+                model,
                 _store.source(location, header, version),
             )
         except errors.RefusedError:
             info = None
-        _refuse_aliased(location, short_id, version)
+        _refuse_aliased(location, model)
         meta = _layout.meta_path(short_id)
         meta_bytes = _store.read_if_there(location, meta, version)
-        _remove_header(location, short_id, version, header_bytes, meta_bytes)
+        _remove_header(location, model, header_bytes, meta_bytes)
         _output.say(f"Removed the header of '{short_id}-{version}'.")
         paths = [
             _layout.meta_path(short_id),
@@ -63,13 +64,12 @@ def remove(short_id: str, version: str, repository: Repository) -> None:
         # model's archive: its archive is left for check() to report.
         if info is not None:
             paths.append(info.archive_path)
-        _remove_rest(location, short_id, version, paths)
+        _remove_rest(location, model, paths)
 
 
 def _remove_header(
     location: _store.Location,
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     header_bytes: bytes,
     meta_bytes: bytes | None,
 ) -> None:
@@ -79,9 +79,10 @@ def _remove_header(
     so the meta is put back as well.
 
     """
+    short_id, version = model
     header = _layout.header_path(short_id)
     try:
-        with _store.missing_as_not_found(location, short_id, version):
+        with _store.missing_as_not_found(location, model):
             location.interface.remove_file(header, version)
     except audbackend.BackendError as ex:
         cause = ex.exception
@@ -94,7 +95,7 @@ def _remove_header(
         # set_alias() checks the header after writing an alias, and this
         # checks the aliases after removing the header: of a removal and
         # a new alias at the same time, at least one sees the other.
-        _refuse_aliased(location, short_id, version)
+        _refuse_aliased(location, model)
     except RuntimeError:
         meta = _layout.meta_path(short_id)
         if meta_bytes is not None and not _store.exists(location, meta, version):
@@ -105,15 +106,15 @@ def _remove_header(
 
 def _remove_rest(
     location: _store.Location,
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     paths: list[str],
 ) -> None:
-    uid = str(_ids.ModelId(short_id, version))
+    short_id, version = model
+    uid = str(model)
     try:
         # A publication of the ID that began before the header was gone
         # finds that the model exists and stops; it is waited for.
-        with _transaction.claimed(location, short_id, version, CLAIM_WAIT):
+        with _transaction.claimed(location, model, CLAIM_WAIT):
             if _store.exists(location, _layout.header_path(short_id), version):
                 # Published anew meanwhile: its files are not ours to remove.
                 return
@@ -127,8 +128,9 @@ def _remove_rest(
         ) from ex
 
 
-def _refuse_aliased(location: _store.Location, short_id: str, version: str) -> None:
-    pointing = _aliases.aliases_of(location, short_id, version)
+def _refuse_aliased(location: _store.Location, model: _ids.ModelId) -> None:
+    short_id, version = model
+    pointing = _aliases.aliases_of(location, model)
     if pointing:
         raise errors.AliasedModelError(
             f"Cannot remove model '{short_id}-{version}': the aliases {pointing} "
@@ -180,7 +182,7 @@ def _drop_from_aliases_file(location: _store.Location, alias: str, uid: str) -> 
     except _aliases.AliasFileError:
         pass
     short_id, version = _ids.split_uid(uid)
-    text = _aliases.aliases_without(location, short_id, version, alias)
+    text = _aliases.aliases_without(location, _ids.ModelId(short_id, version), alias)
     if text is not None and _store.exists(
         location, _layout.header_path(short_id), version
     ):
@@ -192,8 +194,7 @@ def _drop_from_aliases_file(location: _store.Location, alias: str, uid: str) -> 
 
 
 def copy(
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     source: Repository,
     target: Repository,
     with_aliases: bool,
@@ -204,14 +205,15 @@ def copy(
         the aliases copied with it
 
     """
-    uid = str(_ids.ModelId(short_id, version))
+    short_id, version = model
+    uid = str(model)
     with (
         _store.opened(source) as src,
         _store.opened(target) as dst,
-        _store.missing_as_not_found(src, short_id, version),
+        _store.missing_as_not_found(src, model),
     ):
         header = _layout.header_path(short_id)
-        header_bytes, info = _store.read_header(src, short_id, version)
+        header_bytes, info = _store.read_header(src, model)
         archive = info.archive_path
         meta = _layout.meta_path(short_id)
         meta_bytes = _store.read_if_there(src, meta, version)
@@ -219,10 +221,10 @@ def copy(
             meta_bytes = _yaml.dumps({}).encode()
         signature = _layout.signature_path(short_id)
         signature_bytes = _store.read_if_there(src, signature, version, None)
-        aliases = _aliases.aliases_of(src, short_id, version) if with_aliases else []
+        aliases = _aliases.aliases_of(src, model) if with_aliases else []
         # The model's own files: see _transaction.publication for before=None.
-        with _transaction.publication(dst, short_id, version, "copy") as log:
-            with _store.missing_as_not_found(src, short_id, version):
+        with _transaction.publication(dst, model, "copy") as log:
+            with _store.missing_as_not_found(src, model):
                 log.copy_file(src, archive, version)
             log.put_bytes(meta_bytes, meta, version, None)
             if signature_bytes is not None:  # it signs the files, valid anywhere

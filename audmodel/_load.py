@@ -50,8 +50,7 @@ else:  # imported when an archive is first read (see audmodel._lazy)
 
 
 def header(
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     cache_root: str,
     repository: Repository | None = None,
     shared: str | None = None,
@@ -66,27 +65,26 @@ def header(
         audbackend.BackendError: if a repository cannot be reached
 
     """
+    short_id, version = model
     caches = _cache.roots(cache_root, shared)
-    local = _cache.held_copy(caches, _cache.header_file, short_id, version)
-    local = local or _cache.header_file(cache_root, short_id, version)
+    local = _cache.held_copy(caches, _cache.header_file, model)
+    local = local or _cache.header_file(cache_root, model)
     if not os.path.exists(local):
         _store.need_repository(f"Model '{short_id}-{version}'")
         with _cache.lock(local):
             if not os.path.exists(local):
-                _, text = _store.owner_and_header(short_id, version, repository)
+                _, text = _store.owner_and_header(model, repository)
                 _cache.write_file(local, text)
                 _output.say(f"Header of '{short_id}-{version}' cached in '{local}'.")
     else:
         _output.say(f"Header of '{short_id}-{version}' read from the cache.")
     # The cache may be shared, and a header put there by anyone in its group.
-    cached = _read_cached(local, short_id, version, "header")
-    model = _ids.ModelId(short_id, version)
+    cached = _read_cached(local, model, "header")
     return Header.of(cached, model, f"cached header '{local}'")
 
 
 def meta(
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     cache_root: str,
     repository: Repository | None = None,
     shared: str | None = None,
@@ -103,19 +101,19 @@ def meta(
             and the meta is not cached
 
     """
-    local = _cache.meta_file(cache_root, short_id, version)
+    local = _cache.meta_file(cache_root, model)
     caches = _cache.roots(cache_root, shared)
-    cached = _cache.held_copy(caches, _cache.meta_file, short_id, version)
+    cached = _cache.held_copy(caches, _cache.meta_file, model)
 
     def ask() -> dict[str, Any]:
-        found = repository or _repository_of(short_id, version, cache_root, shared)
+        found = repository or _repository_of(model, cache_root, shared)
         with _cache.lock(local):
-            return meta_locked(short_id, version, local, found, shared)
+            return meta_locked(model, local, found, shared)
 
-    uid = _ids.ModelId(short_id, version)
+    uid = model
     return _store.ask(
         ask,
-        lambda: _cached_meta(cached, short_id, version),
+        lambda: _cached_meta(cached, model),
         f"the meta of '{uid}'",
         missing=f"The meta of model '{uid}'",
         offline_note=f"the meta of '{uid}' is as it was when last read; "
@@ -124,7 +122,7 @@ def meta(
 
 
 def _repository_of(
-    short_id: str, version: str, cache_root: str, shared: str | None
+    model: _ids.ModelId, cache_root: str, shared: str | None
 ) -> Repository:
     r"""The repository of a model; its header is read (and cached) to find it.
 
@@ -133,21 +131,20 @@ def _repository_of(
 
     """
     caches = _cache.roots(cache_root, shared)
-    if _cache.held_copy(caches, _cache.header_file, short_id, version) is None:
-        header(short_id, version, cache_root, None, shared)
-    return _store.find_header(short_id, version)
+    if _cache.held_copy(caches, _cache.header_file, model) is None:
+        header(model, cache_root, None, shared)
+    return _store.find_header(model)
 
 
-def _cached_meta(path: str | None, short_id: str, version: str) -> dict | None:
+def _cached_meta(path: str | None, model: _ids.ModelId) -> dict | None:
     r"""The meta of a cached copy, ``None`` if there is no copy."""
     if path is None:
         return None
-    return _read_cached(path, short_id, version, "meta") or {}
+    return _read_cached(path, model, "meta") or {}
 
 
 def meta_locked(
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     local: str,
     repository: Repository,
     shared: str | None = None,
@@ -158,6 +155,7 @@ def meta_locked(
     (``shared``) is read where it is.
 
     """
+    short_id, version = model
     path = _layout.meta_path(short_id)
     with _store.opened(repository) as location:
         # Read rather than compared by checksum first: meta is small, and
@@ -172,20 +170,19 @@ def meta_locked(
     _yaml.loads(data, f"the meta of '{short_id}-{version}'")
     md5 = hashlib.md5(data).hexdigest()
     if shared is not None and not os.path.exists(local):
-        in_shared = _cache.meta_file(shared, short_id, version)
+        in_shared = _cache.meta_file(shared, model)
         if _cache.file_md5(in_shared) == md5:
-            return _read_cached(in_shared, short_id, version, "meta") or {}
+            return _read_cached(in_shared, model, "meta") or {}
     if _cache.file_md5(local) != md5:
         _cache.write_file(local, data)
         _output.say(f"Meta of '{short_id}-{version}' cached in '{local}'.")
     else:
         _output.say(f"Meta of '{short_id}-{version}' in the cache is current.")
-    return _read_cached(local, short_id, version, "meta") or {}
+    return _read_cached(local, model, "meta") or {}
 
 
 def url(
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     cache_root: str,
     type: str = "model",
     repository: Repository | None = None,
@@ -201,21 +198,21 @@ def url(
         audbackend.BackendError: if a repository cannot be reached
 
     """
+    short_id, version = model
     _store.refuse_offline(repository)  # a location is no cache's to tell
     if type == "model":
         # The header first: where it is read, its repository is known after.
-        path = header(short_id, version, cache_root, repository, shared).archive_path
+        path = header(model, cache_root, repository, shared).archive_path
     elif type == "header":
         path = _layout.header_path(short_id)
     else:
         path = _layout.meta_path(short_id)
-    repository = repository or _store.find_header(short_id, version)
+    repository = repository or _store.find_header(model)
     return _store.url(repository, path, version)
 
 
-def _read_cached(
-    path: str, short_id: str, version: str, what: str
-) -> dict[str, Any] | None:
+def _read_cached(path: str, model: _ids.ModelId, what: str) -> dict[str, Any] | None:
+    short_id, version = model
     data = _yaml.load_file(
         path, f"the {what} of '{short_id}-{version}' ('{path}')", follow=False
     )
@@ -252,7 +249,7 @@ def model(
     if found is not None and _signed_in_shared(model_id, found, cache_root, shared):
         _output.say(f"Model '{model_id}' is in the shared cache: '{found}'.")
         return found
-    final = _cache.model_dir(cache_root, short_id, version)
+    final = _cache.model_dir(cache_root, model_id)
     # A folder appears only by an atomic rename, so no lock is needed to
     # trust one that is there.
     if _cache.is_complete(final):
@@ -263,7 +260,7 @@ def model(
     _store.need_repository(f"Model '{short_id}-{version}'")
     with _cache.lock(final, timeout):
         if not _cache.is_complete(final):
-            _download(short_id, version, cache_root, final)
+            _download(model_id, cache_root, final)
     return final
 
 
@@ -273,13 +270,8 @@ def _in_shared(
     r"""A model's folder in the shared cache that may be used, see :mod:`._shared`."""
     if shared is None:
         return None
-    short_id, version = model_id
     return _shared.shared_model(
-        shared,
-        cache_root,
-        short_id,
-        version,
-        lambda: files_record(short_id, version, cache_root),
+        shared, cache_root, model_id, lambda: files_record(model_id, cache_root)
     )
 
 
@@ -303,18 +295,18 @@ def _signed_in_shared(
 
 
 def _download(
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     cache_root: str,
     final: str,
 ) -> None:
-    path = header(short_id, version, cache_root).archive_path
-    repository = _store.find_header(short_id, version)
+    short_id, version = model
+    path = header(model, cache_root).archive_path
+    repository = _store.find_header(model)
     with _store.opened(repository) as location:
         # An interrupted load is continued next time, where it can be.
         resumable = _store.resumes(location, path, version)
         try:
-            _build(location, short_id, path, version, cache_root, resumable)
+            _build(location, model, path, cache_root, resumable)
         except _StagingGoneError:
             # Removed by what no lock of ours excludes: a process on another
             # host of a network file system, a user's rm -rf.
@@ -323,9 +315,9 @@ def _download(
                 "removed while the model was loaded; loading it again.",
                 stacklevel=2,
             )
-            _build(location, short_id, path, version, cache_root, resumable)
+            _build(location, model, path, cache_root, resumable)
     _output.say(f"Model '{short_id}-{version}' loaded into '{final}'.")
-    _keep_meta(short_id, version, cache_root, repository)
+    _keep_meta(model, cache_root, repository)
 
 
 def chosen_files(
@@ -361,16 +353,15 @@ def chosen_files(
         filelock.Timeout: if the lock is not acquired in ``timeout``
 
     """
-    short_id, version = model_id
     roots = _cache.roots(cache_root, shared)
-    record = cached_files_record(short_id, version, roots)
+    record = cached_files_record(model_id, roots)
     whole = _whole_in_caches(model_id, cache_root, shared)
     if whole is not None:
         names = list(record) if record is not None else _files_below(whole)
         chosen = choose(names)
         _trust.check(model_id, whole, cache_root, shared, chosen)
         return whole, chosen
-    parts = _cache.parts_folder(cache_root, short_id, version)
+    parts = _cache.parts_folder(cache_root, model_id)
     if record is not None:
         names = choose(list(record))
         if _parts.kept(parts, record, names):
@@ -420,12 +411,11 @@ def _difference_in_archive(
     model_id: _ids.ModelId, cache_root: str, signed: _signature.Signed
 ) -> str | None:
     r"""How the files of a model's stored archive differ from what was signed."""
-    short_id, version = model_id
     _store.need_repository(f"Model '{model_id}'")
-    archive = _stored_archive(short_id, version, cache_root, "verify the files")
+    archive = _stored_archive(model_id, cache_root, "verify the files")
     with archive as (location, path), tempfile.TemporaryDirectory() as tmp:
         folder, download = os.path.join(tmp, "model"), os.path.join(tmp, "a.zip")
-        _unpack(location, short_id, path, version, (folder, download), None)
+        _unpack(location, model_id, path, (folder, download), None)
         return _signature.difference(signed, folder)
 
 
@@ -436,7 +426,7 @@ def _whole_in_caches(
     found = _in_shared(model_id, cache_root, shared)
     if found is not None:
         return found
-    final = _cache.model_dir(cache_root, *model_id)
+    final = _cache.model_dir(cache_root, model_id)
     return final if _cache.is_complete(final) else None
 
 
@@ -456,7 +446,6 @@ def _fetch_parts(
     choose: Callable[[list[str]], list[str]],
 ) -> list[str]:
     r"""Fetch the chosen files missing from the folder of parts; return all chosen."""
-    short_id, version = model_id
     _parts.opened(parts)
     chosen: list[str] = []
     fetched: list[str] = []
@@ -465,20 +454,20 @@ def _fetch_parts(
         record = _cache.record(entries)
         chosen.extend(choose(list(record)))
         fetched.extend(n for n in chosen if not _parts.kept(parts, record, [n]))
-        local = _cache.files_record(cache_root, short_id, version)
+        local = _cache.files_record(cache_root, model_id)
         with _cache.lock(local):  # kept for the next call: no request then
             _cache.write_record(local, record)
         return _archive.Resume(skip=frozenset(record) - set(fetched))
 
     with (
-        _stored_archive(short_id, version, cache_root, "fetch files") as (
+        _stored_archive(model_id, cache_root, "fetch files") as (
             location,
             path,
         ),
         _cache.staging(parts) as (folder, download),
     ):
         staged = (folder, download)
-        _unpack(location, short_id, path, version, staged, plan, False)
+        _unpack(location, model_id, path, staged, plan, False)
         if fetched:
             _trust.checked_or_discarded(model_id, folder, cache_root, fetched)
         _parts.keep(folder, parts, fetched)
@@ -486,19 +475,18 @@ def _fetch_parts(
     return chosen
 
 
-def _keep_meta(
-    short_id: str, version: str, cache_root: str, repository: Repository
-) -> None:
+def _keep_meta(model: _ids.ModelId, cache_root: str, repository: Repository) -> None:
     r"""Keep a loaded model's meta in the cache, for offline use.
 
     The model is loaded already: a meta that cannot be read now is told,
     not raised, and read again by the next :func:`meta`.
 
     """
-    local = _cache.meta_file(cache_root, short_id, version)
+    short_id, version = model
+    local = _cache.meta_file(cache_root, model)
     try:
         with _cache.lock(local):
-            meta_locked(short_id, version, local, repository)
+            meta_locked(model, local, repository)
     except Exception as ex:  # the load has succeeded
         _output.say(f"The meta of '{short_id}-{version}' was not kept: {ex}")
 
@@ -509,9 +497,8 @@ class _StagingGoneError(Exception):
 
 def _build(
     location: _store.Location,
-    short_id: str,
+    model: _ids.ModelId,
     path: str,
-    version: str,
     cache_root: str,
     resumable: bool,
 ) -> None:
@@ -521,27 +508,24 @@ def _build(
         _StagingGoneError: if the staging folder was removed meanwhile
 
     """
-    final = _cache.model_dir(cache_root, short_id, version)
+    final = _cache.model_dir(cache_root, model)
     with _cache.staging(final, resumable) as (folder, download):
         journal = _journal.Journal(folder) if resumable else None
-        parts = _cache.parts_folder(cache_root, short_id, version)
+        parts = _cache.parts_folder(cache_root, model)
         try:
             entries = _unpack(
                 location,
-                short_id,
+                model,
                 path,
-                version,
                 (folder, download),
                 _whole_plan(journal, parts, folder),
                 # Files fetched before may lie in a small archive's end.
                 whole_if_small=not os.path.isdir(parts),
             )
-            _trust.checked_or_discarded(
-                _ids.ModelId(short_id, version), folder, cache_root
-            )
+            _trust.checked_or_discarded(model, folder, cache_root)
             # Before the folder: a cached model always has its record.
             _cache.write_record(
-                _cache.files_record(cache_root, short_id, version),
+                _cache.files_record(cache_root, model),
                 _cache.record(entries),
             )
             _cache.place(folder, final)
@@ -586,9 +570,8 @@ def _whole_plan(
 
 def _unpack(
     location: _store.Location,
-    short_id: str,
+    model: _ids.ModelId,
     path: str,
-    version: str,
     staged: tuple[str, str],
     plan: _store.Plan | None,
     whole_if_small: bool = True,
@@ -600,21 +583,22 @@ def _unpack(
 
     """
     try:
-        with _store.missing_as_not_found(location, short_id, version):
-            return _store.unpack(location, path, version, *staged, plan, whole_if_small)
+        with _store.missing_as_not_found(location, model):
+            return _store.unpack(
+                location, path, model.version, *staged, plan, whole_if_small
+            )
     except (_archive.ArchiveError, audbackend.BackendError) as ex:
         cause = getattr(ex, "exception", ex)
         refused = _archive.ArchiveError | ChecksumError | NotRegularFileError
         if not isinstance(cause, refused):
             raise
         raise errors.LoadError(
-            f"Cannot load model '{short_id}-{version}' from "
-            f"{location.repository}: {cause}"
+            f"Cannot load model '{model}' from {location.repository}: {cause}"
         ) from None
 
 
 def cached_files_record(
-    short_id: str, version: str, caches: list[str]
+    model: _ids.ModelId, caches: list[str]
 ) -> dict[str, list[int]] | None:
     r"""The record of a model's files kept in the first cache holding a sound one.
 
@@ -622,13 +606,13 @@ def cached_files_record(
 
     """
     for root in caches:
-        record = _cache.read_record(_cache.files_record(root, short_id, version))
+        record = _cache.read_record(_cache.files_record(root, model))
         if record is not None:
             return record
     return None
 
 
-def files_record(short_id: str, version: str, cache_root: str) -> dict[str, list]:
+def files_record(model: _ids.ModelId, cache_root: str) -> dict[str, list]:
     r"""Size and CRC-32 of each file of a model, see :func:`_cache.files_record`.
 
     Taken from the cache, else from the central directory of the archive
@@ -639,19 +623,18 @@ def files_record(short_id: str, version: str, cache_root: str) -> dict[str, list
         audbackend.BackendError: if a repository cannot be reached
 
     """
-    local = _cache.files_record(cache_root, short_id, version)
+    local = _cache.files_record(cache_root, model)
     files = _cache.read_record(local)
     if files is not None:
         return files
-    files = _cache.record(archive_entries(short_id, version, cache_root))
+    files = _cache.record(archive_entries(model, cache_root))
     with _cache.lock(local):
         _cache.write_record(local, files)
     return files
 
 
 def archive_entries(
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     cache_root: str,
     repository: Repository | None = None,
     shared: str | None = None,
@@ -667,15 +650,19 @@ def archive_entries(
         audbackend.BackendError: if a repository cannot be reached
 
     """
+    _, version = model
     with _stored_archive(
-        short_id, version, cache_root, "list the files", repository, shared
+        model,
+        cache_root,
+        "list the files",
+        repository,
+        shared,
     ) as (location, path):
         return _store.archive_entries(location, path, version)
 
 
 def archive_member(
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     cache_root: str,
     entry: zipfile.ZipInfo,
     repository: Repository | None = None,
@@ -687,8 +674,7 @@ def archive_member(
     (see :func:`audmodel._store.archive_member`).
 
     Args:
-        short_id: short ID of the model
-        version: its version
+        model: the model
         cache_root: cache folder, for the header
         entry: the file's entry, from :func:`archive_entries`
         repository: where the model is; found if ``None``
@@ -699,16 +685,20 @@ def archive_member(
         audbackend.BackendError: if a repository cannot be reached
 
     """
+    _, version = model
     with _stored_archive(
-        short_id, version, cache_root, f"read '{entry.filename}'", repository, shared
+        model,
+        cache_root,
+        f"read '{entry.filename}'",
+        repository,
+        shared,
     ) as (location, path):
         return _store.archive_member(location, path, version, entry)
 
 
 @contextlib.contextmanager
 def _stored_archive(
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     cache_root: str,
     doing: str,
     repository: Repository | None = None,
@@ -720,9 +710,10 @@ def _stored_archive(
     what could not be done (``doing``) with which model.
 
     """
+    short_id, version = model
     if repository is None:
-        repository = _store.find_header(short_id, version)
-    path = header(short_id, version, cache_root, repository, shared).archive_path
+        repository = _store.find_header(model)
+    path = header(model, cache_root, repository, shared).archive_path
     _output.say(f"Reading the archive of '{short_id}-{version}' in {repository}.")
     with _store.opened(repository) as location:
         try:

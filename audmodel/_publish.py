@@ -75,7 +75,9 @@ def publish(
         _store.opened(repository) as location,
         # Claimed before packing, so that a model that exists is told
         # at once, by the one check the claim needs anyway.
-        _transaction.new_model(location, short_id, version, "publish", everywhere=True),
+        _transaction.new_model(
+            location, _ids.ModelId(short_id, version), "publish", everywhere=True
+        ),
     ):
         signature = None
         if signing_key is not None:
@@ -104,7 +106,9 @@ def publish(
             alias,
             signature,
         )
-        with _transaction.all_or_nothing(location, short_id, version, "publish") as log:
+        with _transaction.all_or_nothing(
+            location, _ids.ModelId(short_id, version), "publish"
+        ) as log:
             _upload(log, upload)
     return str(uid)
 
@@ -162,14 +166,15 @@ def _upload(log: _transaction.UndoLog, upload: _Upload) -> None:
     log.put_text(upload.header_text, _layout.header_path(short_id), version, None)
 
 
-def set_alias(alias: str, short_id: str, version: str, repository: Repository) -> None:
+def set_alias(alias: str, model: _ids.ModelId, repository: Repository) -> None:
     r"""Point ``alias`` at a model; see :func:`audmodel.set_alias`.
 
     The alias is taken from the model it pointed to before.
     If anything fails, the files are put back as they were.
 
     """
-    uid = str(_ids.ModelId(short_id, version))
+    short_id, version = model
+    uid = str(model)
     with (
         _store.opened(repository) as location,
         _transaction.aliases_locked(location),
@@ -177,7 +182,7 @@ def set_alias(alias: str, short_id: str, version: str, repository: Repository) -
         log = _transaction.UndoLog(location)
         try:
             alias_before = unlink_alias(log, alias, uid)
-            aliases, before = _aliases.read_aliases_file(location, short_id, version)
+            aliases, before = _aliases.read_aliases_file(location, model)
             if alias not in aliases:
                 log.put_text(
                     _aliases.aliases_text([*aliases, alias]),
@@ -203,8 +208,7 @@ def set_alias(alias: str, short_id: str, version: str, repository: Repository) -
 
 
 def update_meta(
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     meta: dict[str, object],
     replace: bool,
     cache_root: str,
@@ -216,13 +220,14 @@ def update_meta(
     so processes sharing a cache update one after the other.
 
     """
+    short_id, version = model
     text = _yaml.dumps(meta)
-    local = _cache.meta_file(cache_root, short_id, version)
+    local = _cache.meta_file(cache_root, model)
     with _cache.lock(local):
         if replace:
             new = meta
         else:
-            current = _load.meta_locked(short_id, version, local, repository)
+            current = _load.meta_locked(model, local, repository)
             new = merge(current, meta)
             text = _yaml.dumps(new)
         path = _layout.meta_path(short_id)
@@ -231,7 +236,7 @@ def update_meta(
             _output.say(f"Wrote {_layout.described(path, version)} in {repository}.")
             # A removal of the model meanwhile would leave the meta behind.
             if _store.take_back_if_removed(
-                location, text.encode(), path, version, _ids.ModelId(short_id, version)
+                location, text.encode(), path, version, model
             ):
                 raise _store.model_not_found(short_id, version)
         _cache.write_file(local, text.encode())
@@ -307,8 +312,9 @@ def detach_alias(
         return True
     if old_uid is None or old_uid == new_uid:
         return False
-    old_short_id, old_version = _ids.split_uid(old_uid)
-    text = _aliases.aliases_without(location, old_short_id, old_version, alias)
+    old = _ids.split_uid(old_uid)
+    old_short_id, old_version = old
+    text = _aliases.aliases_without(location, old, alias)
     if text is not None:
         path = _layout.aliases_path(old_short_id)
         log.put_text(text, path, old_version)

@@ -20,13 +20,13 @@ from audmodel._cache import read_record
 from audmodel._cache import shared_stamp_file
 from audmodel._cache import verify
 from audmodel._cache import write_file
+from audmodel._ids import ModelId
 
 
 def shared_model(
     shared_root: str,
     cache_root: str,
-    short_id: str,
-    version: str,
+    model: ModelId,
     trusted_record: Callable[[], dict[str, list[int]]],
 ) -> str | None:
     r"""A model folder in the shared cache that may be used, or ``None``.
@@ -45,8 +45,7 @@ def shared_model(
     Args:
         shared_root: the shared cache
         cache_root: the user's cache
-        short_id: short ID
-        version: version
+        model: the model
         trusted_record: gives the trusted record; raises if it cannot be
             had (e.g. offline, with none in the user's cache)
 
@@ -56,10 +55,10 @@ def shared_model(
             loads it into its own cache instead)
 
     """
-    folder = model_dir(shared_root, short_id, version)
+    folder = model_dir(shared_root, model)
     if not is_complete(folder):  # a link is not complete either
         return None
-    stamp_path = shared_stamp_file(cache_root, short_id, version)
+    stamp_path = shared_stamp_file(cache_root, model)
     try:
         now = _stamp(folder)
     except OSError:  # removed from the shared cache meanwhile
@@ -67,12 +66,12 @@ def shared_model(
     stamp = read_record(stamp_path)
     if stamp is not None and stamp == {"folder": folder, "files": now}:
         return folder
-    model = f"Model '{short_id}-{version}' in the shared cache '{shared_root}'"
+    which = f"Model '{model}' in the shared cache '{shared_root}'"
     try:
         record = trusted_record()
     except Exception as ex:  # offline, unreachable, or gone from its repository
         warnings.warn(
-            f"{model} cannot be verified ({ex}); it is loaded into "
+            f"{which} cannot be verified ({ex}); it is loaded into "
             f"'{cache_root}' instead.",
             stacklevel=2,
         )
@@ -81,7 +80,7 @@ def shared_model(
     if problems:
         listed = ", ".join(f"{path} {problem}" for path, problem in problems[:3])
         warnings.warn(
-            f"{model} differs from its archive ({listed}); it is loaded into "
+            f"{which} differs from its archive ({listed}); it is loaded into "
             f"'{cache_root}' instead.",
             stacklevel=2,
         )

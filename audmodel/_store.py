@@ -193,15 +193,14 @@ def need_repository(what: str) -> None:
 
 
 @contextlib.contextmanager
-def missing_as_not_found(
-    location: Location, short_id: str, version: str
-) -> Iterator[None]:
+def missing_as_not_found(location: Location, model: _ids.ModelId) -> Iterator[None]:
     r"""Raise a missing file of a removed model as the model's absence.
 
     Another process may remove a model while it is read. A file missing
     from a model that still has its header is raised as it is.
 
     """
+    short_id, version = model
     try:
         yield
     except (audbackend.BackendError, FileNotFoundError) as ex:
@@ -384,7 +383,7 @@ def _in_order(first: Repository | None) -> list[Repository]:
     return found
 
 
-def find_header(short_id: str, version: str) -> Repository:
+def find_header(model: _ids.ModelId) -> Repository:
     r"""The repository that owns a model: the first reachable one holding it.
 
     Known in a call once its header was read or asked for.
@@ -397,16 +396,17 @@ def find_header(short_id: str, version: str) -> Repository:
             and none of the others holds the model
 
     """
+    short_id, version = model
     call = _call.current()
     if call is not None and (short_id, version) in call.owners:
         return call.owners[(short_id, version)]
     path = _layout.header_path(short_id)
     question = lambda at: exists(at, path, version) or None  # noqa: E731
-    return _first_holding(short_id, version, question)[0]
+    return _first_holding(model, question)[0]
 
 
 def owner_and_header(
-    short_id: str, version: str, repository: Repository | None = None
+    model: _ids.ModelId, repository: Repository | None = None
 ) -> tuple[Repository, bytes]:
     r"""The repository that owns a model, and its header's bytes, checked.
 
@@ -418,23 +418,23 @@ def owner_and_header(
         audbackend.BackendError: as :func:`find_header`
 
     """
+    short_id, version = model
     if repository is not None:
         with opened(repository) as location:
-            return repository, read_header(location, short_id, version)[0]
+            return repository, read_header(location, model)[0]
     path = _layout.header_path(short_id)
 
     def checked(location: Location) -> bytes | None:
         data = read_if_there(location, path, version)
         if data is not None:
-            model = _ids.ModelId(short_id, version)
             Header.parse(data, model, source(location, path, version))
         return data
 
-    return _first_holding(short_id, version, checked)
+    return _first_holding(model, checked)
 
 
 def _first_holding(
-    short_id: str, version: str, question: Callable[[Location], T | None]
+    model: _ids.ModelId, question: Callable[[Location], T | None]
 ) -> tuple[Repository, T]:
     r"""The first reachable repository whose answer is not ``None``, and it.
 
@@ -446,6 +446,7 @@ def _first_holding(
             and none of the others holds the model
 
     """
+    short_id, version = model
     asking = Asking(f"the model '{short_id}-{version}'")
     for repository, answer in asking.answers(question):
         if answer is not None:
@@ -576,8 +577,9 @@ def alias_names(location: Location) -> list[str]:
     return [name for name in map(_layout.alias_of, paths) if name is not None]
 
 
-def is_published(short_id: str, version: str, repository: Repository) -> bool:
+def is_published(model: _ids.ModelId, repository: Repository) -> bool:
     r"""Tell if a model's header is in ``repository`` or a configured one."""
+    short_id, version = model
     path = _layout.header_path(short_id)
     question = lambda location: exists(location, path, version)  # noqa: E731
     return any(there for _, there in answers(question, repository))
@@ -638,9 +640,7 @@ def source(location: Location, path: str, version: str) -> str:
     return f"'{versioned_path(location, path, version)}' in {location.repository}"
 
 
-def read_header(
-    location: Location, short_id: str, version: str
-) -> tuple[bytes, Header]:
+def read_header(location: Location, model: _ids.ModelId) -> tuple[bytes, Header]:
     r"""Download a model's header; return its bytes and record.
 
     Raises:
@@ -650,10 +650,10 @@ def read_header(
         audbackend.BackendError: if the repository fails
 
     """
+    short_id, version = model
     path = _layout.header_path(short_id)
-    with missing_as_not_found(location, short_id, version):
+    with missing_as_not_found(location, model):
         data = read_bytes(location, path, version)
-    model = _ids.ModelId(short_id, version)
     return data, Header.parse(data, model, source(location, path, version))
 
 

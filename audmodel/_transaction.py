@@ -163,7 +163,7 @@ def _model_an_alias_names(path: str, text: bytes) -> _ids.ModelId | None:
 
 @contextlib.contextmanager
 def publication(
-    location: _store.Location, short_id: str, version: str, verb: str
+    location: _store.Location, model: _ids.ModelId, verb: str
 ) -> Iterator[UndoLog]:
     r"""Write a new model's files all or nothing; yields the log to write them by.
 
@@ -171,8 +171,8 @@ def publication(
 
     """
     with (
-        new_model(location, short_id, version, verb),
-        all_or_nothing(location, short_id, version, verb) as log,
+        new_model(location, model, verb),
+        all_or_nothing(location, model, verb) as log,
     ):
         yield log
 
@@ -180,8 +180,7 @@ def publication(
 @contextlib.contextmanager
 def new_model(
     location: _store.Location,
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     verb: str,
     everywhere: bool = False,
 ) -> Iterator[None]:
@@ -195,10 +194,10 @@ def new_model(
     """
     own: list[BaseException] = []  # the block's errors, raised as they are
     with (
-        _raised_as(verb, short_id, version, own),
-        claimed(location, short_id, version),
+        _raised_as(verb, model, own),
+        claimed(location, model),
     ):
-        refuse_existing(location, short_id, version, everywhere)
+        refuse_existing(location, model, everywhere)
         try:
             yield
         except BaseException as ex:
@@ -208,7 +207,7 @@ def new_model(
 
 @contextlib.contextmanager
 def all_or_nothing(
-    location: _store.Location, short_id: str, version: str, verb: str
+    location: _store.Location, model: _ids.ModelId, verb: str
 ) -> Iterator[UndoLog]:
     r"""Yield the log to write a claimed new model's files by.
 
@@ -221,8 +220,9 @@ def all_or_nothing(
     raised as one, saying ``Could not <verb> model '<uid>'``.
 
     """
+    short_id, version = model
     log = UndoLog(location)
-    with _raised_as(verb, short_id, version):
+    with _raised_as(verb, model):
         try:
             yield log
         except BaseException:
@@ -235,7 +235,7 @@ def all_or_nothing(
 
 @contextlib.contextmanager
 def _raised_as(
-    verb: str, short_id: str, version: str, passing: Sequence[BaseException] = ()
+    verb: str, model: _ids.ModelId, passing: Sequence[BaseException] = ()
 ) -> Iterator[None]:
     r"""Raise errors other than RuntimeError as ``Could not <verb> model ...``.
 
@@ -249,7 +249,7 @@ def _raised_as(
     except Exception as ex:
         if ex in passing:
             raise
-        uid = _ids.ModelId(short_id, version)
+        uid = model
         cause = ex.exception if isinstance(ex, audbackend.BackendError) else ex
         raise errors.PublicationError(
             f"Could not {verb} model '{uid}': {cause!r}"
@@ -257,11 +257,12 @@ def _raised_as(
 
 
 def refuse_existing(
-    location: _store.Location, short_id: str, version: str, everywhere: bool = False
+    location: _store.Location, model: _ids.ModelId, everywhere: bool = False
 ) -> None:
     r"""Raise if a repository (``everywhere``: or a configured one) holds a model."""
+    short_id, version = model
     if everywhere:
-        there = _store.is_published(short_id, version, location.repository)
+        there = _store.is_published(model, location.repository)
     else:
         there = _store.exists(location, _layout.header_path(short_id), version)
     if there:
@@ -279,8 +280,7 @@ r"""Seconds to wait for another process's change of aliases."""
 @contextlib.contextmanager
 def claimed(
     location: _store.Location,
-    short_id: str,
-    version: str,
+    model: _ids.ModelId,
     wait: float = 0.0,
 ) -> Iterator[None]:
     r"""Hold the claim on a model ID while its files are written or removed.
@@ -292,6 +292,7 @@ def claimed(
     A claim held by another process is waited for up to ``wait`` seconds.
 
     """
+    short_id, version = model
     path = _layout.claim_path(short_id)
     claim = {
         "owner": getpass.getuser(),
@@ -316,7 +317,7 @@ def claimed(
             _store.remove_stored(location, holder_path)
         elif time.monotonic() >= deadline:
             raise errors.BusyError(
-                f"{_busy(short_id, version)} ({_describe(holder)}). "
+                f"{_busy(model)} ({_describe(holder)}). "
                 f"If none is running, remove '{holder_path}' "
                 f"from {location.repository} and try again."
             )
@@ -338,10 +339,12 @@ def aliases_locked(location: _store.Location) -> contextlib.AbstractContextManag
     finds it if its holder died.
 
     """
-    return claimed(location, ALIASES_LOCK, _layout.ALIAS_VERSION, ALIASES_LOCK_WAIT)
+    aliases_lock = _ids.ModelId(ALIASES_LOCK, _layout.ALIAS_VERSION)
+    return claimed(location, aliases_lock, ALIASES_LOCK_WAIT)
 
 
-def _busy(short_id: str, version: str) -> str:
+def _busy(model: _ids.ModelId) -> str:
+    short_id, version = model
     if short_id == ALIASES_LOCK:
         return "The aliases are being changed by another process"
     return (

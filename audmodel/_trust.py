@@ -92,21 +92,21 @@ def bundle(
     """
     short_id, version = model
     for root in _cache.roots(cache_root, shared):
-        path = _cache.signature_file(root, short_id, version)
+        path = _cache.signature_file(root, model)
         data = read_small(path, _signature.BUNDLE_LIMIT)
         if data is not None:
             return _signature.Bundle(data, f"'{path}'")
     if _store.offline_mode():
         return None
     if repository is None:
-        repository = _store.find_header(short_id, version)
+        repository = _store.find_header(model)
     with _store.opened(repository) as location:
         path = _layout.signature_path(short_id)
         data = _store.read_if_there(location, path, version, _signature.BUNDLE_LIMIT)
     if data is None:
         return None
     found = _signature.Bundle(data, f"of model '{model}' in {repository}")
-    local = _cache.signature_file(cache_root, short_id, version)
+    local = _cache.signature_file(cache_root, model)
     with _cache.lock(local):
         _cache.write_file(local, data)
     return found
@@ -213,7 +213,7 @@ def checked_or_discarded(
         check(model, folder, cache_root, None, names)
     except errors.SignatureError:
         _cache.discard(folder)
-        local = _cache.signature_file(cache_root, *model)
+        local = _cache.signature_file(cache_root, model)
         if os.path.lexists(local):
             os.remove(local)
         raise

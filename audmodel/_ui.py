@@ -195,8 +195,7 @@ class Catalog:
         r"""Entries of a model's archive, read once."""
         if model.uid not in self._files:
             self._files[model.uid] = _load.archive_entries(
-                model.short_id,
-                model.version,
+                model.model_id,
                 self.cache_root,
                 model.repository,
                 self.shared,
@@ -219,8 +218,7 @@ class Catalog:
     def readme(self, model: _catalog.Model, entry: Any) -> bytes:
         r"""The bytes of a README entry, read from the archive by ranges."""
         return _load.archive_member(
-            model.short_id,
-            model.version,
+            model.model_id,
             self.cache_root,
             entry,
             model.repository,
@@ -433,8 +431,7 @@ def model_page(catalog: Catalog, snapshot: Snapshot, uid: str) -> dict[str, obje
     page["card"] = card and dataclasses.asdict(card)
     page["url"], _ = _guarded(
         lambda: _load.url(
-            model.short_id,
-            model.version,
+            model.model_id,
             catalog.cache_root,
             repository=model.repository,
             shared=catalog.shared,
@@ -503,8 +500,7 @@ def _meta(catalog: Catalog, model: _catalog.Model) -> dict[str, Any]:
     r"""A model's meta as it is now, as plain JSON values."""
     return _json.plain(
         _load.meta(
-            model.short_id,
-            model.version,
+            model.model_id,
             catalog.cache_root,
             model.repository,
             catalog.shared,

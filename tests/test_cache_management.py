@@ -17,6 +17,7 @@ import pytest
 
 import audmodel
 from audmodel import _cache
+from audmodel import _ids
 
 
 @pytest.fixture
@@ -185,7 +186,7 @@ def test_verify_cached_reports_changed_missing_and_extra_files(
 def test_verify_cached_asks_the_repository_without_a_record(loaded, cache):
     """A model that audmodel 1.5 put into the cache has no record of its files."""
     short_id, version = loaded[0].split("-", 1)
-    record = _cache.files_record(cache, short_id, version)
+    record = _cache.files_record(cache, _ids.ModelId(short_id, version))
     os.remove(record)
     damage(audmodel.load(loaded[0]))
     assert len(audmodel.verify_cached(short_id)) == 3

@@ -18,6 +18,7 @@ import pytest
 
 import audmodel
 from audmodel import _cache
+from audmodel import _ids
 from audmodel.backend import _s3
 
 
@@ -120,13 +121,13 @@ def test_an_alias_moved_by_another_user_is_seen_from_a_warm_cache(
     second = publish(model_root, "2.0.0")
     assert audmodel.load("best") == audmodel.load(first)  # both cached
     audmodel.set_alias("best", second)  # as another user would, elsewhere
-    assert audmodel.load("best") == _cache.model_dir(cache, *second.split("-", 1))
+    assert audmodel.load("best") == _cache.model_dir(cache, _ids.split_uid(second))
     assert audmodel.resolve_alias("best") == second
 
 
 def test_the_load_timeout_is_the_one_the_lock_waits(repository, model_root, cache):
     uid = publish(model_root)
-    folder = _cache.model_dir(cache, *uid.split("-", 1))
+    folder = _cache.model_dir(cache, _ids.split_uid(uid))
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:

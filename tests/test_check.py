@@ -21,6 +21,7 @@ from helpers import write_stored
 import pytest
 
 import audmodel
+from audmodel import _ids
 
 
 @pytest.fixture
@@ -273,9 +274,8 @@ def test_a_claim_taken_by_ticket_is_the_ticket_alone(repository, model_root):
     from audmodel import errors
 
     uid = audmodel.uid("torch", {}, "1.0.0")
-    short_id, version = uid.split("-")
     with _store.opened(repository) as location:
-        with _transaction.claimed(location, short_id, version):
+        with _transaction.claimed(location, _ids.split_uid(uid)):
             (ticket,) = backend_files(repository)
             assert ticket.endswith(".ticket") and ".publishing" in ticket
             assert audmodel.check(repository).empty  # a live claim

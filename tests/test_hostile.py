@@ -35,6 +35,7 @@ import pytest
 import audmodel
 from audmodel import _archive
 from audmodel import _cache
+from audmodel import _ids
 from audmodel import _yaml
 
 
@@ -398,7 +399,7 @@ def test_staging_folders_and_locks_follow_the_caches_group_setting(tmp_path):
 def test_cache_paths_are_built_from_ids_only(tmp_path):
     for short_id, version in [("..", "1.0.0"), ("3e120e8d", ".."), ("a/b", "1")]:
         with pytest.raises(ValueError, match="is not a model ID"):
-            _cache.model_dir(str(tmp_path), short_id, version)
+            _cache.model_dir(str(tmp_path), _ids.ModelId(short_id, version))
 
 
 def test_publish_refuses_links_outside_and_special_files(

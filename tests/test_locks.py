@@ -56,8 +56,9 @@ HOLDER = textwrap.dedent(
     import sys, time
     import audmodel
     from audmodel import _cache
+    from audmodel import _ids
 
-    final = _cache.model_dir(sys.argv[5], *sys.argv[4].split("-", 1))
+    final = _cache.model_dir(sys.argv[5], _ids.split_uid(sys.argv[4]))
     with _cache.lock(final):
         print("holding", flush=True)
         time.sleep(300)

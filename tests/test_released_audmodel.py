@@ -23,6 +23,7 @@ import filelock
 import pytest
 
 import audmodel
+from audmodel import _ids
 
 
 def fetched(version: str):
@@ -343,5 +344,4 @@ def test_a_lock_held_by_audmodel_153_makes_us_wait_and_the_reverse(
 def audmodel_lock_of(cache: str, uid: str):
     from audmodel import _cache
 
-    short_id, version = uid.split("-", 1)
-    return _cache.lock(_cache.model_dir(cache, short_id, version), timeout=5)
+    return _cache.lock(_cache.model_dir(cache, _ids.split_uid(uid)), timeout=5)
