@@ -32,6 +32,7 @@ import time
 from typing import Protocol
 import warnings
 
+from audmodel import _call
 from audmodel._config import cache_lock
 from audmodel._files import open_lock_file
 from audmodel._files import read_small
@@ -78,7 +79,9 @@ def lock(file: str, mode: int) -> Lock:
         >>> guard.release()
 
     """
-    if cache_lock() == "lease" or not flock_works(file, mode):
+    # As the call under way read it, once (see audmodel._call).
+    kind = _call.setting("cache_lock", cache_lock)
+    if kind == "lease" or not flock_works(file, mode):
         return LeaseLock(file + LEASE_SUFFIX)
     return filelock.FileLock(file, mode=mode)
 

@@ -312,7 +312,8 @@ def _open(repository: Repository, lazily: bool = True) -> Location:
     interface = repository.create_backend_interface()
     backend = interface.backend
     if hasattr(backend, "learned"):
-        backend.learned = _cache.LearnedFacts(state_folder())
+        folder = _call.setting("state_folder", state_folder)
+        backend.learned = _cache.LearnedFacts(folder)
     try:
         if lazily and getattr(backend, "opens_lazily", False):
             backend.open_unchecked()
