@@ -216,7 +216,8 @@ def test_lookup_table_by_subgroup_and_version(repository, model_root):
     wanted = publish(model_root, "2.0.0", subgroup="a.b", params={"x": 2})
     assert list(audmodel.lookup_table("torch", subgroup="a.b").index) == [wanted]
     assert list(audmodel.lookup_table("torch", version="2.0.0").index) == [wanted]
-    assert audmodel.lookup_table("nothing").empty
+    with pytest.warns(UserWarning, match="No model is named 'nothing'"):
+        assert audmodel.lookup_table("nothing").empty
 
 
 def test_files_are_read_from_the_archives_end(repository, tmp_path, monkeypatch, cache):
