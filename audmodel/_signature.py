@@ -107,6 +107,10 @@ class Trusted:
     def __bool__(self) -> bool:
         return bool(self.keys or self.roots)
 
+    def may_have_signed(self, bundle: Bundle) -> bool:
+        r"""Whether a trusted key, or one a trusted root certifies, may have signed."""
+        return bundle.signer in self.keys or bool(self.roots and bundle.certified)
+
 
 def signing_key(path: str) -> SigningKey:
     r"""The signing key in the PEM file ``path``, checked.
@@ -328,6 +332,12 @@ class Bundle:
             return fingerprint(certificate.public_key())
         return "unknown"
 
+    @property
+    def certified(self) -> bool:
+        r"""Whether the bundle carries a certificate for its key."""
+        material = json.loads(self.data)["verificationMaterial"]
+        return bool(material.get("x509CertificateChain") or material.get("certificate"))
+
     @staticmethod
     def _certificate(material: dict) -> Any:
         chain = (material.get("x509CertificateChain") or {}).get("certificates")
@@ -372,9 +382,7 @@ def verified(bundle: Bundle, trust: Trusted) -> Signed:
             verifier: Any = sign_ec_key.Verifier(
                 pathlib.Path(trust.keys[signer]).expanduser()
             )
-        elif trust.roots and Bundle._certificate(
-            json.loads(bundle.data)["verificationMaterial"]
-        ):
+        elif trust.roots and bundle.certified:
             roots = [pathlib.Path(root).expanduser() for root in trust.roots]
             verifier = sign_certificate.Verifier(roots)
         else:

@@ -175,7 +175,7 @@ def check(
             f"Model '{model}' is not signed, and a signature is required "
             "(audmodel.config.REQUIRE_SIGNATURE)."
         )
-    if signature.signer not in found.trust.keys and not found.trust.roots:
+    if not found.trust.may_have_signed(signature):
         if found.required:
             raise errors.SignatureError(
                 f"Model '{model}' is signed by the key {signature.signer}, "

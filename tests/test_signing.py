@@ -478,3 +478,14 @@ def test_a_key_with_its_certificate_chain_signs_and_the_root_verifies(
     with pytest.raises(audmodel.errors.SignatureError, match="is not valid for"):
         audmodel.load(other)
     nothing_of(other, cache)
+
+
+@pytest.mark.parametrize("backend_name", ["file-system"])
+def test_with_a_root_trusted_too_another_plain_key_warns_where_not_required(
+    repository, model_root, keys, tmp_path, monkeypatch
+):
+    _, root = write_certified_key(tmp_path, "ours")
+    monkeypatch.setattr(audmodel.config, "TRUSTED_KEYS", [keys["public"], root])
+    theirs = publish(model_root, signing_key=keys["other"])
+    with pytest.warns(UserWarning, match="is not trusted: its files are not checked"):
+        assert files_below(audmodel.load(theirs)) == files_below(model_root)
