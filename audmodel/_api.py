@@ -1289,7 +1289,9 @@ def remove_cached(
     bytes of models; where several are given, all that any of them names.
     A model that another process is loading at that moment is skipped,
     never half-removed; a process that reads files of a removed model goes
-    on reading them. Headers and meta stay cached.
+    on reading them. Headers and meta stay cached. Files of ``uid``
+    fetched on their own (:func:`load_file`, ``load(files=...)``) are
+    removed with it, also where the whole model is not cached.
     What loads interrupted more than a day ago left to be resumed
     is removed too.
     Nothing is asked of a repository.
@@ -1333,7 +1335,10 @@ def remove_cached(
         _output.say(f"Removed '{folder}', left by a load interrupted a day ago.")
     entries = _cache.entries(root)
     doomed = _cache.to_free(entries, uid, older_than, max_size)
-    return sorted({e.uid for e in doomed if _cache.remove_model(e.path)})
+    removed = {e.uid for e in doomed if _cache.remove_model(e.path)}
+    if uid is not None:  # and what was fetched of it alone, see load_file()
+        removed.update(_cache.remove_parts_of(root, uid))
+    return sorted(removed)
 
 
 @_call.entry

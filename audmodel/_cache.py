@@ -889,15 +889,57 @@ def remove_model(final: str) -> bool:
     return True
 
 
-def _remove_parts(final: str) -> None:
-    r"""Remove the files of a model fetched on their own, unless being fetched."""
+def _remove_parts(final: str) -> bool:
+    r"""Remove the files of a model fetched on their own, unless being fetched.
+
+    Returns:
+        whether there were such files, and they are removed
+
+    """
     parts = _parts_beside(final)
     with _held_if_free(parts) as held:
         if not held or not os.path.isdir(parts) or os.path.islink(parts):
-            return
+            return False
         doomed = _staging_name(parts)
         os.rename(parts, doomed)
     shutil.rmtree(doomed, ignore_errors=True)
+    return True
+
+
+def remove_parts_of(cache_root: str, uid: str) -> list[str]:
+    r"""Remove what was fetched on its own of a model, or of all versions of a short ID.
+
+    For models that have only such files in the cache (see
+    :mod:`audmodel._parts`); a whole model's go with it
+    (:func:`remove_model`).
+
+    Returns:
+        IDs of the models whose files were removed
+
+    """
+    short_id = uid if _ids.is_stored_id(uid) else None  # all its versions
+    if short_id is None and _ids.is_model_id(uid):
+        short_id = _ids.split_uid(uid).short_id
+    if short_id is None:
+        return []
+    folder = os.path.join(cache_root, short_id)
+    if os.path.islink(folder):
+        return []
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed = []
+    for name in names:
+        version = name[1:].removesuffix(".parts") if name.startswith(".") else ""
+        if not name.endswith(".parts") or not _ids.is_safe_version(version):
+            continue
+        model = _ids.ModelId(short_id, version)
+        if uid in (short_id, str(model)) and _remove_parts(
+            model_dir(cache_root, model)
+        ):
+            removed.append(str(model))
+    return removed
 
 
 # --- checking cached files ----------------------------------------------------------

@@ -264,6 +264,23 @@ def test_a_folder_of_parts_planted_by_someone_else_is_not_used(
     assert not os.stat(path).st_mode & 0o022
 
 
+def test_files_fetched_alone_are_removed_from_the_cache_as_their_model(
+    repository, several, cache
+):
+    uid = publish(several)
+    short_id, version = uid.split("-", 1)
+    parts = pathlib.Path(cache, short_id, f".{version}.parts")
+    audmodel.load_file(uid, "config.yaml")
+    assert parts.exists()
+    # Only parts are cached: they are what a removal of the model frees.
+    assert audmodel.remove_cached(uid) == [uid]
+    assert not parts.exists()
+    audmodel.load(uid, files="onnx/*")
+    assert audmodel.remove_cached(short_id) == [uid]  # all versions
+    assert not parts.exists()
+    assert audmodel.remove_cached(uid) == []
+
+
 @pytest.mark.parametrize("backend_name", REMOTE_BACKENDS[:1])
 def test_a_removed_cache_entry_takes_its_parts_along(repository, several, cache):
     uid = publish(several)
