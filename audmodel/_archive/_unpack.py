@@ -418,7 +418,7 @@ def _extract_large_local(
     resume: Resume = Resume(),
 ) -> None:
     if entry.filename in resume.written:
-        _continue_stored_local(src, entry, tree, resume)
+        _continue_stored_local(src, entry, tree, pool, resume)
     else:
         offset = _data_offset(read, entry)
         with os.fdopen(tree.create(entry.filename), "wb") as dst:
@@ -443,29 +443,18 @@ def _copy_stored(
     pool: concurrent.futures.Executor,
     resume: Resume,
 ) -> None:
-    r"""Copy a stored entry in the kernel while its CRC-32 is computed.
-
-    Where progress is recorded (a resumable load), it is copied and
-    recorded a piece at a time, so that an interrupted load continues
-    from the last piece recorded.
-
-    """
-    size = entry.file_size
-    step = RECORDED_EVERY * 16 if resume.wrote is not None else max(size, 1)
-    crc = 0
-    for start in range(0, size, step):
-        length = min(step, size - start)
-        copy = pool.submit(copy_range, src, offset + start, dst, start, length)
-        piece = crc_of_range(src, offset + start, length)
-        copy.result()
-        if resume.wrote is not None:
-            resume.wrote(entry, offset, start, start + length, piece)
-        crc = crc_combine(crc, piece, length)
-    _check_crc(entry, crc)
+    r"""Copy a stored entry in the kernel while its CRC-32 is computed."""
+    _check_crc(
+        entry, _copy_pieces(src, offset, dst, (0, entry.file_size), pool, entry, resume)
+    )
 
 
 def _continue_stored_local(
-    src: int, entry: zipfile.ZipInfo, tree: Tree, resume: Resume
+    src: int,
+    entry: zipfile.ZipInfo,
+    tree: Tree,
+    pool: concurrent.futures.Executor,
+    resume: Resume,
 ) -> None:
     r"""Copy what an interrupted load did not write of a stored entry.
 
@@ -475,17 +464,46 @@ def _continue_stored_local(
     offset, kept = resume.written[entry.filename]
     fd = tree.reopen(entry.filename)
     try:
-        for start, end in _gaps(kept, entry.compress_size):
-            for first in range(start, end, RECORDED_EVERY * 16):
-                last = min(end, first + RECORDED_EVERY * 16)
-                copy_range(src, offset + first, fd, first, last - first)
-                if resume.wrote is not None:
-                    crc = crc_of_range(fd, first, last - first)
-                    resume.wrote(entry, offset, first, last, crc)
+        for gap in _gaps(kept, entry.compress_size):
+            _copy_pieces(src, offset, fd, gap, pool, entry, resume)
         os.ftruncate(fd, entry.file_size)
         _check_crc(entry, crc_of_range(fd, 0, entry.file_size))
     finally:
         os.close(fd)
+
+
+LOCAL_PIECE = RECORDED_EVERY * 16
+r"""Bytes of a stored entry copied and recorded at once from a local archive."""
+
+
+def _copy_pieces(
+    src: int,
+    offset: int,
+    dst: int,
+    span: tuple[int, int],
+    pool: concurrent.futures.Executor,
+    entry: zipfile.ZipInfo,
+    resume: Resume,
+) -> int:
+    r"""Copy a span of an entry's data (``offset`` on in ``src``); return its CRC-32.
+
+    The kernel copies while the CRC-32 is computed. Where progress is
+    recorded (a resumable load), it goes a piece at a time, each recorded,
+    so that an interrupted load continues from the last piece recorded.
+
+    """
+    start, end = span
+    step = LOCAL_PIECE if resume.wrote is not None else max(end - start, 1)
+    crc = 0
+    for first in range(start, end, step):
+        length = min(step, end - first)
+        copy = pool.submit(copy_range, src, offset + first, dst, first, length)
+        piece = crc_of_range(src, offset + first, length)
+        copy.result()
+        if resume.wrote is not None:
+            resume.wrote(entry, offset, first, first + length, piece)
+        crc = crc_combine(crc, piece, length)
+    return crc
 
 
 def _split(entry: zipfile.ZipInfo) -> bool:
