@@ -540,7 +540,6 @@ def files(
 
     """
     model_id, root = _resolved(uid, cache_root)
-    model = model_id
 
     def online() -> pandas.DataFrame:
         shared = _shared(cache_root)
@@ -554,8 +553,8 @@ def files(
     return _store.ask(
         online,
         cached,
-        f"the file list of '{model}'",
-        missing=f"The file list of model '{model}'",
+        f"the file list of '{model_id}'",
+        missing=f"The file list of model '{model_id}'",
     )
 
 
@@ -848,15 +847,7 @@ def signature(
     """
     model_id = _resolve.resolve(_ids.Reference(uid), _roots(cache_root))
     root = _cache_root(cache_root)
-    found = _trust.bundle(model_id, root, _shared(cache_root))
-    if found is None:
-        _store.need_repository(f"The signature of model '{model_id}'")
-        raise errors.SignatureError(f"Model '{model_id}' is not signed.")
-    for cache in _roots(cache_root):
-        path = _cache.signature_file(cache, model_id)
-        if os.path.isfile(path):
-            return path
-    raise errors.SignatureError(f"The signature of model '{model_id}' is not cached.")
+    return _trust.signed(model_id, root, _shared(cache_root)).path
 
 
 @_call.entry
@@ -1428,7 +1419,7 @@ def set_alias(
     model_id, _ = _resolved(uid, cache_root)
     # With one repository there is nothing to find: that the model is
     # there is checked under the aliases lock (see _publish.set_alias).
-    configured = list(config.REPOSITORIES)
+    configured = _store.repositories()
     if len(configured) == 1:
         repository = configured[0]
     else:

@@ -387,7 +387,7 @@ def _signature_damage(
     """
     data = _store.read_bytes(location, signature.path, signature.version)
     try:
-        bundle = _signature.Bundle(data, f"'{signature.stored}'")
+        bundle = _signature.Bundle(data, f"'{signature.stored}'", signature.stored)
         policy = _trust.policy()
         signed = (
             _signature.verified(bundle, policy.trust)

@@ -110,13 +110,12 @@ def meta(
         with _cache.lock(local):
             return meta_locked(model, local, found, shared)
 
-    uid = model
     return _store.ask(
         ask,
         lambda: _cached_meta(cached, model),
-        f"the meta of '{uid}'",
-        missing=f"The meta of model '{uid}'",
-        offline_note=f"the meta of '{uid}' is as it was when last read; "
+        f"the meta of '{model}'",
+        missing=f"The meta of model '{model}'",
+        offline_note=f"the meta of '{model}' is as it was when last read; "
         "it may have changed since.",
     )
 
@@ -389,11 +388,7 @@ def verified(
             a key not in ``trust``, or differs from what was signed
 
     """
-    bundle = _trust.bundle(model_id, cache_root, shared)
-    if bundle is None:
-        _store.need_repository(f"The signature of model '{model_id}'")
-        raise errors.SignatureError(f"Model '{model_id}' is not signed.")
-    signed = _signature.verified(bundle, trust)
+    signed = _signature.verified(_trust.signed(model_id, cache_root, shared), trust)
     whole = _whole_in_caches(model_id, cache_root, shared)
     if whole is not None:
         problem = _signature.difference(signed, whole)

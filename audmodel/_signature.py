@@ -298,6 +298,7 @@ class Bundle:
     Args:
         data: its bytes
         where: where it was read, for errors
+        path: the file it was read from: in a cache, or on a backend
 
     Raises:
         audmodel.errors.SignatureError: if it is not a bundle (corrupt)
@@ -306,6 +307,7 @@ class Bundle:
 
     data: bytes
     where: str
+    path: str
 
     def __post_init__(self) -> None:
         try:

@@ -776,14 +776,16 @@ def _archive_reader(location: Location, path: str, version: str) -> Iterator[tup
     with tempfile.TemporaryDirectory() as tmp:
         local = location.interface.get_file(path, os.path.join(tmp, "a.zip"), version)
         with open(local, "rb") as fp:
-            size = os.fstat(fp.fileno()).st_size
-            yield (
-                lambda count: (
-                    os.pread(fp.fileno(), count, max(0, size - count)),
-                    size,
-                ),
-                lambda start, end: os.pread(fp.fileno(), end - start, start),
-            )
+            yield _local_readers(fp.fileno())
+
+
+def _local_readers(fd: int) -> tuple:
+    r"""The last ``count`` bytes of an open local file, and a range of it."""
+    size = os.fstat(fd).st_size
+    return (
+        lambda count: (os.pread(fd, count, max(0, size - count)), size),
+        lambda start, end: os.pread(fd, end - start, start),
+    )
 
 
 WHOLE_READ = 1024 * 1024
@@ -975,11 +977,7 @@ def _still_to_read(entry: zipfile.ZipInfo, resume: _archive.Resume) -> int:
 def _unpack_local(local: str, folder: str, plan: Plan | None) -> list[zipfile.ZipInfo]:
     r"""Unpack an archive lying on this machine; the unpacking is the transfer."""
     with open(local, "rb") as fp:
-        size = os.fstat(fp.fileno()).st_size
-        entries, directory = _archive.read_directory(
-            lambda count: (os.pread(fp.fileno(), count, max(0, size - count)), size),
-            lambda start, end: os.pread(fp.fileno(), end - start, start),
-        )
+        entries, directory = _archive.read_directory(*_local_readers(fp.fileno()))
     resume = plan(entries, directory) if plan is not None else _archive.Resume()
     total = sum(_still_to_read(e, resume) for e in entries)
     with progress(total, f"Unpack {os.path.basename(local)}") as update:

@@ -249,10 +249,9 @@ def _raised_as(
     except Exception as ex:
         if ex in passing:
             raise
-        uid = model
         cause = ex.exception if isinstance(ex, audbackend.BackendError) else ex
         raise errors.PublicationError(
-            f"Could not {verb} model '{uid}': {cause!r}"
+            f"Could not {verb} model '{model}': {cause!r}"
         ) from ex
 
 

@@ -95,7 +95,7 @@ def bundle(
         path = _cache.signature_file(root, model)
         data = read_small(path, _signature.BUNDLE_LIMIT)
         if data is not None:
-            return _signature.Bundle(data, f"'{path}'")
+            return _signature.Bundle(data, f"'{path}'", path)
     if _store.offline_mode():
         return None
     if repository is None:
@@ -105,10 +105,28 @@ def bundle(
         data = _store.read_if_there(location, path, version, _signature.BUNDLE_LIMIT)
     if data is None:
         return None
-    found = _signature.Bundle(data, f"of model '{model}' in {repository}")
     local = _cache.signature_file(cache_root, model)
+    found = _signature.Bundle(data, f"of model '{model}' in {repository}", local)
     with _cache.lock(local):
         _cache.write_file(local, data)
+    return found
+
+
+def signed(
+    model: _ids.ModelId, cache_root: str, shared: str | None = None
+) -> _signature.Bundle:
+    r"""A model's signature, as :func:`bundle` finds it; there must be one.
+
+    Raises:
+        audmodel.errors.SignatureError: if the model is not signed, or its
+            signature is corrupt
+        audmodel.errors.NotCachedError: offline, if no cache holds it
+
+    """
+    found = bundle(model, cache_root, shared)
+    if found is None:
+        _store.need_repository(f"The signature of model '{model}'")
+        raise errors.SignatureError(f"Model '{model}' is not signed.")
     return found
 
 
